@@ -1,0 +1,36 @@
+"""Whether data carries what a component learns from."""
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from .errors import Errors, RecipeError
+
+# Factory → (description, test on a reference Doc).
+_REQUIRED: dict[str, tuple[str, Callable[[Doc], bool]]] = {
+    "ner": ("entity", lambda doc: len(doc.ents) > 0),
+    "tagger": ("tag", lambda doc: doc.has_annotation("TAG")),
+    "parser": ("dependency", lambda doc: doc.has_annotation("DEP")),
+    "morphologizer": ("morphology or POS", lambda doc: doc.has_annotation("MORPH") or doc.has_annotation("POS")),
+    "senter": ("sentence boundary", lambda doc: doc.has_annotation("SENT_START")),
+    "textcat": ("category (cats)", lambda doc: bool(doc.cats)),
+    "textcat_multilabel": ("category (cats)", lambda doc: bool(doc.cats)),
+}
+
+
+def check_annotations(examples: Iterable[Example], components: dict[str, str], path: Path | str) -> None:
+    """Fail when no example has the annotation a trained component needs.
+
+    examples (Iterable[Example]): the data.
+    components (Dict[str, str]): trained component name → factory name.
+    path (Path): the data file, named in the error.
+    """
+    examples = list(examples)
+    for name, factory in components.items():
+        if factory not in _REQUIRED:
+            continue
+        what, has = _REQUIRED[factory]
+        if not any(has(eg.reference) for eg in examples):
+            raise RecipeError(Errors.E029.format(path=path, annotation=what, component=name, n=len(examples)))

@@ -1,0 +1,42 @@
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import build_config, cli_overrides, parse_components
+from ..overrides import parse_overrides
+from ..training import train
+from ._util import EXIT_CODES_HELP, Arg, Opt, cli_errors
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(
+    "train",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Any config setting can be set with --section.key value. " + EXIT_CODES_HELP,
+)
+def train_cli(
+    # fmt: off
+    ctx: typer.Context,
+    component: Annotated[str, Arg(help="Component to train: ner, tagger, parser, morphologizer, senter, textcat, textcat_multilabel, or a comma list (tagger,parser)", show_default=False)],
+    data: Annotated[Path, Arg(help="Training data: .spacy, .json, .conllu, .iob/.bio/.conll", show_default=False)],
+    dev: Annotated[Path | None, Opt("--dev", help="Dev data (default: a seeded 10% of DATA held out)")] = None,
+    output: Annotated[Path | None, Opt("--output", "-o", help="Output folder (default: DATA-COMPONENT)")] = None,
+    config: Annotated[Path | None, Opt("--config", "-c", help="A spaCy config; what it lacks comes from the recipe")] = None,
+    lang: Annotated[str | None, Opt("--lang", help="Language code of the tokenizer (default: en, or the config's)")] = None,
+    seed: Annotated[int | None, Opt("--seed", help="Random seed (default: the config's)")] = None,
+    gpu_id: Annotated[int, Opt("--gpu-id", "-g", help="GPU id, or -1 for the CPU")] = -1,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace an earlier run in the output folder; write beside other files")] = False,
+    # fmt: on
+) -> None:
+    """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, decaying
+    dropout, and an evaluated checkpoint after every epoch."""
+    with cli_errors():
+        components = parse_components(component)
+        overrides = {**cli_overrides(data=data, dev=dev, lang=lang, seed=seed), **parse_overrides(ctx.args)}
+        training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
+        output = output if output is not None else Path(f"{data.stem}-{'+'.join(components)}")
+        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv)

@@ -1,0 +1,63 @@
+"""Coded error messages, in the style of spaCy's and weasel's errors.py.
+
+The library raises ``RecipeError`` (or a subclass) with one of these messages;
+the CLI layer prints the message on one line and exits with the error's code.
+"""
+
+
+class ErrorsWithCodes(type):
+    def __getattribute__(self, code: str) -> str:
+        msg = super().__getattribute__(code)
+        if code.startswith("__"):  # python system attributes like __class__
+            return msg
+        return f"[{code}] {msg}"
+
+
+class Errors(metaclass=ErrorsWithCodes):
+    # Command line
+    E001 = "Unknown component '{name}'. Choose from: {options}."
+    E002 = "Component '{name}' is given twice."
+    E003 = "Invalid config override '{arg}': {reason}."
+    # Configuration
+    E010 = "Config file not found: {path}"
+    E011 = "Config file {path} could not be parsed: {error}"
+    E012 = "Config validation failed ({where}): {details}"
+    E013 = "Environment variable {var}={value!r} is not a valid {kind} (for {path})."
+    E014 = "Environment variable {var} sets {path}, but the config has no such setting ({reason})."
+    E015 = "SPACY_CONFIG_OVERRIDES could not be parsed: {reason}."
+    E016 = "Config override {key}={value!r} cannot be applied: {reason}."
+    # Data
+    E020 = "Data file not found: {path}"
+    E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .conllu, .iob, .bio or .conll)."
+    E022 = "{path}: file is empty."
+    E023 = "{path}: not valid UTF-8 text ({error})."
+    E024 = "{path}: invalid JSON: {error}"
+    E025 = "{path}, record {record}: {reason}"
+    E026 = "{path}, line {line}: {reason}"
+    E027 = "{path}: not a spaCy DocBin ({error})."
+    E028 = "{path}: holds no examples."
+    E029 = "{path}: no {annotation} annotation for the '{component}' component in {n} examples."
+    E030 = "{path}: holds {n} example(s); holding out a dev split needs at least 2. Pass --dev."
+    E031 = "{path}: unsupported JSON layout: {reason}"
+    # Output
+    E040 = "Output folder {path} holds files not written by recipe-train ({examples}). Choose another -o or pass --overwrite."
+    E041 = "Output folder {path} holds an earlier recipe-train run. Choose another -o or pass --overwrite to replace it."
+    E042 = "Output path {path} is a file, not a folder."
+    # Runtime
+    E050 = "GPU {gpu_id} requested, but no GPU is available ({error})."
+    E051 = "Pipeline could not be loaded from {path}: {error}"
+
+
+class RecipeError(ValueError):
+    """An error caused by the user's input: config, data, environment, paths.
+
+    exit_code (int): the process exit status the CLI uses for it.
+    """
+
+    exit_code = 1
+
+
+class UsageError(RecipeError):
+    """A command-line usage error (exit status 2, like Typer's own)."""
+
+    exit_code = 2

@@ -1,0 +1,61 @@
+"""Readers for the training-data formats spaCy users bring, detected from the file.
+
+Each reader turns one file into reference ``Doc`` objects and raises ``RecipeError``
+with the file and, where it can, the line or record at fault.
+"""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from ..errors import Errors, RecipeError
+from .conllu import read_conllu
+from .docbin import read_docbin
+from .iob import read_iob
+from .spacy_json import read_json
+
+DocReader = Callable[[Path, Language, int], Iterator[Doc]]
+
+# Format name → reader. Each reader takes (path, nlp, sents_per_doc).
+FORMATS: dict[str, DocReader] = {
+    "spacy": read_docbin,
+    "json": read_json,
+    "conllu": read_conllu,
+    "iob": read_iob,
+}
+
+EXTENSIONS = {".spacy": "spacy", ".json": "json", ".conllu": "conllu", ".iob": "iob", ".bio": "iob", ".conll": "iob"}
+
+
+def detect_format(path: Path) -> str:
+    """Name the format of a data file from its extension.
+
+    path (Path): the data file.
+    RETURNS (str): a key of FORMATS.
+    """
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise RecipeError(Errors.E021.format(path=path))
+    return fmt
+
+
+def read_docs(path: Path, nlp: Language, *, format: str = "auto", sents_per_doc: int = 1) -> Iterator[Doc]:
+    """Read reference Docs from a data file.
+
+    path (Path): the data file.
+    nlp (Language): gives the vocab and, for raw text, the tokenizer.
+    format (str): a key of FORMATS, or "auto" to detect it.
+    sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
+    YIELDS (Doc): reference documents with the file's annotation.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(Errors.E020.format(path=path))
+    fmt = detect_format(path) if format == "auto" else format
+    if fmt not in FORMATS:
+        raise RecipeError(Errors.E021.format(path=path))
+    if path.stat().st_size == 0:
+        raise RecipeError(Errors.E022.format(path=path))
+    yield from FORMATS[fmt](path, nlp, sents_per_doc)

@@ -1,0 +1,28 @@
+"""Helpers shared by the text-based readers."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import Errors, RecipeError
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file, naming the file and byte offset of undecodable input."""
+    try:
+        return path.read_text(encoding="utf8")
+    except UnicodeDecodeError as e:
+        raise RecipeError(Errors.E023.format(path=path, error=f"byte {e.start}: {e.reason}")) from None
+    except OSError as e:
+        raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
+
+
+def group_sentences(sentences: Iterator[list], n: int) -> Iterator[list[list]]:
+    """Group consecutive sentences into lists of at most n."""
+    group: list[list] = []
+    for sent in sentences:
+        group.append(sent)
+        if len(group) >= max(1, n):
+            yield group
+            group = []
+    if group:
+        yield group

@@ -1,0 +1,68 @@
+"""Token-per-line NER files: a token in the first column, a BIO tag in the last.
+
+A sentence ends at any line that is empty or holds only whitespace (WNUT17 separates most
+sentences with a line holding a single TAB). BILUO tags are read too; an ``I-`` tag that does
+not continue an entity of its type starts a new one.
+"""
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from ..errors import Errors, RecipeError
+from ._text import group_sentences, read_text
+
+# BILUO prefixes folded onto BIO: U- starts (and ends) an entity, L- continues one.
+_PREFIXES = {"B": "B", "I": "I", "U": "B", "L": "I", "S": "B", "E": "I"}
+
+
+def _sentences(path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, str]]]:
+    sent: list[tuple[str, str]] = []
+    prev = "O"
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            if sent:
+                yield sent
+            sent, prev = [], "O"
+            continue
+        parts = line.split()
+        if parts[0] == "-DOCSTART-":
+            continue
+        if len(parts) < 2:
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=f"expected a token and a tag, got {line.strip()!r}"))
+        word, tag = parts[0], parts[-1]
+        tag = _normalise_tag(tag, prev, path, lineno, counts)
+        sent.append((word, tag))
+        prev = tag
+    if sent:
+        yield sent
+
+
+def _normalise_tag(tag: str, prev: str, path: Path, lineno: int, counts: dict[str, int]) -> str:
+    if tag == "O":
+        return tag
+    prefix, sep, label = tag.partition("-")
+    if not sep or not label or prefix.upper() not in _PREFIXES:
+        reason = f"unknown tag {tag!r} (expected O, or B-/I-/L-/U- followed by a label)"
+        raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
+    prefix = _PREFIXES[prefix.upper()]
+    if prefix == "I" and (prev == "O" or prev.partition("-")[2] != label):
+        counts["orphan"] += 1
+        prefix = "B"
+    return f"{prefix}-{label}"
+
+
+def read_iob(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+    """Read a token-per-line BIO/BILUO file into Docs of `sents_per_doc` sentences."""
+    counts = {"orphan": 0}
+    for group in group_sentences(_sentences(path, counts), sents_per_doc):
+        words = [w for sent in group for w, _ in sent]
+        tags = [t for sent in group for _, t in sent]
+        starts = [i == 0 for sent in group for i in range(len(sent))]
+        # No spaces given: spaCy marks the Doc's spacing as unknown and trains on these tokens as they are.
+        yield Doc(nlp.vocab, words=words, ents=tags, sent_starts=starts)
+    if counts["orphan"]:
+        warnings.warn(f"{path}: {counts['orphan']} I- tag(s) without a preceding entity of their type were read as B-.")

@@ -1,0 +1,94 @@
+"""The two JSON layouts people call "data.json".
+
+- spaCy v2's training format: a list of documents, each with ``paragraphs`` → ``sentences`` →
+  ``tokens`` (``orth``, ``tag``, ``head``, ``dep``, ``ner``...), and optional ``cats``.
+  Each paragraph becomes one Doc, as in spaCy v2 and ``spacy convert``.
+- The classic list ``[[text, {"entities": [[start, end, label], ...], "cats": {...}}], ...]``
+  of spaCy's v2 examples, read with spaCy's ``Example.from_dict``.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.training.example import _fix_legacy_dict_data, _parse_example_dict_data, annotations_to_doc
+from spacy.training.gold_io import json_to_annotations
+
+from ..errors import Errors, RecipeError
+from ._text import read_text
+
+
+def read_json(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+    """Read either JSON layout, telling them apart by their first record."""
+    data = _load(path)
+    if not isinstance(data, list):
+        raise RecipeError(Errors.E031.format(path=path, reason=f"top level is a {type(data).__name__}, not a list"))
+    if not data:
+        raise RecipeError(Errors.E028.format(path=path))
+    first = data[0]
+    if isinstance(first, dict) and "paragraphs" in first:
+        yield from _read_v2(path, nlp, data)
+    elif isinstance(first, (list, tuple)):
+        yield from _read_classic(path, nlp, data)
+    else:
+        reason = "expected spaCy v2 documents with 'paragraphs' or [text, annotations] pairs"
+        raise RecipeError(Errors.E031.format(path=path, reason=reason))
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise RecipeError(Errors.E024.format(path=path, error=f"line {e.lineno}, column {e.colno}: {e.msg}")) from None
+
+
+def _read_v2(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
+    for i, json_doc in enumerate(data, start=1):
+        if not isinstance(json_doc, dict) or "paragraphs" not in json_doc:
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason="document without 'paragraphs'"))
+        try:
+            for json_para in json_to_annotations(json_doc):
+                tok_dict, doc_dict = _parse_example_dict_data(_fix_legacy_dict_data(json_para))
+                doc = annotations_to_doc(nlp.vocab, tok_dict, doc_dict)
+                if len(doc):
+                    yield doc
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason=f"{type(e).__name__}: {e}")) from None
+
+
+def _read_classic(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
+    for i, record in enumerate(data, start=1):
+        if not (isinstance(record, (list, tuple)) and len(record) == 2 and isinstance(record[1], dict)):
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason="expected [text, {annotations}]"))
+        text, annots = record
+        if not isinstance(text, str) or not text.strip():
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason="record without text"))
+        doc = nlp.make_doc(text)
+        if "words" not in annots:
+            _check_entities(path, i, doc, annots.get("entities", []))
+        try:
+            yield Example.from_dict(doc, annots).reference
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason=f"{type(e).__name__}: {e}")) from None
+
+
+def _check_entities(path: Path, record: int, doc: Doc, entities: Any) -> None:
+    """Entity offsets must fall on token boundaries and must not overlap (spaCy only warns)."""
+    taken: set[int] = set()
+    for ent in entities if isinstance(entities, list) else []:
+        if not (isinstance(ent, (list, tuple)) and len(ent) == 3):
+            raise RecipeError(Errors.E025.format(path=path, record=record, reason=f"entity {ent!r} is not [start, end, label]"))
+        start, end, label = ent
+        span = doc.char_span(start, end, label=label) if isinstance(start, int) and isinstance(end, int) else None
+        if span is None:
+            text = doc.text[start:end] if isinstance(start, int) and isinstance(end, int) else ""
+            reason = f"entity [{start}, {end}, {label!r}] ({text!r}) does not fall on token boundaries"
+            raise RecipeError(Errors.E025.format(path=path, record=record, reason=reason))
+        if taken.intersection(range(span.start, span.end)):
+            reason = f"entity [{start}, {end}, {label!r}] ({span.text!r}) overlaps another entity"
+            raise RecipeError(Errors.E025.format(path=path, record=record, reason=reason))
+        taken.update(range(span.start, span.end))

@@ -1,0 +1,112 @@
+"""The training loop: a generator of per-epoch progress, with no printing and no disk I/O."""
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacy.language import Language
+from spacy.training import Example
+from spacy.util import minibatch
+from thinc.api import Optimizer
+
+
+@dataclass
+class EpochInfo:
+    """What one epoch did.
+
+    epoch (int): 1-based epoch number.
+    step (int): updates made so far, over all epochs.
+    words (int): words seen so far, over all epochs.
+    losses (Dict[str, float]): summed loss of each component over this epoch.
+    dropout (float): the dropout rate of this epoch's last update.
+    batch_size (int): the largest batch of this epoch (the compounding size it reached).
+    learn_rate (float): the optimizer's learning rate after this epoch.
+    seconds (float): time this epoch's updates took.
+    finished (bool): False when max_steps cut the epoch short.
+    """
+
+    epoch: int
+    step: int
+    words: int
+    losses: dict[str, float] = field(default_factory=dict)
+    dropout: float = 0.0
+    batch_size: int = 0
+    learn_rate: float = 0.0
+    seconds: float = 0.0
+    finished: bool = True
+
+
+def train_epochs(
+    nlp: Language,
+    optimizer: Optimizer,
+    examples: list[Example],
+    *,
+    batcher: Callable[[Iterable[Example]], Iterable[list[Example]]],
+    dropouts: Iterator[float],
+    rng: random.Random,
+    max_epochs: int,
+    max_steps: int = 0,
+    accumulate_gradient: int = 1,
+    exclude: Iterable[str] = (),
+    annotating_components: Iterable[str] = (),
+    before_update: Callable[[Language, dict[str, Any]], None] | None = None,
+) -> Iterator[EpochInfo]:
+    """Train nlp on examples, one shuffled pass per epoch, yielding after each epoch.
+
+    The batcher and the dropout schedule are resolved once by the caller, so the batch size keeps
+    compounding and the dropout keeps decaying across epochs. The consumer decides on stopping
+    early (patience) by leaving the loop; max_epochs = 0 means no epoch limit.
+    """
+    exclude = list(exclude)
+    annotating = list(annotating_components)
+    step = words = epoch = 0
+    while max_epochs <= 0 or epoch < max_epochs:
+        epoch += 1
+        info = EpochInfo(epoch=epoch, step=step, words=words)
+        start = time.perf_counter()
+        # A fresh order each epoch from the run's own seeded generator.
+        rng.shuffle(examples)
+        for batch in batcher(examples):
+            if before_update is not None:
+                before_update(nlp, {"step": step, "epoch": epoch})
+            # One next() per update: the only place the dropout schedule advances.
+            dropout = next(dropouts)
+            _update(nlp, batch, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
+            # Advance the optimizer's own schedules (e.g. a learn-rate schedule) once per update.
+            optimizer.step_schedules()
+            step += 1
+            words += sum(len(eg.predicted) for eg in batch)
+            info.dropout, info.batch_size = dropout, max(info.batch_size, len(batch))
+            if max_steps and step >= max_steps:
+                info.finished = False
+                break
+        info.step, info.words = step, words
+        info.learn_rate = float(optimizer.learn_rate)
+        info.seconds = time.perf_counter() - start
+        yield info
+        if max_steps and step >= max_steps:
+            return
+
+
+def _update(
+    nlp: Language,
+    batch: list[Example],
+    optimizer: Optimizer,
+    dropout: float,
+    losses: dict[str, float],
+    accumulate_gradient: int,
+    exclude: list[str],
+    annotating: list[str],
+) -> None:
+    if accumulate_gradient <= 1:
+        nlp.update(batch, drop=dropout, sgd=optimizer, losses=losses, exclude=exclude, annotates=annotating)
+        return
+    # Sum the gradients of several sub-batches, then apply them once (as spaCy's loop does).
+    sub_size = max(1, -(-len(batch) // accumulate_gradient))
+    for sub_batch in minibatch(batch, size=sub_size):
+        nlp.update(sub_batch, drop=dropout, sgd=False, losses=losses, exclude=exclude, annotates=annotating)
+    for name, proc in nlp.pipeline:
+        if name not in exclude and getattr(proc, "is_trainable", False) and proc.model not in (True, False, None):
+            proc.finish_update(optimizer)

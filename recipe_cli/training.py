@@ -1,0 +1,292 @@
+"""train(): build the pipeline, read the data, run the loop, and checkpoint every epoch."""
+
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import srsly
+from catalogue import RegistryError
+from confection import ConfigValidationError
+from spacy.language import Language
+from spacy.training import Example
+from spacy.training.initialize import resolve_dot_names
+from spacy.training.loop import create_before_to_disk_callback, create_evaluation_callback
+from spacy.util import fix_random_seed, load_model_from_config, registry
+from thinc.api import Config, set_gpu_allocator
+
+from . import __version__
+from .annotations import check_annotations
+from .batching import auto_max_batch_size
+from .checkpoint import DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, copy_checkpoint, epoch_dir, is_run_entry, save_epoch
+from .config import AUTO, TrainingConfig, one_line
+from .console import Console
+from .device import use_gpu as use_gpu_device
+from .errors import Errors, RecipeError
+from .loop import EpochInfo, train_epochs
+from .metrics import METRICS_FILE, MetricsRow, append_row
+from .schedules import as_schedule
+from .schemas import ConfigSchemaTraining
+
+
+@dataclass
+class TrainingData:
+    train: list[Example]
+    dev: list[Example]
+    train_path: str
+    dev_path: str
+    heldout: bool
+
+
+def train(
+    training_config: TrainingConfig,
+    output_path: Path,
+    *,
+    use_gpu: int = -1,
+    overwrite: bool = False,
+    stdout: IO[str] = sys.stdout,
+    stderr: IO[str] = sys.stderr,
+    argv: list[str] | None = None,
+) -> Path:
+    """Train with the recipe, saving averaged weights and dev scores after every epoch.
+
+    training_config (TrainingConfig): the config (from config.build_config) and how it came about.
+    output_path (Path): the output folder; refused if it holds anything but an earlier run (unless overwrite).
+    use_gpu (int): GPU id, or -1 for the CPU.
+    overwrite (bool): replace an earlier run in output_path and write beside files that are not ours.
+    stdout, stderr (IO): where progress and warnings go.
+    argv (List[str]): the command line, recorded in OUT/run.json.
+    RETURNS (Path): the output folder.
+    """
+    console = Console(stdout)
+    output_path = Path(output_path)
+    check_output_dir(output_path, overwrite=overwrite)
+    use_gpu_device(use_gpu)
+    config = training_config.config
+    nlp, auto_batch = _create_pipeline(config)
+    trained = _trained_components(nlp)
+    data = _read_data(nlp, trained)
+    if auto_batch:
+        # RECIPE.md §1: the maximum batch size follows the components and the amount of data.
+        nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), len(data.train))
+    T = _resolve_training(nlp.config)
+    optimizer = T["optimizer"]
+    with nlp.select_pipes(disable=T["frozen_components"]):
+        nlp.initialize(lambda: data.train, sgd=optimizer)
+
+    _print_setup(console, training_config, nlp, data, output_path, auto_batch)
+    _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=nlp.config)
+    log_step, finalize = T["logger"](nlp, stdout, stderr)
+    evaluate = create_evaluation_callback(nlp, lambda _: data.dev, T["score_weights"])
+    before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
+    epochs = train_epochs(
+        nlp,
+        optimizer,
+        data.train,
+        batcher=T["batcher"],
+        dropouts=as_schedule(T["dropout"]),
+        rng=random.Random(T["seed"]),
+        max_epochs=T["max_epochs"],
+        max_steps=T["max_steps"],
+        accumulate_gradient=T["accumulate_gradient"],
+        exclude=T["frozen_components"],
+        annotating_components=T["annotating_components"],
+        before_update=T["before_update"],
+    )
+    start = time.perf_counter()
+    best_score, best_epoch = -float("inf"), 0
+    for info in epochs:
+        checkpoint_start = time.perf_counter()
+        path = output_path / epoch_dir(info.epoch)
+        score, scores = save_epoch(nlp, optimizer, path, evaluate=evaluate, before_to_disk=before_to_disk)
+        copy_checkpoint(path, output_path / DIR_MODEL_LAST)
+        # Ties keep the earlier epoch.
+        is_best = score > best_score
+        if is_best:
+            best_score, best_epoch = score, info.epoch
+            copy_checkpoint(path, output_path / DIR_MODEL_BEST)
+        checkpoint_seconds = time.perf_counter() - checkpoint_start
+        row = _metrics_row(info, score, scores, is_best, checkpoint_seconds)
+        append_row(output_path / METRICS_FILE, row)
+        log_step(_logger_info(info, row, output_path, time.perf_counter() - start))
+        patience = T["patience"]
+        if patience and info.epoch - best_epoch >= patience:
+            console.info(f"Stopping: no better dev score for {patience} epochs")
+            break
+    finalize()
+    console.good(
+        f"Best epoch {best_epoch}: score {best_score:.4f}",
+        f"{output_path / DIR_MODEL_BEST} ({time.perf_counter() - start:.0f}s in all)",
+    )
+    return output_path
+
+
+def check_output_dir(path: Path, *, overwrite: bool) -> None:
+    """Refuse an output folder that holds other files, or an earlier run, unless overwrite."""
+    if path.exists() and not path.is_dir():
+        raise RecipeError(Errors.E042.format(path=path))
+    if not path.exists() or overwrite:
+        return
+    entries = sorted(p.name for p in path.iterdir())
+    foreign = [name for name in entries if not is_run_entry(name)]
+    if foreign:
+        examples = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise RecipeError(Errors.E040.format(path=path, examples=examples))
+    if entries:
+        raise RecipeError(Errors.E041.format(path=path))
+
+
+def _prepare_output_dir(path: Path, *, overwrite: bool, argv: list[str] | None, config: Config) -> None:
+    """Create the output folder; with overwrite, remove an earlier run's entries (only ours)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for entry in path.iterdir():
+            if is_run_entry(entry.name):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    run = {
+        "recipe_train": __version__,
+        "argv": argv or [],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "paths": {"train": config["paths"]["train"], "dev": config["paths"]["dev"]},
+    }
+    srsly.write_json(path / RUN_FILE, run)
+
+
+def _create_pipeline(config: Config) -> tuple[Language, bool]:
+    """Create the (uninitialised) pipeline; say whether the batch size maximum is automatic."""
+    config = Config(config)
+    size = config["training"].get("batcher", {}).get("size", {})
+    auto_batch = isinstance(size, dict) and size.get("stop") == AUTO
+    if auto_batch:
+        # A number stands in until the training data has been counted.
+        size["stop"] = 1
+    try:
+        interpolated = config.interpolate()
+        fix_random_seed(interpolated["system"]["seed"])
+        allocator = interpolated["system"]["gpu_allocator"]
+        if allocator:
+            set_gpu_allocator(allocator)
+        nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="config", details=one_line(e))) from None
+    except (KeyError, ValueError, ImportError, RegistryError) as e:
+        raise RecipeError(Errors.E012.format(where="config", details=f"{type(e).__name__}: {e}")) from None
+    return nlp, auto_batch
+
+
+def _resolve_training(config: Config) -> dict[str, Any]:
+    """Resolve [training] once: its schedules are stateful and must not restart."""
+    try:
+        return registry.resolve(config.interpolate()["training"], schema=ConfigSchemaTraining)
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="[training]", details=one_line(e))) from None
+    except (RegistryError, ValueError, TypeError) as e:
+        raise RecipeError(Errors.E012.format(where="[training]", details=f"{type(e).__name__}: {e}")) from None
+
+
+def _trained_components(nlp: Language) -> dict[str, str]:
+    """Name → factory of the components that will be updated."""
+    frozen = set(nlp.config["training"]["frozen_components"])
+    return {
+        name: nlp.get_pipe_meta(name).factory
+        for name, proc in nlp.pipeline
+        if name not in frozen and getattr(proc, "is_trainable", False)
+    }
+
+
+def _read_data(nlp: Language, trained: dict[str, str]) -> TrainingData:
+    """Read the train and dev examples, checking they can teach the trained components."""
+    config = nlp.config.interpolate()
+    T = config["training"]
+    try:
+        train_corpus, dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="[corpora]", details=one_line(e))) from None
+    train_cfg = _section(config, T["train_corpus"])
+    dev_cfg = _section(config, T["dev_corpus"])
+    train_path, dev_path = str(train_cfg.get("path")), str(dev_cfg.get("path"))
+    train = list(train_corpus(nlp))
+    if not train:
+        raise RecipeError(Errors.E028.format(path=train_path))
+    dev = list(dev_corpus(nlp))
+    if not dev:
+        raise RecipeError(Errors.E028.format(path=dev_path))
+    check_annotations(train, trained, train_path)
+    check_annotations(dev, trained, dev_path)
+    heldout = dev_cfg.get("part") == "heldout"
+    return TrainingData(train=train, dev=dev, train_path=train_path, dev_path=dev_path, heldout=heldout)
+
+
+def _section(config: Config, dot_name: str) -> dict[str, Any]:
+    node: Any = config
+    for part in dot_name.split("."):
+        node = node[part]
+    return node
+
+
+def _print_setup(
+    console: Console, tc: TrainingConfig, nlp: Language, data: TrainingData, out: Path, auto_batch: bool
+) -> None:
+    for path, value in tc.env_applied.items():
+        console.info("Environment override", f"{path} = {value}")
+    for note in tc.notes:
+        console.info(note)
+    if tc.departures:
+        console.warn("This config departs from the recipe")
+        for line in tc.departures:
+            console.line(f"    {line}")
+    n_words = sum(len(eg.reference) for eg in data.train)
+    console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
+    console.info("Training data", f"{len(data.train):,} examples, {n_words:,} words ({data.train_path})")
+    if data.heldout:
+        seed = nlp.config.interpolate()["system"]["seed"]
+        total = len(data.train) + len(data.dev)
+        console.info("Dev data", f"{len(data.dev):,} of {total:,} examples held out from the training data (seed {seed})")
+    else:
+        console.info("Dev data", f"{len(data.dev):,} examples ({data.dev_path})")
+    size = nlp.config["training"]["batcher"].get("size")
+    if isinstance(size, dict) and "stop" in size:
+        how = "automatic" if auto_batch else "from the config"
+        console.info("Batch size", f"{size.get('start')} → {size['stop']} examples ({how})")
+    console.info("Output", str(out))
+
+
+def _metrics_row(info: EpochInfo, score: float, scores: dict[str, Any], best: bool, checkpoint_seconds: float) -> MetricsRow:
+    return MetricsRow(
+        epoch=info.epoch,
+        step=info.step,
+        words=info.words,
+        losses={name: float(loss) for name, loss in info.losses.items()},
+        dropout=info.dropout,
+        batch_size=info.batch_size,
+        learn_rate=info.learn_rate,
+        score=score,
+        scores=scores,
+        best=best,
+        seconds=info.seconds + checkpoint_seconds,
+        train_seconds=info.seconds,
+        checkpoint_seconds=checkpoint_seconds,
+    )
+
+
+def _logger_info(info: EpochInfo, row: MetricsRow, output_path: Path, elapsed: float) -> dict[str, Any]:
+    """The info dict spaCy's loggers take, plus the recipe's own columns."""
+    return {
+        "epoch": info.epoch,
+        "step": info.step,
+        "score": row["score"],
+        "other_scores": row["scores"],
+        "losses": row["losses"],
+        "checkpoints": [],
+        "seconds": int(elapsed),
+        "words": info.words,
+        "output_path": str(output_path / DIR_MODEL_LAST),
+        "batch_size": info.batch_size,
+        "dropout": info.dropout,
+        "learn_rate": info.learn_rate,
+        "best": row["best"],
+        "epoch_seconds": row["seconds"],
+    }
