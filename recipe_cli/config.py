@@ -177,7 +177,7 @@ def one_line(error: ConfigValidationError) -> str:
     for err in error.errors or []:
         loc = ".".join(str(p) for p in err.get("loc", ()))
         parts.append(f"{loc}: {err.get('msg', '')}" if loc else str(err.get("msg", "")))
-    text = "; ".join(parts) or (error.title or str(error)).strip()
+    text = "; ".join(parts) or (error.desc or error.title or str(error)).strip()
     return " ".join(text.split())
 
 
