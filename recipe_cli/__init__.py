@@ -2,8 +2,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-# Importing these modules registers their functions (readers, schedules) with spaCy's registry.
-from . import readers, schedules  # noqa: F401
+# Importing these modules registers their functions (readers, schedules, the console logger).
+from . import console, readers, schedules  # noqa: F401
 
 try:
     __version__ = version("recipe-train")

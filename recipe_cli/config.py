@@ -98,8 +98,10 @@ def merge_user_config(recipe: Config, user: Config) -> tuple[Config, list[str]]:
     if user.get("components"):
         recipe = Config({k: v for k, v in recipe.items() if k not in _PIPELINE_SECTIONS})
     else:
-        for section in _PIPELINE_SECTIONS:
-            merged[section] = copy.deepcopy(recipe[section])
+        # No pipeline of its own: the recipe's components, with the user's [nlp] settings (lang...).
+        merged["components"] = copy.deepcopy(recipe["components"])
+        nlp_settings = {k: v for k, v in merged.get("nlp", {}).items() if k != "pipeline"}
+        merged["nlp"] = {**copy.deepcopy(recipe["nlp"]), **nlp_settings}
     _fill(merged, recipe)
     for name, reader in merged.get("corpora", {}).items():
         if isinstance(reader, dict) and reader.get("@readers") in _REPLACED_READERS:

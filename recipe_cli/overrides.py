@@ -1,8 +1,7 @@
 """Dotted config overrides from command-line words: --section.key value, --section.key=value."""
 
+import json
 from typing import Any
-
-import srsly
 
 from .errors import Errors, UsageError
 
@@ -34,6 +33,7 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
 
 def _parse_value(value: str) -> Any:
     try:
-        return srsly.json_loads(value)
+        # The standard library parses floats exactly ("0.3" → 0.3); ujson does not.
+        return json.loads(value)
     except ValueError:
         return str(value)

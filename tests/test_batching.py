@@ -1,0 +1,47 @@
+import pytest
+
+from recipe_cli.batching import MAX_BATCH_SIZE, auto_max_batch_size
+
+RECIPE_TABLE = {
+    "tagger": 32,
+    "morphologizer": 32,
+    "senter": 32,
+    "parser": 16,
+    "ner": 16,
+    "spancat": 16,
+    "textcat": 64,
+    "textcat_multilabel": 64,
+}
+
+
+@pytest.mark.parametrize("factory,size", sorted(RECIPE_TABLE.items()))
+def test_every_row_of_the_table(factory, size):
+    assert MAX_BATCH_SIZE[factory] == size
+    assert auto_max_batch_size([factory], 1000) == size
+    assert auto_max_batch_size([factory], 50_000) == size
+
+
+@pytest.mark.parametrize(
+    "n,expected",
+    [(1000, 16), (999, 8), (500, 8), (499, 4), (1, 4), (10_000, 16)],
+)
+def test_halved_below_1000_and_again_below_500(n, expected):
+    assert auto_max_batch_size(["ner"], n) == expected
+
+
+def test_halvings_for_textcat_and_tagger():
+    assert auto_max_batch_size(["textcat"], 999) == 32
+    assert auto_max_batch_size(["textcat"], 499) == 16
+    assert auto_max_batch_size(["tagger"], 700) == 16
+    assert auto_max_batch_size(["tagger"], 200) == 8
+
+
+def test_several_components_take_the_smallest():
+    assert auto_max_batch_size(["tagger", "parser"], 5000) == 16
+    assert auto_max_batch_size(["textcat", "tagger"], 5000) == 32
+    assert auto_max_batch_size(["textcat", "ner", "tagger"], 400) == 4
+
+
+def test_unknown_components_do_not_count():
+    assert auto_max_batch_size(["tok2vec", "textcat"], 5000) == 64
+    assert auto_max_batch_size(["entity_ruler"], 5000) == 16

@@ -1,0 +1,221 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from spacy.util import load_model_from_config, registry
+from thinc.api import Config
+
+from recipe_cli.config import (
+    AUTO,
+    COMPONENTS,
+    apply_overrides,
+    build_config,
+    cli_overrides,
+    default_config_path,
+    departures,
+    parse_components,
+    recipe_config,
+)
+from recipe_cli.environment import ENV_OVERRIDES, env_overrides
+from recipe_cli.errors import RecipeError, UsageError
+from recipe_cli.overrides import parse_overrides
+from recipe_cli.schemas import ConfigSchemaTraining
+
+
+def _resolved_training(config: Config) -> dict:
+    config = Config(config)
+    config["training"]["batcher"]["size"]["stop"] = 16
+    config["paths"]["train"] = config["paths"]["dev"] = "unused.spacy"
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    return registry.resolve(nlp.config.interpolate()["training"], schema=ConfigSchemaTraining)
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_packaged_config_is_complete_and_the_recipe(component):
+    config = recipe_config([component])
+    assert config["training"]["batcher"]["size"]["stop"] == AUTO
+    T = _resolved_training(config)
+    assert T["optimizer"].learn_rate == pytest.approx(0.001)
+    assert T["optimizer"].b1 == pytest.approx(0.9)
+    assert T["optimizer"].b2 == pytest.approx(0.999)
+    assert T["optimizer"].grad_clip == pytest.approx(1.0)
+    assert T["optimizer"].L2 == pytest.approx(0.01)
+    assert T["optimizer"].averages is not None  # use_averages = true
+    assert T["optimizer"].L2_is_weight_decay is True
+    assert next(T["dropout"]) == pytest.approx(0.6)
+    assert T["max_epochs"] > 0
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_every_setting_of_the_packaged_config_is_commented(component):
+    """Each section of settings has a comment above it or above its keys (spaCy's default_config style)."""
+    text = default_config_path(component).read_text()
+    assert text.startswith("# recipe-train:")
+    assert f"recipe-train {component} data.json" in text
+    assert text.count("\n#") >= 30
+
+
+def test_comma_list_builds_one_pipeline():
+    config = recipe_config(["tagger", "parser"])
+    assert config["nlp"]["pipeline"] == ["tok2vec", "tagger", "parser"]
+    assert set(config["components"]) == {"tok2vec", "tagger", "parser"}
+    assert config["corpora"]["train"]["sents_per_doc"] == 10
+    config["training"]["batcher"]["size"]["stop"] = 16
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    weights = nlp.config["training"]["score_weights"]
+    assert weights["tag_acc"] > 0 and weights["dep_las"] > 0
+    assert sum(w for w in weights.values() if w) == pytest.approx(1.0)
+
+
+def test_comma_list_without_shared_tok2vec():
+    config = recipe_config(["textcat", "ner"])
+    assert config["nlp"]["pipeline"] == ["tok2vec", "textcat", "ner"]
+
+
+@pytest.mark.parametrize("spec,expected", [("ner", ["ner"]), ("tagger,parser", ["tagger", "parser"]), (" tagger , senter ", ["tagger", "senter"])])
+def test_parse_components(spec, expected):
+    assert parse_components(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["nre", "tagger,foo", "", "ner,ner"])
+def test_parse_components_rejects(spec):
+    with pytest.raises(UsageError):
+        parse_components(spec)
+
+
+def test_parse_overrides():
+    args = ["--training.max_epochs", "5", "--paths.train=x.json", "--training.dropout", "0.3", "--nlp.flag"]
+    assert parse_overrides(args) == {
+        "training.max_epochs": 5,
+        "paths.train": "x.json",
+        "training.dropout": 0.3,
+        "nlp.flag": True,
+    }
+
+
+@pytest.mark.parametrize("args", [["--epochs", "5"], ["training.max_epochs", "5"]])
+def test_parse_overrides_rejects(args):
+    with pytest.raises(UsageError):
+        parse_overrides(args)
+
+
+@pytest.fixture
+def user_config(tmp_path) -> Path:
+    """A user's config from `spacy init config`, with its learn rate set to 0.002."""
+    path = tmp_path / "user.cfg"
+    subprocess.run([sys.executable, "-m", "spacy", "init", "config", str(path), "-p", "ner", "-F"], check=True,
+                   capture_output=True)  # fmt: skip
+    config = Config().from_disk(path, interpolate=False)
+    config["training"]["optimizer"]["learn_rate"] = 0.002
+    config.to_disk(path)
+    return path
+
+
+def _learn_rate(tc) -> float:
+    return tc.config["training"]["optimizer"]["learn_rate"]
+
+
+def test_precedence_packaged_config_env_cli(user_config):
+    assert _learn_rate(build_config(["ner"])) == 0.001
+    assert _learn_rate(build_config(["ner"], config_path=user_config)) == 0.002
+    env = {"RECIPE_LEARN_RATE": "0.003"}
+    assert _learn_rate(build_config(["ner"], config_path=user_config, environ=env)) == 0.003
+    cli = {"training.optimizer.learn_rate": 0.004}
+    assert _learn_rate(build_config(["ner"], config_path=user_config, environ=env, overrides=cli)) == 0.004
+    assert _learn_rate(build_config(["ner"], environ=env, overrides=cli)) == 0.004
+    assert _learn_rate(build_config(["ner"], environ=env)) == 0.003
+
+
+def test_spacy_config_overrides_is_environment_level():
+    env = {"SPACY_CONFIG_OVERRIDES": "--training.max_epochs 7 --training.patience 2"}
+    tc = build_config(["ner"], environ=env)
+    assert tc.config["training"]["max_epochs"] == 7
+    assert tc.config["training"]["patience"] == 2
+    tc = build_config(["ner"], environ=env, overrides={"training.max_epochs": 9})
+    assert tc.config["training"]["max_epochs"] == 9
+
+
+def test_recipe_variables_beat_spacy_config_overrides():
+    env = {"SPACY_CONFIG_OVERRIDES": "--training.optimizer.learn_rate 0.01", "RECIPE_LEARN_RATE": "0.02"}
+    assert _learn_rate(build_config(["ner"], environ=env)) == 0.02
+
+
+@pytest.mark.parametrize("var,path", sorted(ENV_OVERRIDES.items()))
+def test_every_environment_variable_reaches_its_setting(var, path):
+    tc = build_config(["ner"], environ={var: "0.125"})
+    node = tc.config
+    for part in path.split("."):
+        node = node[part]
+    assert node == 0.125
+    assert tc.env_applied == {path: 0.125}
+
+
+@pytest.mark.parametrize("value", ["abc", "", "1e", "nan", "inf"])
+def test_bad_environment_value_names_the_variable(value):
+    with pytest.raises(RecipeError, match="RECIPE_DROPOUT_FROM"):
+        build_config(["ner"], environ={"RECIPE_DROPOUT_FROM": value})
+
+
+def test_environment_variable_for_a_missing_setting_is_an_error():
+    config = recipe_config(["ner"])
+    config = apply_overrides(config, {"training.dropout": 0.1})
+    with pytest.raises(RecipeError, match="RECIPE_DROPOUT_DECAY.*training.dropout"):
+        env_overrides(config, {"RECIPE_DROPOUT_DECAY": "0.001"})
+
+
+def test_user_config_departures_are_listed(user_config):
+    tc = build_config(["ner"], config_path=user_config)
+    text = "\n".join(tc.departures)
+    assert "training.batcher: spacy.batch_by_words.v1" in text
+    assert "training.dropout: 0.1, recipe: recipe.linear_decay.v1" in text
+    assert "training.optimizer.learn_rate: 0.002, recipe: 0.001" in text
+    assert "training.optimizer.use_averages: False, recipe: True" in text
+    # What the user's config lacks comes from the recipe; its reader is swapped for ours.
+    assert tc.config["corpora"]["train"]["@readers"] == "recipe.Corpus.v1"
+    assert tc.config["corpora"]["train"]["holdout"] == 0.1
+    assert any("spacy.Corpus.v1 → recipe.Corpus.v1" in note for note in tc.notes)
+
+
+def test_packaged_config_has_no_departures():
+    assert build_config(["ner"]).departures == []
+    tc = build_config(["ner"], overrides={"training.optimizer.L2": 1e-6})
+    assert tc.departures == ["training.optimizer.L2: 1e-06, recipe: 0.01"]
+    assert departures(recipe_config(["tagger"]), recipe_config(["tagger"])) == []
+
+
+def test_user_config_without_training_section_is_filled(tmp_path):
+    path = tmp_path / "min.cfg"
+    path.write_text('[nlp]\nlang = "de"\n')
+    tc = build_config(["tagger"], config_path=path)
+    assert tc.config["nlp"]["lang"] == "de"
+    assert tc.config["nlp"]["pipeline"] == ["tok2vec", "tagger"]
+    assert tc.config["training"]["optimizer"]["use_averages"] is True
+    assert tc.departures == []
+
+
+def test_cli_overrides_hold_out_dev_data_without_dev():
+    assert cli_overrides(data=Path("d.json"), dev=None, lang=None, seed=None) == {
+        "paths.train": "d.json",
+        "paths.dev": "d.json",
+        "corpora.train.part": "train",
+        "corpora.dev.part": "heldout",
+    }
+    assert cli_overrides(data=Path("d.json"), dev=Path("v.json"), lang="de", seed=3) == {
+        "paths.train": "d.json",
+        "paths.dev": "v.json",
+        "nlp.lang": "de",
+        "system.seed": 3,
+    }
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(RecipeError, match="Config file not found"):
+        build_config(["ner"], config_path=tmp_path / "nope.cfg")
+
+
+def test_unparsable_config_file(tmp_path):
+    path = tmp_path / "bad.cfg"
+    path.write_text("[training\nmax_epochs = 3\n")
+    with pytest.raises(RecipeError, match="bad.cfg"):
+        build_config(["ner"], config_path=path)

@@ -1,0 +1,249 @@
+import json
+import warnings
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import docs_to_json
+
+from recipe_cli.errors import RecipeError
+from recipe_cli.formats import detect_format, read_docs
+from recipe_cli.readers import RecipeCorpus, heldout_indices
+
+
+def _count_iob(path):
+    """Sentences and B- tags of a token-per-line file, counted independently of the reader."""
+    sentences, entities, in_sent = 0, 0, False
+    for line in path.read_text(encoding="utf8").splitlines():
+        if not line.strip():
+            sentences += in_sent
+            in_sent = False
+        else:
+            in_sent = True
+            entities += line.split()[-1].startswith("B-")
+    return sentences + in_sent, entities
+
+
+@pytest.mark.parametrize("name", ["wnut17-train.conll", "wnut17-dev.conll"])
+def test_iob_sentences_and_entities(data_dir, nlp, name):
+    n_sents, n_ents = _count_iob(data_dir / name)
+    docs = list(read_docs(data_dir / name, nlp))
+    assert len(docs) == n_sents
+    assert sum(len(doc.ents) for doc in docs) == n_ents
+    assert all(doc.has_unknown_spaces for doc in docs)
+
+
+def test_iob_tab_only_lines_end_sentences(data_dir, nlp):
+    """In WNUT17 train, sentence breaks are lines holding a single TAB: 400 sentences, not one."""
+    assert (data_dir / "wnut17-train.conll").read_text().count("\n\t\n") > 300
+    docs = list(read_docs(data_dir / "wnut17-train.conll", nlp))
+    assert len(docs) == 400
+
+
+def test_iob_tokens_and_tags_match_the_file(data_dir, nlp):
+    lines = [line.split("\t") for line in (data_dir / "wnut17-dev.conll").read_text().splitlines() if line.strip()]
+    docs = list(read_docs(data_dir / "wnut17-dev.conll", nlp))
+    words = [t.text for doc in docs for t in doc]
+    iob = [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ != "O" else "O" for doc in docs for t in doc]
+    assert words == [cols[0] for cols in lines]
+    assert iob == [cols[-1] for cols in lines]
+
+
+def test_iob_sentences_per_doc(data_dir, nlp):
+    docs = list(read_docs(data_dir / "wnut17-dev.conll", nlp, sents_per_doc=10))
+    assert len(docs) == 15
+    assert [len(list(doc.sents)) for doc in docs] == [10] * 15
+
+
+def test_iob_biluo_spaces_docstart_and_orphans(tmp_path, nlp):
+    path = tmp_path / "x.iob"
+    path.write_text("-DOCSTART- O\n\nNew U-LOC\nYork B-LOC\nCity L-LOC\nis O\ngreat I-MISC\n  \nok O\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        docs = list(read_docs(path, nlp))
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in docs] == [
+        [("New", "LOC"), ("York City", "LOC"), ("great", "MISC")],
+        [],
+    ]
+    assert any("1 I- tag(s)" in str(w.message) for w in caught)
+
+
+def test_conllu_annotations_match_the_file(data_dir, nlp):
+    path = data_dir / "ewt-dev.conllu"
+    rows = [
+        line.split("\t")
+        for line in path.read_text(encoding="utf8").splitlines()
+        if line and not line.startswith("#") and line.split("\t")[0].isdigit()
+    ]
+    docs = list(read_docs(path, nlp))
+    assert len(docs) == 150
+    tokens = [t for doc in docs for t in doc]
+    assert [t.text for t in tokens] == [r[1] for r in rows]
+    assert [t.lemma_ for t in tokens] == [r[2] for r in rows]
+    assert [t.pos_ for t in tokens] == [r[3] for r in rows]
+    assert [t.tag_ for t in tokens] == [r[4] for r in rows]
+    feats = [dict(f.split("=", 1) for f in r[5].split("|")) if r[5] != "_" else {} for r in rows]
+    assert [t.morph.to_dict() for t in tokens] == feats
+    assert [t.dep_ for t in tokens] == ["ROOT" if r[7] == "root" else r[7] for r in rows]
+    assert [t.head.i - t.sent.start + 1 if t.head.i != t.i else 0 for t in tokens] == [int(r[6]) for r in rows]
+    assert all(len(list(doc.sents)) == 1 for doc in docs)
+
+
+def test_conllu_multiword_tokens_keep_spacing(tmp_path, nlp):
+    path = tmp_path / "mwt.conllu"
+    rows = [
+        "1-2\tdon't\t_\t_\t_\t_\t_\t_\t_\t_",
+        "1\tdo\tdo\tAUX\tVBP\t_\t3\taux\t_\t_",
+        "2\tn't\tnot\tPART\tRB\t_\t3\tadvmod\t_\t_",
+        "3\tgo\tgo\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No",
+        "4\t!\t!\tPUNCT\t.\t_\t3\tpunct\t_\t_",
+    ]
+    path.write_text("# text = don't go!\n" + "\n".join(rows) + "\n\n")
+    (doc,) = read_docs(path, nlp)
+    assert doc.text == "don't go! "
+    assert [t.text for t in doc] == ["do", "n't", "go", "!"]
+
+
+def test_conllu_sentences_per_doc(data_dir, nlp):
+    docs = list(read_docs(data_dir / "ewt-dev.conllu", nlp, sents_per_doc=10))
+    assert len(docs) == 15
+    assert len(list(docs[0].sents)) == 10
+
+
+def test_v2_json_round_trip_from_conllu(tmp_path, data_dir, nlp):
+    """spaCy v2 JSON written by spaCy from the CoNLL-U slice reads back token for token."""
+    originals = list(read_docs(data_dir / "ewt-dev.conllu", nlp, sents_per_doc=5))[:10]
+    for doc in originals:
+        doc.cats = {"A": 1.0, "B": 0.0}
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps([docs_to_json([doc], doc_id=i) for i, doc in enumerate(originals)]))
+    docs = list(read_docs(path, nlp))
+    assert len(docs) == len(originals)
+    for doc, orig in zip(docs, originals, strict=True):
+        assert [t.text for t in doc] == [t.text for t in orig]
+        assert [t.tag_ for t in doc] == [t.tag_ for t in orig]
+        assert [t.pos_ for t in doc] == [t.pos_ for t in orig]
+        assert [t.dep_ for t in doc] == [t.dep_ for t in orig]
+        assert [t.head.i for t in doc] == [t.head.i for t in orig]
+        assert [s.start for s in doc.sents] == [s.start for s in orig.sents]
+        assert doc.cats == {"A": 1.0, "B": 0.0}
+
+
+def test_v2_json_entities(tmp_path, data_dir, nlp):
+    originals = list(read_docs(data_dir / "wnut17-dev.conll", nlp))[:40]
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps([docs_to_json(originals, doc_id=0)]))
+    docs = list(read_docs(path, nlp))  # one paragraph per original doc
+    assert len(docs) == len(originals)
+    assert [(e.text, e.label_) for d in docs for e in d.ents] == [(e.text, e.label_) for d in originals for e in d.ents]
+
+
+def test_classic_json_list(tmp_path, nlp):
+    path = tmp_path / "classic.json"
+    records = [
+        ["Apple buys a U.K. startup", {"entities": [[0, 5, "ORG"], [13, 17, "GPE"]]}],
+        ["I loved it", {"cats": {"POS": 1.0, "NEG": 0.0}}],
+    ]
+    path.write_text(json.dumps(records))
+    first, second = read_docs(path, nlp)
+    assert [(e.text, e.label_) for e in first.ents] == [("Apple", "ORG"), ("U.K.", "GPE")]
+    assert second.cats == {"POS": 1.0, "NEG": 0.0}
+
+
+def test_goemotions_slice_has_cats(data_dir, nlp):
+    docs = list(read_docs(data_dir / "goemotions-train.json", nlp))
+    assert len(docs) == 500
+    assert all(sum(doc.cats.values()) == 1.0 for doc in docs)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ('[["Apple buys", {"entities": [[0, 3, "ORG"]]}]]', r"record 1: entity \[0, 3, 'ORG'\] \('App'\) does not fall on token boundaries"),
+        ('[["New York City", {"entities": [[0, 8, "LOC"], [4, 13, "LOC"]]}]]', "record 1: entity .* overlaps another entity"),
+        ('[["ok", {}], ["", {"cats": {}}]]', "record 2: record without text"),
+        ('[["ok", {}], \n {"text": 1]', "invalid JSON: line 2, column"),
+        ('{"text": "x"}', "top level is a dict"),
+        ("[]", "holds no examples"),
+        ('[{"id": 0}]', "unsupported JSON layout"),
+    ],
+)
+def test_json_errors_name_the_file_and_record(tmp_path, nlp, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(RecipeError, match=message) as err:
+        list(read_docs(path, nlp))
+    assert "bad.json" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("bad.iob", "Paris B-LOC\nis\n", "line 2: expected a token and a tag"),
+        ("bad.iob", "Paris X-LOC\n", "line 1: unknown tag 'X-LOC'"),
+        ("bad.conllu", "1\tParis\n", "line 1: expected 10 tab-separated columns"),
+        ("bad.conllu", "1\ta\ta\tX\tX\t_\t5\tdep\t_\t_\n", "line 1: head 5 outside the sentence"),
+        ("bad.conllu", "2\ta\ta\tX\tX\t_\t0\troot\t_\t_\n", "line 1: token id 2 out of sequence"),
+        ("empty.iob", "", "file is empty"),
+        ("data.txt", "hello", "cannot tell the data format"),
+        ("bad.spacy", "not a docbin", "not a spaCy DocBin"),
+    ],
+)
+def test_text_format_errors_name_the_line(tmp_path, nlp, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(RecipeError, match=message):
+        list(read_docs(path, nlp))
+
+
+def test_undecodable_bytes(tmp_path, nlp):
+    path = tmp_path / "latin1.iob"
+    path.write_bytes("Zürich B-LOC\n".encode("latin-1"))
+    with pytest.raises(RecipeError, match="latin1.iob: not valid UTF-8 text"):
+        list(read_docs(path, nlp))
+
+
+def test_missing_file(tmp_path, nlp):
+    with pytest.raises(RecipeError, match="Data file not found"):
+        list(read_docs(tmp_path / "none.iob", nlp))
+
+
+def test_docbin_round_trip(tmp_path, data_dir, nlp):
+    docs = list(read_docs(data_dir / "wnut17-dev.conll", nlp))
+    DocBin(docs=docs).to_disk(tmp_path / "dev.spacy")
+    again = list(read_docs(tmp_path / "dev.spacy", nlp))
+    assert [d.to_json() for d in again] == [d.to_json() for d in docs]
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".spacy", "spacy"), (".json", "json"), (".conllu", "conllu"), (".IOB", "iob"), (".bio", "iob"), (".conll", "iob")])
+def test_detect_format(tmp_path, suffix, fmt):
+    assert detect_format(tmp_path / f"data{suffix}") == fmt
+
+
+def test_heldout_split_is_seeded_and_disjoint(data_dir):
+    nlp = spacy.blank("en")
+    args = {"format": "auto", "sents_per_doc": 1, "holdout": 0.1, "seed": 0}
+    train = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="train", **args)(nlp))
+    dev = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="heldout", **args)(nlp))
+    assert len(dev) == 40 and len(train) == 360
+    everything = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="all", **args)(nlp))
+    assert sorted(eg.reference.text for eg in train + dev) == sorted(eg.reference.text for eg in everything)
+    again = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="heldout", **args)(nlp))
+    assert [eg.reference.text for eg in again] == [eg.reference.text for eg in dev]
+    other = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="heldout", **{**args, "seed": 1})(nlp))
+    assert [eg.reference.text for eg in other] != [eg.reference.text for eg in dev]
+
+
+def test_heldout_indices_bounds():
+    assert heldout_indices(1, 0.1, 0) == set()
+    assert len(heldout_indices(2, 0.1, 0)) == 1
+    assert len(heldout_indices(5, 0.9, 0)) == 4
+    assert len(heldout_indices(1000, 0.1, 0)) == 100
+
+
+def test_heldout_needs_two_examples(tmp_path):
+    path = tmp_path / "one.iob"
+    path.write_text("Paris B-LOC\n")
+    corpus = RecipeCorpus(path, format="auto", sents_per_doc=1, holdout=0.1, part="train", seed=0)
+    with pytest.raises(RecipeError, match="holding out a dev split needs at least 2"):
+        list(corpus(spacy.blank("en")))
