@@ -173,11 +173,14 @@ def describe(value: Any) -> str:
     return str(value)
 
 
-def one_line(error: ConfigValidationError) -> str:
-    """confection's validation error as one line: 'where: what; where: what'."""
+def one_line(error: ConfigValidationError, prefix: str = "") -> str:
+    """confection's validation error as one line: 'where: what; where: what'.
+
+    prefix (str): the section the error's locations are relative to, e.g. "training.".
+    """
     parts = []
     for err in error.errors or []:
-        loc = ".".join(str(p) for p in err.get("loc", ()))
+        loc = prefix + ".".join(str(p) for p in err.get("loc", ()))
         parts.append(f"{loc}: {err.get('msg', '')}" if loc else str(err.get("msg", "")))
     text = "; ".join(parts) or (error.desc or error.title or str(error)).strip()
     return " ".join(text.split())

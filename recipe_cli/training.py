@@ -5,6 +5,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,8 +48,8 @@ def train(
     *,
     use_gpu: int = -1,
     overwrite: bool = False,
-    stdout: IO[str] = sys.stdout,
-    stderr: IO[str] = sys.stderr,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
     argv: list[str] | None = None,
 ) -> Path:
     """Train with the recipe, saving averaged weights and dev scores after every epoch.
@@ -57,22 +58,26 @@ def train(
     output_path (Path): the output folder; refused if it holds anything but an earlier run (unless overwrite).
     use_gpu (int): GPU id, or -1 for the CPU.
     overwrite (bool): replace an earlier run in output_path and write beside files that are not ours.
-    stdout, stderr (IO): where progress and warnings go.
+    stdout, stderr (IO): where progress and warnings go (default: sys.stdout, sys.stderr).
     argv (List[str]): the command line, recorded in OUT/run.json.
     RETURNS (Path): the output folder.
     """
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
     console = Console(stdout)
     output_path = Path(output_path)
     check_output_dir(output_path, overwrite=overwrite)
     use_gpu_device(use_gpu)
     config = training_config.config
     nlp, auto_batch = _create_pipeline(config)
+    # Resolve [training] once, before reading any data, so a bad setting fails fast.
+    T = _resolve_training(nlp.config)
     trained = _trained_components(nlp)
     data = _read_data(nlp, trained)
     if auto_batch:
         # RECIPE.md §1: the maximum batch size follows the components and the amount of data.
         nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), len(data.train))
-    T = _resolve_training(nlp.config)
+        T["batcher"] = _resolve_batcher(nlp.config)
     optimizer = T["optimizer"]
     with nlp.select_pipes(disable=T["frozen_components"]):
         nlp.initialize(lambda: data.train, sgd=optimizer)
@@ -157,6 +162,7 @@ def _prepare_output_dir(path: Path, *, overwrite: bool, argv: list[str] | None, 
 
 def _create_pipeline(config: Config) -> tuple[Language, bool]:
     """Create the (uninitialised) pipeline; say whether the batch size maximum is automatic."""
+    _check_training_keys(config)
     config = Config(config)
     size = config["training"].get("batcher", {}).get("size", {})
     auto_batch = isinstance(size, dict) and size.get("stop") == AUTO
@@ -177,14 +183,32 @@ def _create_pipeline(config: Config) -> tuple[Language, bool]:
     return nlp, auto_batch
 
 
+def _check_training_keys(config: Config) -> None:
+    """Refuse unknown [training] settings: spaCy and confection drop them silently, typos included."""
+    known = ConfigSchemaTraining.model_fields
+    for key in config.get("training", {}):
+        if key not in known:
+            close = get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise RecipeError(Errors.E012.format(where="[training]", details=f"training.{key}: unknown setting{hint}"))
+
+
 def _resolve_training(config: Config) -> dict[str, Any]:
     """Resolve [training] once: its schedules are stateful and must not restart."""
     try:
         return registry.resolve(config.interpolate()["training"], schema=ConfigSchemaTraining)
     except ConfigValidationError as e:
-        raise RecipeError(Errors.E012.format(where="[training]", details=one_line(e))) from None
+        raise RecipeError(Errors.E012.format(where="[training]", details=one_line(e, "training."))) from None
     except (RegistryError, ValueError, TypeError) as e:
         raise RecipeError(Errors.E012.format(where="[training]", details=f"{type(e).__name__}: {e}")) from None
+
+
+def _resolve_batcher(config: Config) -> Any:
+    """Resolve the batcher alone, once its automatic maximum size is known."""
+    try:
+        return registry.resolve({"batcher": config.interpolate()["training"]["batcher"]})["batcher"]
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="[training.batcher]", details=one_line(e, "training.batcher."))) from None
 
 
 def _trained_components(nlp: Language) -> dict[str, str]:

@@ -1,0 +1,255 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from recipe_cli.cli import app as umbrella_app
+from recipe_cli.cli.evaluate import app as eval_app
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.metrics import read_rows
+from recipe_cli.readers import RecipeCorpus
+
+runner = CliRunner()
+
+
+def _train(args, env=None):
+    return runner.invoke(train_app, [str(a) for a in args], env=env)
+
+
+def _assert_clean_failure(result, code, message):
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_help_documents_exit_codes():
+    result = runner.invoke(train_app, ["--help"])
+    assert result.exit_code == 0
+    assert "Exit codes" in result.output and "--section.key" in result.output
+    result = runner.invoke(umbrella_app, ["--help"])
+    assert result.exit_code == 0 and "train" in result.output and "eval" in result.output
+
+
+def test_missing_data(tmp_path):
+    result = _train(["ner", tmp_path / "nope.iob", "-o", tmp_path / "out"])
+    _assert_clean_failure(result, 1, "Data file not found")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_component(tmp_path, data_dir):
+    result = _train(["nerr", data_dir / "wnut17-train.conll", "-o", tmp_path / "out"])
+    _assert_clean_failure(result, 2, "Unknown component 'nerr'")
+
+
+def test_unknown_option(tmp_path, data_dir):
+    result = _train(["ner", data_dir / "wnut17-train.conll", "--epochs", "3", "-o", tmp_path / "out"])
+    _assert_clean_failure(result, 2, "Invalid config override '--epochs'")
+
+
+def test_config_that_fails_validation(tmp_path, data_dir):
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out", "--training.max_epochs", "many"])
+    _assert_clean_failure(result, 1, "training.max_epochs")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_training_setting(tmp_path, data_dir):
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out", "--training.max_epoch", "3"])
+    _assert_clean_failure(result, 1, "training.max_epoch: unknown setting (did you mean max_epochs?)")
+
+
+def test_bad_environment_value(tmp_path, data_dir):
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out"], env={"RECIPE_LEARN_RATE": "fast"})
+    _assert_clean_failure(result, 1, "RECIPE_LEARN_RATE")
+
+
+def test_data_without_annotation_for_the_component(tmp_path, data_dir):
+    result = _train(["tagger", data_dir / "wnut17-train.conll", "-o", tmp_path / "out"])
+    _assert_clean_failure(result, 1, "no tag annotation for the 'tagger' component")
+    assert not (tmp_path / "out").exists()
+
+
+def test_malformed_data_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.iob"
+    path.write_text("Paris B-LOC\nis O\nnice\n")
+    result = _train(["ner", path, "-o", tmp_path / "out"])
+    _assert_clean_failure(result, 1, "bad.iob, line 3")
+
+
+def test_output_folder_with_other_files_is_refused(tmp_path, data_dir):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-o", out])
+    _assert_clean_failure(result, 1, "holds files not written by recipe-train (notes.txt)")
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_output_path_that_is_a_file(tmp_path, data_dir):
+    out = tmp_path / "out"
+    out.write_text("x")
+    _assert_clean_failure(_train(["ner", data_dir / "wnut17-train.conll", "-o", out]), 1, "is a file")
+
+
+def test_gpu_without_a_gpu_library(tmp_path, data_dir):
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("cupy is installed: a GPU may be there")
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out", "--gpu-id", "0"])
+    _assert_clean_failure(result, 1, "GPU 0 requested, but no GPU is available")
+    assert not (tmp_path / "out").exists()
+
+
+def _to_docbin(nlp, examples, path: Path) -> Path:
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
+    return path
+
+
+def _spacy_evaluate(model: Path, data: Path, tmp_path: Path) -> dict:
+    out = tmp_path / "spacy-scores.json"
+    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(model), str(data), "--output", str(out)],
+                   check=True, capture_output=True)  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def _load_without_recipe_cli(path: Path) -> list[str]:
+    code = (
+        "import sys, json, spacy\n"
+        f"nlp = spacy.load({str(path)!r})\n"
+        "assert not any(m.startswith('recipe_cli') for m in sys.modules), 'recipe_cli was imported'\n"
+        "print(json.dumps(nlp.pipe_names))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(result.stdout)
+
+
+E2E = {
+    "ner": ("wnut17-train.conll", "wnut17-dev.conll", "ents_f", ["tok2vec", "ner"]),
+    "tagger": ("ewt-train.conllu", None, "tag_acc", ["tok2vec", "tagger"]),
+    "textcat": ("goemotions-train.json", "goemotions-dev.json", "cats_macro_f", ["textcat"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("component", sorted(E2E))
+def test_train_two_epochs_end_to_end(tmp_path, data_dir, component):
+    train_name, dev_name, metric, pipe_names = E2E[component]
+    out = tmp_path / "out"
+    args = [component, data_dir / train_name, "-o", out, "--training.max_epochs", "2"]
+    if dev_name:
+        args += ["--dev", data_dir / dev_name]
+    result = _train(args)
+    assert result.exit_code == 0, result.output
+    assert "\x1b[" not in result.output  # no colour when not a terminal
+    if dev_name is None:
+        assert "held out from the training data (seed 0)" in result.output
+
+    assert sorted(p.name for p in out.iterdir()) == ["epoch-001", "epoch-002", "metrics.jsonl", "model-best", "model-last", "run.json"]  # fmt: skip
+    rows = read_rows(out / "metrics.jsonl")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for key in ("step", "words", "losses", "dropout", "batch_size", "learn_rate", "score", "scores", "seconds"):
+        assert all(key in r for r in rows), key
+    assert rows[0]["step"] < rows[1]["step"]
+    assert rows[1]["words"] == 2 * rows[0]["words"]
+    assert 0.2 <= rows[1]["dropout"] < rows[0]["dropout"] <= 0.6
+    assert rows[0]["scores"][metric] == pytest.approx(rows[0]["score"])
+    best = max(rows, key=lambda r: r["score"])  # ties keep the earlier epoch
+    assert [r["best"] for r in rows] == [True, rows[1]["score"] > rows[0]["score"]]
+
+    # Every saved folder loads with plain spaCy, in a process that never imports recipe_cli.
+    for folder in ("epoch-001", "epoch-002", "model-best", "model-last"):
+        assert _load_without_recipe_cli(out / folder) == pipe_names
+
+    # The final config is saved: packaged defaults, the CLI override and the automatic batch size.
+    saved = spacy.load(out / "model-best")
+    assert saved.config["training"]["max_epochs"] == 2
+    assert isinstance(saved.config["training"]["batcher"]["size"]["stop"], int)
+    assert saved.config["training"]["optimizer"]["use_averages"] is True
+
+    # `spacy evaluate` on the dev data gives the main score metrics.jsonl recorded for that epoch.
+    nlp = spacy.load(out / "model-best")
+    if dev_name:
+        dev = list(RecipeCorpus(data_dir / dev_name, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)(nlp))
+    else:
+        dev = list(RecipeCorpus(data_dir / train_name, format="auto", sents_per_doc=1, holdout=0.1, part="heldout", seed=0)(nlp))
+    scores = _spacy_evaluate(out / "model-best", _to_docbin(nlp, dev, tmp_path / "dev.spacy"), tmp_path)
+    assert scores[metric] == pytest.approx(best["scores"][metric], abs=1e-9)
+    assert scores[metric] == pytest.approx(best["score"], abs=1e-9)
+
+    # recipe-eval agrees too.
+    result = runner.invoke(eval_app, [str(out / "model-best"), str(tmp_path / "dev.spacy"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["scores"][metric] == pytest.approx(best["scores"][metric], abs=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "component,train_name,dev_name",
+    [
+        ("parser", "ewt-train.conllu", "ewt-dev.conllu"),
+        ("morphologizer", "ewt-train.conllu", "ewt-dev.conllu"),
+        ("senter", "ewt-train.conllu", "ewt-dev.conllu"),
+        ("textcat_multilabel", "goemotions-multilabel-train.json", "goemotions-multilabel-dev.json"),
+        ("tagger,parser", "ewt-train.conllu", "ewt-dev.conllu"),
+    ],
+)
+def test_every_component_trains(tmp_path, data_dir, component, train_name, dev_name):
+    out = tmp_path / "out"
+    result = _train([component, data_dir / train_name, "--dev", data_dir / dev_name, "-o", out,
+                     "--training.max_epochs", "1", "--corpora.train.limit", "40"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = read_rows(out / "metrics.jsonl")
+    assert row["epoch"] == 1 and row["score"] >= 0
+    assert (out / "model-best" / "config.cfg").exists()
+
+
+@pytest.mark.slow
+def test_overwrite_keeps_other_files_and_replaces_the_run(tmp_path, data_dir):
+    out = tmp_path / "out"
+    args = ["ner", data_dir / "wnut17-train.conll", "--dev", data_dir / "wnut17-dev.conll", "-o", out,
+            "--training.max_epochs", "1", "--corpora.train.limit", "30"]  # fmt: skip
+    assert _train(args).exit_code == 0
+    result = _train(args)
+    _assert_clean_failure(result, 1, "holds an earlier recipe-train run")
+    (out / "notes.txt").write_text("mine")
+    result = _train([*args, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert (out / "notes.txt").read_text() == "mine"
+    assert len(read_rows(out / "metrics.jsonl")) == 1
+
+
+@pytest.mark.slow
+def test_user_config_departures_are_printed(tmp_path, data_dir):
+    cfg = tmp_path / "spacy.cfg"
+    subprocess.run([sys.executable, "-m", "spacy", "init", "config", str(cfg), "-p", "ner", "-F"], check=True,
+                   capture_output=True)  # fmt: skip
+    out = tmp_path / "out"
+    result = _train(["ner", data_dir / "wnut17-train.conll", "--dev", data_dir / "wnut17-dev.conll", "-c", cfg, "-o", out,
+                     "--training.max_epochs", "1", "--training.max_steps", "20"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "departs from the recipe" in result.output
+    assert "training.batcher: spacy.batch_by_words.v1" in result.output
+    assert "training.dropout: 0.1, recipe: recipe.linear_decay.v1" in result.output
+    (row,) = read_rows(out / "metrics.jsonl")
+    assert row["step"] == 20
+
+
+@pytest.mark.slow
+def test_python_dash_m_runs_train(tmp_path, data_dir):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "recipe_cli", "train", "ner", str(data_dir / "wnut17-train.conll"), "-o", str(out),
+         "--training.max_epochs", "1", "--corpora.train.limit", "30"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "epoch-001").is_dir()

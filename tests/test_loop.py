@@ -1,0 +1,96 @@
+import random
+
+import pytest
+import spacy
+from spacy.util import load_model_from_config
+
+from recipe_cli.config import build_config
+from recipe_cli.loop import train_epochs
+from recipe_cli.readers import RecipeCorpus
+from recipe_cli.schedules import linear_decay
+from recipe_cli.training import _resolve_training
+
+
+@pytest.fixture(scope="module")
+def setup():
+    """A tagger pipeline on 60 real EWT sentences, batch sizes compounding quickly from 1 to 8."""
+    data = __import__("pathlib").Path(__file__).parent / "data" / "ewt-train.conllu"
+    overrides = {
+        "paths.train": str(data),
+        "paths.dev": str(data),
+        "training.batcher.size.stop": 8,
+        "training.batcher.size.compound": 1.05,
+        "training.dropout.decay": 0.01,
+        "corpora.train.limit": 60,
+    }
+    config = build_config(["tagger"], overrides=overrides).config
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    T = _resolve_training(nlp.config)
+    corpus = RecipeCorpus(data, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=60)
+    examples = list(corpus(nlp))
+    nlp.initialize(lambda: examples, sgd=T["optimizer"])
+    return nlp, T, examples
+
+
+def test_yields_once_per_epoch_and_schedules_continue(setup):
+    nlp, T, examples = setup
+    seen_dropouts = []
+
+    def dropouts():
+        for value in linear_decay(start=0.6, stop=0.2, decay=0.01):
+            seen_dropouts.append(value)
+            yield value
+
+    infos = list(
+        train_epochs(nlp, T["optimizer"], list(examples), batcher=T["batcher"], dropouts=dropouts(),
+                     rng=random.Random(0), max_epochs=3)  # fmt: skip
+    )
+    assert [i.epoch for i in infos] == [1, 2, 3]
+    steps = [i.step for i in infos]
+    assert steps[0] < steps[1] < steps[2]
+    # One dropout value per update, and it keeps decaying across epochs.
+    assert len(seen_dropouts) == steps[-1]
+    assert infos[-1].dropout == pytest.approx(max(0.2, 0.6 - 0.01 * (steps[-1] - 1)))
+    # The batch size keeps compounding across epochs (1.05 per batch up to 8).
+    assert infos[0].batch_size < infos[-1].batch_size == 8
+    words = sum(len(eg.predicted) for eg in examples)
+    assert [i.words for i in infos] == [words, 2 * words, 3 * words]
+    for info in infos:
+        assert set(info.losses) == {"tok2vec", "tagger"}
+        assert all(loss == loss and loss >= 0 for loss in info.losses.values())  # finite, not NaN
+        assert info.learn_rate == pytest.approx(0.001)
+
+
+def test_max_steps_cuts_the_epoch(setup):
+    nlp, T, examples = setup
+    dropouts = linear_decay(start=0.5, stop=0.5, decay=0.0)
+    infos = list(
+        train_epochs(nlp, T["optimizer"], list(examples), batcher=T["batcher"], dropouts=dropouts,
+                     rng=random.Random(0), max_epochs=0, max_steps=7)  # fmt: skip
+    )
+    assert len(infos) == 1
+    assert infos[0].step == 7 and not infos[0].finished
+
+
+def test_stops_when_consumer_leaves(setup):
+    nlp, T, examples = setup
+    epochs = train_epochs(nlp, T["optimizer"], list(examples), batcher=T["batcher"],
+                          dropouts=linear_decay(start=0.5, stop=0.5, decay=0.0), rng=random.Random(0), max_epochs=0)  # fmt: skip
+    first = next(epochs)
+    second = next(epochs)
+    assert (first.epoch, second.epoch) == (1, 2)
+    epochs.close()
+
+
+def test_accumulate_gradient_updates_once_per_batch(setup):
+    nlp, T, examples = setup
+    optimizer = T["optimizer"]
+    before = dict(optimizer.nr_update)
+    infos = list(
+        train_epochs(nlp, optimizer, list(examples)[:16], batcher=lambda egs: [egs[:8], egs[8:]],
+                     dropouts=linear_decay(start=0.1, stop=0.1, decay=0.0), rng=random.Random(0), max_epochs=1,
+                     accumulate_gradient=4)  # fmt: skip
+    )
+    assert infos[0].step == 2
+    # Each parameter got one optimizer update per batch, not one per sub-batch.
+    assert {optimizer.nr_update[key] - before.get(key, 0) for key in optimizer.nr_update} == {2}
