@@ -1,4 +1,4 @@
-"""The automatic maximum batch size of RECIPE.md §1."""
+"""The automatic maximum batch size of the recipe."""
 
 # Largest batch, in examples, by the factory of the trained component.
 MAX_BATCH_SIZE: dict[str, int] = {

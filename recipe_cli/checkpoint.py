@@ -41,7 +41,7 @@ def save_epoch(
     evaluate: Callable[[], tuple[float, dict[str, Any]]],
     before_to_disk: Callable[[Language], Language] | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    """Evaluate and save the pipeline under the optimizer's averaged weights (RECIPE.md §3, §6).
+    """Evaluate and save the pipeline under the optimizer's averaged weights.
 
     Both happen inside one `use_params` block, so the scores describe exactly the weights saved;
     the live weights are restored when it ends and training goes on from them.

@@ -1,4 +1,4 @@
-"""Environment-variable overrides of the recipe's settings (RECIPE.md §2).
+"""Environment-variable overrides of the recipe's settings.
 
 This table is the only place the environment reaches the configuration. The overrides are applied
 to the config before it is resolved, above the config file and below the command line.

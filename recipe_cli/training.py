@@ -75,7 +75,7 @@ def train(
     trained = _trained_components(nlp)
     data = _read_data(nlp, trained)
     if auto_batch:
-        # RECIPE.md §1: the maximum batch size follows the components and the amount of data.
+        # The recipe: the maximum batch size follows the components and the amount of data.
         nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), len(data.train))
         T["batcher"] = _resolve_batcher(nlp.config)
     optimizer = T["optimizer"]

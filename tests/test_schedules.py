@@ -43,7 +43,7 @@ def test_as_schedule_passes_generators_through():
 
 @pytest.mark.parametrize("m,first", [(4, 1387), (8, 2081), (16, 2774), (32, 3468), (64, 4161)])
 def test_compounding_reaches_max_at_recipe_step(m, first):
-    """RECIPE.md §1: compounding(1, m, 1.001) first reaches m after ceil(ln m / ln 1.001) batches."""
+    """The recipe: compounding(1, m, 1.001) first reaches m after ceil(ln m / ln 1.001) batches."""
     assert first == math.ceil(math.log(m) / math.log(1.001))
     cfg = Config().from_str(f'[s]\n@schedules = "compounding.v1"\nstart = 1\nstop = {m}\ncompound = 1.001\n')
     sizes = [int(v) for v in islice(registry.resolve(cfg)["s"], first + 10)]
