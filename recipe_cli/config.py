@@ -108,7 +108,9 @@ def merge_user_config(recipe: Config, user: Config) -> tuple[Config, list[str]]:
             ours = copy.deepcopy(recipe["corpora"].get(name, recipe["corpora"]["train"]))
             ours.update({k: v for k, v in reader.items() if k != "@readers"})
             merged["corpora"][name] = ours
-            notes.append(f"corpora.{name}: {reader['@readers']} → recipe.Corpus.v1 (same arguments; reads every supported format)")
+            notes.append(
+                f"corpora.{name}: {reader['@readers']} → recipe.Corpus.v1 (same arguments; reads every supported format)"
+            )
     return Config(merged), notes
 
 

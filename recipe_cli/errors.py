@@ -41,7 +41,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E031 = "{path}: unsupported JSON layout: {reason}"
     # Output
     E040 = "Output folder {path} holds files not written by recipe-train ({examples}). Choose another -o or pass --overwrite."
-    E041 = "Output folder {path} holds an earlier recipe-train run. Choose another -o or pass --overwrite to replace it."
+    E041 = (
+        "Output folder {path} holds an earlier recipe-train run. Choose another -o or pass --overwrite to replace it."
+    )
     E042 = "Output path {path} is a file, not a folder."
     # Runtime
     E050 = "GPU {gpu_id} requested, but no GPU is available ({error})."

@@ -208,7 +208,9 @@ def _resolve_batcher(config: Config) -> Any:
     try:
         return registry.resolve({"batcher": config.interpolate()["training"]["batcher"]})["batcher"]
     except ConfigValidationError as e:
-        raise RecipeError(Errors.E012.format(where="[training.batcher]", details=one_line(e, "training.batcher."))) from None
+        raise RecipeError(
+            Errors.E012.format(where="[training.batcher]", details=one_line(e, "training.batcher."))
+        ) from None
 
 
 def _trained_components(nlp: Language) -> dict[str, str]:
@@ -268,7 +270,9 @@ def _print_setup(
     if data.heldout:
         seed = nlp.config.interpolate()["system"]["seed"]
         total = len(data.train) + len(data.dev)
-        console.info("Dev data", f"{len(data.dev):,} of {total:,} examples held out from the training data (seed {seed})")
+        console.info(
+            "Dev data", f"{len(data.dev):,} of {total:,} examples held out from the training data (seed {seed})"
+        )
     else:
         console.info("Dev data", f"{len(data.dev):,} examples ({data.dev_path})")
     size = nlp.config["training"]["batcher"].get("size")
@@ -278,7 +282,9 @@ def _print_setup(
     console.info("Output", str(out))
 
 
-def _metrics_row(info: EpochInfo, score: float, scores: dict[str, Any], best: bool, checkpoint_seconds: float) -> MetricsRow:
+def _metrics_row(
+    info: EpochInfo, score: float, scores: dict[str, Any], best: bool, checkpoint_seconds: float
+) -> MetricsRow:
     return MetricsRow(
         epoch=info.epoch,
         step=info.step,

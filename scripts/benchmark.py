@@ -114,8 +114,13 @@ def machine() -> dict:
     import spacy
     import thinc
 
-    return {"python": platform.python_version(), "spacy": spacy.__version__, "thinc": thinc.__version__,
-            "cpus": os.cpu_count(), "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "spacy": spacy.__version__,
+        "thinc": thinc.__version__,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
 
 
 def prepare_data(task: dict, work: Path) -> dict[str, Path]:
@@ -283,8 +288,12 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
             times[name].append(fn())
             print(f"  loop {name}: {times[name][-1]:.1f}s", flush=True)
     best = {name: min(values) for name, values in times.items()}
-    return {"words": n_words, "seconds": times, "ratio_min": best["recipe"] / best["bare"],
-            "ratio_median": sorted(times["recipe"])[repeats // 2] / sorted(times["bare"])[repeats // 2]}
+    return {
+        "words": n_words,
+        "seconds": times,
+        "ratio_min": best["recipe"] / best["bare"],
+        "ratio_median": sorted(times["recipe"])[repeats // 2] / sorted(times["bare"])[repeats // 2],
+    }
 
 
 def report(results: dict) -> str:
@@ -301,7 +310,9 @@ def report(results: dict) -> str:
                 f"| {s['best_dev']:.3f} | {s['test_best']:.3f} | {s['test_last']:.3f} |"
             )
     lines.append("")
-    lines.append("| task | words/s ratio recipe/spaCy | peak RSS ratio | wall ratio | save+eval share | loop overhead (min / median) |")
+    lines.append(
+        "| task | words/s ratio recipe/spaCy | peak RSS ratio | wall ratio | save+eval share | loop overhead (min / median) |"
+    )
     lines.append("|---|---|---|---|---|---|")
     for key, r in results["tasks"].items():
         s, c = r["spacy"], r["recipe"]

@@ -21,12 +21,18 @@ def _params(nlp):
 
 
 def test_saved_epoch_has_averaged_weights_and_live_weights_stay(tmp_path, data_dir):
-    overrides = {"paths.train": str(data_dir / "wnut17-train.conll"), "paths.dev": "unused", "training.batcher.size.stop": 4}
+    overrides = {
+        "paths.train": str(data_dir / "wnut17-train.conll"),
+        "paths.dev": "unused",
+        "training.batcher.size.stop": 4,
+    }
     config = build_config(["ner"], overrides=overrides).config
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     T = _resolve_training(nlp.config)
     optimizer = T["optimizer"]
-    corpus = RecipeCorpus(data_dir / "wnut17-train.conll", format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=80)
+    corpus = RecipeCorpus(
+        data_dir / "wnut17-train.conll", format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=80
+    )
     examples = list(corpus(nlp))
     nlp.initialize(lambda: examples, sgd=optimizer)
     for i in range(0, 80, 4):

@@ -178,9 +178,15 @@ def test_train_two_epochs_end_to_end(tmp_path, data_dir, component):
     # `spacy evaluate` on the dev data gives the main score metrics.jsonl recorded for that epoch.
     nlp = spacy.load(out / "model-best")
     if dev_name:
-        dev = list(RecipeCorpus(data_dir / dev_name, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)(nlp))
+        dev = list(
+            RecipeCorpus(data_dir / dev_name, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)(nlp)
+        )
     else:
-        dev = list(RecipeCorpus(data_dir / train_name, format="auto", sents_per_doc=1, holdout=0.1, part="heldout", seed=0)(nlp))
+        dev = list(
+            RecipeCorpus(data_dir / train_name, format="auto", sents_per_doc=1, holdout=0.1, part="heldout", seed=0)(
+                nlp
+            )
+        )
     scores = _spacy_evaluate(out / "model-best", _to_docbin(nlp, dev, tmp_path / "dev.spacy"), tmp_path)
     assert scores[metric] == pytest.approx(best["scores"][metric], abs=1e-9)
     assert scores[metric] == pytest.approx(best["score"], abs=1e-9)

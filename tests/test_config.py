@@ -73,7 +73,10 @@ def test_comma_list_without_shared_tok2vec():
     assert config["nlp"]["pipeline"] == ["tok2vec", "textcat", "ner"]
 
 
-@pytest.mark.parametrize("spec,expected", [("ner", ["ner"]), ("tagger,parser", ["tagger", "parser"]), (" tagger , senter ", ["tagger", "senter"])])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [("ner", ["ner"]), ("tagger,parser", ["tagger", "parser"]), (" tagger , senter ", ["tagger", "senter"])],
+)
 def test_parse_components(spec, expected):
     assert parse_components(spec) == expected
 

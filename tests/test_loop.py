@@ -1,7 +1,6 @@
 import random
 
 import pytest
-import spacy
 from spacy.util import load_model_from_config
 
 from recipe_cli.config import build_config
@@ -42,8 +41,15 @@ def test_yields_once_per_epoch_and_schedules_continue(setup):
             yield value
 
     infos = list(
-        train_epochs(nlp, T["optimizer"], list(examples), batcher=T["batcher"], dropouts=dropouts(),
-                     rng=random.Random(0), max_epochs=3)  # fmt: skip
+        train_epochs(
+            nlp,
+            T["optimizer"],
+            list(examples),
+            batcher=T["batcher"],
+            dropouts=dropouts(),
+            rng=random.Random(0),
+            max_epochs=3,
+        )  # fmt: skip
     )
     assert [i.epoch for i in infos] == [1, 2, 3]
     steps = [i.step for i in infos]
@@ -65,8 +71,16 @@ def test_max_steps_cuts_the_epoch(setup):
     nlp, T, examples = setup
     dropouts = linear_decay(start=0.5, stop=0.5, decay=0.0)
     infos = list(
-        train_epochs(nlp, T["optimizer"], list(examples), batcher=T["batcher"], dropouts=dropouts,
-                     rng=random.Random(0), max_epochs=0, max_steps=7)  # fmt: skip
+        train_epochs(
+            nlp,
+            T["optimizer"],
+            list(examples),
+            batcher=T["batcher"],
+            dropouts=dropouts,
+            rng=random.Random(0),
+            max_epochs=0,
+            max_steps=7,
+        )  # fmt: skip
     )
     assert len(infos) == 1
     assert infos[0].step == 7 and not infos[0].finished
@@ -87,9 +101,16 @@ def test_accumulate_gradient_updates_once_per_batch(setup):
     optimizer = T["optimizer"]
     before = dict(optimizer.nr_update)
     infos = list(
-        train_epochs(nlp, optimizer, list(examples)[:16], batcher=lambda egs: [egs[:8], egs[8:]],
-                     dropouts=linear_decay(start=0.1, stop=0.1, decay=0.0), rng=random.Random(0), max_epochs=1,
-                     accumulate_gradient=4)  # fmt: skip
+        train_epochs(
+            nlp,
+            optimizer,
+            list(examples)[:16],
+            batcher=lambda egs: [egs[:8], egs[8:]],
+            dropouts=linear_decay(start=0.1, stop=0.1, decay=0.0),
+            rng=random.Random(0),
+            max_epochs=1,
+            accumulate_gradient=4,
+        )  # fmt: skip
     )
     assert infos[0].step == 2
     # Each parameter got one optimizer update per batch, not one per sub-batch.

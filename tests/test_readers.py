@@ -159,8 +159,14 @@ def test_goemotions_slice_has_cats(data_dir, nlp):
 @pytest.mark.parametrize(
     "content,message",
     [
-        ('[["Apple buys", {"entities": [[0, 3, "ORG"]]}]]', r"record 1: entity \[0, 3, 'ORG'\] \('App'\) does not fall on token boundaries"),
-        ('[["New York City", {"entities": [[0, 8, "LOC"], [4, 13, "LOC"]]}]]', "record 1: entity .* overlaps another entity"),
+        (
+            '[["Apple buys", {"entities": [[0, 3, "ORG"]]}]]',
+            r"record 1: entity \[0, 3, 'ORG'\] \('App'\) does not fall on token boundaries",
+        ),
+        (
+            '[["New York City", {"entities": [[0, 8, "LOC"], [4, 13, "LOC"]]}]]',
+            "record 1: entity .* overlaps another entity",
+        ),
         ('[["ok", {}], ["", {"cats": {}}]]', "record 2: record without text"),
         ('[["ok", {}], \n {"text": 1]', "invalid JSON: line 2, column"),
         ('{"text": "x"}', "top level is a dict"),
@@ -215,7 +221,17 @@ def test_docbin_round_trip(tmp_path, data_dir, nlp):
     assert [d.to_json() for d in again] == [d.to_json() for d in docs]
 
 
-@pytest.mark.parametrize("suffix,fmt", [(".spacy", "spacy"), (".json", "json"), (".conllu", "conllu"), (".IOB", "iob"), (".bio", "iob"), (".conll", "iob")])
+@pytest.mark.parametrize(
+    "suffix,fmt",
+    [
+        (".spacy", "spacy"),
+        (".json", "json"),
+        (".conllu", "conllu"),
+        (".IOB", "iob"),
+        (".bio", "iob"),
+        (".conll", "iob"),
+    ],
+)
 def test_detect_format(tmp_path, suffix, fmt):
     assert detect_format(tmp_path / f"data{suffix}") == fmt
 

@@ -21,15 +21,27 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 def train_cli(
     # fmt: off
     ctx: typer.Context,
-    component: Annotated[str, Arg(help="Component to train: ner, tagger, parser, morphologizer, senter, textcat, textcat_multilabel, or a comma list (tagger,parser)", show_default=False)],
+    component: Annotated[
+        str,
+        Arg(
+            help="Component to train: ner, tagger, parser, morphologizer, senter, textcat, textcat_multilabel, or a comma list (tagger,parser)",
+            show_default=False,
+        ),
+    ],
     data: Annotated[Path, Arg(help="Training data: .spacy, .json, .conllu, .iob/.bio/.conll", show_default=False)],
     dev: Annotated[Path | None, Opt("--dev", help="Dev data (default: a seeded 10% of DATA held out)")] = None,
     output: Annotated[Path | None, Opt("--output", "-o", help="Output folder (default: DATA-COMPONENT)")] = None,
-    config: Annotated[Path | None, Opt("--config", "-c", help="A spaCy config; what it lacks comes from the recipe")] = None,
-    lang: Annotated[str | None, Opt("--lang", help="Language code of the tokenizer (default: en, or the config's)")] = None,
+    config: Annotated[
+        Path | None, Opt("--config", "-c", help="A spaCy config; what it lacks comes from the recipe")
+    ] = None,
+    lang: Annotated[
+        str | None, Opt("--lang", help="Language code of the tokenizer (default: en, or the config's)")
+    ] = None,
     seed: Annotated[int | None, Opt("--seed", help="Random seed (default: the config's)")] = None,
     gpu_id: Annotated[int, Opt("--gpu-id", "-g", help="GPU id, or -1 for the CPU")] = -1,
-    overwrite: Annotated[bool, Opt("--overwrite", help="Replace an earlier run in the output folder; write beside other files")] = False,
+    overwrite: Annotated[
+        bool, Opt("--overwrite", help="Replace an earlier run in the output folder; write beside other files")
+    ] = False,
     # fmt: on
 ) -> None:
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, decaying

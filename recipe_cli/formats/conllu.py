@@ -6,8 +6,8 @@ Multi-word token ranges (``3-4``) give the spacing of their syntactic words; emp
 """
 
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc

@@ -32,7 +32,9 @@ def _sentences(path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, s
         if parts[0] == "-DOCSTART-":
             continue
         if len(parts) < 2:
-            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=f"expected a token and a tag, got {line.strip()!r}"))
+            raise RecipeError(
+                Errors.E026.format(path=path, line=lineno, reason=f"expected a token and a tag, got {line.strip()!r}")
+            )
         word, tag = parts[0], parts[-1]
         tag = _normalise_tag(tag, prev, path, lineno, counts)
         sent.append((word, tag))
@@ -65,4 +67,7 @@ def read_iob(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
         # No spaces given: spaCy marks the Doc's spacing as unknown and trains on these tokens as they are.
         yield Doc(nlp.vocab, words=words, ents=tags, sent_starts=starts)
     if counts["orphan"]:
-        warnings.warn(f"{path}: {counts['orphan']} I- tag(s) without a preceding entity of their type were read as B-.")
+        warnings.warn(
+            f"{path}: {counts['orphan']} I- tag(s) without a preceding entity of their type were read as B-.",
+            stacklevel=2,
+        )

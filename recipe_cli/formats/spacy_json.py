@@ -81,7 +81,9 @@ def _check_entities(path: Path, record: int, doc: Doc, entities: Any) -> None:
     taken: set[int] = set()
     for ent in entities if isinstance(entities, list) else []:
         if not (isinstance(ent, (list, tuple)) and len(ent) == 3):
-            raise RecipeError(Errors.E025.format(path=path, record=record, reason=f"entity {ent!r} is not [start, end, label]"))
+            raise RecipeError(
+                Errors.E025.format(path=path, record=record, reason=f"entity {ent!r} is not [start, end, label]")
+            )
         start, end, label = ent
         span = doc.char_span(start, end, label=label) if isinstance(start, int) and isinstance(end, int) else None
         if span is None:
