@@ -28,7 +28,8 @@ class TrainingConfig:
     """The config a run trains with, and how it came about."""
 
     config: Config
-    env_applied: dict[str, Any] = field(default_factory=dict)
+    # Dotted path → (environment variable, value) for each override the environment applied.
+    env_applied: dict[str, tuple[str, Any]] = field(default_factory=dict)
     departures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -218,6 +219,6 @@ def build_config(
     recipe = recipe_config(components)
     config, notes = (recipe, []) if config_path is None else merge_user_config(recipe, read_config(config_path))
     env = env_overrides(config, environ or {})
-    config = apply_overrides(config, env)
+    config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
     config = apply_overrides(config, overrides or {})
     return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config), notes=notes)

@@ -34,19 +34,20 @@ ENV_OVERRIDES: dict[str, str] = {
 SPACY_OVERRIDES_VAR = "SPACY_CONFIG_OVERRIDES"
 
 
-def env_overrides(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
+def env_overrides(config: Config, environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
     """Collect the overrides the environment asks for, checked against the config they apply to.
 
     config (Config): the config before overrides (not interpolated).
     environ (Mapping[str, str]): the environment, usually os.environ.
-    RETURNS (Dict[str, Any]): dotted config path → value, in the order they apply.
+    RETURNS (Dict[str, Tuple[str, Any]]): dotted config path → (variable, value), in the order they apply.
     """
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, tuple[str, Any]] = {}
     if environ.get(SPACY_OVERRIDES_VAR, "").strip():
         try:
-            overrides.update(parse_overrides(shlex.split(environ[SPACY_OVERRIDES_VAR])))
+            parsed = parse_overrides(shlex.split(environ[SPACY_OVERRIDES_VAR]))
         except (RecipeError, ValueError) as e:
             raise RecipeError(Errors.E015.format(reason=str(e))) from None
+        overrides.update({path: (SPACY_OVERRIDES_VAR, value) for path, value in parsed.items()})
     for var, path in ENV_OVERRIDES.items():
         if var not in environ:
             continue
@@ -60,7 +61,9 @@ def env_overrides(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
         reason = _missing_reason(config, path)
         if reason:
             raise RecipeError(Errors.E014.format(var=var, path=path, reason=reason))
-        overrides[path] = value
+        # A later source replaces an earlier one, and moves to the end of the order.
+        overrides.pop(path, None)
+        overrides[path] = (var, value)
     return overrides
 
 

@@ -25,7 +25,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E013 = "Environment variable {var}={value!r} is not a valid {kind} (for {path})."
     E014 = "Environment variable {var} sets {path}, but the config has no such setting ({reason})."
     E015 = "SPACY_CONFIG_OVERRIDES could not be parsed: {reason}."
-    E016 = "Config override {key}={value!r} cannot be applied: {reason}."
+    E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
     # Data
     E020 = "Data file not found: {path}"
     E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .conllu, .iob, .bio or .conll)."

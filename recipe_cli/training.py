@@ -72,6 +72,8 @@ def train(
     nlp, auto_batch = _create_pipeline(config)
     # Resolve [training] once, before reading any data, so a bad setting fails fast.
     T = _resolve_training(nlp.config)
+    if T["max_epochs"] <= 0 and T["max_steps"] <= 0 and T["patience"] <= 0:
+        raise RecipeError(Errors.E016)
     trained = _trained_components(nlp)
     data = _read_data(nlp, trained)
     if auto_batch:
@@ -103,6 +105,7 @@ def train(
     )
     start = time.perf_counter()
     best_score, best_epoch = -float("inf"), 0
+    checkpoints: list[tuple[float, int]] = []
     for info in epochs:
         checkpoint_start = time.perf_counter()
         path = output_path / epoch_dir(info.epoch)
@@ -116,7 +119,8 @@ def train(
         checkpoint_seconds = time.perf_counter() - checkpoint_start
         row = _metrics_row(info, score, scores, is_best, checkpoint_seconds)
         append_row(output_path / METRICS_FILE, row)
-        log_step(_logger_info(info, row, output_path, time.perf_counter() - start))
+        checkpoints.append((score, info.step))
+        log_step(_logger_info(info, row, checkpoints, output_path, time.perf_counter() - start))
         patience = T["patience"]
         if patience and info.epoch - best_epoch >= patience:
             console.info(f"Stopping: no better dev score for {patience} epochs")
@@ -256,8 +260,8 @@ def _section(config: Config, dot_name: str) -> dict[str, Any]:
 def _print_setup(
     console: Console, tc: TrainingConfig, nlp: Language, data: TrainingData, out: Path, auto_batch: bool
 ) -> None:
-    for path, value in tc.env_applied.items():
-        console.info("Environment override", f"{path} = {value}")
+    for path, (var, value) in tc.env_applied.items():
+        console.info(f"Environment override {var}", f"{path} = {value}")
     for note in tc.notes:
         console.info(note)
     if tc.departures:
@@ -302,7 +306,9 @@ def _metrics_row(
     )
 
 
-def _logger_info(info: EpochInfo, row: MetricsRow, output_path: Path, elapsed: float) -> dict[str, Any]:
+def _logger_info(
+    info: EpochInfo, row: MetricsRow, checkpoints: list[tuple[float, int]], output_path: Path, elapsed: float
+) -> dict[str, Any]:
     """The info dict spaCy's loggers take, plus the recipe's own columns."""
     return {
         "epoch": info.epoch,
@@ -310,7 +316,7 @@ def _logger_info(info: EpochInfo, row: MetricsRow, output_path: Path, elapsed: f
         "score": row["score"],
         "other_scores": row["scores"],
         "losses": row["losses"],
-        "checkpoints": [],
+        "checkpoints": list(checkpoints),
         "seconds": int(elapsed),
         "words": info.words,
         "output_path": str(output_path / DIR_MODEL_LAST),

@@ -259,3 +259,21 @@ def test_python_dash_m_runs_train(tmp_path, data_dir):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert (out / "epoch-001").is_dir()
+
+
+def test_settings_that_never_stop_are_refused(tmp_path, data_dir):
+    args = ["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out", "--training.max_epochs", "0"]
+    result = _train([*args, "--training.patience", "0"])
+    _assert_clean_failure(result, 1, "Training would never stop")
+    assert not (tmp_path / "out").exists()
+
+
+def test_environment_overrides_are_printed(tmp_path, data_dir):
+    out = tmp_path / "out"
+    env = {"RECIPE_LEARN_RATE": "0.002", "SPACY_CONFIG_OVERRIDES": "--corpora.train.limit 20"}
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-o", out, "--training.max_epochs", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Environment override RECIPE_LEARN_RATE: training.optimizer.learn_rate = 0.002" in result.output
+    assert "Environment override SPACY_CONFIG_OVERRIDES: corpora.train.limit = 20" in result.output
+    (row,) = read_rows(out / "metrics.jsonl")
+    assert row["learn_rate"] == 0.002

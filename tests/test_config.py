@@ -151,7 +151,7 @@ def test_every_environment_variable_reaches_its_setting(var, path):
     for part in path.split("."):
         node = node[part]
     assert node == 0.125
-    assert tc.env_applied == {path: 0.125}
+    assert tc.env_applied == {path: (var, 0.125)}
 
 
 @pytest.mark.parametrize("value", ["abc", "", "1e", "nan", "inf"])
