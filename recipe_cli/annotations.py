@@ -9,7 +9,7 @@ from spacy.training import Example
 from .errors import Errors, RecipeError
 
 # Factory → (description, test on a reference Doc).
-_REQUIRED: dict[str, tuple[str, Callable[[Doc], bool]]] = {
+REQUIRED_ANNOTATIONS: dict[str, tuple[str, Callable[[Doc], bool]]] = {
     "ner": ("entity", lambda doc: len(doc.ents) > 0),
     "tagger": ("tag", lambda doc: doc.has_annotation("TAG")),
     "parser": ("dependency", lambda doc: doc.has_annotation("DEP")),
@@ -20,6 +20,22 @@ _REQUIRED: dict[str, tuple[str, Callable[[Doc], bool]]] = {
 }
 
 
+def missing_annotations(examples: Iterable[Example], components: dict[str, str]) -> dict[str, str]:
+    """The components (name → what they need) whose annotation no example carries.
+
+    examples (Iterable[Example]): the data.
+    components (Dict[str, str]): component name → factory name; factories we cannot check are skipped.
+    """
+    examples = list(examples)
+    missing = {}
+    for name, factory in components.items():
+        if factory in REQUIRED_ANNOTATIONS:
+            what, has = REQUIRED_ANNOTATIONS[factory]
+            if not any(has(eg.reference) for eg in examples):
+                missing[name] = what
+    return missing
+
+
 def check_annotations(examples: Iterable[Example], components: dict[str, str], path: Path | str) -> None:
     """Fail when no example has the annotation a trained component needs.
 
@@ -28,9 +44,5 @@ def check_annotations(examples: Iterable[Example], components: dict[str, str], p
     path (Path): the data file, named in the error.
     """
     examples = list(examples)
-    for name, factory in components.items():
-        if factory not in _REQUIRED:
-            continue
-        what, has = _REQUIRED[factory]
-        if not any(has(eg.reference) for eg in examples):
-            raise RecipeError(Errors.E029.format(path=path, annotation=what, component=name, n=len(examples)))
+    for name, what in missing_annotations(examples, components).items():
+        raise RecipeError(Errors.E029.format(path=path, annotation=what, component=name, n=len(examples)))

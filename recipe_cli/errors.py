@@ -48,6 +48,11 @@ class Errors(metaclass=ErrorsWithCodes):
     # Runtime
     E050 = "GPU {gpu_id} requested, but no GPU is available ({error})."
     E051 = "Pipeline could not be loaded from {path}: {error}"
+    E052 = "The data has none of the annotation the pipeline predicts: {what}."
+    E053 = "The data has label(s) {labels} that the '{name}' component does not know (it knows: {known})."
+    E054 = "No data given to score {model} on: name a data file (a training output folder uses its dev data)."
+    E055 = "Invalid --min {arg!r}: expected SCORE=VALUE, e.g. ents_f=0.55."
+    E056 = "--min names {names}, not a score of this pipeline (its scores: {scores})."
 
 
 class RecipeError(ValueError):

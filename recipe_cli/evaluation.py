@@ -1,54 +1,222 @@
-"""Scoring a saved pipeline on data in any format the training command reads."""
+"""Scoring pipelines: one pipeline on data, or every epoch of a training run.
 
+Scores are spaCy's own (Language.evaluate with spaCy's Scorer), so they equal `spacy evaluate`;
+per-label tables, supports and the main score are added beside them.
+"""
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import srsly
+from confection import ConfigValidationError
 from spacy.language import Language
-from spacy.training import Example
-from spacy.training.loop import create_evaluation_callback
-from spacy.util import load_model
+from spacy.scorer import Scorer
+from spacy.tokens import DocBin
+from spacy.training import Corpus, Example
+from spacy.util import load_model, registry
 
+from .annotations import REQUIRED_ANNOTATIONS, missing_annotations
+from .checkpoint import DIR_MODEL_BEST, RUN_FILE, epoch_dir
 from .errors import Errors, RecipeError
+from .metrics import METRICS_FILE, read_rows
+from .per_label import per_label_tables
 from .readers import RecipeCorpus
 
 
 def load_pipeline(model: str | Path) -> Language:
     """Load a pipeline folder or an installed package, as spacy.load does."""
+    path = Path(model)
+    if path.is_dir() and not (path / "config.cfg").exists():
+        raise RecipeError(Errors.E051.format(path=model, error="no config.cfg: not a spaCy pipeline folder"))
     try:
         return load_model(model)
-    except (OSError, ValueError, KeyError) as e:  # spaCy's E050/E053 and broken folders
+    except (OSError, ValueError, KeyError, ConfigValidationError) as e:  # spaCy's E050/E053, broken folders
         raise RecipeError(Errors.E051.format(path=model, error=" ".join(str(e).split()))) from None
 
 
-def read_examples(nlp: Language, path: Path) -> list[Example]:
-    """Examples from a data file, tokenised as the model's own dev corpus would be."""
+def is_run_dir(path: str | Path) -> bool:
+    """Whether path is a recipe-train output folder (metrics.jsonl beside epoch folders)."""
+    path = Path(path)
+    return (path / METRICS_FILE).is_file() and (path / epoch_dir(1)).is_dir()
+
+
+@dataclass
+class EvalData:
+    """Reference documents read once, turned into Examples for each pipeline that is scored."""
+
+    paths: list[str]
+    docbin: bytes
+    gold_preproc: bool = False
+
+    def examples(self, nlp: Language) -> list[Example]:
+        docs = DocBin().from_bytes(self.docbin).get_docs(nlp.vocab)
+        make = Corpus("", gold_preproc=self.gold_preproc)
+        return list(make.make_examples_gold_preproc(nlp, docs) if self.gold_preproc else make.make_examples(nlp, docs))
+
+
+def read_data(nlp: Language, paths: Sequence[Path]) -> EvalData:
+    """Read data files in any supported format, tokenised as the pipeline's own dev corpus was."""
     dev_cfg = nlp.config.get("corpora", {}).get("dev", {})
-    sents = dev_cfg.get("sents_per_doc", 1) if isinstance(dev_cfg.get("sents_per_doc", 1), int) else 1
-    corpus = RecipeCorpus(path, format="auto", sents_per_doc=sents, holdout=0.0, part="all", seed=0)
-    examples = list(corpus(nlp))
-    if not examples:
-        raise RecipeError(Errors.E028.format(path=path))
-    return examples
+    sents = dev_cfg.get("sents_per_doc", 1)
+    sents = sents if isinstance(sents, int) else 1
+    docbin = DocBin(store_user_data=True)
+    for path in paths:
+        corpus = RecipeCorpus(path, format="auto", sents_per_doc=sents, holdout=0.0, part="all", seed=0)
+        n = 0
+        for doc in corpus.reference_docs(nlp):
+            docbin.add(doc)
+            n += 1
+        if not n:
+            raise RecipeError(Errors.E028.format(path=path))
+    return EvalData(paths=[str(p) for p in paths], docbin=docbin.to_bytes())
 
 
-def score(nlp: Language, examples: list[Example]) -> tuple[float, dict[str, Any]]:
-    """spaCy's dev scores and the main score weighted by the pipeline's [training.score_weights]."""
-    weights = nlp.config["training"]["score_weights"]
-    return create_evaluation_callback(nlp, lambda _: examples, weights)()
+def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
+    """The dev data a training run used, read as its saved config says (held-out part included)."""
+    run = _read_json(run_dir / RUN_FILE)
+    config = nlp.config.interpolate()
+    dot = config["training"]["dev_corpus"]
+    section: Any = config
+    for part in dot.split("."):
+        section = section[part]
+    section = dict(section)
+    path = Path(str(section.get("path")))
+    if not path.is_absolute() and not path.exists() and run.get("cwd"):
+        path = Path(run["cwd"]) / path
+    section["path"] = str(path)
+    try:
+        corpus = registry.resolve({"corpus": section})["corpus"]
+    except (ConfigValidationError, ValueError) as e:
+        raise RecipeError(Errors.E051.format(path=run_dir, error=f"its dev corpus cannot be read: {e}")) from None
+    docbin = DocBin(store_user_data=True)
+    for eg in corpus(nlp):
+        docbin.add(eg.reference)
+    return EvalData(paths=[str(path)], docbin=docbin.to_bytes(), gold_preproc=bool(section.get("gold_preproc")))
 
 
-def evaluate(model: str | Path, data: Path) -> dict[str, Any]:
-    """Score a pipeline on a data file.
+def score(nlp: Language, examples: list[Example], *, per_label: bool = True) -> dict[str, Any]:
+    """spaCy's scores, the main score (weighted by [training.score_weights]), speed and per-label tables.
 
-    RETURNS (Dict[str, Any]): {"model", "data", "score" (main score), "scores" (spaCy's), "words"}.
+    RETURNS (Dict[str, Any]): {"score", "scores", "speed", "words", "per_label"}.
     """
-    nlp = load_pipeline(model)
-    examples = read_examples(nlp, Path(data))
-    main, scores = score(nlp, examples)
-    return {
-        "model": str(model),
-        "data": str(data),
-        "score": main,
+    check_data(nlp, examples)
+    scorer = _KeepingScorer(nlp=nlp)
+    scores = nlp.evaluate(examples, scorer=scorer)
+    result = {
+        "score": main_score(scores, nlp.config["training"]["score_weights"]),
         "scores": scores,
+        "speed": scores.get("speed"),
         "words": sum(len(eg.reference) for eg in examples),
     }
+    if per_label:
+        result["per_label"] = per_label_tables(scores, scorer.examples)
+    return result
+
+
+def main_score(scores: dict[str, Any], weights: dict[str, float | None]) -> float:
+    """The weighted sum spaCy's training loop uses to pick the best model."""
+    weights = {key: w for key, w in weights.items() if w is not None and key in scores}
+    return float(
+        sum((scores.get(key) or 0.0) * w for key, w in weights.items() if isinstance(scores.get(key), (int, float)))
+    )
+
+
+def check_data(nlp: Language, examples: list[Example]) -> None:
+    """Refuse data that cannot score this pipeline: no annotation it predicts, or labels it does not know."""
+    factories = {name: nlp.get_pipe_meta(name).factory for name in nlp.pipe_names}
+    components = {name: factory for name, factory in factories.items() if factory in REQUIRED_ANNOTATIONS}
+    missing = missing_annotations(examples, components)
+    if components and len(missing) == len(components):
+        what = ", ".join(f"{what} ({name})" for name, what in missing.items())
+        raise RecipeError(Errors.E052.format(what=what))
+    for name, what in missing.items():
+        warnings.warn(f"the data has no {what} annotation: '{name}' is not scored", stacklevel=2)
+    for name, factory in components.items():
+        known = set(nlp.get_pipe(name).labels)
+        if factory in ("ner", "beam_ner"):
+            gold = {ent.label_ for eg in examples for ent in eg.reference.ents}
+        elif factory in ("textcat", "textcat_multilabel"):
+            gold = {label for eg in examples for label in eg.reference.cats}
+        else:
+            continue
+        unknown = sorted(gold - known)
+        if unknown:
+            raise RecipeError(Errors.E053.format(labels=", ".join(unknown), name=name, known=", ".join(sorted(known))))
+
+
+def evaluate(model: str | Path, data: Sequence[Path], *, per_label: bool = True) -> dict[str, Any]:
+    """Score one pipeline on data files.
+
+    RETURNS (Dict[str, Any]): {"model", "data", "score", "scores", "speed", "words", "per_label"}.
+    """
+    nlp = load_pipeline(model)
+    if not data:
+        raise RecipeError(Errors.E054.format(model=model))
+    eval_data = read_data(nlp, data)
+    return {"model": str(model), "data": eval_data.paths, **score(nlp, eval_data.examples(nlp), per_label=per_label)}
+
+
+def evaluate_run(run_dir: Path, data: Sequence[Path] = (), *, per_label: bool = True) -> dict[str, Any]:
+    """Score every epoch of a training run on data (default: the dev data the run recorded).
+
+    Each epoch's pipeline is loaded once; model-best and model-last are copies of epochs and
+    are not loaded again. The data is read once.
+    RETURNS (Dict[str, Any]): {"run", "data", "epochs": [...], "best_epoch", "best_epoch_on_data", "best": {...}}.
+    """
+    run_dir = Path(run_dir)
+    rows = {row["epoch"]: row for row in read_rows(run_dir / METRICS_FILE)}
+    epochs = sorted(e for e in rows if (run_dir / epoch_dir(e)).is_dir())
+    if not epochs:
+        raise RecipeError(Errors.E051.format(path=run_dir, error="no epoch folders listed in metrics.jsonl"))
+    dev_best = max(epochs, key=lambda e: (rows[e]["score"], -e))  # ties keep the earlier epoch
+    eval_data: EvalData | None = None
+    results = []
+    best_result: dict[str, Any] = {}
+    for epoch in epochs:
+        nlp = load_pipeline(run_dir / epoch_dir(epoch))
+        if eval_data is None:
+            eval_data = read_data(nlp, data) if data else recorded_dev_data(nlp, run_dir)
+        result = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
+        results.append({"epoch": epoch, "dev_score": rows[epoch]["score"], "best": epoch == dev_best, **result})
+        if epoch == dev_best:
+            best_result = result
+    assert eval_data is not None
+    on_data = max(results, key=lambda r: (r["score"], -r["epoch"]))
+    return {
+        "run": str(run_dir),
+        "model": str(run_dir / DIR_MODEL_BEST),
+        "data": eval_data.paths,
+        "epochs": [{k: v for k, v in r.items() if k != "per_label"} for r in results],
+        "best_epoch": dev_best,
+        "best_epoch_on_data": on_data["epoch"],
+        **best_result,
+    }
+
+
+def check_thresholds(scores: dict[str, Any], minimums: dict[str, float]) -> list[str]:
+    """The thresholds that do not hold, as 'name=value < bound'.
+
+    A name that is not a score of the pipeline is an error, not a failed threshold.
+    """
+    numeric = {name: value for name, value in scores.items() if isinstance(value, (int, float))}
+    unknown = [name for name in minimums if name not in numeric]
+    if unknown:
+        raise RecipeError(Errors.E056.format(names=", ".join(unknown), scores=", ".join(sorted(numeric))))
+    return [f"{name}={numeric[name]:.4f} < {bound}" for name, bound in minimums.items() if numeric[name] < bound]
+
+
+class _KeepingScorer(Scorer):
+    """spaCy's Scorer, keeping the scored examples (with predictions) for the per-label tables."""
+
+    examples: list[Example]
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
+        self.examples = list(examples)
+        return super().score(self.examples, **kwargs)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return srsly.read_json(path) if path.exists() else {}

@@ -1,5 +1,6 @@
 """train(): build the pipeline, read the data, run the loop, and checkpoint every epoch."""
 
+import os
 import random
 import shutil
 import sys
@@ -158,6 +159,8 @@ def _prepare_output_dir(path: Path, *, overwrite: bool, argv: list[str] | None, 
     run = {
         "recipe_train": __version__,
         "argv": argv or [],
+        # Relative data paths in the config are relative to this folder.
+        "cwd": os.getcwd(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "paths": {"train": config["paths"]["train"], "dev": config["paths"]["dev"]},
     }

@@ -1,43 +1,147 @@
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import srsly
 import typer
+from wasabi import row
 
 from ..console import Console
 from ..device import use_gpu
-from ..evaluation import evaluate
-from ._util import EXIT_CODES_HELP, Arg, Opt, cli_errors
+from ..errors import Errors, UsageError
+from ..evaluation import check_thresholds, evaluate, evaluate_run, is_run_dir
+from ._util import Arg, Opt, cli_errors
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
+EXIT_THRESHOLD = 3
+EVAL_EXIT_CODES = (
+    "Exit codes: 0 scored, and every --min holds; 1 bad model, data or arguments; "
+    f"{EXIT_THRESHOLD} a --min threshold failed (each is named). "
+    "CI gate: recipe-eval out/model-best test.conllu --min ents_f=0.55 || exit 1"
+)
+# Tables shown unless --per-label / --no-per-label says otherwise.
+DEFAULT_TABLES = ("ents", "cats")
 
-@app.command("eval", epilog=EXIT_CODES_HELP)
+
+@app.command("eval", epilog=EVAL_EXIT_CODES)
 def evaluate_cli(
     # fmt: off
-    model: Annotated[str, Arg(help="Pipeline folder or installed package", show_default=False)],
-    data: Annotated[Path, Arg(help="Data to score on: any format recipe-train reads", show_default=False)],
-    output: Annotated[Path | None, Opt("--output", "-o", help="Also write the scores to this JSON file")] = None,
-    as_json: Annotated[bool, Opt("--json", help="Print only JSON to stdout")] = False,
+    model: Annotated[
+        str,
+        Arg(
+            help="Pipeline folder, installed package, or a recipe-train output folder (every epoch)", show_default=False
+        ),
+    ],
+    data: Annotated[
+        list[Path] | None,
+        Arg(
+            help="Data to score on, in any format recipe-train reads (default for an output folder: its dev data)",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[Path | None, Opt("--output", "-o", help="Also write all scores to this JSON file")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print only JSON to stdout (no tables, no colour)")] = False,
+    per_label: Annotated[
+        bool | None,
+        Opt(
+            "--per-label/--no-per-label",
+            help="Show every per-label table (tags, POS, morphology, relations too) / none",
+            show_default=False,
+        ),
+    ] = None,
+    minimum: Annotated[
+        list[str] | None,
+        Opt("--min", help="Fail with exit code 3 when a score is below VALUE: --min ents_f=0.55 (repeatable)"),
+    ] = None,
     gpu_id: Annotated[int, Opt("--gpu-id", "-g", help="GPU id, or -1 for the CPU")] = -1,
     # fmt: on
 ) -> None:
-    """Score a pipeline on annotated data with spaCy's own metrics."""
+    """Score a pipeline, or every epoch of a training run, with spaCy's own metrics and per-label tables."""
     with cli_errors():
+        bounds = parse_minimums(minimum or [])
         use_gpu(gpu_id)
-        result = evaluate(model, data)
+        if is_run_dir(model):
+            result = evaluate_run(Path(model), data or [])
+        else:
+            result = evaluate(model, data or [])
+        failures = check_thresholds({"score": result["score"], **result["scores"]}, bounds)
+        result["thresholds"] = {"min": bounds, "failed": failures}
         if output is not None:
             srsly.write_json(output, result)
         if as_json:
             typer.echo(srsly.json_dumps(result, indent=2))
         else:
-            print_scores(result)
+            print_result(Console(), result, per_label)
+        if failures:
+            err = Console(sys.stderr)
+            err.line(f"{err.paint('✘' if err.color else 'error:', fg='red')} below threshold: {'; '.join(failures)}")
+            raise typer.Exit(EXIT_THRESHOLD)
 
 
-def print_scores(result: dict) -> None:
-    console = Console()
-    console.line(f"{result['model']} on {result['data']} ({result['words']:,} words)", bold=True)
+def parse_minimums(args: list[str]) -> dict[str, float]:
+    bounds = {}
+    for arg in args:
+        name, sep, value = arg.partition("=")
+        try:
+            bounds[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(Errors.E055.format(arg=arg)) from None
+        if not sep or not name.strip():
+            raise UsageError(Errors.E055.format(arg=arg))
+    return bounds
+
+
+def print_result(console: Console, result: dict[str, Any], per_label: bool | None) -> None:
+    if "epochs" in result:
+        _print_epochs(console, result)
+    console.line(f"{result['model']} on {', '.join(result['data'])} ({result['words']:,} words)", bold=True)
     for key, value in result["scores"].items():
-        if isinstance(value, float):
-            console.line(f"  {key:<20} {value:.4f}")
-    console.line(f"  {'score (main)':<20} {result['score']:.4f}", bold=True)
+        if isinstance(value, float) and key != "speed":
+            console.line(f"  {key:<22} {value:.4f}")
+    console.line(f"  {'score (main)':<22} {result['score']:.4f}", bold=True)
+    console.line(f"  {'speed (words/s)':<22} {result['speed']:,.0f}")
+    if per_label is False:
+        return
+    for name, table in result.get("per_label", {}).items():
+        if per_label or name in DEFAULT_TABLES or name.startswith("spans_"):
+            _print_table(console, name, table)
+
+
+def _print_epochs(console: Console, result: dict[str, Any]) -> None:
+    widths, aligns = [5, 10, 10, 12], ["r", "r", "r", "l"]
+    console.line(row(["Epoch", "Dev score", "Score", ""], widths=widths, aligns=aligns), bold=True)
+    for epoch in result["epochs"]:
+        marks = []
+        if epoch["best"]:
+            marks.append("best (dev)")
+        if epoch["epoch"] == result["best_epoch_on_data"]:
+            marks.append("best here")
+        cells = [epoch["epoch"], f"{epoch['dev_score']:.4f}", f"{epoch['score']:.4f}", ", ".join(marks)]
+        console.line(row(cells, widths=widths, aligns=aligns), fg="green" if epoch["best"] else None)
+    console.line()
+
+
+_COLUMNS = (("p", "P"), ("r", "R"), ("f", "F"), ("auc", "AUC"), ("acc", "ACC"), ("support", "N"))
+
+
+def _print_table(console: Console, name: str, table: dict[str, dict[str, float]]) -> None:
+    if not table:
+        return
+    keys = [(key, title) for key, title in _COLUMNS if any(key in values for values in table.values())]
+    label_width = max(12, *(len(label) for label in table))
+    widths = [label_width] + [8] * len(keys)
+    aligns = ["l"] + ["r"] * len(keys)
+    console.line()
+    console.line(row([name.upper()] + [title for _, title in keys], widths=widths, aligns=aligns), bold=True)
+    for label, values in table.items():
+        cells = [label] + [_cell(values.get(key), key) for key, _ in keys]
+        console.line(row(cells, widths=widths, aligns=aligns))
+
+
+def _cell(value: Any, key: str) -> str:
+    if value is None:
+        return ""
+    if key == "support":
+        return f"{int(value):,}"
+    return f"{value * 100:.2f}"

@@ -1,0 +1,123 @@
+"""recipe-eval against `python -m spacy evaluate`, side by side in one run, on the WNUT17 test set.
+
+Both commands score the same model on the same .spacy file (WNUT17 test, read by recipe-train's own
+reader), alternately, several times. Reported: the pipeline speed each command measures (words/second,
+spaCy's own "speed" score), the wall time of each whole command, and their ratios (recipe / spaCy). Then
+recipe-eval scores every epoch of a training output folder, counting pipeline loads.
+
+Usage: python scripts/benchmark_eval.py [--run bench-out/ner/recipe-out] [--repeats 5] [--out bench-eval]
+Without --run, a 3-epoch WNUT17 model is trained first.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+WNUT = SHARED / "wnut17"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, default=None, help="a recipe-train output folder trained on WNUT17")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=REPO / "bench-eval")
+    args = parser.parse_args()
+    if not WNUT.is_dir():
+        print(f"Benchmark data not found: {WNUT} (the full corpora live in ../shared/data). Nothing measured.")
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    test = write_test_set(args.out / "wnut17-test.spacy")
+    run = args.run or train_run(args.out / "run")
+    model = run / "model-best"
+
+    spacy_speed, recipe_speed, spacy_wall, recipe_wall = [], [], [], []
+    for i in range(args.repeats):
+        for who in ("spacy", "recipe") if i % 2 == 0 else ("recipe", "spacy"):
+            if who == "spacy":
+                wall, scores = run_spacy_evaluate(model, test, args.out / "spacy.json")
+                spacy_wall.append(wall)
+                spacy_speed.append(scores["speed"])
+            else:
+                wall, result = run_recipe_eval([str(model), str(test)])
+                recipe_wall.append(wall)
+                recipe_speed.append(result["speed"])
+        print(f"  round {i + 1}: spacy {spacy_speed[-1]:,.0f} w/s, recipe {recipe_speed[-1]:,.0f} w/s", flush=True)
+
+    wall, result = run_recipe_eval([str(run), str(test)])
+    n_epochs = len(result["epochs"])
+    loads = count_loads(run, test)
+    report = {
+        "model": str(model),
+        "speed_words_per_second": {"spacy": spacy_speed, "recipe": recipe_speed},
+        "wall_seconds": {"spacy": spacy_wall, "recipe": recipe_wall},
+        "speed_ratio_median": statistics.median(recipe_speed) / statistics.median(spacy_speed),
+        "wall_ratio_median": statistics.median(recipe_wall) / statistics.median(spacy_wall),
+        "run_folder": {"epochs": n_epochs, "seconds": wall, "pipeline_loads": loads},
+    }
+    (args.out / "results.json").write_text(json.dumps(report, indent=2))
+    print(
+        f"speed (words/s, median of {args.repeats}): spacy evaluate {statistics.median(spacy_speed):,.0f}, "
+        f"recipe-eval {statistics.median(recipe_speed):,.0f}, ratio {report['speed_ratio_median']:.3f}\n"
+        f"wall time per command (median): spacy {statistics.median(spacy_wall):.1f}s, "
+        f"recipe {statistics.median(recipe_wall):.1f}s, ratio {report['wall_ratio_median']:.3f}\n"
+        f"run folder: {n_epochs} epochs scored in {wall:.1f}s with {loads} pipeline loads"
+    )
+    return 0
+
+
+def write_test_set(path: Path) -> Path:
+    import spacy
+    from spacy.tokens import DocBin
+
+    from recipe_cli.formats import read_docs
+
+    if not path.exists():
+        docs = list(read_docs(WNUT / "emerging.test.annotated", spacy.blank("en"), format="iob"))
+        DocBin(docs=docs).to_disk(path)
+    return path
+
+
+def train_run(out: Path) -> Path:
+    if not (out / "metrics.jsonl").exists():
+        cmd = [sys.executable, "-m", "recipe_cli", "train", "ner", str(WNUT / "wnut17train.conll"), "--dev",
+               str(WNUT / "emerging.dev.conll"), "-o", str(out), "--overwrite", "--training.max_epochs", "3"]  # fmt: skip
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def run_spacy_evaluate(model: Path, data: Path, output: Path) -> tuple[float, dict]:
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "spacy", "evaluate", str(model), str(data), "--output", str(output)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - start, json.loads(output.read_text())
+
+
+def run_recipe_eval(args: list[str]) -> tuple[float, dict]:
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "recipe_cli", "eval", *args, "--json"], check=True,
+                            capture_output=True, text=True)  # fmt: skip
+    return time.perf_counter() - start, json.loads(result.stdout)
+
+
+def count_loads(run: Path, test: Path) -> int:
+    """Pipeline loads while recipe-eval scores a run folder, counted in-process."""
+    import recipe_cli.evaluation as evaluation
+
+    loads = []
+    real = evaluation.load_model
+    evaluation.load_model = lambda path, **kw: loads.append(path) or real(path, **kw)
+    try:
+        evaluation.evaluate_run(run, [test], per_label=False)
+    finally:
+        evaluation.load_model = real
+    return len(loads)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

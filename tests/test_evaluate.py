@@ -1,0 +1,209 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+import recipe_cli.evaluation as evaluation
+from recipe_cli.cli.evaluate import app as eval_app
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.errors import RecipeError
+from recipe_cli.metrics import read_rows
+from recipe_cli.readers import RecipeCorpus
+
+runner = CliRunner()
+
+
+def _train(tmp_path_factory, data_dir, name, args):
+    out = tmp_path_factory.mktemp(name) / "run"
+    result = runner.invoke(train_app, [str(a) for a in [*args, "-o", out]])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def ner_run(tmp_path_factory):
+    from conftest import DATA
+
+    args = ["ner", DATA / "wnut17-train.conll", "--dev", DATA / "wnut17-dev.conll", "--training.max_epochs", "3",
+            "--corpora.train.limit", "150"]  # fmt: skip
+    return _train(tmp_path_factory, DATA, "ner", args)
+
+
+@pytest.fixture(scope="module")
+def textcat_run(tmp_path_factory):
+    from conftest import DATA
+
+    args = [
+        "textcat",
+        DATA / "goemotions-train.json",
+        "--dev",
+        DATA / "goemotions-dev.json",
+        "--training.max_epochs",
+        "1",
+    ]
+    return _train(tmp_path_factory, DATA, "textcat", args)
+
+
+@pytest.fixture(scope="module")
+def tagger_run(tmp_path_factory):
+    from conftest import DATA
+
+    args = ["tagger", DATA / "ewt-train.conllu", "--training.max_epochs", "1", "--corpora.train.limit", "120"]
+    return _train(tmp_path_factory, DATA, "tagger", args)
+
+
+def _spacy_evaluate(model, data, tmp_path) -> dict:
+    out = tmp_path / "spacy.json"
+    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(model), str(data), "--output", str(out)],
+                   check=True, capture_output=True)  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def _docbin(model, path, out):
+    nlp = spacy.load(model)
+    corpus = RecipeCorpus(path, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)
+    DocBin(docs=list(corpus.reference_docs(nlp))).to_disk(out)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run,data", [("ner_run", "wnut17-dev.conll"), ("textcat_run", "goemotions-dev.json"),
+                                      ("tagger_run", "ewt-dev.conllu")])  # fmt: skip
+def test_scores_equal_spacy_evaluate(request, tmp_path, data_dir, run, data):
+    model = request.getfixturevalue(run) / "model-best"
+    spacy_file = _docbin(model, data_dir / data, tmp_path / "data.spacy")
+    expected = _spacy_evaluate(model, spacy_file, tmp_path)
+    for path in (data_dir / data, spacy_file):  # our reader on the original file, and the DocBin
+        result = runner.invoke(eval_app, [str(model), str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        got = json.loads(result.output)
+        numeric = {k: v for k, v in expected.items() if isinstance(v, float) and k != "speed"}
+        assert numeric
+        for key, value in numeric.items():
+            assert got["scores"][key] == pytest.approx(value, abs=1e-9), key
+
+
+@pytest.mark.slow
+def test_ner_per_label_table_has_support(ner_run, data_dir):
+    result = evaluation.evaluate(ner_run / "model-best", [data_dir / "wnut17-dev.conll"])
+    table = result["per_label"]["ents"]
+    gold = {}
+    for line in (data_dir / "wnut17-dev.conll").read_text().splitlines():
+        if line.strip() and line.split()[-1].startswith("B-"):
+            label = line.split()[-1][2:]
+            gold[label] = gold.get(label, 0) + 1
+    assert {label: values["support"] for label, values in table.items()} == gold
+    for label, values in result["scores"]["ents_per_type"].items():
+        assert table[label]["f"] == values["f"]
+
+
+@pytest.mark.slow
+def test_textcat_per_label_table_has_auc(textcat_run, data_dir):
+    result = evaluation.evaluate(textcat_run / "model-best", [data_dir / "goemotions-dev.json"])
+    table = result["per_label"]["cats"]
+    assert set(table) == {"admiration", "amusement", "anger", "gratitude", "love", "neutral"}
+    assert all(0.0 <= values["auc"] <= 1.0 for values in table.values())
+    assert sum(values["support"] for values in table.values()) == 150
+    assert result["scores"]["cats_macro_f"] == pytest.approx(sum(v["f"] for v in table.values()) / len(table))
+
+
+@pytest.mark.slow
+def test_tagger_per_tag_accuracy_adds_up_to_tag_acc(tagger_run, data_dir):
+    result = evaluation.evaluate(tagger_run / "model-best", [data_dir / "ewt-dev.conllu"])
+    table = result["per_label"]["tags"]
+    total = sum(v["support"] for v in table.values())
+    assert total == sum(1 for line in (data_dir / "ewt-dev.conllu").read_text().splitlines()
+                        if line and line.split("\t")[0].isdigit())  # fmt: skip
+    # The support-weighted accuracy is spaCy's tag_acc, up to tokens whose tokenization differs from the gold.
+    weighted = sum(v["acc"] * v["support"] for v in table.values()) / total
+    assert weighted == pytest.approx(result["scores"]["tag_acc"], abs=0.005)
+    assert table["NN"]["support"] > table["VBZ"]["support"] > 0
+
+
+@pytest.mark.slow
+def test_run_folder_scores_every_epoch_on_recorded_dev(ner_run, monkeypatch):
+    loads = []
+    real = evaluation.load_model
+    monkeypatch.setattr(evaluation, "load_model", lambda path, **kw: loads.append(str(path)) or real(path, **kw))
+    result = evaluation.evaluate_run(ner_run)
+    rows = read_rows(ner_run / "metrics.jsonl")
+    assert [e["epoch"] for e in result["epochs"]] == [1, 2, 3]
+    # The recorded dev data reproduces the scores training recorded, epoch by epoch.
+    for epoch, row in zip(result["epochs"], rows, strict=True):
+        assert epoch["score"] == pytest.approx(row["score"], abs=1e-9)
+        assert epoch["dev_score"] == row["score"]
+    best = max(rows, key=lambda r: (r["score"], -r["epoch"]))
+    assert result["best_epoch"] == best["epoch"]
+    assert [e["best"] for e in result["epochs"]] == [r["epoch"] == best["epoch"] for r in rows]
+    # Each epoch's pipeline loaded once; model-best and model-last are not loaded again.
+    assert sorted(loads) == sorted(str(ner_run / f"epoch-00{i}") for i in (1, 2, 3))
+
+
+@pytest.mark.slow
+def test_run_folder_rescored_on_other_data(ner_run, data_dir):
+    result = runner.invoke(eval_app, [str(ner_run), str(data_dir / "wnut17-train.conll")])
+    assert result.exit_code == 0, result.output
+    assert "best (dev)" in result.output and "best here" in result.output
+    assert "wnut17-train.conll" in result.output
+
+
+@pytest.mark.slow
+def test_thresholds_gate_with_exit_codes(ner_run, data_dir):
+    model, data = str(ner_run / "model-best"), str(data_dir / "wnut17-dev.conll")
+    ok = runner.invoke(eval_app, [model, data, "--min", "ents_f=0.0", "--min", "score=0"])
+    assert ok.exit_code == 0, ok.output
+    failed = runner.invoke(eval_app, [model, data, "--min", "ents_f=0.99", "--min", "ents_p=1.01", "--min", "ents_r=0"])
+    assert failed.exit_code == 3
+    assert "ents_f=" in failed.output and "< 0.99" in failed.output and "ents_p=" in failed.output
+    assert "ents_r" not in failed.output.split("below threshold")[-1]
+    unknown = runner.invoke(eval_app, [model, data, "--min", "tag_acc=0.5"])
+    assert unknown.exit_code == 1 and "tag_acc, not a score" in unknown.output
+    bad = runner.invoke(eval_app, [model, data, "--min", "ents_f"])
+    assert bad.exit_code == 2 and "expected SCORE=VALUE" in bad.output
+
+
+@pytest.mark.slow
+def test_json_output_is_only_json(ner_run, data_dir, tmp_path):
+    out = tmp_path / "scores.json"
+    result = runner.invoke(
+        eval_app, [str(ner_run / "model-best"), str(data_dir / "wnut17-dev.conll"), "--json", "-o", str(out)]
+    )
+    assert result.exit_code == 0
+    printed = json.loads(result.output)
+    assert json.loads(out.read_text()) == printed
+    assert set(printed) >= {"model", "data", "score", "scores", "speed", "words", "per_label", "thresholds"}
+
+
+@pytest.mark.slow
+def test_bad_inputs_are_one_line_errors(ner_run, textcat_run, data_dir, tmp_path):
+    (tmp_path / "empty").mkdir()
+    cases = [
+        ([str(tmp_path / "empty"), str(data_dir / "wnut17-dev.conll")], "not a spaCy pipeline folder"),
+        ([str(tmp_path / "missing"), str(data_dir / "wnut17-dev.conll")], "could not be loaded"),
+        ([str(ner_run / "model-best"), str(data_dir / "goemotions-dev.json")], "none of the annotation"),
+        ([str(ner_run / "model-best")], "No data given"),
+    ]
+    labels = tmp_path / "labels.iob"
+    labels.write_text("Paris B-CITY\nis O\n")
+    cases.append(([str(ner_run / "model-best"), str(labels)], "label(s) CITY that the 'ner' component does not know"))
+    for args, message in cases:
+        result = runner.invoke(eval_app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_check_thresholds():
+    scores = {"ents_f": 0.6, "ents_p": 0.5, "ents_per_type": {}}
+    assert evaluation.check_thresholds(scores, {"ents_f": 0.55}) == []
+    assert evaluation.check_thresholds(scores, {"ents_f": 0.65, "ents_p": 0.4}) == ["ents_f=0.6000 < 0.65"]
+    with pytest.raises(RecipeError, match="ents_per_type"):
+        evaluation.check_thresholds(scores, {"ents_per_type": 0.1})
+
+
+def test_main_score_is_weighted_sum():
+    assert evaluation.main_score({"a": 0.5, "b": 0.25, "c": None}, {"a": 0.5, "b": 0.5, "c": None, "d": 1.0}) == 0.375
