@@ -10,6 +10,7 @@ from spacy.language import Language
 from thinc.api import Optimizer
 
 from .metrics import METRICS_FILE
+from .plots import PLOT_FILE
 
 DIR_MODEL_BEST = "model-best"
 DIR_MODEL_LAST = "model-last"
@@ -27,7 +28,7 @@ def epoch_dir(epoch: int) -> str:
 def is_run_entry(name: str) -> bool:
     """Whether a file or folder name in an output folder is one that recipe-train writes."""
     return (
-        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE)
+        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE, PLOT_FILE)
         or bool(_EPOCH_DIR.match(name))
         or bool(_TEMP.match(name))
     )

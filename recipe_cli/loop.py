@@ -52,12 +52,14 @@ def train_epochs(
     exclude: Iterable[str] = (),
     annotating_components: Iterable[str] = (),
     before_update: Callable[[Language, dict[str, Any]], None] | None = None,
+    after_update: Callable[[EpochInfo, list[Example]], None] | None = None,
 ) -> Iterator[EpochInfo]:
     """Train nlp on examples, one shuffled pass per epoch, yielding after each epoch.
 
     The batcher and the dropout schedule are resolved once by the caller, so the batch size keeps
     compounding and the dropout keeps decaying across epochs. The consumer decides on stopping
-    early (patience) by leaving the loop; max_epochs = 0 means no epoch limit.
+    early (patience) by leaving the loop; max_epochs = 0 means no epoch limit. after_update, if
+    given, sees the epoch's running info and the batch after every update (progress display).
     """
     exclude = list(exclude)
     annotating = list(annotating_components)
@@ -78,11 +80,13 @@ def train_epochs(
             optimizer.step_schedules()
             step += 1
             words += sum(len(eg.predicted) for eg in batch)
+            info.step, info.words = step, words
             info.dropout, info.batch_size = dropout, max(info.batch_size, len(batch))
+            if after_update is not None:
+                after_update(info, batch)
             if max_steps and step >= max_steps:
                 info.finished = False
                 break
-        info.step, info.words = step, words
         info.learn_rate = float(optimizer.learn_rate)
         info.seconds = time.perf_counter() - start
         yield info

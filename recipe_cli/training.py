@@ -25,11 +25,13 @@ from .annotations import check_annotations
 from .batching import auto_max_batch_size
 from .checkpoint import DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, copy_checkpoint, epoch_dir, is_run_entry, save_epoch
 from .config import AUTO, TrainingConfig, one_line
-from .console import Console
+from .console import Console, use_color
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError
 from .loop import EpochInfo, train_epochs
 from .metrics import METRICS_FILE, MetricsRow, append_row
+from .plots import PLOT_FILE, plot_training
+from .progress import EpochProgress
 from .schedules import as_schedule
 from .schemas import ConfigSchemaTraining
 
@@ -52,6 +54,7 @@ def train(
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
     argv: list[str] | None = None,
+    quiet: bool = False,
 ) -> Path:
     """Train with the recipe, saving averaged weights and dev scores after every epoch.
 
@@ -61,11 +64,12 @@ def train(
     overwrite (bool): replace an earlier run in output_path and write beside files that are not ours.
     stdout, stderr (IO): where progress and warnings go (default: sys.stdout, sys.stderr).
     argv (List[str]): the command line, recorded in OUT/run.json.
+    quiet (bool): print only errors and the final summary.
     RETURNS (Path): the output folder.
     """
     stdout = stdout if stdout is not None else sys.stdout
     stderr = stderr if stderr is not None else sys.stderr
-    console = Console(stdout)
+    console = Console(stdout, quiet=quiet)
     output_path = Path(output_path)
     check_output_dir(output_path, overwrite=overwrite)
     use_gpu_device(use_gpu)
@@ -87,7 +91,9 @@ def train(
 
     _print_setup(console, training_config, nlp, data, output_path, auto_batch)
     _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=nlp.config)
-    log_step, finalize = T["logger"](nlp, stdout, stderr)
+    # --quiet silences the console table too; other loggers (MLflow, W&B...) log as usual.
+    log_step, finalize = T["logger"](nlp, stdout if not quiet else open(os.devnull, "w"), stderr)
+    progress = EpochProgress(len(data.train), stderr, show=not quiet and use_color(stderr))
     evaluate = create_evaluation_callback(nlp, lambda _: data.dev, T["score_weights"])
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
     epochs = train_epochs(
@@ -103,11 +109,14 @@ def train(
         exclude=T["frozen_components"],
         annotating_components=T["annotating_components"],
         before_update=T["before_update"],
+        after_update=progress,
     )
     start = time.perf_counter()
     best_score, best_epoch = -float("inf"), 0
     checkpoints: list[tuple[float, int]] = []
+    rows: list[MetricsRow] = []
     for info in epochs:
+        progress.close()
         checkpoint_start = time.perf_counter()
         path = output_path / epoch_dir(info.epoch)
         score, scores = save_epoch(nlp, optimizer, path, evaluate=evaluate, before_to_disk=before_to_disk)
@@ -119,19 +128,36 @@ def train(
             copy_checkpoint(path, output_path / DIR_MODEL_BEST)
         checkpoint_seconds = time.perf_counter() - checkpoint_start
         row = _metrics_row(info, score, scores, is_best, checkpoint_seconds)
+        rows.append(row)
         append_row(output_path / METRICS_FILE, row)
+        plot_training(rows, progress.trace, output_path / PLOT_FILE)
         checkpoints.append((score, info.step))
         log_step(_logger_info(info, row, checkpoints, output_path, time.perf_counter() - start))
         patience = T["patience"]
         if patience and info.epoch - best_epoch >= patience:
             console.info(f"Stopping: no better dev score for {patience} epochs")
             break
+    progress.close()
     finalize()
-    console.good(
-        f"Best epoch {best_epoch}: score {best_score:.4f}",
-        f"{output_path / DIR_MODEL_BEST} ({time.perf_counter() - start:.0f}s in all)",
-    )
+    _print_summary(Console(stdout), rows, T["score_weights"], output_path, time.perf_counter() - start)
     return output_path
+
+
+def _print_summary(
+    console: Console, rows: list[MetricsRow], weights: dict[str, Any], out: Path, seconds: float
+) -> None:
+    """Best epoch and its scores, where it is saved, total time, training words per second."""
+    if not rows:
+        return
+    best = max(rows, key=lambda row: (row["score"], -row["epoch"]))
+    shown = [key for key, weight in weights.items() if weight and isinstance(best["scores"].get(key), (int, float))]
+    scores = ", ".join(f"{key} {best['scores'][key]:.4f}" for key in shown)
+    train_seconds = sum(row["train_seconds"] for row in rows)
+    console.good(f"Best epoch {best['epoch']} of {len(rows)}: score {best['score']:.4f}", scores)
+    console.info("Saved", f"{out / DIR_MODEL_BEST} (every epoch in {out / 'epoch-NNN'})")
+    console.info(
+        "Time", f"{seconds:.0f}s in all, {rows[-1]['words'] / max(train_seconds, 1e-9):,.0f} training words/second"
+    )
 
 
 def check_output_dir(path: Path, *, overwrite: bool) -> None:

@@ -207,3 +207,13 @@ def test_check_thresholds():
 
 def test_main_score_is_weighted_sum():
     assert evaluation.main_score({"a": 0.5, "b": 0.25, "c": None}, {"a": 0.5, "b": 0.5, "c": None, "d": 1.0}) == 0.375
+
+
+def test_score_bar_scales_between_lowest_and_highest():
+    from recipe_cli.cli.evaluate import score_bar
+
+    assert score_bar(1.0, 0.0, 1.0, width=4) == "████"
+    assert score_bar(0.5, 0.0, 1.0, width=4) == "██"
+    assert score_bar(0.0, 0.0, 1.0, width=4) == "▏"
+    assert score_bar(0.25, 0.0, 1.0, width=3) == "▊"  # 6 eighths
+    assert score_bar(0.3, 0.3, 0.3, width=4) == "████"

@@ -109,17 +109,32 @@ def print_result(console: Console, result: dict[str, Any], per_label: bool | Non
 
 
 def _print_epochs(console: Console, result: dict[str, Any]) -> None:
-    widths, aligns = [5, 10, 10, 12], ["r", "r", "r", "l"]
-    console.line(row(["Epoch", "Dev score", "Score", ""], widths=widths, aligns=aligns), bold=True)
+    """One row per epoch: the recorded dev score, the score here, and the curve of the scores as bars."""
+    scores = [epoch["score"] for epoch in result["epochs"]]
+    low, high = min(scores), max(scores)
+    widths, aligns = [5, 10, 10, _BAR_WIDTH, 22], ["r", "r", "r", "l", "l"]
+    console.line(row(["Epoch", "Dev score", "Score", "", ""], widths=widths, aligns=aligns), bold=True)
     for epoch in result["epochs"]:
         marks = []
         if epoch["best"]:
             marks.append("best (dev)")
         if epoch["epoch"] == result["best_epoch_on_data"]:
             marks.append("best here")
-        cells = [epoch["epoch"], f"{epoch['dev_score']:.4f}", f"{epoch['score']:.4f}", ", ".join(marks)]
+        bar = score_bar(epoch["score"], low, high)
+        cells = [epoch["epoch"], f"{epoch['dev_score']:.4f}", f"{epoch['score']:.4f}", bar, ", ".join(marks)]
         console.line(row(cells, widths=widths, aligns=aligns), fg="green" if epoch["best"] else None)
     console.line()
+
+
+_BAR_WIDTH = 30
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def score_bar(value: float, low: float, high: float, width: int = _BAR_WIDTH) -> str:
+    """A horizontal bar for value on the scale [low, high] (at least one eighth for the lowest)."""
+    share = 1.0 if high <= low else (value - low) / (high - low)
+    eighths = max(1, round(share * width * 8))
+    return "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
 
 
 _COLUMNS = (("p", "P"), ("r", "R"), ("f", "F"), ("auc", "AUC"), ("acc", "ACC"), ("support", "N"))

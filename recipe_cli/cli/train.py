@@ -42,6 +42,7 @@ def train_cli(
     overwrite: Annotated[
         bool, Opt("--overwrite", help="Replace an earlier run in the output folder; write beside other files")
     ] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="Print only errors and the final summary")] = False,
     # fmt: on
 ) -> None:
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, decaying
@@ -51,4 +52,4 @@ def train_cli(
         overrides = {**cli_overrides(data=data, dev=dev, lang=lang, seed=seed), **parse_overrides(ctx.args)}
         training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
         output = output if output is not None else Path(f"{data.stem}-{'+'.join(components)}")
-        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv)
+        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet)

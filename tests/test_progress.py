@@ -1,0 +1,96 @@
+"""Seeing a run: the plot after every epoch, plain output off a terminal, spaCy's loggers (MLflow)."""
+
+import pytest
+from spacy.util import registry
+from typer.testing import CliRunner
+
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.config import build_config
+from recipe_cli.metrics import read_rows
+from recipe_cli.plots import PLOT_FILE
+from recipe_cli.training import train
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+runner = CliRunner()
+seen_plots: list[tuple[int, bytes]] = []
+
+
+@registry.loggers("test.PlotWatcher.v1")
+def plot_watcher(path: str):
+    """A spaCy logger that reads OUT/training.png each time it is called."""
+
+    def setup(nlp, stdout, stderr):
+        def log_step(info):
+            if info is not None:
+                seen_plots.append((info["epoch"], open(f"{path}/{PLOT_FILE}", "rb").read()))
+
+        return log_step, lambda: None
+
+    return setup
+
+
+def _overrides(data_dir, out_limit=40):
+    return {
+        "paths.train": str(data_dir / "wnut17-train.conll"),
+        "paths.dev": str(data_dir / "wnut17-dev.conll"),
+        "corpora.train.limit": out_limit,
+        "training.max_epochs": 3,
+    }
+
+
+@pytest.mark.slow
+def test_plot_is_a_valid_png_after_every_epoch(tmp_path, data_dir):
+    import matplotlib.image
+
+    out = tmp_path / "out"
+    tc = build_config(["ner"], overrides=_overrides(data_dir))
+    tc.config["training"]["logger"] = {"@loggers": "test.PlotWatcher.v1", "path": str(out)}
+    seen_plots.clear()
+    train(tc, out)
+    assert [epoch for epoch, _ in seen_plots] == [1, 2, 3]
+    for _, data in seen_plots:
+        assert data.startswith(PNG_SIGNATURE)
+    # Each epoch redraws the plot, and the file is a readable image.
+    assert len({data for _, data in seen_plots}) == 3
+    image = matplotlib.image.imread(out / PLOT_FILE)
+    assert image.shape[0] > 300 and image.shape[1] > 500
+
+
+@pytest.mark.slow
+def test_quiet_prints_only_the_summary(tmp_path, data_dir):
+    args = ["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out", "--quiet", "--training.max_epochs", "1",
+            "--corpora.train.limit", "30"]  # fmt: skip
+    result = runner.invoke(train_app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("+ Best epoch 1 of 1")
+    assert len(lines) == 3 and "\x1b[" not in result.output
+
+
+@pytest.mark.slow
+def test_mlflow_logger_records_every_epoch(tmp_path, data_dir, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    out = tmp_path / "out"
+    tc = build_config(["ner"], overrides=_overrides(data_dir))
+    tc.config["training"]["logger"] = {
+        "@loggers": "spacy.ChainLogger.v1",
+        "logger1": {"@loggers": "recipe.ConsoleLogger.v1"},
+        "logger2": {"@loggers": "spacy.MLflowLogger.v2", "run_name": "recipe-test"},
+    }
+    train(tc, out)
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    assert run.info.run_name == "recipe-test"
+    rows = read_rows(out / "metrics.jsonl")
+    history = client.get_metric_history(run.info.run_id, "score")
+    assert [m.value for m in sorted(history, key=lambda m: m.timestamp)] == pytest.approx([r["score"] for r in rows])
+    losses = client.get_metric_history(run.info.run_id, "loss_ner")
+    assert [m.value for m in sorted(losses, key=lambda m: m.timestamp)] == pytest.approx(
+        [r["losses"]["ner"] for r in rows]
+    )
+    assert run.data.params["training.optimizer.learn_rate"] == "0.001"
+    assert mlflow.get_tracking_uri() == uri
