@@ -14,7 +14,7 @@ import srsly
 from confection import ConfigValidationError
 from spacy.language import Language
 from spacy.scorer import Scorer
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin
 from spacy.training import Corpus, Example
 from spacy.util import load_model, registry
 
@@ -45,16 +45,24 @@ def is_run_dir(path: str | Path) -> bool:
 
 @dataclass
 class EvalData:
-    """Reference documents read once, turned into Examples for each pipeline that is scored."""
+    """Reference documents, read once and turned into Examples for each pipeline that is scored."""
 
     paths: list[str]
-    docbin: bytes
+    docs: list[Doc]
     gold_preproc: bool = False
+    _docbin: bytes | None = None
 
     def examples(self, nlp: Language) -> list[Example]:
-        docs = DocBin().from_bytes(self.docbin).get_docs(nlp.vocab)
+        """Examples made as spaCy's Corpus makes them, with docs in this pipeline's vocab."""
+        docs = self.docs if not self.docs or self.docs[0].vocab is nlp.vocab else self._in_vocab(nlp)
         make = Corpus("", gold_preproc=self.gold_preproc)
         return list(make.make_examples_gold_preproc(nlp, docs) if self.gold_preproc else make.make_examples(nlp, docs))
+
+    def _in_vocab(self, nlp: Language) -> list[Doc]:
+        # Another pipeline's vocab (the epochs of a run): copy the docs over through one DocBin.
+        if self._docbin is None:
+            self._docbin = DocBin(docs=self.docs, store_user_data=False).to_bytes()
+        return list(DocBin().from_bytes(self._docbin).get_docs(nlp.vocab))
 
 
 def read_data(nlp: Language, paths: Sequence[Path]) -> EvalData:
@@ -62,16 +70,14 @@ def read_data(nlp: Language, paths: Sequence[Path]) -> EvalData:
     dev_cfg = nlp.config.get("corpora", {}).get("dev", {})
     sents = dev_cfg.get("sents_per_doc", 1)
     sents = sents if isinstance(sents, int) else 1
-    docbin = DocBin(store_user_data=True)
+    docs: list[Doc] = []
     for path in paths:
         corpus = RecipeCorpus(path, format="auto", sents_per_doc=sents, holdout=0.0, part="all", seed=0)
-        n = 0
-        for doc in corpus.reference_docs(nlp):
-            docbin.add(doc)
-            n += 1
-        if not n:
+        n = len(docs)
+        docs.extend(corpus.reference_docs(nlp))
+        if len(docs) == n:
             raise RecipeError(Errors.E028.format(path=path))
-    return EvalData(paths=[str(p) for p in paths], docbin=docbin.to_bytes())
+    return EvalData(paths=[str(p) for p in paths], docs=docs)
 
 
 def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
@@ -91,10 +97,8 @@ def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
         corpus = registry.resolve({"corpus": section})["corpus"]
     except (ConfigValidationError, ValueError) as e:
         raise RecipeError(Errors.E051.format(path=run_dir, error=f"its dev corpus cannot be read: {e}")) from None
-    docbin = DocBin(store_user_data=True)
-    for eg in corpus(nlp):
-        docbin.add(eg.reference)
-    return EvalData(paths=[str(path)], docbin=docbin.to_bytes(), gold_preproc=bool(section.get("gold_preproc")))
+    docs = [eg.reference for eg in corpus(nlp)]
+    return EvalData(paths=[str(path)], docs=docs, gold_preproc=bool(section.get("gold_preproc")))
 
 
 def score(nlp: Language, examples: list[Example], *, per_label: bool = True) -> dict[str, Any]:

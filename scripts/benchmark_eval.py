@@ -49,9 +49,7 @@ def main() -> int:
                 recipe_speed.append(result["speed"])
         print(f"  round {i + 1}: spacy {spacy_speed[-1]:,.0f} w/s, recipe {recipe_speed[-1]:,.0f} w/s", flush=True)
 
-    wall, result = run_recipe_eval([str(run), str(test)])
-    n_epochs = len(result["epochs"])
-    loads = count_loads(run, test)
+    wall, n_epochs, loads = score_run_folder(run, test)
     report = {
         "model": str(model),
         "speed_words_per_second": {"spacy": spacy_speed, "recipe": recipe_speed},
@@ -105,18 +103,20 @@ def run_recipe_eval(args: list[str]) -> tuple[float, dict]:
     return time.perf_counter() - start, json.loads(result.stdout)
 
 
-def count_loads(run: Path, test: Path) -> int:
-    """Pipeline loads while recipe-eval scores a run folder, counted in-process."""
+def score_run_folder(run: Path, test: Path) -> tuple[float, int, int]:
+    """Score every epoch of a run folder in-process: seconds, epochs scored, pipeline loads."""
     import recipe_cli.evaluation as evaluation
 
     loads = []
     real = evaluation.load_model
     evaluation.load_model = lambda path, **kw: loads.append(path) or real(path, **kw)
     try:
-        evaluation.evaluate_run(run, [test], per_label=False)
+        start = time.perf_counter()
+        result = evaluation.evaluate_run(run, [test], per_label=False)
+        seconds = time.perf_counter() - start
     finally:
         evaluation.load_model = real
-    return len(loads)
+    return seconds, len(result["epochs"]), len(loads)
 
 
 if __name__ == "__main__":

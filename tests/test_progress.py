@@ -94,3 +94,22 @@ def test_mlflow_logger_records_every_epoch(tmp_path, data_dir, monkeypatch):
     )
     assert run.data.params["training.optimizer.learn_rate"] == "0.001"
     assert mlflow.get_tracking_uri() == uri
+
+
+@pytest.mark.slow
+def test_spacy_console_logger_v3_logs_every_epoch(tmp_path, data_dir):
+    import srsly
+
+    out = tmp_path / "out"
+    log = tmp_path / "log.jsonl"
+    tc = build_config(["ner"], overrides=_overrides(data_dir))
+    tc.config["training"]["logger"] = {
+        "@loggers": "spacy.ConsoleLogger.v3",
+        "progress_bar": None,
+        "output_file": str(log),
+    }
+    train(tc, out)
+    logged = list(srsly.read_jsonl(log))
+    rows = read_rows(out / "metrics.jsonl")
+    assert [entry["epoch"] for entry in logged] == [r["epoch"] for r in rows]
+    assert [entry["score"] for entry in logged] == pytest.approx([r["score"] for r in rows])
