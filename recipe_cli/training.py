@@ -1,5 +1,6 @@
 """train(): build the pipeline, read the data, run the loop, and checkpoint every epoch."""
 
+import io
 import os
 import random
 import shutil
@@ -92,7 +93,7 @@ def train(
     _print_setup(console, training_config, nlp, data, output_path, auto_batch)
     _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=nlp.config)
     # --quiet silences the console table too; other loggers (MLflow, W&B...) log as usual.
-    log_step, finalize = T["logger"](nlp, stdout if not quiet else open(os.devnull, "w"), stderr)
+    log_step, finalize = T["logger"](nlp, stdout if not quiet else io.StringIO(), stderr)
     progress = EpochProgress(len(data.train), stderr, show=not quiet and use_color(stderr))
     evaluate = create_evaluation_callback(nlp, lambda _: data.dev, T["score_weights"])
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
@@ -153,7 +154,9 @@ def _print_summary(
     shown = [key for key, weight in weights.items() if weight and isinstance(best["scores"].get(key), (int, float))]
     scores = ", ".join(f"{key} {best['scores'][key]:.4f}" for key in shown)
     train_seconds = sum(row["train_seconds"] for row in rows)
-    console.good(f"Best epoch {best['epoch']} of {len(rows)}: score {best['score']:.4f}", scores)
+    console.good(
+        f"Best epoch {best['epoch']} of {len(rows)}: score {best['score']:.4f}" + (f" ({scores})" if scores else "")
+    )
     console.info("Saved", f"{out / DIR_MODEL_BEST} (every epoch in {out / 'epoch-NNN'})")
     console.info(
         "Time", f"{seconds:.0f}s in all, {rows[-1]['words'] / max(train_seconds, 1e-9):,.0f} training words/second"

@@ -153,7 +153,7 @@ def test_train_two_epochs_end_to_end(tmp_path, data_dir, component):
     if dev_name is None:
         assert "held out from the training data (seed 0)" in result.output
 
-    assert sorted(p.name for p in out.iterdir()) == ["epoch-001", "epoch-002", "metrics.jsonl", "model-best", "model-last", "run.json"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["epoch-001", "epoch-002", "metrics.jsonl", "model-best", "model-last", "run.json", "training.png"]  # fmt: skip
     rows = read_rows(out / "metrics.jsonl")
     assert [r["epoch"] for r in rows] == [1, 2]
     for key in ("step", "words", "losses", "dropout", "batch_size", "learn_rate", "score", "scores", "seconds"):
