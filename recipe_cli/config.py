@@ -189,9 +189,13 @@ def one_line(error: ConfigValidationError, prefix: str = "") -> str:
     return " ".join(text.split())
 
 
-def cli_overrides(*, data: Path, dev: Path | None, lang: str | None, seed: int | None) -> dict[str, Any]:
+def cli_overrides(
+    *, data: Path, dev: Path | None, lang: str | None, seed: int | None, format: str | None = None
+) -> dict[str, Any]:
     """The config settings that recipe-train's named options stand for."""
     overrides: dict[str, Any] = {"paths.train": str(data), "paths.dev": str(dev if dev is not None else data)}
+    if format is not None:
+        overrides.update({"corpora.train.format": format, "corpora.dev.format": format})
     if dev is None:  # hold out a seeded share of DATA as dev data
         overrides.update({"corpora.train.part": "train", "corpora.dev.part": "heldout"})
     if lang is not None:

@@ -28,7 +28,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
     # Data
     E020 = "Data file not found: {path}"
-    E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .conllu, .iob, .bio or .conll)."
+    E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, .iob, .bio or .conll; or pass --format)."
     E022 = "{path}: file is empty."
     E023 = "{path}: not valid UTF-8 text ({error})."
     E024 = "{path}: invalid JSON: {error}"
@@ -39,6 +39,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E029 = "{path}: no {annotation} annotation for the '{component}' component in {n} examples."
     E030 = "{path}: holds {n} example(s); holding out a dev split needs at least 2. Pass --dev."
     E031 = "{path}: unsupported JSON layout: {reason}"
+    E032 = "{path}, {where}: {reason}"
     # Output
     E040 = "Output folder {path} holds files not written by recipe-train ({examples}). Choose another -o or pass --overwrite."
     E041 = (
@@ -53,6 +54,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E054 = "No data given to score {model} on: name a data file (a training output folder uses its dev data)."
     E055 = "Invalid --min {arg!r}: expected SCORE=VALUE, e.g. ents_f=0.55."
     E056 = "--min names {names}, not a score of this pipeline (its scores: {scores})."
+    E057 = "Unknown data format '{name}'. Choose from: {options}."
 
 
 class RecipeError(ValueError):

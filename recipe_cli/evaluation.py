@@ -65,14 +65,14 @@ class EvalData:
         return list(DocBin().from_bytes(self._docbin).get_docs(nlp.vocab))
 
 
-def read_data(nlp: Language, paths: Sequence[Path]) -> EvalData:
+def read_data(nlp: Language, paths: Sequence[Path], data_format: str = "auto") -> EvalData:
     """Read data files in any supported format, tokenised as the pipeline's own dev corpus was."""
     dev_cfg = nlp.config.get("corpora", {}).get("dev", {})
     sents = dev_cfg.get("sents_per_doc", 1)
     sents = sents if isinstance(sents, int) else 1
     docs: list[Doc] = []
     for path in paths:
-        corpus = RecipeCorpus(path, format="auto", sents_per_doc=sents, holdout=0.0, part="all", seed=0)
+        corpus = RecipeCorpus(path, format=data_format, sents_per_doc=sents, holdout=0.0, part="all", seed=0)
         n = len(docs)
         docs.extend(corpus.reference_docs(nlp))
         if len(docs) == n:
@@ -151,7 +151,9 @@ def check_data(nlp: Language, examples: list[Example]) -> None:
             raise RecipeError(Errors.E053.format(labels=", ".join(unknown), name=name, known=", ".join(sorted(known))))
 
 
-def evaluate(model: str | Path, data: Sequence[Path], *, per_label: bool = True) -> dict[str, Any]:
+def evaluate(
+    model: str | Path, data: Sequence[Path], *, per_label: bool = True, data_format: str = "auto"
+) -> dict[str, Any]:
     """Score one pipeline on data files.
 
     RETURNS (Dict[str, Any]): {"model", "data", "score", "scores", "speed", "words", "per_label"}.
@@ -159,11 +161,13 @@ def evaluate(model: str | Path, data: Sequence[Path], *, per_label: bool = True)
     nlp = load_pipeline(model)
     if not data:
         raise RecipeError(Errors.E054.format(model=model))
-    eval_data = read_data(nlp, data)
+    eval_data = read_data(nlp, data, data_format)
     return {"model": str(model), "data": eval_data.paths, **score(nlp, eval_data.examples(nlp), per_label=per_label)}
 
 
-def evaluate_run(run_dir: Path, data: Sequence[Path] = (), *, per_label: bool = True) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: Path, data: Sequence[Path] = (), *, per_label: bool = True, data_format: str = "auto"
+) -> dict[str, Any]:
     """Score every epoch of a training run on data (default: the dev data the run recorded).
 
     Each epoch's pipeline is loaded once; model-best and model-last are copies of epochs and
@@ -182,7 +186,7 @@ def evaluate_run(run_dir: Path, data: Sequence[Path] = (), *, per_label: bool = 
     for epoch in epochs:
         nlp = load_pipeline(run_dir / epoch_dir(epoch))
         if eval_data is None:
-            eval_data = read_data(nlp, data) if data else recorded_dev_data(nlp, run_dir)
+            eval_data = read_data(nlp, data, data_format) if data else recorded_dev_data(nlp, run_dir)
         result = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
         results.append({"epoch": epoch, "dev_score": rows[epoch]["score"], "best": epoch == dev_best, **result})
         if epoch == dev_best:

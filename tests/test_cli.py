@@ -277,3 +277,20 @@ def test_environment_overrides_are_printed(tmp_path, data_dir):
     assert "Environment override SPACY_CONFIG_OVERRIDES: corpora.train.limit = 20" in result.output
     (row,) = read_rows(out / "metrics.jsonl")
     assert row["learn_rate"] == 0.002
+
+
+def test_unknown_format_is_a_usage_error(tmp_path, data_dir):
+    result = _train(["ner", data_dir / "wnut17-train.conll", "--format", "xml", "-o", tmp_path / "out"])
+    _assert_clean_failure(result, 2, "Unknown data format 'xml'")
+
+
+@pytest.mark.slow
+def test_format_option_reads_an_unknown_extension(tmp_path, data_dir):
+    data = tmp_path / "train.annotated"
+    data.write_text((data_dir / "wnut17-train.conll").read_text())
+    out = tmp_path / "out"
+    result = _train(
+        ["ner", data, "--format", "iob", "-o", out, "--training.max_epochs", "1", "--corpora.train.limit", "30"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "model-best").is_dir()

@@ -263,3 +263,82 @@ def test_heldout_needs_two_examples(tmp_path):
     corpus = RecipeCorpus(path, format="auto", sents_per_doc=1, holdout=0.1, part="train", seed=0)
     with pytest.raises(RecipeError, match="holding out a dev split needs at least 2"):
         list(corpus(spacy.blank("en")))
+
+
+def _prodigy_records(docs):
+    for doc in docs:
+        tokens = [
+            {"text": t.text, "start": t.idx, "end": t.idx + len(t), "id": t.i, "ws": bool(t.whitespace_)} for t in doc
+        ]
+        spans = [{"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents]
+        yield {"text": doc.text, "tokens": tokens, "spans": spans, "answer": "accept"}
+
+
+def test_jsonl_prodigy_matches_iob(tmp_path, data_dir, nlp):
+    """The same WNUT17 sentences as IOB and as Prodigy JSONL give the same tokens and entities."""
+    originals = [spacy.tokens.Doc(nlp.vocab, words=[t.text for t in d], ents=[f"{t.ent_iob_}-{t.ent_type_}" if t.ent_type_ else "O" for t in d])
+                 for d in read_docs(data_dir / "wnut17-dev.conll", nlp)]  # fmt: skip
+    records = list(_prodigy_records(originals))
+    records.insert(3, {**records[0], "answer": "reject"})
+    records.insert(5, {**records[1], "answer": "ignore"})
+    path = tmp_path / "wnut.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        docs = list(read_docs(path, nlp))
+    assert any("skipped 2 record(s)" in str(w.message) for w in caught)
+    assert [[t.text for t in d] for d in docs] == [[t.text for t in d] for d in originals]
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in docs] == [
+        [(e.start, e.end, e.label_) for e in d.ents] for d in originals
+    ]
+
+
+def test_jsonl_entities_cats_and_labels(tmp_path, data_dir, nlp):
+    classic = json.loads((data_dir / "goemotions-train.json").read_text())[:50]
+    path = tmp_path / "labels.jsonl"
+    path.write_text("\n".join(json.dumps({"text": t, "label": max(a["cats"], key=a["cats"].get)}) for t, a in classic))
+    docs = list(read_docs(path, nlp))
+    labels = {max(a["cats"], key=a["cats"].get) for _, a in classic}
+    assert [d.cats for d in docs] == [{k: v for k, v in a["cats"].items() if k in labels} for _, a in classic]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        '{"text": "Apple buys a U.K. startup", "entities": [[0, 5, "ORG"], [13, 17, "GPE"]]}\n\n'
+        '{"text": "I loved it", "cats": {"POS": 1.0, "NEG": 0.0}}\n'
+    )
+    first, second = read_docs(path, nlp)
+    assert [(e.text, e.label_) for e in first.ents] == [("Apple", "ORG"), ("U.K.", "GPE")]
+    assert second.cats == {"POS": 1.0, "NEG": 0.0}
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ('{"text": "ok"}\n{"text": "x",\n', "line 2: invalid JSON at column"),
+        ('{"text": "ok"}\n\n{"entities": []}\n', "line 3: record without text"),
+        ("[1, 2]\n", "line 1: expected a JSON object"),
+        (
+            '{"text": "Apple buys", "entities": [[0, 3, "ORG"]]}\n',
+            "line 1: entity .* does not fall on token boundaries",
+        ),
+        (
+            '{"text": "a b", "tokens": [{"text": "a", "ws": false}, {"text": "b"}]}\n',
+            "line 1: the tokens do not spell out the text",
+        ),
+        ('{"text": "a", "cats": [1]}\n', "line 1: 'cats' is not an object"),
+    ],
+)
+def test_jsonl_errors_name_the_line(tmp_path, nlp, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(RecipeError, match=message):
+        list(read_docs(path, nlp))
+
+
+def test_format_can_be_forced(tmp_path, data_dir, nlp):
+    path = tmp_path / "emerging.test.annotated"
+    path.write_text((data_dir / "wnut17-dev.conll").read_text())
+    with pytest.raises(RecipeError, match="or pass --format"):
+        list(read_docs(path, nlp))
+    assert len(list(read_docs(path, nlp, format="iob"))) == 150
+    with pytest.raises(RecipeError, match="Unknown data format 'xml'"):
+        list(read_docs(path, nlp, format="xml"))

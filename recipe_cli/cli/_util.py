@@ -8,7 +8,8 @@ from contextlib import contextmanager
 import typer
 
 from ..console import Console
-from ..errors import RecipeError
+from ..errors import Errors, RecipeError, UsageError
+from ..formats import FORMATS
 
 Arg = typer.Argument
 Opt = typer.Option
@@ -33,3 +34,9 @@ def cli_errors() -> Iterator[None]:
         except KeyboardInterrupt:
             err.line("Interrupted.")
             raise typer.Exit(130) from None
+
+
+def check_format(name: str | None) -> None:
+    """A --format value must name a reader (usage error, exit 2, otherwise)."""
+    if name is not None and name not in FORMATS:
+        raise UsageError(Errors.E057.format(name=name, options=", ".join(FORMATS)))

@@ -10,7 +10,7 @@ from ..console import Console
 from ..device import use_gpu
 from ..errors import Errors, UsageError
 from ..evaluation import check_thresholds, evaluate, evaluate_run, is_run_dir
-from ._util import Arg, Opt, cli_errors
+from ._util import Arg, Opt, check_format, cli_errors
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -55,16 +55,20 @@ def evaluate_cli(
         Opt("--min", help="Fail with exit code 3 when a score is below VALUE: --min ents_f=0.55 (repeatable)"),
     ] = None,
     gpu_id: Annotated[int, Opt("--gpu-id", "-g", help="GPU id, or -1 for the CPU")] = -1,
+    data_format: Annotated[
+        str | None, Opt("--format", help="Data format of DATA instead of detecting it: spacy, json, jsonl, conllu, iob")
+    ] = None,
     # fmt: on
 ) -> None:
     """Score a pipeline, or every epoch of a training run, with spaCy's own metrics and per-label tables."""
     with cli_errors():
         bounds = parse_minimums(minimum or [])
+        check_format(data_format)
         use_gpu(gpu_id)
         if is_run_dir(model):
-            result = evaluate_run(Path(model), data or [])
+            result = evaluate_run(Path(model), data or [], data_format=data_format or "auto")
         else:
-            result = evaluate(model, data or [])
+            result = evaluate(model, data or [], data_format=data_format or "auto")
         failures = check_thresholds({"score": result["score"], **result["scores"]}, bounds)
         result["thresholds"] = {"min": bounds, "failed": failures}
         if output is not None:

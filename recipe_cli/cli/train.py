@@ -8,7 +8,7 @@ import typer
 from ..config import build_config, cli_overrides, parse_components
 from ..overrides import parse_overrides
 from ..training import train
-from ._util import EXIT_CODES_HELP, Arg, Opt, cli_errors
+from ._util import EXIT_CODES_HELP, Arg, Opt, check_format, cli_errors
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -28,7 +28,9 @@ def train_cli(
             show_default=False,
         ),
     ],
-    data: Annotated[Path, Arg(help="Training data: .spacy, .json, .conllu, .iob/.bio/.conll", show_default=False)],
+    data: Annotated[
+        Path, Arg(help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll", show_default=False)
+    ],
     dev: Annotated[Path | None, Opt("--dev", help="Dev data (default: a seeded 10% of DATA held out)")] = None,
     output: Annotated[Path | None, Opt("--output", "-o", help="Output folder (default: DATA-COMPONENT)")] = None,
     config: Annotated[
@@ -42,6 +44,10 @@ def train_cli(
     overwrite: Annotated[
         bool, Opt("--overwrite", help="Replace an earlier run in the output folder; write beside other files")
     ] = False,
+    data_format: Annotated[
+        str | None,
+        Opt("--format", help="Data format of DATA and --dev, instead of detecting it: spacy, json, jsonl, conllu, iob"),
+    ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Print only errors and the final summary")] = False,
     # fmt: on
 ) -> None:
@@ -49,7 +55,11 @@ def train_cli(
     dropout, and an evaluated checkpoint after every epoch."""
     with cli_errors():
         components = parse_components(component)
-        overrides = {**cli_overrides(data=data, dev=dev, lang=lang, seed=seed), **parse_overrides(ctx.args)}
+        check_format(data_format)
+        overrides = {
+            **cli_overrides(data=data, dev=dev, lang=lang, seed=seed, format=data_format),
+            **parse_overrides(ctx.args),
+        }
         training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
         output = output if output is not None else Path(f"{data.stem}-{'+'.join(components)}")
         train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet)

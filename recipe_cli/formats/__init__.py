@@ -14,6 +14,7 @@ from ..errors import Errors, RecipeError
 from .conllu import read_conllu
 from .docbin import read_docbin
 from .iob import read_iob
+from .jsonl import read_jsonl
 from .spacy_json import read_json
 
 DocReader = Callable[[Path, Language, int], Iterator[Doc]]
@@ -22,11 +23,20 @@ DocReader = Callable[[Path, Language, int], Iterator[Doc]]
 FORMATS: dict[str, DocReader] = {
     "spacy": read_docbin,
     "json": read_json,
+    "jsonl": read_jsonl,
     "conllu": read_conllu,
     "iob": read_iob,
 }
 
-EXTENSIONS = {".spacy": "spacy", ".json": "json", ".conllu": "conllu", ".iob": "iob", ".bio": "iob", ".conll": "iob"}
+EXTENSIONS = {
+    ".spacy": "spacy",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".conllu": "conllu",
+    ".iob": "iob",
+    ".bio": "iob",
+    ".conll": "iob",
+}
 
 
 def detect_format(path: Path) -> str:
@@ -55,7 +65,7 @@ def read_docs(path: Path, nlp: Language, *, format: str = "auto", sents_per_doc:
         raise RecipeError(Errors.E020.format(path=path))
     fmt = detect_format(path) if format == "auto" else format
     if fmt not in FORMATS:
-        raise RecipeError(Errors.E021.format(path=path))
+        raise RecipeError(Errors.E057.format(name=fmt, options=", ".join(["auto", *FORMATS])))
     if path.stat().st_size == 0:
         raise RecipeError(Errors.E022.format(path=path))
     yield from FORMATS[fmt](path, nlp, sents_per_doc)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.training.example import _fix_legacy_dict_data, _parse_example_dict_data, annotations_to_doc
 from spacy.training.gold_io import json_to_annotations
@@ -69,28 +69,35 @@ def _read_classic(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
             raise RecipeError(Errors.E025.format(path=path, record=i, reason="record without text"))
         doc = nlp.make_doc(text)
         if "words" not in annots:
-            _check_entities(path, i, doc, annots.get("entities", []))
+            check_entities(path, f"record {i}", doc, annots.get("entities", []))
         try:
             yield Example.from_dict(doc, annots).reference
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise RecipeError(Errors.E025.format(path=path, record=i, reason=f"{type(e).__name__}: {e}")) from None
 
 
-def _check_entities(path: Path, record: int, doc: Doc, entities: Any) -> None:
-    """Entity offsets must fall on token boundaries and must not overlap (spaCy only warns)."""
+def check_entities(path: Path, where: str, doc: Doc, entities: Any) -> list[Span]:
+    """Entity offsets must fall on token boundaries and must not overlap (spaCy only warns).
+
+    where (str): the record, e.g. "record 3" or "line 7", named in the error.
+    RETURNS (List[Span]): the entities as spans of doc.
+    """
+    spans: list[Span] = []
     taken: set[int] = set()
     for ent in entities if isinstance(entities, list) else []:
         if not (isinstance(ent, (list, tuple)) and len(ent) == 3):
             raise RecipeError(
-                Errors.E025.format(path=path, record=record, reason=f"entity {ent!r} is not [start, end, label]")
+                Errors.E032.format(path=path, where=where, reason=f"entity {ent!r} is not [start, end, label]")
             )
         start, end, label = ent
-        span = doc.char_span(start, end, label=label) if isinstance(start, int) and isinstance(end, int) else None
+        span = doc.char_span(start, end, label=str(label)) if isinstance(start, int) and isinstance(end, int) else None
         if span is None:
             text = doc.text[start:end] if isinstance(start, int) and isinstance(end, int) else ""
             reason = f"entity [{start}, {end}, {label!r}] ({text!r}) does not fall on token boundaries"
-            raise RecipeError(Errors.E025.format(path=path, record=record, reason=reason))
+            raise RecipeError(Errors.E032.format(path=path, where=where, reason=reason))
         if taken.intersection(range(span.start, span.end)):
             reason = f"entity [{start}, {end}, {label!r}] ({span.text!r}) overlaps another entity"
-            raise RecipeError(Errors.E025.format(path=path, record=record, reason=reason))
+            raise RecipeError(Errors.E032.format(path=path, where=where, reason=reason))
         taken.update(range(span.start, span.end))
+        spans.append(span)
+    return spans
