@@ -189,6 +189,14 @@ def one_line(error: ConfigValidationError, prefix: str = "") -> str:
     return " ".join(text.split())
 
 
+def default_output(data: Path, components: list[str]) -> Path:
+    """DATA-COMPONENT in the working folder: train-ner for train.conll; the folder's name for a folder or glob."""
+    name = data.name if data.is_dir() else data.stem
+    if any(char in str(data) for char in "*?[") and not data.exists():
+        name = data.parent.name or "data"
+    return Path(f"{name or 'data'}-{'+'.join(components)}")
+
+
 def cli_overrides(
     *, data: Path, dev: Path | None, lang: str | None, seed: int | None, format: str | None = None
 ) -> dict[str, Any]:

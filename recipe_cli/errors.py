@@ -40,6 +40,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E030 = "{path}: holds {n} example(s); holding out a dev split needs at least 2. Pass --dev."
     E031 = "{path}: unsupported JSON layout: {reason}"
     E032 = "{path}, {where}: {reason}"
+    E033 = "{path}: no data files found (a folder is searched for .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll)."
     # Output
     E040 = "Output folder {path} holds files not written by recipe-train ({examples}). Choose another -o or pass --overwrite."
     E041 = (

@@ -294,3 +294,18 @@ def test_format_option_reads_an_unknown_extension(tmp_path, data_dir):
     )
     assert result.exit_code == 0, result.output
     assert (out / "model-best").is_dir()
+
+
+@pytest.mark.slow
+def test_train_on_a_glob_of_files(tmp_path, data_dir):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    text = (data_dir / "wnut17-train.conll").read_text().split("\n\t\n")
+    (folder / "part1.conll").write_text("\n\t\n".join(text[:20]) + "\n")
+    (folder / "part2.conll").write_text("\n\t\n".join(text[20:40]) + "\n")
+    out = tmp_path / "out"
+    result = _train(
+        ["ner", f"{folder}/*.conll", "--dev", data_dir / "wnut17-dev.conll", "-o", out, "--training.max_epochs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Training data: 40 examples" in result.output

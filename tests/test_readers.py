@@ -342,3 +342,31 @@ def test_format_can_be_forced(tmp_path, data_dir, nlp):
     assert len(list(read_docs(path, nlp, format="iob"))) == 150
     with pytest.raises(RecipeError, match="Unknown data format 'xml'"):
         list(read_docs(path, nlp, format="xml"))
+
+
+def test_folders_and_globs_with_mixed_formats(tmp_path, data_dir, nlp):
+    folder = tmp_path / "corpus"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.conll").write_text((data_dir / "wnut17-dev.conll").read_text())
+    (folder / "sub" / "b.jsonl").write_text('{"text": "Paris is nice", "entities": [[0, 5, "LOC"]]}\n')
+    (folder / "notes.txt").write_text("not data")
+    docs = list(read_docs(folder, nlp))
+    assert len(docs) == 151 and [(e.text, e.label_) for e in docs[-1].ents] == [("Paris", "LOC")]
+    assert len(list(read_docs(f"{folder}/*.conll", nlp))) == 150
+    assert len(list(read_docs(f"{folder}/**/*.jsonl", nlp))) == 1
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RecipeError, match="no data files found"):
+        list(read_docs(tmp_path / "empty", nlp))
+    with pytest.raises(RecipeError, match="no data files found"):
+        list(read_docs(f"{folder}/*.conllu", nlp))
+
+
+def test_default_output_names(tmp_path):
+    from pathlib import Path
+
+    from recipe_cli.config import default_output
+
+    assert default_output(Path("data/train.conll"), ["ner"]) == Path("train-ner")
+    assert default_output(Path("data/train.conll"), ["tagger", "parser"]) == Path("train-tagger+parser")
+    assert default_output(tmp_path, ["ner"]) == Path(f"{tmp_path.name}-ner")
+    assert default_output(Path("corpus/*.conllu"), ["tagger"]) == Path("corpus-tagger")

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import build_config, cli_overrides, parse_components
+from ..config import build_config, cli_overrides, default_output, parse_components
 from ..overrides import parse_overrides
 from ..training import train
 from ._util import EXIT_CODES_HELP, Arg, Opt, check_format, cli_errors
@@ -61,5 +61,5 @@ def train_cli(
             **parse_overrides(ctx.args),
         }
         training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
-        output = output if output is not None else Path(f"{data.stem}-{'+'.join(components)}")
+        output = output if output is not None else default_output(data, components)
         train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet)

@@ -4,6 +4,7 @@ Each reader turns one file into reference ``Doc`` objects and raises ``RecipeErr
 with the file and, where it can, the line or record at fault.
 """
 
+import glob
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,16 +52,38 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def read_docs(path: Path, nlp: Language, *, format: str = "auto", sents_per_doc: int = 1) -> Iterator[Doc]:
-    """Read reference Docs from a data file.
+def data_files(path: Path | str) -> list[Path]:
+    """The files a data path names: the file itself, every data file below a folder, or a glob's matches.
 
-    path (Path): the data file.
-    nlp (Language): gives the vocab and, for raw text, the tokenizer.
-    format (str): a key of FORMATS, or "auto" to detect it.
-    sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
-    YIELDS (Doc): reference documents with the file's annotation.
+    Folders are read recursively, in sorted order, keeping files whose extension names a format.
     """
+    text = str(path)
     path = Path(path)
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
+    elif any(char in text for char in "*?[") and not path.exists():
+        files = sorted(Path(f) for f in glob.glob(text, recursive=True) if Path(f).is_file())
+    else:
+        return [path]
+    if not files:
+        raise RecipeError(Errors.E033.format(path=text))
+    return files
+
+
+def read_docs(path: Path | str, nlp: Language, *, format: str = "auto", sents_per_doc: int = 1) -> Iterator[Doc]:
+    """Read reference Docs from a data file, a folder of them or a glob; formats may be mixed.
+
+    path (Path): the data file, folder or glob pattern.
+    nlp (Language): gives the vocab and, for raw text, the tokenizer.
+    format (str): a key of FORMATS, or "auto" to detect it for each file.
+    sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
+    YIELDS (Doc): reference documents with the files' annotation.
+    """
+    for file in data_files(path):
+        yield from _read_file(file, nlp, format, sents_per_doc)
+
+
+def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> Iterator[Doc]:
     if not path.is_file():
         raise RecipeError(Errors.E020.format(path=path))
     fmt = detect_format(path) if format == "auto" else format
