@@ -28,7 +28,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
     # Data
     E020 = "Data file not found: {path}"
-    E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, .iob, .bio or .conll; or pass --format)."
+    E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv or .csv; or pass --format)."
     E022 = "{path}: file is empty."
     E023 = "{path}: not valid UTF-8 text ({error})."
     E024 = "{path}: invalid JSON: {error}"
@@ -40,7 +40,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E030 = "{path}: holds {n} example(s); holding out a dev split needs at least 2. Pass --dev."
     E031 = "{path}: unsupported JSON layout: {reason}"
     E032 = "{path}, {where}: {reason}"
-    E033 = "{path}: no data files found (a folder is searched for .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll)."
+    E033 = "{path}: no data files found (a folder is searched for .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv, .csv)."
     # Output
     E040 = "Output folder {path} holds files not written by recipe-train ({examples}). Choose another -o or pass --overwrite."
     E041 = (

@@ -309,3 +309,15 @@ def test_train_on_a_glob_of_files(tmp_path, data_dir):
     )
     assert result.exit_code == 0, result.output
     assert "Training data: 40 examples" in result.output
+
+
+@pytest.mark.slow
+def test_train_textcat_from_a_tsv(tmp_path, data_dir):
+    records = json.loads((data_dir / "goemotions-train.json").read_text())[:200]
+    data = tmp_path / "emotions.tsv"
+    data.write_text("text\tlabel\n" + "".join(f"{t}\t{max(a['cats'], key=a['cats'].get)}\n" for t, a in records))
+    out = tmp_path / "out"
+    result = _train(["textcat", data, "-o", out, "--training.max_epochs", "1"])
+    assert result.exit_code == 0, result.output
+    (row,) = read_rows(out / "metrics.jsonl")
+    assert "cats_macro_f" in row["scores"]

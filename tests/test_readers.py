@@ -370,3 +370,42 @@ def test_default_output_names(tmp_path):
     assert default_output(Path("data/train.conll"), ["tagger", "parser"]) == Path("train-tagger+parser")
     assert default_output(tmp_path, ["ner"]) == Path(f"{tmp_path.name}-ner")
     assert default_output(Path("corpus/*.conllu"), ["tagger"]) == Path("corpus-tagger")
+
+
+def test_tsv_and_csv_text_classification(tmp_path, data_dir, nlp):
+    """The GoEmotions multi-label slice as TSV and as CSV gives the same categories as its JSON form."""
+    import csv
+
+    records = json.loads((data_dir / "goemotions-multilabel-train.json").read_text())
+    expected = [dict(a["cats"]) for _, a in records]
+    labels = lambda cats: ",".join(k for k, v in cats.items() if v)  # noqa: E731
+    tsv = tmp_path / "go.tsv"
+    tsv.write_text(
+        "id\ttext\tlabels\n" + "".join(f"{i}\t{t}\t{labels(a['cats'])}\n" for i, (t, a) in enumerate(records))
+    )
+    with (tmp_path / "go.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["Text", "Category"])
+        writer.writerows([t, labels(a["cats"])] for t, a in records)
+    present = sorted({k for cats in expected for k, v in cats.items() if v})
+    for path in (tsv, tmp_path / "go.csv"):
+        docs = list(read_docs(path, nlp))
+        assert [d.text for d in docs] == [t for t, _ in records]
+        assert [d.cats for d in docs] == [{k: cats[k] for k in present} for cats in expected]
+    assert sum(1 for d in read_docs(tsv, nlp) if sum(d.cats.values()) > 1) == 34
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("a.tsv", "sentence\tfoo\nhi\tx\n", "line 1: the header must name a text column"),
+        ("a.tsv", "text\tlabel\nhi\tx\nho\n", "line 3: expected 2 columns as in the header, got 1"),
+        ("a.csv", 'text,label\n"hi",\n', "line 2: row without a label"),
+        ("a.csv", "text,label\n ,x\n", "line 2: row without text"),
+    ],
+)
+def test_table_errors_name_the_line(tmp_path, nlp, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(RecipeError, match=message):
+        list(read_docs(path, nlp))

@@ -56,7 +56,8 @@ def evaluate_cli(
     ] = None,
     gpu_id: Annotated[int, Opt("--gpu-id", "-g", help="GPU id, or -1 for the CPU")] = -1,
     data_format: Annotated[
-        str | None, Opt("--format", help="Data format of DATA instead of detecting it: spacy, json, jsonl, conllu, iob")
+        str | None,
+        Opt("--format", help="Data format of DATA instead of detecting it: spacy, json, jsonl, conllu, iob, table"),
     ] = None,
     # fmt: on
 ) -> None:

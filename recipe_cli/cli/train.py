@@ -29,7 +29,11 @@ def train_cli(
         ),
     ],
     data: Annotated[
-        Path, Arg(help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll", show_default=False)
+        Path,
+        Arg(
+            help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll, .tsv/.csv; a folder or a glob",
+            show_default=False,
+        ),
     ],
     dev: Annotated[Path | None, Opt("--dev", help="Dev data (default: a seeded 10% of DATA held out)")] = None,
     output: Annotated[Path | None, Opt("--output", "-o", help="Output folder (default: DATA-COMPONENT)")] = None,
@@ -46,7 +50,10 @@ def train_cli(
     ] = False,
     data_format: Annotated[
         str | None,
-        Opt("--format", help="Data format of DATA and --dev, instead of detecting it: spacy, json, jsonl, conllu, iob"),
+        Opt(
+            "--format",
+            help="Data format of DATA and --dev, instead of detecting it: spacy, json, jsonl, conllu, iob, table",
+        ),
     ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Print only errors and the final summary")] = False,
     # fmt: on

@@ -17,6 +17,7 @@ from .docbin import read_docbin
 from .iob import read_iob
 from .jsonl import read_jsonl
 from .spacy_json import read_json
+from .table import read_table
 
 DocReader = Callable[[Path, Language, int], Iterator[Doc]]
 
@@ -27,6 +28,7 @@ FORMATS: dict[str, DocReader] = {
     "jsonl": read_jsonl,
     "conllu": read_conllu,
     "iob": read_iob,
+    "table": read_table,
 }
 
 EXTENSIONS = {
@@ -37,6 +39,8 @@ EXTENSIONS = {
     ".iob": "iob",
     ".bio": "iob",
     ".conll": "iob",
+    ".tsv": "table",
+    ".csv": "table",
 }
 
 
