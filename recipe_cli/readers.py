@@ -87,6 +87,8 @@ class RecipeCorpus(Corpus):
             yield doc
 
     def _split(self, docs: list[Doc]) -> list[Doc]:
+        if not docs:
+            raise RecipeError(Errors.E028.format(path=self.path))
         heldout = heldout_indices(len(docs), self.holdout, self.seed)
         if not heldout:
             raise RecipeError(Errors.E030.format(path=self.path, n=len(docs)))

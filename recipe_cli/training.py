@@ -35,6 +35,7 @@ from .plots import PLOT_FILE, plot_training
 from .progress import EpochProgress
 from .schedules import as_schedule
 from .schemas import ConfigSchemaTraining
+from .validation import data_warnings, summarize
 
 
 @dataclass
@@ -56,6 +57,7 @@ def train(
     stderr: IO[str] | None = None,
     argv: list[str] | None = None,
     quiet: bool = False,
+    dry_run: bool = False,
 ) -> Path:
     """Train with the recipe, saving averaged weights and dev scores after every epoch.
 
@@ -66,6 +68,7 @@ def train(
     stdout, stderr (IO): where progress and warnings go (default: sys.stdout, sys.stderr).
     argv (List[str]): the command line, recorded in OUT/run.json.
     quiet (bool): print only errors and the final summary.
+    dry_run (bool): check the config and read and summarise the data, then stop before writing anything.
     RETURNS (Path): the output folder.
     """
     stdout = stdout if stdout is not None else sys.stdout
@@ -91,6 +94,9 @@ def train(
         nlp.initialize(lambda: data.train, sgd=optimizer)
 
     _print_setup(console, training_config, nlp, data, output_path, auto_batch)
+    if dry_run:
+        console.good("Dry run: config and data are valid; nothing was written")
+        return output_path
     _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=nlp.config)
     # --quiet silences the console table too; other loggers (MLflow, W&B...) log as usual.
     log_step, finalize = T["logger"](nlp, stdout if not quiet else io.StringIO(), stderr)
@@ -300,9 +306,12 @@ def _print_setup(
         console.warn("This config departs from the recipe")
         for line in tc.departures:
             console.line(f"    {line}")
-    n_words = sum(len(eg.reference) for eg in data.train)
+    train_summary, dev_summary = summarize(data.train), summarize(data.dev)
     console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
-    console.info("Training data", f"{len(data.train):,} examples, {n_words:,} words ({data.train_path})")
+    console.info("Training data", f"{len(data.train):,} examples: {train_summary.describe()} ({data.train_path})")
+    for name, counts in train_summary.labels.items():
+        top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
+        console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
     if data.heldout:
         seed = nlp.config.interpolate()["system"]["seed"]
         total = len(data.train) + len(data.dev)
@@ -310,7 +319,10 @@ def _print_setup(
             "Dev data", f"{len(data.dev):,} of {total:,} examples held out from the training data (seed {seed})"
         )
     else:
-        console.info("Dev data", f"{len(data.dev):,} examples ({data.dev_path})")
+        console.info("Dev data", f"{len(data.dev):,} examples: {dev_summary.describe()} ({data.dev_path})")
+    factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]
+    for warning in data_warnings(train_summary, dev_summary, factories):
+        console.warn("Data", warning)
     size = nlp.config["training"]["batcher"].get("size")
     if isinstance(size, dict) and "stop" in size:
         how = "automatic" if auto_batch else "from the config"

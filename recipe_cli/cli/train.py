@@ -56,6 +56,9 @@ def train_cli(
         ),
     ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Print only errors and the final summary")] = False,
+    dry_run: Annotated[
+        bool, Opt("--dry-run", help="Check the config, read and summarise the data, write nothing")
+    ] = False,
     # fmt: on
 ) -> None:
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, decaying
@@ -69,4 +72,4 @@ def train_cli(
         }
         training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
         output = output if output is not None else default_output(data, components)
-        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet)
+        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet, dry_run=dry_run)
