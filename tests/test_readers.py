@@ -1,4 +1,5 @@
 import json
+import re
 import warnings
 
 import pytest
@@ -409,3 +410,24 @@ def test_table_errors_name_the_line(tmp_path, nlp, name, content, message):
     path.write_text(content)
     with pytest.raises(RecipeError, match=message):
         list(read_docs(path, nlp))
+
+
+def test_sentence_per_line_word_pipe_tag(tmp_path, data_dir, nlp):
+    """WNUT17 dev written as spaCy's `word|TAG` lines reads back to the same tokens and entities."""
+    docs = list(read_docs(data_dir / "wnut17-dev.conll", nlp))
+    tag = lambda t: f"{t.ent_iob_}-{t.ent_type_}" if t.ent_type_ else "O"  # noqa: E731
+    path = tmp_path / "wnut.iob"
+    path.write_text("\n".join(" ".join(f"{t.text}|{tag(t)}" for t in doc) for doc in docs) + "\n")
+    again = list(read_docs(path, nlp))
+    assert [[t.text for t in d] for d in again] == [[t.text for t in d] for d in docs]
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in again] == [
+        [(e.start, e.end, e.label_) for e in d.ents] for d in docs
+    ]
+    three = tmp_path / "pos.iob"
+    three.write_text("I|PRP|O love|VBP|O New|NNP|B-LOC York|NNP|I-LOC\n")
+    (doc,) = read_docs(three, nlp)
+    assert [t.text for t in doc] == ["I", "love", "New", "York"] and [e.text for e in doc.ents] == ["New York"]
+    bad = tmp_path / "bad.iob"
+    bad.write_text("I|O love|O\nNew York|B-LOC\n")
+    with pytest.raises(RecipeError, match=re.escape("line 2: expected word|TAG, got 'New'")):
+        list(read_docs(bad, nlp))

@@ -1,8 +1,12 @@
-"""Token-per-line NER files: a token in the first column, a BIO tag in the last.
+"""NER files with a BIO tag per token, in two layouts, told apart by their first line:
 
-A sentence ends at any line that is empty or holds only whitespace (WNUT17 separates most
-sentences with a line holding a single TAB). BILUO tags are read too; an ``I-`` tag that does
-not continue an entity of its type starts a new one.
+- token per line: a token in the first column, the tag in the last. A sentence ends at any line
+  that is empty or holds only whitespace (WNUT17 separates most sentences with a line holding a
+  single TAB);
+- sentence per line: ``word|TAG word|TAG ...`` (or ``word|POS|TAG``, the tag last), as spaCy's
+  ``convert`` reads ``.iob`` files.
+
+BILUO tags are read too; an ``I-`` tag that does not continue an entity of its type starts a new one.
 """
 
 import warnings
@@ -19,10 +23,37 @@ from ._text import group_sentences, read_text
 _PREFIXES = {"B": "B", "I": "I", "U": "B", "L": "I", "S": "B", "E": "I"}
 
 
+def _is_sentence_per_line(lines: list[str]) -> bool:
+    first = next((line for line in lines if line.strip() and not line.startswith("-DOCSTART-")), "")
+    parts = first.split()
+    return len(parts) >= 2 and all("|" in part for part in parts)
+
+
+def _piped_sentences(lines: list[str], path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, str]]]:
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            continue
+        sent: list[tuple[str, str]] = []
+        prev = "O"
+        for token in line.split():
+            word, sep, tag = token.rpartition("|")
+            if not sep or not word:
+                reason = f"expected word|TAG, got {token!r}"
+                raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
+            word = word.split("|")[0]  # word|POS|TAG: the word comes first, the tag last
+            prev = _normalise_tag(tag, prev, path, lineno, counts)
+            sent.append((word, prev))
+        yield sent
+
+
 def _sentences(path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, str]]]:
+    lines = read_text(path).splitlines()
+    if _is_sentence_per_line(lines):
+        yield from _piped_sentences(lines, path, counts)
+        return
     sent: list[tuple[str, str]] = []
     prev = "O"
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             if sent:
                 yield sent
