@@ -197,6 +197,14 @@ def default_output(data: Path, components: list[str]) -> Path:
     return Path(f"{name or 'data'}-{'+'.join(components)}")
 
 
+def section_at(config: Mapping[str, Any], dot_name: str) -> dict[str, Any]:
+    """The block a dotted name such as "corpora.dev" points to."""
+    node: Any = config
+    for part in dot_name.split("."):
+        node = node[part]
+    return node
+
+
 def cli_overrides(
     *, data: Path, dev: Path | None, lang: str | None, seed: int | None, format: str | None = None
 ) -> dict[str, Any]:

@@ -36,6 +36,10 @@ class Console:
     def good(self, title: str, detail: str = "") -> None:
         self.line(f"{self.paint('✔' if self.color else '+', fg='green')} {title}" + (f": {detail}" if detail else ""))
 
+    def fail(self, message: str) -> None:
+        """An error line; printed even when quiet."""
+        print(f"{self.paint('✘' if self.color else 'error:', fg='red')} {message}", file=self.stream, flush=True)
+
     def warn(self, title: str, detail: str = "") -> None:
         self.line(f"{self.paint('⚠' if self.color else '!', fg='yellow')} {title}" + (f": {detail}" if detail else ""))
 

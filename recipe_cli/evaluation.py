@@ -20,6 +20,7 @@ from spacy.util import load_model, registry
 
 from .annotations import REQUIRED_ANNOTATIONS, missing_annotations
 from .checkpoint import DIR_MODEL_BEST, RUN_FILE, epoch_dir
+from .config import section_at
 from .errors import Errors, RecipeError
 from .metrics import METRICS_FILE, read_rows
 from .per_label import per_label_tables
@@ -84,11 +85,7 @@ def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
     """The dev data a training run used, read as its saved config says (held-out part included)."""
     run = _read_json(run_dir / RUN_FILE)
     config = nlp.config.interpolate()
-    dot = config["training"]["dev_corpus"]
-    section: Any = config
-    for part in dot.split("."):
-        section = section[part]
-    section = dict(section)
+    section = dict(section_at(config, config["training"]["dev_corpus"]))
     path = Path(str(section.get("path")))
     if not path.is_absolute() and not path.exists() and run.get("cwd"):
         path = Path(run["cwd"]) / path

@@ -25,7 +25,7 @@ from . import __version__
 from .annotations import check_annotations
 from .batching import auto_max_batch_size
 from .checkpoint import DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, copy_checkpoint, epoch_dir, is_run_entry, save_epoch
-from .config import AUTO, TrainingConfig, one_line
+from .config import AUTO, TrainingConfig, one_line, section_at
 from .console import Console, use_color
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError
@@ -273,8 +273,8 @@ def _read_data(nlp: Language, trained: dict[str, str]) -> TrainingData:
         train_corpus, dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
     except ConfigValidationError as e:
         raise RecipeError(Errors.E012.format(where="[corpora]", details=one_line(e))) from None
-    train_cfg = _section(config, T["train_corpus"])
-    dev_cfg = _section(config, T["dev_corpus"])
+    train_cfg = section_at(config, T["train_corpus"])
+    dev_cfg = section_at(config, T["dev_corpus"])
     train_path, dev_path = str(train_cfg.get("path")), str(dev_cfg.get("path"))
     train = list(train_corpus(nlp))
     if not train:
@@ -286,13 +286,6 @@ def _read_data(nlp: Language, trained: dict[str, str]) -> TrainingData:
     check_annotations(dev, trained, dev_path)
     heldout = dev_cfg.get("part") == "heldout"
     return TrainingData(train=train, dev=dev, train_path=train_path, dev_path=dev_path, heldout=heldout)
-
-
-def _section(config: Config, dot_name: str) -> dict[str, Any]:
-    node: Any = config
-    for part in dot_name.split("."):
-        node = node[part]
-    return node
 
 
 def _print_setup(

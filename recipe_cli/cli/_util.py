@@ -29,7 +29,7 @@ def cli_errors() -> Iterator[None]:
         try:
             yield
         except RecipeError as e:
-            err.line(f"{err.paint('✘' if err.color else 'error:', fg='red')} {e}")
+            err.fail(str(e))
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             err.line("Interrupted.")

@@ -79,8 +79,7 @@ def evaluate_cli(
         else:
             print_result(Console(), result, per_label)
         if failures:
-            err = Console(sys.stderr)
-            err.line(f"{err.paint('✘' if err.color else 'error:', fg='red')} below threshold: {'; '.join(failures)}")
+            Console(sys.stderr).fail(f"below threshold: {'; '.join(failures)}")
             raise typer.Exit(EXIT_THRESHOLD)
 
 
