@@ -68,7 +68,8 @@ class EvalData:
 
 def read_data(nlp: Language, paths: Sequence[Path], data_format: str = "auto") -> EvalData:
     """Read data files in any supported format, tokenised as the pipeline's own dev corpus was."""
-    dev_cfg = nlp.config.get("corpora", {}).get("dev", {})
+    # Interpolated: the packaged configs set the dev corpus's value as ${corpora.train.sents_per_doc}.
+    dev_cfg = nlp.config.interpolate().get("corpora", {}).get("dev", {})
     sents = dev_cfg.get("sents_per_doc", 1)
     sents = sents if isinstance(sents, int) else 1
     docs: list[Doc] = []

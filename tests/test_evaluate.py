@@ -217,3 +217,17 @@ def test_score_bar_scales_between_lowest_and_highest():
     assert score_bar(0.0, 0.0, 1.0, width=4) == "▏"
     assert score_bar(0.25, 0.0, 1.0, width=3) == "▊"  # 6 eighths
     assert score_bar(0.3, 0.3, 0.3, width=4) == "████"
+
+
+def test_read_data_groups_sentences_as_the_pipeline_was_trained(data_dir):
+    """A parser pipeline's dev corpus groups 10 sentences per doc through a ${...} reference."""
+    from spacy.util import load_model_from_config
+
+    from recipe_cli.config import recipe_config
+
+    config = recipe_config(["parser"])
+    config["training"]["batcher"]["size"]["stop"] = 16
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp.config["corpora"]["dev"]["sents_per_doc"] == "${corpora.train.sents_per_doc}"
+    data = evaluation.read_data(nlp, [data_dir / "ewt-dev.conllu"])
+    assert len(data.docs) == 15
