@@ -23,26 +23,26 @@ REQUIRED_ANNOTATIONS: dict[str, tuple[str, Callable[[Doc], bool]]] = {
 def missing_annotations(examples: Iterable[Example], components: dict[str, str]) -> dict[str, str]:
     """The components (name → what they need) whose annotation no example carries.
 
+    Reads the examples once, and only until every component has found its annotation.
     examples (Iterable[Example]): the data.
     components (Dict[str, str]): component name → factory name; factories we cannot check are skipped.
     """
-    examples = list(examples)
-    missing = {}
-    for name, factory in components.items():
-        if factory in REQUIRED_ANNOTATIONS:
-            what, has = REQUIRED_ANNOTATIONS[factory]
-            if not any(has(eg.reference) for eg in examples):
-                missing[name] = what
-    return missing
+    missing = {name: REQUIRED_ANNOTATIONS[f] for name, f in components.items() if f in REQUIRED_ANNOTATIONS}
+    for eg in examples:
+        if not missing:
+            break
+        for name in [name for name, (_, has) in missing.items() if has(eg.reference)]:
+            del missing[name]
+    return {name: what for name, (what, _) in missing.items()}
 
 
-def check_annotations(examples: Iterable[Example], components: dict[str, str], path: Path | str) -> None:
+def check_annotations(examples: Iterable[Example], components: dict[str, str], path: Path | str, n: int) -> None:
     """Fail when no example has the annotation a trained component needs.
 
     examples (Iterable[Example]): the data.
     components (Dict[str, str]): trained component name → factory name.
     path (Path): the data file, named in the error.
+    n (int): the number of examples, named in the error.
     """
-    examples = list(examples)
     for name, what in missing_annotations(examples, components).items():
-        raise RecipeError(Errors.E029.format(path=path, annotation=what, component=name, n=len(examples)))
+        raise RecipeError(Errors.E029.format(path=path, annotation=what, component=name, n=n))

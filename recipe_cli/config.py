@@ -1,7 +1,7 @@
 """Building the training config: packaged recipe < user config < environment < command line."""
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,17 @@ def one_line(error: ConfigValidationError, prefix: str = "") -> str:
     return " ".join(text.split())
 
 
+def config_paths(paths: Sequence[Path | str]) -> str | list[str]:
+    """One data path as a string, several as a list (corpus readers take either)."""
+    paths = [str(p) for p in paths]
+    return paths[0] if len(paths) == 1 else paths
+
+
+def describe_paths(value: Any) -> str:
+    """A config path setting (one path or a list of them) for display."""
+    return ", ".join(str(p) for p in value) if isinstance(value, (list, tuple)) else str(value)
+
+
 def default_output(data: Path, components: list[str]) -> Path:
     """DATA-COMPONENT in the working folder: train-ner for train.conll; the folder's name for a folder or glob."""
     name = data.name if data.is_dir() else data.stem
@@ -206,13 +217,13 @@ def section_at(config: Mapping[str, Any], dot_name: str) -> dict[str, Any]:
 
 
 def cli_overrides(
-    *, data: Path, dev: Path | None, lang: str | None, seed: int | None, format: str | None = None
+    *, data: Sequence[Path], dev: Sequence[Path] | None, lang: str | None, seed: int | None, format: str | None = None
 ) -> dict[str, Any]:
-    """The config settings that recipe-train's named options stand for."""
-    overrides: dict[str, Any] = {"paths.train": str(data), "paths.dev": str(dev if dev is not None else data)}
+    """The config settings that recipe-train's named options stand for (several paths become a list)."""
+    overrides: dict[str, Any] = {"paths.train": config_paths(data), "paths.dev": config_paths(dev or data)}
     if format is not None:
         overrides.update({"corpora.train.format": format, "corpora.dev.format": format})
-    if dev is None:  # hold out a seeded share of DATA as dev data
+    if not dev:  # hold out a seeded share of DATA as dev data
         overrides.update({"corpora.train.part": "train", "corpora.dev.part": "heldout"})
     if lang is not None:
         overrides["nlp.lang"] = lang

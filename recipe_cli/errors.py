@@ -56,6 +56,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E055 = "Invalid --min {arg!r}: expected SCORE=VALUE, e.g. ents_f=0.55."
     E056 = "--min names {names}, not a score of this pipeline (its scores: {scores})."
     E057 = "Unknown data format '{name}'. Choose from: {options}."
+    E058 = "Missing training data: give DATA paths before any --section.key overrides."
 
 
 class RecipeError(ValueError):

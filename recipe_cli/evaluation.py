@@ -20,7 +20,7 @@ from spacy.util import load_model, registry
 
 from .annotations import REQUIRED_ANNOTATIONS, missing_annotations
 from .checkpoint import DIR_MODEL_BEST, RUN_FILE, epoch_dir
-from .config import section_at
+from .config import config_paths, section_at
 from .errors import Errors, RecipeError
 from .metrics import METRICS_FILE, read_rows
 from .per_label import per_label_tables
@@ -87,16 +87,17 @@ def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
     run = _read_json(run_dir / RUN_FILE)
     config = nlp.config.interpolate()
     section = dict(section_at(config, config["training"]["dev_corpus"]))
-    path = Path(str(section.get("path")))
-    if not path.is_absolute() and not path.exists() and run.get("cwd"):
-        path = Path(run["cwd"]) / path
-    section["path"] = str(path)
+    value = section.get("path")
+    paths = [Path(str(p)) for p in value] if isinstance(value, (list, tuple)) else [Path(str(value))]
+    # Relative paths are relative to the folder training ran in.
+    paths = [p if p.is_absolute() or p.exists() or not run.get("cwd") else Path(run["cwd"]) / p for p in paths]
+    section["path"] = config_paths(paths)
     try:
         corpus = registry.resolve({"corpus": section})["corpus"]
     except (ConfigValidationError, ValueError) as e:
         raise RecipeError(Errors.E051.format(path=run_dir, error=f"its dev corpus cannot be read: {e}")) from None
     docs = [eg.reference for eg in corpus(nlp)]
-    return EvalData(paths=[str(path)], docs=docs, gold_preproc=bool(section.get("gold_preproc")))
+    return EvalData(paths=[str(p) for p in paths], docs=docs, gold_preproc=bool(section.get("gold_preproc")))
 
 
 def score(nlp: Language, examples: list[Example], *, per_label: bool = True) -> dict[str, Any]:

@@ -4,12 +4,14 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from spacy.language import Language
 from spacy.training import Example
 from spacy.util import minibatch
 from thinc.api import Optimizer
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,14 +40,39 @@ class EpochInfo:
     finished: bool = True
 
 
+def shuffled(items: Iterable[T], rng: random.Random, buffer_size: int = 0) -> Iterator[T]:
+    """The items in a random order drawn from rng.
+
+    buffer_size 0 shuffles them all at once; N > 0 streams them through a buffer of N items, each
+    new item taking the place of a randomly chosen one that is yielded. Items that fit in the
+    buffer come out exactly as the all-at-once shuffle would give them.
+    """
+    if buffer_size <= 0:
+        everything = list(items)
+        rng.shuffle(everything)
+        yield from everything
+        return
+    buffer: list[T] = []
+    for item in items:
+        if len(buffer) < buffer_size:
+            buffer.append(item)
+            continue
+        i = rng.randrange(buffer_size)
+        yield buffer[i]
+        buffer[i] = item
+    rng.shuffle(buffer)
+    yield from buffer
+
+
 def train_epochs(
     nlp: Language,
     optimizer: Optimizer,
-    examples: list[Example],
+    corpus: Callable[[], Iterable[Example]],
     *,
     batcher: Callable[[Iterable[Example]], Iterable[list[Example]]],
     dropouts: Iterator[float],
     rng: random.Random,
+    shuffle_buffer: int = 0,
     max_epochs: int,
     max_steps: int = 0,
     accumulate_gradient: int = 1,
@@ -54,7 +81,11 @@ def train_epochs(
     before_update: Callable[[Language, dict[str, Any]], None] | None = None,
     after_update: Callable[[EpochInfo, list[Example]], None] | None = None,
 ) -> Iterator[EpochInfo]:
-    """Train nlp on examples, one shuffled pass per epoch, yielding after each epoch.
+    """Train nlp on the corpus, one shuffled pass per epoch, yielding after each epoch.
+
+    corpus() gives the training examples in file order, afresh for each epoch: a list kept in memory,
+    or a reader streaming them from disk, shuffled through a buffer of shuffle_buffer examples (0:
+    all at once).
 
     The batcher and the dropout schedule are resolved once by the caller, so the batch size keeps
     compounding and the dropout keeps decaying across epochs. The consumer decides on stopping
@@ -69,8 +100,7 @@ def train_epochs(
         info = EpochInfo(epoch=epoch, step=step, words=words)
         start = time.perf_counter()
         # A fresh order each epoch from the run's own seeded generator.
-        rng.shuffle(examples)
-        for batch in batcher(examples):
+        for batch in batcher(shuffled(corpus(), rng, shuffle_buffer)):
             if before_update is not None:
                 before_update(nlp, {"step": step, "epoch": epoch})
             # One next() per update: the only place the dropout schedule advances.

@@ -1,6 +1,7 @@
 """Dotted config overrides from command-line words: --section.key value, --section.key=value."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 from .errors import Errors, UsageError
@@ -29,6 +30,26 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
             raise UsageError(Errors.E003.format(arg=opt, reason="no such option, and not a dotted config path"))
         result[name] = _parse_value(value)
     return result
+
+
+def split_data_words(words: list[str]) -> tuple[list[Path], list[str]]:
+    """Split free command-line words into data paths and override words.
+
+    ["a.conll", "--training.max_epochs", "5", "b.jsonl"] → ([a.conll, b.jsonl], ["--training.max_epochs", "5"]).
+    A word after a "--name" (without "=") is that override's value unless it starts with "--" too.
+    """
+    paths: list[Path] = []
+    overrides: list[str] = []
+    words = list(words)
+    while words:
+        word = words.pop(0)
+        if not word.startswith("--"):
+            paths.append(Path(word))
+            continue
+        overrides.append(word)
+        if "=" not in word and words and not words[0].startswith("--"):
+            overrides.append(words.pop(0))
+    return paths, overrides
 
 
 def _parse_value(value: str) -> Any:

@@ -1,6 +1,10 @@
-"""The registered corpus reader: every supported format, and a seeded held-out split."""
+"""The registered corpus reader: every supported format, read lazily, and a seeded held-out split.
 
-import random
+The split is decided by a hash of each document's position and the seed, so it needs neither the
+whole corpus in memory nor its size in advance: the same documents are held out on every pass.
+"""
+
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -13,12 +17,13 @@ from .errors import Errors, RecipeError
 from .formats import read_docs
 
 PARTS = ("all", "train", "heldout")
+MIN_HOLDOUT = 1e-4
 
 
 @registry.readers("recipe.Corpus.v1")
 def create_corpus_reader(
     *,
-    path: Path | None,
+    path: Path | list[Path] | None,
     format: str,
     sents_per_doc: int,
     holdout: float,
@@ -31,7 +36,7 @@ def create_corpus_reader(
 ) -> Callable[[Language], Iterable[Example]]:
     """Read training examples from any supported format (spacy.Corpus.v1's arguments, and more).
 
-    path (Path): the data file.
+    path (Path): the data file, folder or glob, or a list of them.
     format (str): "auto" to detect from the file, or a format name (spacy, json, conllu, iob).
     sents_per_doc (int): sentences per example for token-per-line formats.
     holdout (float): share of the documents set aside as a seeded dev split (0 for none).
@@ -41,6 +46,8 @@ def create_corpus_reader(
     """
     if part not in PARTS:
         raise RecipeError(f"corpus part must be one of {', '.join(PARTS)}, not {part!r}")
+    if not (holdout == 0 or MIN_HOLDOUT <= holdout < 1):
+        raise RecipeError(f"corpus holdout must be 0 or a share from {MIN_HOLDOUT} to below 1, not {holdout!r}")
     return RecipeCorpus(
         path,
         format=format,
@@ -58,7 +65,7 @@ def create_corpus_reader(
 class RecipeCorpus(Corpus):
     """spaCy's Corpus over our format readers: Examples are made exactly as spaCy makes them."""
 
-    def __init__(self, path: Path | None, *, format: str, sents_per_doc: int, holdout: float, part: str,
+    def __init__(self, path: Path | list[Path] | None, *, format: str, sents_per_doc: int, holdout: float, part: str,
                  seed: int, **corpus_args) -> None:  # fmt: skip
         super().__init__(path if path is not None else Path(""), **corpus_args)
         self.format = format
@@ -77,28 +84,63 @@ class RecipeCorpus(Corpus):
             yield from self.augmenter(nlp, example)  # type: ignore[operator]
 
     def reference_docs(self, nlp: Language) -> Iterator[Doc]:
-        """The annotated documents of this corpus's part, in file order."""
+        """The annotated documents of this corpus's part, in file order, read lazily."""
         docs: Iterable[Doc] = read_docs(self.path, nlp, format=self.format, sents_per_doc=self.sents_per_doc)
         if self.holdout > 0 and self.part != "all":
-            docs = self._split(list(docs))
+            docs = split_docs(docs, self.holdout, self.seed, heldout=self.part == "heldout", path=self.path)
         for i, doc in enumerate(docs):
             if self.limit >= 1 and i >= self.limit:
                 break
             yield doc
 
-    def _split(self, docs: list[Doc]) -> list[Doc]:
-        if not docs:
-            raise RecipeError(Errors.E028.format(path=self.path))
-        heldout = heldout_indices(len(docs), self.holdout, self.seed)
-        if not heldout:
-            raise RecipeError(Errors.E030.format(path=self.path, n=len(docs)))
-        keep = self.part == "heldout"
-        return [doc for i, doc in enumerate(docs) if (i in heldout) == keep]
+
+def position_unit(position: int, seed: int) -> float:
+    """A uniform number in [0, 1) fixed by a document's position and the seed."""
+    digest = hashlib.blake2b(f"{seed}:{position}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
-def heldout_indices(n: int, share: float, seed: int) -> set[int]:
-    """Seeded choice of round(share * n) positions (at least 1, leaving at least 1), or none if n < 2."""
+def first_heldout_position(share: float, seed: int) -> int:
+    """The first position the hash holds out."""
+    position = 0
+    while position_unit(position, seed) >= share:
+        position += 1
+    return position
+
+
+def split_docs(docs: Iterable[Doc], share: float, seed: int, *, heldout: bool, path: Path | None) -> Iterator[Doc]:
+    """One side of the seeded split: a document is held out when its position's hash is below share.
+
+    Streams: only the documents before the first held-out position are buffered, so that a
+    corpus too small to reach it still holds out one document (the one with the smallest hash).
+    """
+    first = first_heldout_position(share, seed)
+    pending: list[Doc] | None = []
+    for i, doc in enumerate(docs):
+        if pending is not None:
+            if i < first:
+                pending.append(doc)
+                continue
+            # The corpus reaches a held-out position: everything before it is training data.
+            if not heldout:
+                yield from pending
+            pending = None
+        if (position_unit(i, seed) < share) == heldout:
+            yield doc
+    if pending is None:
+        return
+    if not pending:
+        raise RecipeError(Errors.E028.format(path=path))
+    if len(pending) < 2:
+        raise RecipeError(Errors.E030.format(path=path, n=len(pending)))
+    chosen = min(range(len(pending)), key=lambda i: position_unit(i, seed))
+    yield from (doc for i, doc in enumerate(pending) if (i == chosen) == heldout)
+
+
+def heldout_count(n: int, share: float, seed: int) -> int:
+    """How many of n documents the split holds out."""
     if n < 2:
-        return set()
-    k = min(n - 1, max(1, round(share * n)))
-    return set(random.Random(seed).sample(range(n), k))
+        return 0
+    if n <= first_heldout_position(share, seed):
+        return 1
+    return sum(position_unit(i, seed) < share for i in range(n))

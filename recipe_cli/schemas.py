@@ -20,6 +20,7 @@ class ConfigSchemaTraining(BaseModel):
     eval_frequency: StrictInt = Field(..., title="spaCy's evaluation interval in steps; recipe-train evaluates every epoch")
     seed: StrictInt | None = Field(..., title="Random seed")
     gpu_allocator: StrictStr | None = Field(..., title="Memory allocator when running on GPU")
+    shuffle_buffer: StrictInt = Field(0, title="Examples held to shuffle a corpus streamed from disk (0: read it all into memory)")
     accumulate_gradient: StrictInt = Field(..., title="Sub-batches whose gradients are summed per update")
     score_weights: dict[StrictStr, StrictFloat | StrictInt | None] = Field(..., title="Scores to report and their weights for the main score")
     optimizer: Optimizer = Field(..., title="The optimizer to use")

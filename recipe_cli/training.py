@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import srsly
@@ -25,7 +26,7 @@ from . import __version__
 from .annotations import check_annotations
 from .batching import auto_max_batch_size
 from .checkpoint import DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, copy_checkpoint, epoch_dir, is_run_entry, save_epoch
-from .config import AUTO, TrainingConfig, one_line, section_at
+from .config import AUTO, TrainingConfig, describe_paths, one_line, section_at
 from .console import Console, use_color
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError
@@ -35,16 +36,29 @@ from .plots import PLOT_FILE, plot_training
 from .progress import EpochProgress
 from .schedules import as_schedule
 from .schemas import ConfigSchemaTraining
-from .validation import data_warnings, summarize
+from .validation import DataSummary, data_warnings, summarize
 
 
 @dataclass
 class TrainingData:
-    train: list[Example]
+    """The training corpus (a fresh pass over it per call, from memory or streamed from disk) and the dev examples."""
+
+    train: Callable[[], Iterable[Example]]
     dev: list[Example]
+    train_summary: DataSummary
+    dev_summary: DataSummary
     train_path: str
     dev_path: str
     heldout: bool
+    shuffle_buffer: int
+
+    @property
+    def n_train(self) -> int:
+        return self.train_summary.docs
+
+    @property
+    def streamed(self) -> bool:
+        return self.shuffle_buffer > 0
 
 
 def train(
@@ -84,14 +98,14 @@ def train(
     if T["max_epochs"] <= 0 and T["max_steps"] <= 0 and T["patience"] <= 0:
         raise RecipeError(Errors.E016)
     trained = _trained_components(nlp)
-    data = _read_data(nlp, trained)
+    data = _read_data(nlp, trained, T["shuffle_buffer"])
     if auto_batch:
         # The recipe: the maximum batch size follows the components and the amount of data.
-        nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), len(data.train))
+        nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), data.n_train)
         T["batcher"] = _resolve_batcher(nlp.config)
     optimizer = T["optimizer"]
     with nlp.select_pipes(disable=T["frozen_components"]):
-        nlp.initialize(lambda: data.train, sgd=optimizer)
+        nlp.initialize(data.train, sgd=optimizer)
 
     _print_setup(console, training_config, nlp, data, output_path, auto_batch)
     if dry_run:
@@ -100,7 +114,7 @@ def train(
     _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=nlp.config)
     # --quiet silences the console table too; other loggers (MLflow, W&B...) log as usual.
     log_step, finalize = T["logger"](nlp, stdout if not quiet else io.StringIO(), stderr)
-    progress = EpochProgress(len(data.train), stderr, show=not quiet and use_color(stderr))
+    progress = EpochProgress(data.n_train, stderr, show=not quiet and use_color(stderr))
     evaluate = create_evaluation_callback(nlp, lambda _: data.dev, T["score_weights"])
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
     epochs = train_epochs(
@@ -110,6 +124,7 @@ def train(
         batcher=T["batcher"],
         dropouts=as_schedule(T["dropout"]),
         rng=random.Random(T["seed"]),
+        shuffle_buffer=data.shuffle_buffer,
         max_epochs=T["max_epochs"],
         max_steps=T["max_steps"],
         accumulate_gradient=T["accumulate_gradient"],
@@ -218,6 +233,9 @@ def _create_pipeline(config: Config) -> tuple[Language, bool]:
         if allocator:
             set_gpu_allocator(allocator)
         nlp = load_model_from_config(config, auto_fill=True, validate=True)
+        # spaCy's fill drops [training] settings its own schema lacks; keep ours (checked above).
+        for key, value in config["training"].items():
+            nlp.config["training"].setdefault(key, value)
     except ConfigValidationError as e:
         raise RecipeError(Errors.E012.format(where="config", details=one_line(e))) from None
     except (KeyError, ValueError, ImportError, RegistryError) as e:
@@ -265,8 +283,11 @@ def _trained_components(nlp: Language) -> dict[str, str]:
     }
 
 
-def _read_data(nlp: Language, trained: dict[str, str]) -> TrainingData:
-    """Read the train and dev examples, checking they can teach the trained components."""
+def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> TrainingData:
+    """Read the dev examples, and the training examples into memory or (shuffle_buffer > 0) count them in one pass.
+
+    Checks that both can teach the trained components.
+    """
     config = nlp.config.interpolate()
     T = config["training"]
     try:
@@ -275,17 +296,35 @@ def _read_data(nlp: Language, trained: dict[str, str]) -> TrainingData:
         raise RecipeError(Errors.E012.format(where="[corpora]", details=one_line(e))) from None
     train_cfg = section_at(config, T["train_corpus"])
     dev_cfg = section_at(config, T["dev_corpus"])
-    train_path, dev_path = str(train_cfg.get("path")), str(dev_cfg.get("path"))
-    train = list(train_corpus(nlp))
-    if not train:
+    train_path, dev_path = describe_paths(train_cfg.get("path")), describe_paths(dev_cfg.get("path"))
+    if shuffle_buffer > 0:
+        # Streamed: each pass reads the files again; only the counts are kept.
+        def train() -> Iterable[Example]:
+            return train_corpus(nlp)
+    else:
+        examples = list(train_corpus(nlp))
+
+        def train() -> Iterable[Example]:
+            return examples
+
+    train_summary = summarize(train())
+    if not train_summary.docs:
         raise RecipeError(Errors.E028.format(path=train_path))
     dev = list(dev_corpus(nlp))
     if not dev:
         raise RecipeError(Errors.E028.format(path=dev_path))
-    check_annotations(train, trained, train_path)
-    check_annotations(dev, trained, dev_path)
-    heldout = dev_cfg.get("part") == "heldout"
-    return TrainingData(train=train, dev=dev, train_path=train_path, dev_path=dev_path, heldout=heldout)
+    check_annotations(train(), trained, train_path, n=train_summary.docs)
+    check_annotations(dev, trained, dev_path, n=len(dev))
+    return TrainingData(
+        train=train,
+        dev=dev,
+        train_summary=train_summary,
+        dev_summary=summarize(dev),
+        train_path=train_path,
+        dev_path=dev_path,
+        heldout=dev_cfg.get("part") == "heldout",
+        shuffle_buffer=max(0, shuffle_buffer),
+    )
 
 
 def _print_setup(
@@ -299,15 +338,16 @@ def _print_setup(
         console.warn("This config departs from the recipe")
         for line in tc.departures:
             console.line(f"    {line}")
-    train_summary, dev_summary = summarize(data.train), summarize(data.dev)
+    train_summary, dev_summary = data.train_summary, data.dev_summary
     console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
-    console.info("Training data", f"{len(data.train):,} examples: {train_summary.describe()} ({data.train_path})")
+    how = f"streamed from disk, shuffled {data.shuffle_buffer:,} at a time" if data.streamed else "in memory"
+    console.info("Training data", f"{data.n_train:,} examples ({how}): {train_summary.describe()} ({data.train_path})")
     for name, counts in train_summary.labels.items():
         top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
         console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
     if data.heldout:
         seed = nlp.config.interpolate()["system"]["seed"]
-        total = len(data.train) + len(data.dev)
+        total = data.n_train + len(data.dev)
         console.info(
             "Dev data", f"{len(data.dev):,} of {total:,} examples held out from the training data (seed {seed})"
         )

@@ -198,18 +198,20 @@ def test_user_config_without_training_section_is_filled(tmp_path):
 
 
 def test_cli_overrides_hold_out_dev_data_without_dev():
-    assert cli_overrides(data=Path("d.json"), dev=None, lang=None, seed=None) == {
+    assert cli_overrides(data=[Path("d.json")], dev=None, lang=None, seed=None) == {
         "paths.train": "d.json",
         "paths.dev": "d.json",
         "corpora.train.part": "train",
         "corpora.dev.part": "heldout",
     }
-    assert cli_overrides(data=Path("d.json"), dev=Path("v.json"), lang="de", seed=3) == {
+    assert cli_overrides(data=[Path("d.json")], dev=[Path("v.json")], lang="de", seed=3) == {
         "paths.train": "d.json",
         "paths.dev": "v.json",
         "nlp.lang": "de",
         "system.seed": 3,
     }
+    several = cli_overrides(data=[Path("a.conll"), Path("b.jsonl")], dev=[Path("v.iob")], lang=None, seed=None)
+    assert several["paths.train"] == ["a.conll", "b.jsonl"] and several["paths.dev"] == "v.iob"
 
 
 def test_missing_config_file(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 from spacy.util import load_model_from_config
 
 from recipe_cli.config import build_config
-from recipe_cli.loop import train_epochs
+from recipe_cli.loop import shuffled, train_epochs
 from recipe_cli.readers import RecipeCorpus
 from recipe_cli.schedules import linear_decay
 from recipe_cli.training import _resolve_training
@@ -44,7 +44,7 @@ def test_yields_once_per_epoch_and_schedules_continue(setup):
         train_epochs(
             nlp,
             T["optimizer"],
-            list(examples),
+            lambda: examples,
             batcher=T["batcher"],
             dropouts=dropouts(),
             rng=random.Random(0),
@@ -74,7 +74,7 @@ def test_max_steps_cuts_the_epoch(setup):
         train_epochs(
             nlp,
             T["optimizer"],
-            list(examples),
+            lambda: examples,
             batcher=T["batcher"],
             dropouts=dropouts,
             rng=random.Random(0),
@@ -88,7 +88,7 @@ def test_max_steps_cuts_the_epoch(setup):
 
 def test_stops_when_consumer_leaves(setup):
     nlp, T, examples = setup
-    epochs = train_epochs(nlp, T["optimizer"], list(examples), batcher=T["batcher"],
+    epochs = train_epochs(nlp, T["optimizer"], lambda: examples, batcher=T["batcher"],
                           dropouts=linear_decay(start=0.5, stop=0.5, decay=0.0), rng=random.Random(0), max_epochs=0)  # fmt: skip
     first = next(epochs)
     second = next(epochs)
@@ -104,8 +104,8 @@ def test_accumulate_gradient_updates_once_per_batch(setup):
         train_epochs(
             nlp,
             optimizer,
-            list(examples)[:16],
-            batcher=lambda egs: [egs[:8], egs[8:]],
+            lambda: examples[:16],
+            batcher=lambda egs: (lambda egs: [egs[:8], egs[8:]])(list(egs)),
             dropouts=linear_decay(start=0.1, stop=0.1, decay=0.0),
             rng=random.Random(0),
             max_epochs=1,
@@ -115,3 +115,28 @@ def test_accumulate_gradient_updates_once_per_batch(setup):
     assert infos[0].step == 2
     # Each parameter got one optimizer update per batch, not one per sub-batch.
     assert {optimizer.nr_update[key] - before.get(key, 0) for key in optimizer.nr_update} == {2}
+
+
+def test_shuffle_buffer_larger_than_the_data_is_a_whole_shuffle():
+    items = list(range(500))
+    assert list(shuffled(iter(items), random.Random(3), 500)) == list(shuffled(items, random.Random(3), 0))
+    assert list(shuffled(iter(items), random.Random(3), 10_000)) == list(shuffled(items, random.Random(3), 0))
+    assert list(shuffled(items, random.Random(3), 0)) != items
+
+
+def test_shuffle_buffer_is_bounded_and_keeps_every_item():
+    """A 100-item buffer never holds more than 100 items it has not yet given back, and loses none."""
+    read = []
+
+    def stream():
+        for i in range(5_000):
+            read.append(i)
+            yield i
+
+    out = []
+    for item in shuffled(stream(), random.Random(0), 100):
+        out.append(item)
+        assert len(read) - len(out) <= 100
+    assert sorted(out) == list(range(5_000)) and out != list(range(5_000))
+    # Seeded: the same generator state gives the same order.
+    assert list(shuffled(range(5_000), random.Random(0), 100)) == out

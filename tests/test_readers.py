@@ -9,7 +9,7 @@ from spacy.training import docs_to_json
 
 from recipe_cli.errors import RecipeError
 from recipe_cli.formats import detect_format, read_docs
-from recipe_cli.readers import RecipeCorpus, heldout_indices
+from recipe_cli.readers import RecipeCorpus, create_corpus_reader, heldout_count, split_docs
 
 
 def _count_iob(path):
@@ -242,7 +242,8 @@ def test_heldout_split_is_seeded_and_disjoint(data_dir):
     args = {"format": "auto", "sents_per_doc": 1, "holdout": 0.1, "seed": 0}
     train = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="train", **args)(nlp))
     dev = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="heldout", **args)(nlp))
-    assert len(dev) == 40 and len(train) == 360
+    assert len(train) + len(dev) == 400 and len(dev) == heldout_count(400, 0.1, 0)
+    assert 25 <= len(dev) <= 55
     everything = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="all", **args)(nlp))
     assert sorted(eg.reference.text for eg in train + dev) == sorted(eg.reference.text for eg in everything)
     again = list(RecipeCorpus(data_dir / "wnut17-train.conll", part="heldout", **args)(nlp))
@@ -251,11 +252,42 @@ def test_heldout_split_is_seeded_and_disjoint(data_dir):
     assert [eg.reference.text for eg in other] != [eg.reference.text for eg in dev]
 
 
-def test_heldout_indices_bounds():
-    assert heldout_indices(1, 0.1, 0) == set()
-    assert len(heldout_indices(2, 0.1, 0)) == 1
-    assert len(heldout_indices(5, 0.9, 0)) == 4
-    assert len(heldout_indices(1000, 0.1, 0)) == 100
+def test_heldout_count_bounds():
+    assert heldout_count(1, 0.1, 0) == 0
+    assert heldout_count(2, 0.1, 0) == 1
+    assert 80 <= heldout_count(1000, 0.1, 0) <= 120
+    assert 9_000 <= heldout_count(100_000, 0.1, 3) <= 11_000
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 12, 40])
+def test_small_corpora_hold_out_one_and_keep_the_rest(n):
+    """Too few documents to reach a held-out position: exactly one is held out, the rest train."""
+    docs = list(range(n))
+    train = list(split_docs(iter(docs), 0.05, 7, heldout=False, path=None))
+    dev = list(split_docs(iter(docs), 0.05, 7, heldout=True, path=None))
+    assert sorted(train + dev) == docs and len(dev) == heldout_count(n, 0.05, 7) >= 1 and train
+
+
+def test_split_is_by_position_and_streams():
+    """Held-out documents are chosen by position alone, and the split consumes its input lazily."""
+    consumed = []
+
+    def docs():
+        for i in range(10_000):
+            consumed.append(i)
+            yield i
+
+    dev = split_docs(docs(), 0.1, 0, heldout=True, path=None)
+    first = [next(dev) for _ in range(5)]
+    assert len(consumed) < 200
+    everything = list(split_docs(iter(range(10_000)), 0.1, 0, heldout=True, path=None))
+    assert first == everything[:5]
+
+
+def test_holdout_out_of_range_is_refused():
+    for bad in (1.0, -0.1, 1e-9):
+        with pytest.raises(RecipeError, match="holdout"):
+            create_corpus_reader(path=None, format="auto", sents_per_doc=1, holdout=bad, part="train", seed=0)
 
 
 def test_heldout_needs_two_examples(tmp_path):

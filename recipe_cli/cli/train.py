@@ -6,7 +6,8 @@ from typing import Annotated
 import typer
 
 from ..config import build_config, cli_overrides, default_output, parse_components
-from ..overrides import parse_overrides
+from ..errors import Errors, UsageError
+from ..overrides import parse_overrides, split_data_words
 from ..training import train
 from ._util import EXIT_CODES_HELP, Arg, Opt, check_format, cli_errors
 
@@ -29,13 +30,15 @@ def train_cli(
         ),
     ],
     data: Annotated[
-        Path,
+        list[str],
         Arg(
-            help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll, .tsv/.csv; a folder or a glob",
+            help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll, .tsv/.csv; a folder or a glob; several may be given",
             show_default=False,
         ),
     ],
-    dev: Annotated[Path | None, Opt("--dev", help="Dev data (default: a seeded 10% of DATA held out)")] = None,
+    dev: Annotated[
+        list[Path] | None, Opt("--dev", help="Dev data, repeatable (default: a seeded 10% of DATA held out)")
+    ] = None,
     output: Annotated[Path | None, Opt("--output", "-o", help="Output folder (default: DATA-COMPONENT)")] = None,
     config: Annotated[
         Path | None, Opt("--config", "-c", help="A spaCy config; what it lacks comes from the recipe")
@@ -66,10 +69,14 @@ def train_cli(
     with cli_errors():
         components = parse_components(component)
         check_format(data_format)
+        # DATA takes every free word: the --section.key value overrides among them are split off here.
+        paths, override_words = split_data_words([*data, *ctx.args])
+        if not paths:
+            raise UsageError(Errors.E058)
         overrides = {
-            **cli_overrides(data=data, dev=dev, lang=lang, seed=seed, format=data_format),
-            **parse_overrides(ctx.args),
+            **cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format),
+            **parse_overrides(override_words),
         }
         training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
-        output = output if output is not None else default_output(data, components)
+        output = output if output is not None else default_output(paths[0], components)
         train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet, dry_run=dry_run)

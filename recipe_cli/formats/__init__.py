@@ -5,7 +5,7 @@ with the file and, where it can, the line or record at fault.
 """
 
 import glob
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from spacy.language import Language
@@ -74,17 +74,20 @@ def data_files(path: Path | str) -> list[Path]:
     return files
 
 
-def read_docs(path: Path | str, nlp: Language, *, format: str = "auto", sents_per_doc: int = 1) -> Iterator[Doc]:
-    """Read reference Docs from a data file, a folder of them or a glob; formats may be mixed.
+def read_docs(
+    path: Path | str | Sequence[Path | str], nlp: Language, *, format: str = "auto", sents_per_doc: int = 1
+) -> Iterator[Doc]:
+    """Read reference Docs lazily from data files, folders of them or globs; formats may be mixed.
 
-    path (Path): the data file, folder or glob pattern.
+    path (Path): the data file, folder or glob pattern, or a list of them (read in order).
     nlp (Language): gives the vocab and, for raw text, the tokenizer.
     format (str): a key of FORMATS, or "auto" to detect it for each file.
     sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
     YIELDS (Doc): reference documents with the files' annotation.
     """
-    for file in data_files(path):
-        yield from _read_file(file, nlp, format, sents_per_doc)
+    for each in [path] if isinstance(path, (str, Path)) else path:
+        for file in data_files(each):
+            yield from _read_file(file, nlp, format, sents_per_doc)
 
 
 def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> Iterator[Doc]:

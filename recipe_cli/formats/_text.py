@@ -16,6 +16,26 @@ def read_text(path: Path) -> str:
         raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
 
 
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line without its line break) lazily, one line in memory at a time.
+
+    Undecodable bytes name the file, the line and the byte offset within the line.
+    """
+    try:
+        with path.open("rb") as file:
+            for lineno, raw in enumerate(file, start=1):
+                try:
+                    line = raw.decode("utf8")
+                except UnicodeDecodeError as e:
+                    error = f"line {lineno}, byte {e.start}: {e.reason}"
+                    raise RecipeError(Errors.E023.format(path=path, error=error)) from None
+                if lineno == 1:
+                    line = line.removeprefix("\ufeff")
+                yield lineno, line.rstrip("\r\n")
+    except OSError as e:
+        raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
+
+
 def group_sentences(sentences: Iterator[list], n: int) -> Iterator[list[list]]:
     """Group consecutive sentences into lists of at most n."""
     group: list[list] = []

@@ -13,14 +13,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..errors import Errors, RecipeError
-from ._text import group_sentences, read_text
+from ._text import group_sentences, read_lines
 
 _FIELDS = ("words", "spaces", "lemmas", "pos", "tags", "morphs", "heads", "deps")
 
 
 def _token_rows(path: Path) -> Iterator[list[tuple[int, list[str]]]]:
     sent: list[tuple[int, list[str]]] = []
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+    for lineno, line in read_lines(path):
         if not line.strip():
             if sent:
                 yield sent

@@ -9,28 +9,30 @@
 BILUO tags are read too; an ``I-`` tag that does not continue an entity of its type starts a new one.
 """
 
+import itertools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..errors import Errors, RecipeError
-from ._text import group_sentences, read_text
+from ._text import group_sentences, read_lines
 
 # BILUO prefixes folded onto BIO: U- starts (and ends) an entity, L- continues one.
 _PREFIXES = {"B": "B", "I": "I", "U": "B", "L": "I", "S": "B", "E": "I"}
 
 
-def _is_sentence_per_line(lines: list[str]) -> bool:
-    first = next((line for line in lines if line.strip() and not line.startswith("-DOCSTART-")), "")
+def _is_sentence_per_line(first: str) -> bool:
     parts = first.split()
     return len(parts) >= 2 and all("|" in part for part in parts)
 
 
-def _piped_sentences(lines: list[str], path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, str]]]:
-    for lineno, line in enumerate(lines, start=1):
+def _piped_sentences(
+    lines: Iterable[tuple[int, str]], path: Path, counts: dict[str, int]
+) -> Iterator[list[tuple[str, str]]]:
+    for lineno, line in lines:
         if not line.strip() or line.startswith("-DOCSTART-"):
             continue
         sent: list[tuple[str, str]] = []
@@ -47,13 +49,20 @@ def _piped_sentences(lines: list[str], path: Path, counts: dict[str, int]) -> It
 
 
 def _sentences(path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, str]]]:
-    lines = read_text(path).splitlines()
-    if _is_sentence_per_line(lines):
+    lines = read_lines(path)
+    # The first line with content tells the layout; the lines before it are kept and read as usual.
+    head: list[tuple[int, str]] = []
+    for lineno, line in lines:
+        head.append((lineno, line))
+        if line.strip() and not line.startswith("-DOCSTART-"):
+            break
+    lines = itertools.chain(head, lines)
+    if head and _is_sentence_per_line(head[-1][1]):
         yield from _piped_sentences(lines, path, counts)
         return
     sent: list[tuple[str, str]] = []
     prev = "O"
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in lines:
         if not line.strip():
             if sent:
                 yield sent

@@ -17,14 +17,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..errors import Errors, RecipeError
-from ._text import read_text
+from ._text import read_lines
 from .spacy_json import check_entities
 
 _SKIPPED_ANSWERS = ("reject", "ignore")
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+    for lineno, line in read_lines(path):
         if not line.strip():
             continue
         try:
@@ -40,10 +40,16 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def read_jsonl(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
     """Read a JSON Lines file of texts with entities, Prodigy spans, cats or one label each."""
-    records = list(_records(path))
-    labels = sorted({str(r["label"]) for _, r in records if "label" in r and "cats" not in r})
     skipped = 0
-    for lineno, record in records:
+    labels: list[str] | None = None
+    for lineno, record in _records(path):
+        if labels is None:
+            # Exclusive labels (the first record tells) need a first pass: every label in the file becomes
+            # a category of every text. Other files are read in one lazy pass.
+            labels = _exclusive_labels(path) if _has_label(record) else []
+        elif _has_label(record) and not labels:
+            reason = "a 'label' record after records without one: give every record a 'label', or use 'cats'"
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
         if record.get("answer") in _SKIPPED_ANSWERS:
             skipped += 1
             continue
@@ -65,6 +71,14 @@ def read_jsonl(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
         yield doc
     if skipped:
         warnings.warn(f"{path}: skipped {skipped} record(s) answered reject or ignore.", stacklevel=2)
+
+
+def _has_label(record: dict[str, Any]) -> bool:
+    return "label" in record and "cats" not in record
+
+
+def _exclusive_labels(path: Path) -> list[str]:
+    return sorted({str(r["label"]) for _, r in _records(path) if _has_label(r)})
 
 
 def _tokens_doc(nlp: Language, text: str, tokens: Any, path: Path, lineno: int) -> Doc:

@@ -1,0 +1,129 @@
+"""Streaming against reading into memory: peak RSS and training speed, side by side, in one run.
+
+WNUT17 train (3,394 sentences, from ../shared/data) and a corpus SCALE times its size built on disk by
+repeating it. Each run is `recipe-train ner` in its own process with WNUT17 dev as --dev, seed 0:
+
+  * streamed (the default: `training.shuffle_buffer = 10000`, the file read again each epoch) on 1x and SCALEx;
+  * in memory (`training.shuffle_buffer = 0`: read once, shuffled whole) on 1x and SCALEx.
+
+Targets: peak RSS of streamed SCALEx within 1.3x of streamed 1x; training words/second of the streamed
+runs within 5% of the in-memory runs on the same data. Words/second is given two ways: the training loop
+alone (metrics.jsonl: words / train_seconds, which includes reading the streamed file) and the whole
+command (words / wall time, which includes the counting pass and initialisation).
+
+Usage: python scripts/benchmark_memory.py [--scale 10] [--epochs 2] [--repeats 1] [--out bench-memory]
+Writes OUT/results.json and prints a Markdown table.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark import SHARED, machine, measure  # noqa: E402
+
+TRAIN = SHARED / "wnut17" / "wnut17train.conll"
+DEV = SHARED / "wnut17" / "emerging.dev.conll"
+
+
+def build_scaled(path: Path, scale: int, out: Path) -> Path:
+    """The corpus repeated scale times, one copy after another, on disk."""
+    scaled = out / f"wnut17train-x{scale}.conll"
+    text = path.read_text(encoding="utf8").rstrip("\n") + "\n\n"
+    with scaled.open("w", encoding="utf8") as f:
+        for _ in range(scale):
+            f.write(text)
+    return scaled
+
+
+def run(name: str, data: Path, shuffle_buffer: int | None, epochs: int, work: Path) -> dict:
+    out = work / name
+    args = ["train", "ner", str(data), "--dev", str(DEV), "-o", str(out), "--overwrite", "--quiet", "--seed", "0",
+            "--training.max_epochs", str(epochs), "--training.patience", "0"]  # fmt: skip
+    if shuffle_buffer is not None:
+        args += ["--training.shuffle_buffer", str(shuffle_buffer)]
+    print(f"  {name} ...", flush=True)
+    stats = measure("recipe_cli", args, work / f"{name}-stats.json", work / f"{name}.log")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    words = rows[-1]["words"]
+    return {
+        **stats,
+        "epochs": len(rows),
+        "words": words,
+        "batch_size": max(r["batch_size"] for r in rows),
+        "loop_words_per_second": words / sum(r["train_seconds"] for r in rows),
+        "words_per_second": words / stats["seconds"],
+        "dev_ents_f": rows[-1]["scores"].get("ents_f"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1, help="repeat the speed pairs, interleaved")
+    parser.add_argument("--out", type=Path, default=Path("bench-memory"))
+    args = parser.parse_args()
+    if not TRAIN.is_file():
+        print(f"Benchmark data not found: {TRAIN} (the full corpora live in ../shared/data). Nothing measured.")
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    scaled = build_scaled(TRAIN, args.scale, args.out)
+    start = time.perf_counter()
+    runs: dict[str, list[dict]] = {}
+    for repeat in range(args.repeats):
+        print(f"== repeat {repeat + 1} of {args.repeats}", flush=True)
+        for name, data, buffer in (
+            ("streamed-x1", TRAIN, None),
+            ("in-memory-x1", TRAIN, 0),
+            (f"streamed-x{args.scale}", scaled, None),
+            (f"in-memory-x{args.scale}", scaled, 0),
+        ):
+            runs.setdefault(name, []).append(run(name, data, buffer, args.epochs, args.out))
+    results = {"machine": machine(), "scale": args.scale, "epochs": args.epochs, "runs": runs,
+               "seconds": time.perf_counter() - start}  # fmt: skip
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    print(report(results))
+    return 0
+
+
+def _best(values: list[dict], key: str) -> float:
+    return max(v[key] for v in values)
+
+
+def report(results: dict) -> str:
+    runs, scale = results["runs"], results["scale"]
+    lines = [
+        f"Streaming vs in memory: WNUT17 ner, {results['epochs']} epochs, x1 and x{scale} on disk "
+        f"({results['machine'].get('cpus', '?')} CPUs; best of {len(next(iter(runs.values())))} run(s))",
+        "",
+        "| run | examples/epoch | peak RSS MB | loop words/s | command words/s | wall s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, values in runs.items():
+        v = values[0]
+        lines.append(
+            f"| {name} | {v['words'] // max(1, v['epochs']):,} words | {min(x['peak_rss_mb'] for x in values):.0f} "
+            f"| {_best(values, 'loop_words_per_second'):,.0f} | {_best(values, 'words_per_second'):,.0f} "
+            f"| {min(x['seconds'] for x in values):.0f} |"
+        )
+    s1, sN, m1, mN = (runs[f"{kind}-x{n}"] for kind, n in (("streamed", 1), ("streamed", scale),
+                                                          ("in-memory", 1), ("in-memory", scale)))  # fmt: skip
+    rss_ratio = min(x["peak_rss_mb"] for x in sN) / min(x["peak_rss_mb"] for x in s1)
+    lines += [
+        "",
+        f"- peak RSS streamed x{scale} / streamed x1: {rss_ratio:.2f} (target <= 1.30)",
+        f"- peak RSS in-memory x{scale} / in-memory x1: "
+        f"{min(x['peak_rss_mb'] for x in mN) / min(x['peak_rss_mb'] for x in m1):.2f} (for comparison)",
+    ]
+    for label, streamed, in_memory in (("x1", s1, m1), (f"x{scale}", sN, mN)):
+        for key, what in (("loop_words_per_second", "loop"), ("words_per_second", "command")):
+            ratio = _best(streamed, key) / _best(in_memory, key)
+            lines.append(f"- {what} words/s streamed / in memory, {label}: {ratio:.3f} (target >= 0.95)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Training data streamed from disk: lazy readers, several DATA paths, and the same run as in memory."""
+
+import pytest
+from typer.testing import CliRunner
+
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.errors import RecipeError
+from recipe_cli.formats import read_docs
+from recipe_cli.metrics import read_rows
+from recipe_cli.overrides import split_data_words
+
+runner = CliRunner()
+TIMING = ("seconds", "train_seconds", "checkpoint_seconds")
+
+
+def _train(args):
+    return runner.invoke(train_app, [str(a) for a in args])
+
+
+def _untimed(row):
+    """A metrics row without the fields that measure time."""
+    row = {k: v for k, v in row.items() if k not in TIMING}
+    row["scores"] = {k: v for k, v in row["scores"].items() if k != "speed"}
+    return row
+
+
+def test_split_data_words():
+    paths, overrides = split_data_words(
+        ["a.conll", "--training.max_epochs", "5", "b.jsonl", "--x.flag", "--y.z=3", "c.iob"]
+    )
+    assert [str(p) for p in paths] == ["a.conll", "b.jsonl", "c.iob"]
+    assert overrides == ["--training.max_epochs", "5", "--x.flag", "--y.z=3"]
+
+
+@pytest.mark.parametrize(
+    "suffix,good,bad",
+    [
+        (".conll", "Paris\tB-LOC\n\n", "Paris\n"),
+        (".jsonl", '{"text": "Paris", "entities": [[0, 5, "LOC"]]}\n', "{oops\n"),
+        (".conllu", "1\tParis\tParis\tPROPN\tNNP\t_\t0\troot\t_\t_\n\n", "1\tParis\n\n"),
+    ],
+)
+def test_text_formats_are_read_lazily(tmp_path, nlp, suffix, good, bad):
+    """The first document comes out before the reader reaches a broken line 2,000 documents later."""
+    path = tmp_path / f"data{suffix}"
+    path.write_text(good * 2000 + bad)
+    docs = read_docs(path, nlp)
+    assert next(docs).text.strip() == "Paris"
+    with pytest.raises(RecipeError, match=f"{path.name}, line {4001 if suffix != '.jsonl' else 2001}"):
+        list(docs)
+
+
+def test_undecodable_bytes_name_the_line(tmp_path, nlp):
+    path = tmp_path / "data.conll"
+    path.write_bytes(b"Paris\tB-LOC\n\nBerlin\tB-LOC\n\xff\xfe\tO\n")
+    with pytest.raises(RecipeError, match=r"data.conll: not valid UTF-8 text \(line 4, byte 0"):
+        list(read_docs(path, nlp))
+
+
+@pytest.mark.slow
+def test_streamed_run_equals_in_memory_run(tmp_path, data_dir):
+    """A buffer larger than the corpus shuffles exactly as reading it all into memory does."""
+    rows = {}
+    for name, buffer in (("streamed", 10_000), ("in-memory", 0)):
+        out = tmp_path / name
+        args = ["ner", data_dir / "wnut17-train.conll", "--dev", data_dir / "wnut17-dev.conll", "-o", out,
+                "--training.max_epochs", "2", "--corpora.train.limit", "150", "--training.shuffle_buffer", buffer]  # fmt: skip
+        result = _train(args)
+        assert result.exit_code == 0, result.output
+        assert ("streamed from disk" in result.output) == (buffer > 0)
+        rows[name] = [_untimed(row) for row in read_rows(out / "metrics.jsonl")]
+    assert rows["streamed"] == rows["in-memory"]
+    assert len(rows["streamed"]) == 2 and rows["streamed"][0]["step"] > 0
+
+
+@pytest.mark.slow
+def test_several_data_paths_and_dev_paths(tmp_path, data_dir):
+    """DATA may be several files of different formats, --dev repeated, overrides mixed in; a small buffer streams."""
+    lines = (data_dir / "wnut17-train.conll").read_text().split("\n\t\n")
+    first = tmp_path / "first.conll"
+    first.write_text("\n\t\n".join(lines[:30]) + "\n")
+    second = tmp_path / "second.iob"  # the same layout under another extension
+    second.write_text("\n\t\n".join(lines[30:70]) + "\n")
+    out = tmp_path / "out"
+    dev = data_dir / "wnut17-dev.conll"
+    args = ["ner", first, "--training.max_epochs", "1", second, "--dev", dev, "--dev", dev, "-o", out,
+            "--training.shuffle_buffer", "8"]  # fmt: skip
+    result = _train(args)
+    assert result.exit_code == 0, result.output
+    assert "Training data: 70 examples (streamed from disk, shuffled 8 at a time)" in result.output
+    assert f"{first}, {second}" in result.output
+    (row,) = read_rows(out / "metrics.jsonl")
+    assert row["words"] == sum(len(s.split("\n")) for s in lines[:70] if s.strip())
