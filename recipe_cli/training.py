@@ -6,10 +6,10 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
-from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import srsly
