@@ -74,6 +74,8 @@ def test_mlflow_logger_records_every_epoch(tmp_path, data_dir, monkeypatch):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # MLflow writes logged models' artifacts under ./mlruns: keep them out of the working tree.
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     tc = build_config(["ner"], overrides=_overrides(data_dir))
     tc.config["training"]["logger"] = {
