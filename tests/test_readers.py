@@ -463,3 +463,24 @@ def test_sentence_per_line_word_pipe_tag(tmp_path, data_dir, nlp):
     bad.write_text("I|O love|O\nNew York|B-LOC\n")
     with pytest.raises(RecipeError, match=re.escape("line 2: expected word|TAG, got 'New'")):
         list(read_docs(bad, nlp))
+
+
+def test_uner_iob2_reads_word_and_tag_columns_and_skips_comments(data_dir, nlp):
+    """UNER's IOB2: '# ...' comment lines, then ID WORD TAG - annotator; the slice's counts match its source."""
+    docs = list(read_docs(data_dir / "uner-dev.iob2", nlp))
+    text = (data_dir / "uner-dev.iob2").read_text(encoding="utf8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    assert len(docs) == text.count("# sent_id = ") == 150
+    assert [t.text for d in docs for t in d] == [row[1] for row in rows]
+    begins = sum(row[2].startswith("B-") for row in rows)
+    assert sum(len(d.ents) for d in docs) == begins > 0
+    assert {e.label_ for d in docs for e in d.ents} <= {"PER", "LOC", "ORG"}
+    assert docs[0].ents[0].text == "tampa bay" and docs[0].ents[0].label_ == "LOC"
+
+
+def test_hashtag_tokens_are_not_comments(tmp_path, nlp):
+    path = tmp_path / "tweets.conll"
+    path.write_text("#Paris\tB-location\nrocks\tO\n#\tO\n\n# text = a comment\nHi\tO\n")
+    docs = list(read_docs(path, nlp))
+    assert [[t.text for t in d] for d in docs] == [["#Paris", "rocks", "#"], ["Hi"]]
+    assert docs[0].ents[0].label_ == "location"

@@ -38,6 +38,7 @@ EXTENSIONS = {
     ".conllu": "conllu",
     ".iob": "iob",
     ".bio": "iob",
+    ".iob2": "iob",
     ".conll": "iob",
     ".tsv": "table",
     ".csv": "table",

@@ -2,7 +2,8 @@
 
 - token per line: a token in the first column, the tag in the last. A sentence ends at any line
   that is empty or holds only whitespace (WNUT17 separates most sentences with a line holding a
-  single TAB);
+  single TAB). ``# ...`` comment lines are skipped, and UNER's IOB2 (``ID WORD TAG - annotator``,
+  told by a first token line numbered 1) is read from its second and third columns;
 - sentence per line: ``word|TAG word|TAG ...`` (or ``word|POS|TAG``, the tag last), as spaCy's
   ``convert`` reads ``.iob`` files.
 
@@ -48,18 +49,45 @@ def _piped_sentences(
         yield sent
 
 
+def _is_tag(value: str) -> bool:
+    prefix, sep, label = value.partition("-")
+    return value == "O" or bool(sep and label and prefix.upper() in _PREFIXES)
+
+
+def _is_comment(line: str) -> bool:
+    """A "# key = value" line (CoNLL-U style metadata, as in UNER), not a token starting with "#" and its tag."""
+    if not line.startswith("#"):
+        return False
+    parts = line.split()
+    # "#\tO", "#Paris\tB-LOC": a token starting with "#", and its tag.
+    is_token = 2 <= len(parts) <= 4 and "=" not in parts and _is_tag(parts[-1])
+    return not is_token
+
+
+def _columns(first: str) -> tuple[int, int]:
+    """Word and tag columns, from the first token line: ``ID WORD TAG ...`` (UNER's IOB2, the tag
+    followed by annotation columns) when it starts with token number 1 and a tag in the third column;
+    otherwise the word first and the tag last (middle columns such as POS or chunk tags are skipped)."""
+    parts = first.split()
+    if len(parts) >= 3 and parts[0] == "1" and _is_tag(parts[2]):
+        return 1, 2
+    return 0, -1
+
+
 def _sentences(path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, str]]]:
     lines = read_lines(path)
     # The first line with content tells the layout; the lines before it are kept and read as usual.
     head: list[tuple[int, str]] = []
     for lineno, line in lines:
         head.append((lineno, line))
-        if line.strip() and not line.startswith("-DOCSTART-"):
+        if line.strip() and not line.startswith("-DOCSTART-") and not _is_comment(line):
             break
     lines = itertools.chain(head, lines)
-    if head and _is_sentence_per_line(head[-1][1]):
+    first = head[-1][1] if head else ""
+    if _is_sentence_per_line(first):
         yield from _piped_sentences(lines, path, counts)
         return
+    word_col, tag_col = _columns(first)
     sent: list[tuple[str, str]] = []
     prev = "O"
     for lineno, line in lines:
@@ -69,13 +97,12 @@ def _sentences(path: Path, counts: dict[str, int]) -> Iterator[list[tuple[str, s
             sent, prev = [], "O"
             continue
         parts = line.split()
-        if parts[0] == "-DOCSTART-":
+        if parts[0] == "-DOCSTART-" or _is_comment(line):
             continue
-        if len(parts) < 2:
-            raise RecipeError(
-                Errors.E026.format(path=path, line=lineno, reason=f"expected a token and a tag, got {line.strip()!r}")
-            )
-        word, tag = parts[0], parts[-1]
+        if len(parts) < 2 or (word_col == 1 and len(parts) < 3):
+            reason = f"expected a token and a tag, got {line.strip()!r}"
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
+        word, tag = parts[word_col], parts[tag_col]
         tag = _normalise_tag(tag, prev, path, lineno, counts)
         sent.append((word, tag))
         prev = tag
