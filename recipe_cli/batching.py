@@ -1,4 +1,11 @@
-"""The automatic maximum batch size of the recipe."""
+"""The automatic maximum batch size of the recipe, and batchers whose size schedule can be saved."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from spacy.util import registry
+
+from .state import Counted
 
 # Largest batch, in examples, by the factory of the trained component.
 MAX_BATCH_SIZE: dict[str, int] = {
@@ -30,3 +37,22 @@ def auto_max_batch_size(factories: list[str], n_examples: int) -> int:
     if n_examples < 500:
         size //= 2
     return max(1, size)
+
+
+def resolve_batcher(block: dict[str, Any]) -> tuple[Callable[[Iterable[Any]], Iterable[list[Any]]], Counted | None]:
+    """The batcher of an interpolated [training.batcher] block, with its size schedule counted.
+
+    A batcher keeps its size schedule to itself; this resolves the schedule first, wraps it so the
+    number of sizes drawn can be saved with the training state and replayed on resume, and hands
+    the counted schedule to the registered batcher function.
+    RETURNS: the batcher, and the counted size schedule (None when the size is a plain number).
+    """
+    size = block.get("size")
+    if not (isinstance(size, dict) and any(key.startswith("@") for key in size)):
+        return registry.resolve({"batcher": block})["batcher"], None
+    # Validate the block as a whole with a plain size standing in for the schedule.
+    registry.resolve({"batcher": {**block, "size": 1}})
+    sizes = Counted(registry.resolve({"size": size})["size"])
+    args = {key: value for key, value in block.items() if not key.startswith("@") and key != "size"}
+    make_batcher = registry.get("batchers", block["@batchers"])
+    return make_batcher(**registry.resolve(args), size=sizes), sizes

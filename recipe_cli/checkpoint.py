@@ -11,6 +11,7 @@ from thinc.api import Optimizer
 
 from .metrics import METRICS_FILE
 from .plots import PLOT_FILE
+from .state import STATE_DIR
 
 DIR_MODEL_BEST = "model-best"
 DIR_MODEL_LAST = "model-last"
@@ -41,37 +42,88 @@ def save_epoch(
     *,
     evaluate: Callable[[], tuple[float, dict[str, Any]]],
     before_to_disk: Callable[[Language], Language] | None = None,
+    write_state: Callable[[Path, float, dict[str, Any]], None] | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    """Evaluate and save the pipeline under the optimizer's averaged weights.
+    """Evaluate and save the pipeline under the optimizer's averaged weights, with the training state.
 
-    Both happen inside one `use_params` block, so the scores describe exactly the weights saved;
-    the live weights are restored when it ends and training goes on from them.
+    Evaluation and saving happen inside one `use_params` block, so the scores describe exactly the
+    weights saved; the live weights are restored when it ends. write_state(folder, score, scores),
+    if given, then writes the training state into the folder (it needs the live weights), and the
+    folder is moved into place: the epoch appears complete, state included, or not at all.
     RETURNS (Tuple[float, Dict[str, Any]]): the main score and all dev scores.
     """
-    with nlp.use_params(optimizer.averages):
-        score, scores = evaluate()
-        nlp.meta["performance"] = {key: value for key, value in scores.items() if isinstance(value, (int, float))}
-        save_pipeline(before_to_disk(nlp) if before_to_disk is not None else nlp, path)
+    tmp = _temp_dir(path)
+    try:
+        with nlp.use_params(optimizer.averages):
+            score, scores = evaluate()
+            nlp.meta["performance"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+            (before_to_disk(nlp) if before_to_disk is not None else nlp).to_disk(tmp)
+        if write_state is not None:
+            write_state(tmp / STATE_DIR, score, scores)
+    except BaseException:
+        # A failed save (full disk...) leaves nothing half-written behind.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _replace(tmp, path)
     return score, scores
 
 
 def save_pipeline(nlp: Language, path: Path) -> None:
     """Write nlp to path so that the folder appears only once it is complete."""
     path = Path(path)
-    tmp = path.parent / f".{path.name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = _temp_dir(path)
     nlp.to_disk(tmp)
     _replace(tmp, path)
 
 
 def copy_checkpoint(src: Path, dest: Path) -> None:
-    """Replace dest with a copy of the saved pipeline src (copying is cheaper than saving again)."""
-    tmp = dest.parent / f".{dest.name}.tmp"
+    """Replace dest with a copy of the saved pipeline src, without its training state."""
+    tmp = _temp_dir(dest)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(STATE_DIR))
+    _replace(tmp, dest)
+
+
+def epoch_folders(out: Path) -> dict[int, Path]:
+    """Epoch number → folder, of the complete epoch folders in a training output folder."""
+    folders = {}
+    for path in Path(out).iterdir() if Path(out).is_dir() else []:
+        if _EPOCH_DIR.match(path.name) and path.is_dir():
+            folders[int(path.name.split("-")[1])] = path
+    return dict(sorted(folders.items()))
+
+
+def prune_epochs(out: Path, latest: int, keep: int) -> None:
+    """After epoch `latest` is in place: drop older epochs' training state, and with keep > 0 all but
+    the last `keep` epoch folders. The newest epoch, whose state a resumed run starts from, always stays."""
+    for epoch, path in epoch_folders(out).items():
+        if epoch >= latest:
+            continue
+        if keep > 0 and epoch <= latest - keep:
+            shutil.rmtree(path)
+        elif (path / STATE_DIR).exists():
+            shutil.rmtree(path / STATE_DIR)
+
+
+def remove_leftovers(out: Path) -> None:
+    """Clean up after a run that was killed: finish or undo half-done replacements, drop temporary folders."""
+    for path in Path(out).iterdir():
+        match = _TEMP.match(path.name)
+        if not match:
+            continue
+        dest = path.parent / path.name[1:].rsplit(".", 1)[0]
+        if match.group(1) == "old" and not dest.exists():
+            path.rename(dest)  # killed between moving the old folder away and the new one in
+        elif path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _temp_dir(path: Path) -> Path:
+    tmp = path.parent / f".{path.name}.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
-    shutil.copytree(src, tmp)
-    _replace(tmp, dest)
+    return tmp
 
 
 def _replace(new: Path, dest: Path) -> None:

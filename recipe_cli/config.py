@@ -217,10 +217,29 @@ def section_at(config: Mapping[str, Any], dot_name: str) -> dict[str, Any]:
 
 
 def cli_overrides(
-    *, data: Sequence[Path], dev: Sequence[Path] | None, lang: str | None, seed: int | None, format: str | None = None
+    *,
+    data: Sequence[Path],
+    dev: Sequence[Path] | None,
+    lang: str | None,
+    seed: int | None,
+    format: str | None = None,
+    vectors: Path | None = None,
+    base_model: str | None = None,
+    rehearse: Path | bool | None = None,
 ) -> dict[str, Any]:
-    """The config settings that recipe-train's named options stand for (several paths become a list)."""
+    """The config settings that recipe-train's named options stand for (several paths become a list).
+
+    rehearse: True for rehearsal on the training texts, a path for raw texts, None for none.
+    """
     overrides: dict[str, Any] = {"paths.train": config_paths(data), "paths.dev": config_paths(dev or data)}
+    if vectors is not None:
+        overrides["paths.vectors"] = str(vectors)
+    if base_model is not None:
+        overrides["paths.base_model"] = str(base_model)
+    if rehearse is not None and rehearse is not False:
+        overrides["training.rehearsal.enabled"] = True
+        if not isinstance(rehearse, bool):
+            overrides["paths.rehearse"] = str(rehearse)
     if format is not None:
         overrides.update({"corpora.train.format": format, "corpora.dev.format": format})
     if not dev:  # hold out a seeded share of DATA as dev data
@@ -252,4 +271,24 @@ def build_config(
     env = env_overrides(config, environ or {})
     config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
     config = apply_overrides(config, overrides or {})
+    if config.get("paths", {}).get("vectors"):
+        notes.extend(use_static_vectors(config))
     return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config), notes=notes)
+
+
+def use_static_vectors(config: Config) -> list[str]:
+    """Turn on include_static_vectors wherever the config's embedding layers have it (for --vectors)."""
+    changed: list[str] = []
+
+    def visit(block: dict, where: str) -> None:
+        for key, value in block.items():
+            if isinstance(value, dict):
+                visit(value, f"{where}.{key}" if where else key)
+            elif key == "include_static_vectors" and value is not True:
+                block[key] = True
+                changed.append(f"{where}.{key}")
+
+    visit(config.get("components", {}), "components")
+    if not changed:
+        return ["paths.vectors: no embedding layer of this config takes static vectors; they are loaded but unused"]
+    return [f"{path} = true (static vectors from paths.vectors)" for path in changed]

@@ -56,7 +56,23 @@ class Errors(metaclass=ErrorsWithCodes):
     E055 = "Invalid --min {arg!r}: expected SCORE=VALUE, e.g. ents_f=0.55."
     E056 = "--min names {names}, not a score of this pipeline (its scores: {scores})."
     E057 = "Unknown data format '{name}'. Choose from: {options}."
-    E058 = "Missing training data: give DATA paths before any --section.key overrides."
+    E058 = "Missing COMPONENT or DATA: recipe-train COMPONENT DATA... [--section.key value ...] (or --resume OUT)."
+    E059 = "No run to resume in {path}: it holds no complete epoch with its training state{why}."
+    E060 = (
+        "--resume {path} continues the run with its own config; {what} cannot be given (only {allowed}, to extend it)."
+    )
+    E061 = "--resume {path}: {name} = {new} would shorten the run ({name} was {old}); only longer runs can be resumed."
+    E062 = "Could not write {path}: {reason}. Earlier epochs are intact."
+    E063 = "The training state in {path} cannot be used: {error}"
+    E064 = "Interrupted by {signal} in epoch {epoch}: averaged weights saved to {last}. Resume with: recipe-train --resume {out}"
+    E066 = "Base model {base}: its '{name}' component is a {factory}, not a {want}; choose another component or base."
+    E067 = (
+        "The data has labels the base model's '{name}' does not know ({labels}), and a trained {name} cannot add "
+        "labels; train it without --base-model {base}, or with a base that lacks '{name}'."
+    )
+    E068 = "--rehearse needs --base-model: pseudo-rehearsal keeps what a pretrained pipeline knew."
+    E069 = "--vectors cannot be combined with --base-model: the base model's vectors are used."
+    E065 = "--keep-epochs must be 0 (keep all) or a positive number, not {value}."
 
 
 class RecipeError(ValueError):
@@ -66,6 +82,14 @@ class RecipeError(ValueError):
     """
 
     exit_code = 1
+
+
+class RunInterrupted(RecipeError):
+    """SIGINT or SIGTERM stopped a run after saving: exit status 128 + the signal's number (130, 143)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 class UsageError(RecipeError):

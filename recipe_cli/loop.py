@@ -26,7 +26,8 @@ class EpochInfo:
     batch_size (int): the largest batch of this epoch (the compounding size it reached).
     learn_rate (float): the optimizer's learning rate after this epoch.
     seconds (float): time this epoch's updates took.
-    finished (bool): False when max_steps cut the epoch short.
+    finished (bool): False when max_steps or an interruption cut the epoch short.
+    interrupted (bool): True when should_stop() ended the epoch before its end.
     """
 
     epoch: int
@@ -38,6 +39,7 @@ class EpochInfo:
     learn_rate: float = 0.0
     seconds: float = 0.0
     finished: bool = True
+    interrupted: bool = False
 
 
 def shuffled(items: Iterable[T], rng: random.Random, buffer_size: int = 0) -> Iterator[T]:
@@ -75,6 +77,11 @@ def train_epochs(
     shuffle_buffer: int = 0,
     max_epochs: int,
     max_steps: int = 0,
+    first_epoch: int = 1,
+    step: int = 0,
+    words: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+    rehearse: Callable[[int], list[Example]] | None = None,
     accumulate_gradient: int = 1,
     exclude: Iterable[str] = (),
     annotating_components: Iterable[str] = (),
@@ -91,11 +98,18 @@ def train_epochs(
     compounding and the dropout keeps decaying across epochs. The consumer decides on stopping
     early (patience) by leaving the loop; max_epochs = 0 means no epoch limit. after_update, if
     given, sees the epoch's running info and the batch after every update (progress display).
+    A resumed run starts at first_epoch with the step and word counters it had reached.
+    should_stop, if given, is asked after every update and before every epoch (Ctrl-C): when it
+    says so mid-epoch, the unfinished epoch is yielded with interrupted set, and the loop ends.
+    rehearse(n), if given, returns examples to join a batch of n new examples in its update
+    (pseudo-rehearsal); they count in neither words nor steps.
     """
     exclude = list(exclude)
     annotating = list(annotating_components)
-    step = words = epoch = 0
+    epoch = first_epoch - 1
     while max_epochs <= 0 or epoch < max_epochs:
+        if should_stop is not None and should_stop():
+            return
         epoch += 1
         info = EpochInfo(epoch=epoch, step=step, words=words)
         start = time.perf_counter()
@@ -105,7 +119,8 @@ def train_epochs(
                 before_update(nlp, {"step": step, "epoch": epoch})
             # One next() per update: the only place the dropout schedule advances.
             dropout = next(dropouts)
-            _update(nlp, batch, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
+            update_batch = batch + rehearse(len(batch)) if rehearse is not None else batch
+            _update(nlp, update_batch, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
             # Advance the optimizer's own schedules (e.g. a learn-rate schedule) once per update.
             optimizer.step_schedules()
             step += 1
@@ -117,10 +132,13 @@ def train_epochs(
             if max_steps and step >= max_steps:
                 info.finished = False
                 break
+            if should_stop is not None and should_stop():
+                info.finished, info.interrupted = False, True
+                break
         info.learn_rate = float(optimizer.learn_rate)
         info.seconds = time.perf_counter() - start
         yield info
-        if max_steps and step >= max_steps:
+        if info.interrupted or (max_steps and step >= max_steps):
             return
 
 

@@ -1,5 +1,7 @@
 """OUT/metrics.jsonl: one JSON line per epoch."""
 
+import errno
+import os
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -25,16 +27,29 @@ class MetricsRow(TypedDict):
 
 
 def append_row(path: Path, row: MetricsRow) -> None:
-    """Append one row as a single line and flush it to disk."""
-    line = srsly.json_dumps(plain(row)) + "\n"
-    with Path(path).open("a", encoding="utf8") as file:
-        file.write(line)
-        file.flush()
+    """Append one row as a single line, in one write, and flush it to disk."""
+    line = (srsly.json_dumps(plain(row)) + "\n").encode("utf8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, line)
+        if written != len(line):  # pragma: no cover (only a full disk writes part of a line)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_rows(path: Path) -> list[MetricsRow]:
-    """All rows of a metrics file, in order."""
-    return list(srsly.read_jsonl(path))  # type: ignore[arg-type]
+    """All rows of a metrics file, in order (a last line cut short by a crash is left out)."""
+    rows = []
+    lines = Path(path).read_text(encoding="utf8").splitlines()
+    for i, line in enumerate(lines):
+        try:
+            rows.append(srsly.json_loads(line))
+        except ValueError:
+            if i < len(lines) - 1:
+                raise
+    return rows
 
 
 def plain(value: Any) -> Any:

@@ -52,6 +52,22 @@ def split_data_words(words: list[str]) -> tuple[list[Path], list[str]]:
     return paths, overrides
 
 
+def take_rehearse(words: list[str]) -> tuple[list[str], Path | bool | None]:
+    """Take --rehearse [RAW] out of override words: (the other words, RAW / True / None)."""
+    rest: list[str] = []
+    found: Path | bool | None = None
+    words = list(words)
+    while words:
+        word = words.pop(0)
+        if word == "--rehearse":
+            found = Path(words.pop(0)) if words and not words[0].startswith("--") else True
+        elif word.startswith("--rehearse="):
+            found = Path(word.split("=", 1)[1])
+        else:
+            rest.append(word)
+    return rest, found
+
+
 def _parse_value(value: str) -> Any:
     try:
         # The standard library parses floats exactly ("0.3" → 0.3); ujson does not.

@@ -16,7 +16,7 @@ Opt = typer.Option
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 bad data, config, environment or output folder; "
-    "2 bad command-line usage; 130 interrupted."
+    "2 bad command-line usage; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM."
 )
 
 

@@ -7,7 +7,9 @@ import typer
 
 from ..config import build_config, cli_overrides, default_output, parse_components
 from ..errors import Errors, UsageError
-from ..overrides import parse_overrides, split_data_words
+from ..overrides import parse_overrides, split_data_words, take_rehearse
+from ..resume import EXTENDING
+from ..resume import resume as resume_run
 from ..training import train
 from ._util import EXIT_CODES_HELP, Arg, Opt, check_format, cli_errors
 
@@ -17,25 +19,29 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 @app.command(
     "train",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    epilog="Any config setting can be set with --section.key value. " + EXIT_CODES_HELP,
+    epilog="--rehearse [RAW]: with --base-model, pseudo-rehearsal: the base model annotates raw texts (RAW: .txt, "
+    "one per line, or .jsonl; default: the training texts) that join every batch, and fills in the labels the new "
+    "data lacks. Any config setting can be set with --section.key value. " + EXIT_CODES_HELP,
 )
 def train_cli(
     # fmt: off
     ctx: typer.Context,
     component: Annotated[
-        str,
+        str | None,
         Arg(
+            metavar="COMPONENT",
             help="Component to train: ner, tagger, parser, morphologizer, senter, textcat, textcat_multilabel, or a comma list (tagger,parser)",
             show_default=False,
         ),
-    ],
+    ] = None,
     data: Annotated[
-        list[str],
+        list[str] | None,
         Arg(
+            metavar="DATA...",
             help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll, .tsv/.csv; a folder or a glob; several may be given",
             show_default=False,
         ),
-    ],
+    ] = None,
     dev: Annotated[
         list[Path] | None, Opt("--dev", help="Dev data, repeatable (default: a seeded 10% of DATA held out)")
     ] = None,
@@ -59,6 +65,38 @@ def train_cli(
         ),
     ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Print only errors and the final summary")] = False,
+    vectors: Annotated[
+        Path | None,
+        Opt(
+            "--vectors", help="Static word vectors to start from: a pipeline folder, or a vectors file (.txt/.vec/.npz)"
+        ),
+    ] = None,
+    base_model: Annotated[
+        str | None,
+        Opt(
+            "--base-model",
+            help="A pretrained pipeline (package name or folder) to start from: COMPONENT is updated in place or "
+            "added beside its components, which are kept frozen",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        Opt(
+            "--resume",
+            help="Continue the interrupted run in this output folder from its last complete epoch, with its own "
+            "config (only --training.max_epochs/max_steps/patience may extend it)",
+            show_default=False,
+        ),
+    ] = None,
+    keep_epochs: Annotated[
+        int | None,
+        Opt(
+            "--keep-epochs",
+            help="Keep only the last K epoch folders (default: all); model-best, model-last and the state to "
+            "resume from always stay",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Check the config, read and summarise the data, write nothing")
     ] = False,
@@ -67,16 +105,28 @@ def train_cli(
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, decaying
     dropout, and an evaluated checkpoint after every epoch."""
     with cli_errors():
-        components = parse_components(component)
-        check_format(data_format)
-        # DATA takes every free word: the --section.key value overrides among them are split off here.
-        paths, override_words = split_data_words([*data, *ctx.args])
-        if not paths:
+        # COMPONENT and DATA take every free word: the --section.key value overrides among them are split off.
+        words, override_words = split_data_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
+        override_words, rehearse = take_rehearse(override_words)
+        overrides = parse_overrides(override_words)
+        if resume is not None:
+            given = [name for name, value in (("--dev", dev), ("--config", config), ("--lang", lang), ("--seed", seed),
+                     ("--format", data_format), ("--output", output), ("--vectors", vectors),
+                     ("--base-model", base_model), ("--rehearse", rehearse)) if value is not None and value != []]  # fmt: skip
+            if given or words:
+                what = ", ".join(given + (["COMPONENT or DATA"] if words else []))
+                raise UsageError(Errors.E060.format(path=resume, what=what, allowed=", ".join(EXTENDING)))
+            resume_run(resume, overrides=overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs)
+            return
+        if len(words) < 2:
             raise UsageError(Errors.E058)
-        overrides = {
-            **cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format),
-            **parse_overrides(override_words),
-        }
+        components = parse_components(str(words[0]))
+        paths = words[1:]
+        check_format(data_format)
+        named = cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format, vectors=vectors,
+                              base_model=base_model, rehearse=rehearse)  # fmt: skip
+        overrides = {**named, **overrides}
         training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
         output = output if output is not None else default_output(paths[0], components)
-        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet, dry_run=dry_run)
+        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
+              dry_run=dry_run, keep_epochs=keep_epochs or 0)  # fmt: skip

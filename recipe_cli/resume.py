@@ -1,0 +1,182 @@
+"""resume(): go on with an interrupted run from its last complete epoch, exactly as it would have gone on."""
+
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import srsly
+from spacy.language import Language
+from spacy.util import load_model
+
+from .checkpoint import (
+    DIR_MODEL_BEST,
+    DIR_MODEL_LAST,
+    RUN_FILE,
+    copy_checkpoint,
+    epoch_dir,
+    epoch_folders,
+    prune_epochs,
+    remove_leftovers,
+)
+from .console import Console
+from .device import use_gpu as use_gpu_device
+from .errors import Errors, RecipeError, UsageError
+from .metrics import METRICS_FILE
+from .state import STATE_DIR, STATE_FILE, TrainingState, read_state, restore_state
+from .training import (
+    _read_data,
+    _resolve_training,
+    _trained_components,
+    check_keep_epochs,
+    check_limits,
+    disk_errors,
+    fit,
+)
+from .transfer import setup_rehearsal
+
+# Settings a resumed run may change: each can only make the run longer.
+EXTENDING = ("training.max_epochs", "training.max_steps", "training.patience")
+
+
+def resume(
+    output_path: Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    use_gpu: int = -1,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    quiet: bool = False,
+    keep_epochs: int | None = None,
+) -> Path:
+    """Continue the run in output_path from its newest epoch that has a training state.
+
+    overrides (Dict[str, Any]): only the settings in EXTENDING, and only values that extend the run.
+    keep_epochs (Optional[int]): as for train(); None keeps the run's own setting.
+    RETURNS (Path): the output folder.
+    """
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    console = Console(stdout, quiet=quiet)
+    out = Path(output_path)
+    if not (out / RUN_FILE).is_file():
+        raise RecipeError(
+            Errors.E059.format(path=out, why=f" ({RUN_FILE} not found: not a recipe-train output folder)")
+        )
+    run = srsly.read_json(out / RUN_FILE)
+    keep = run.get("keep_epochs", 0) if keep_epochs is None else keep_epochs
+    check_keep_epochs(keep)
+    overrides = dict(overrides or {})
+    _check_override_names(out, overrides)
+    with disk_errors(out):
+        remove_leftovers(out)
+    folder = latest_state(out)
+    try:
+        state = read_state(folder / STATE_DIR)
+    except (OSError, ValueError, TypeError) as e:
+        raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
+    use_gpu_device(use_gpu)
+    nlp = _load(folder)
+    _apply_overrides(out, nlp, overrides)
+    _rebase_paths(nlp, Path(run.get("cwd") or os.getcwd()))
+    T = _resolve_training(nlp.config)
+    check_limits(T)
+    done = _finished(state, T)
+    if done:
+        console.good(f"Nothing to resume in {out}: the run ended at epoch {state.epoch} ({done})")
+        return out
+    data = _read_data(nlp, _trained_components(nlp), T["shuffle_buffer"])
+    if T["rehearsal"].get("enabled"):
+        # The same base-annotated examples as the run had (the base model must still be where it was).
+        setup_rehearsal(nlp, T, data)
+    try:
+        restore_state(nlp, T["optimizer"], folder / STATE_DIR)
+    except (OSError, ValueError, KeyError) as e:
+        raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
+    with disk_errors(out):
+        _repair(out, state, keep)
+    best = f"best epoch {state.best_epoch}, score {state.best_score:.4f}" if state.best_epoch else "no best yet"
+    console.info("Resuming", f"{out} after epoch {state.epoch} (step {state.step:,}; {best})")
+    for name, value in overrides.items():
+        console.info("Extended", f"{name} = {value}")
+    return fit(nlp, T, data, out, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep, state=state)
+
+
+def latest_state(out: Path) -> Path:
+    """The newest epoch folder that holds a training state."""
+    for _, folder in sorted(epoch_folders(out).items(), reverse=True):
+        if (folder / STATE_DIR / STATE_FILE).is_file():
+            return folder
+    raise RecipeError(Errors.E059.format(path=out, why=""))
+
+
+def _load(folder: Path) -> Language:
+    try:
+        return load_model(folder)
+    except Exception as e:  # spaCy raises many kinds on a damaged folder
+        raise RecipeError(Errors.E051.format(path=folder, error=" ".join(str(e).split()))) from None
+
+
+def _check_override_names(out: Path, overrides: dict[str, Any]) -> None:
+    refused = [name for name in overrides if name not in EXTENDING]
+    if refused:
+        raise UsageError(Errors.E060.format(path=out, what=", ".join(refused), allowed=", ".join(EXTENDING)))
+
+
+def _apply_overrides(out: Path, nlp: Language, overrides: dict[str, Any]) -> None:
+    """Set the extending settings in the run's config, refusing any that would shorten it (0: no limit)."""
+    training = nlp.config["training"]
+    for name, new in overrides.items():
+        key = name.split(".", 1)[1]
+        old = training.get(key, 0)
+        if not isinstance(new, int) or isinstance(new, bool) or new < 0:
+            raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
+        if new != 0 and (old == 0 or new < old):
+            raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
+        training[key] = new
+
+
+def _finished(state: TrainingState, T: dict[str, Any]) -> str:
+    """Why the run would not go on past the saved epoch, or "" if it would."""
+    if T["max_epochs"] > 0 and state.epoch >= T["max_epochs"]:
+        return f"training.max_epochs = {T['max_epochs']}; extend it with --training.max_epochs N"
+    if T["max_steps"] > 0 and state.step >= T["max_steps"]:
+        return f"training.max_steps = {T['max_steps']}; extend it with --training.max_steps N"
+    if T["patience"] > 0 and state.epoch - state.best_epoch >= T["patience"]:
+        return f"no better score for training.patience = {T['patience']} epochs; extend it with --training.patience N"
+    return ""
+
+
+def _rebase_paths(nlp: Language, cwd: Path) -> None:
+    """Relative data paths of the config are relative to the folder the run started in."""
+
+    def rebase(value: Any) -> Any:
+        if isinstance(value, list):
+            return [rebase(v) for v in value]
+        if not isinstance(value, str) or not value or "${" in value:
+            return value
+        path = Path(value)
+        return str(cwd / path) if not path.is_absolute() and (cwd / path).exists() else value
+
+    config = nlp.config
+    for key, value in config.get("paths", {}).items():
+        config["paths"][key] = rebase(value)
+    for block in config.get("corpora", {}).values():
+        if isinstance(block, dict) and "path" in block:
+            block["path"] = rebase(block["path"])
+
+
+def _repair(out: Path, state: TrainingState, keep: int) -> None:
+    """Make OUT what it was right after the saved epoch: its metrics rows, model-last and model-best."""
+    for epoch, folder in epoch_folders(out).items():
+        if epoch > state.epoch:  # pragma: no cover (a later epoch always carries a later state)
+            raise RecipeError(Errors.E063.format(path=folder, error="an epoch newer than the newest training state"))
+    tmp = out / f".{METRICS_FILE}.tmp"
+    tmp.write_text("".join(srsly.json_dumps(row) + "\n" for row in state.rows), encoding="utf8")
+    os.replace(tmp, out / METRICS_FILE)
+    latest = out / epoch_dir(state.epoch)
+    copy_checkpoint(latest, out / DIR_MODEL_LAST)
+    best = out / epoch_dir(state.best_epoch)
+    if best.is_dir() and (state.best_epoch == state.epoch or not (out / DIR_MODEL_BEST).is_dir()):
+        copy_checkpoint(best, out / DIR_MODEL_BEST)
+    prune_epochs(out, state.epoch, keep)

@@ -1,0 +1,218 @@
+"""The training state saved with every epoch, so that an interrupted run resumes exactly where it was.
+
+Saved in ``epoch-NNN/training-state/``, inside the epoch folder, so that it appears (by the folder's
+rename) at the same moment as the epoch's pipeline:
+
+- ``state.json``: epoch, step and word counters, how far each schedule has been drawn, the states of
+  the shuffling generator and of Python's and numpy's global generators, the best score and epoch, the
+  metrics rows and the schedule trace of the plot;
+- ``arrays.msgpack``: the live (not averaged) weights, the gradients not yet applied (spaCy applies a
+  shared tok2vec's gradient at the next update), Adam's two moments and the per-parameter update counts, keyed by component, layer position and parameter name (node ids change between
+  processes). Float arrays are stored byte-plane shuffled and zlib-compressed.
+
+The averaged weights are not stored twice: they are the weights of the epoch's pipeline itself.
+"""
+
+import random
+import zlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy
+import srsly
+from spacy.language import Language
+from thinc.api import Model, Optimizer
+from thinc.backends import get_array_ops
+
+STATE_DIR = "training-state"
+STATE_FILE = "state.json"
+ARRAYS_FILE = "arrays.msgpack"
+FORMAT_VERSION = 1
+
+
+class Counted:
+    """An iterator that counts the values drawn from it, so a schedule's position can be saved and replayed."""
+
+    def __init__(self, values: Iterator[Any], drawn: int = 0) -> None:
+        self.values = values
+        self.drawn = 0
+        self.skip(drawn)
+
+    def __iter__(self) -> "Counted":
+        return self
+
+    def __next__(self) -> Any:
+        value = next(self.values)
+        self.drawn += 1
+        return value
+
+    def skip(self, n: int) -> None:
+        """Draw and drop n values (replaying a saved position on a fresh schedule)."""
+        for _ in range(n):
+            next(self)
+
+
+@dataclass
+class TrainingState:
+    """Everything but the arrays that a resumed run needs to go on exactly as the uninterrupted one."""
+
+    epoch: int
+    step: int
+    words: int
+    best_score: float
+    best_epoch: int
+    draws: dict[str, int]
+    shuffle_rng: Any
+    python_rng: Any
+    numpy_rng: Any
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    trace: list[Any] = field(default_factory=list)
+    rehearsal_rng: Any = None
+    version: int = FORMAT_VERSION
+
+
+def rng_states(shuffle_rng: random.Random, rehearsal_rng: random.Random | None = None) -> dict[str, Any]:
+    """The states of the run's shuffling (and rehearsal) generators and of the global generators dropout and
+    oracles use."""
+    kind, keys, pos, has_gauss, gauss = numpy.random.get_state()
+    return {
+        "shuffle_rng": _json_state(shuffle_rng.getstate()),
+        "rehearsal_rng": _json_state(rehearsal_rng.getstate()) if rehearsal_rng is not None else None,
+        "python_rng": _json_state(random.getstate()),
+        "numpy_rng": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
+    }
+
+
+def restore_rngs(state: TrainingState, shuffle_rng: random.Random, rehearsal_rng: random.Random | None = None) -> None:
+    shuffle_rng.setstate(_tuple_state(state.shuffle_rng))
+    if rehearsal_rng is not None and state.rehearsal_rng is not None:
+        rehearsal_rng.setstate(_tuple_state(state.rehearsal_rng))
+    random.setstate(_tuple_state(state.python_rng))
+    kind, keys, pos, has_gauss, gauss = state.numpy_rng
+    numpy.random.set_state((kind, numpy.asarray(keys, dtype=numpy.uint32), pos, has_gauss, gauss))
+
+
+def _json_state(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _tuple_state(state: list) -> tuple:
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
+def param_keys(nlp: Language) -> dict[int, str]:
+    """Node id → a name that is the same in every process: component/position in its model's walk."""
+    keys: dict[int, str] = {}
+    for name, proc in nlp.pipeline:
+        model = getattr(proc, "model", None)
+        if not isinstance(model, Model):
+            continue
+        for i, node in enumerate(model.walk()):
+            keys.setdefault(node.id, f"{name}/{i}")
+    return keys
+
+
+def _nodes(nlp: Language) -> dict[str, Model]:
+    keys = param_keys(nlp)
+    nodes: dict[str, Model] = {}
+    for _, proc in nlp.pipeline:
+        model = getattr(proc, "model", None)
+        if isinstance(model, Model):
+            for node in model.walk():
+                nodes.setdefault(keys[node.id], node)
+    return nodes
+
+
+def save_state(nlp: Language, optimizer: Optimizer, state: TrainingState, path: Path) -> None:
+    """Write the training state into path (a folder inside an epoch folder that is not yet in place)."""
+    path.mkdir(parents=True, exist_ok=True)
+    keys = param_keys(nlp)
+
+    def stable(key: tuple[int, str]) -> str | None:
+        node_key = keys.get(key[0])
+        return f"{node_key}/{key[1]}" if node_key is not None else None
+
+    params: dict[str, dict[str, Any]] = {}
+    grads: dict[str, dict[str, Any]] = {}
+    for node_key, node in _nodes(nlp).items():
+        for name in node.param_names:
+            if node.has_param(name):
+                params[f"{node_key}/{name}"] = _encode(node.get_param(name))
+            if node.has_grad(name):
+                grads[f"{node_key}/{name}"] = _encode(node.get_grad(name))
+    arrays = {
+        "version": FORMAT_VERSION,
+        "params": params,
+        "grads": grads,
+        "mom1": {k: _encode(v) for key, v in optimizer.mom1.items() if (k := stable(key))},
+        "mom2": {k: _encode(v) for key, v in optimizer.mom2.items() if (k := stable(key))},
+        "nr_update": {k: int(v) for key, v in optimizer.nr_update.items() if (k := stable(key))},
+        "last_seen": {k: int(v) for key, v in optimizer.last_seen.items() if (k := stable(key))},
+    }
+    srsly.write_msgpack(path / ARRAYS_FILE, arrays)
+    srsly.write_json(path / STATE_FILE, asdict(state))
+
+
+def read_state(path: Path) -> TrainingState:
+    data = srsly.read_json(path / STATE_FILE)
+    return TrainingState(**data)
+
+
+def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
+    """Put the saved live weights into nlp and the saved Adam state into a fresh optimizer.
+
+    nlp holds the epoch's pipeline, whose weights are the optimizer's averages: they become the
+    averages of every parameter that has been updated, and the saved live weights replace them.
+    """
+    arrays = srsly.read_msgpack(path / ARRAYS_FILE)
+    nodes = _nodes(nlp)
+    ids: dict[str, tuple[int, str]] = {}
+    for node_key, node in nodes.items():
+        for name in node.param_names:
+            ids[f"{node_key}/{name}"] = (node.id, name)
+    missing = sorted(set(arrays["params"]) - set(ids))
+    if missing:
+        raise ValueError(f"the saved state names parameters this pipeline lacks: {', '.join(missing[:3])}")
+    # Before the live weights replace them: the loaded weights are the averages of the updated parameters.
+    averaged = {}
+    for key in arrays["nr_update"]:
+        node, name = nodes[key.rsplit("/", 1)[0]], ids[key][1]
+        averaged[key] = node.ops.xp.array(node.get_param(name), copy=True)
+    for key, blob in arrays["params"].items():
+        node = nodes[key.rsplit("/", 1)[0]]
+        name = ids[key][1]
+        node.set_param(name, node.ops.asarray(_decode(blob)))
+    for key, blob in arrays["grads"].items():
+        node = nodes[key.rsplit("/", 1)[0]]
+        node.set_grad(ids[key][1], node.ops.asarray(_decode(blob)))
+    for kind in ("mom1", "mom2"):
+        target = getattr(optimizer, kind)
+        for key, blob in arrays[kind].items():
+            node = nodes[key.rsplit("/", 1)[0]]
+            target[ids[key]] = node.ops.asarray(_decode(blob))
+    for key, count in arrays["nr_update"].items():
+        optimizer.nr_update[ids[key]] = count
+        if optimizer.averages is not None and key in averaged:
+            optimizer.averages[ids[key]] = averaged[key]
+    for key, count in arrays["last_seen"].items():
+        optimizer.last_seen[ids[key]] = count
+
+
+def _encode(array: Any) -> dict[str, Any]:
+    """Byte-plane shuffled, zlib-compressed bytes of an array (float weights compress better so)."""
+    data = numpy.ascontiguousarray(get_array_ops(array).to_numpy(array))
+    planes = data.view(numpy.uint8).reshape(-1, data.itemsize).T.tobytes() if data.size else b""
+    return {"dtype": data.dtype.str, "shape": list(data.shape), "data": zlib.compress(planes, 1)}
+
+
+def _decode(blob: dict[str, Any]) -> numpy.ndarray:
+    dtype = numpy.dtype(blob["dtype"])
+    shape = tuple(blob["shape"])
+    raw = numpy.frombuffer(zlib.decompress(blob["data"]), dtype=numpy.uint8)
+    if raw.size:
+        raw = raw.reshape(dtype.itemsize, -1).T.copy()
+    return raw.view(dtype).reshape(shape)

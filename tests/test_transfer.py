@@ -1,0 +1,181 @@
+"""Transfer learning: --base-model (in place, beside, shared tok2vec), --rehearse, --vectors."""
+
+from collections import Counter
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+from spacy.util import load_model_from_config
+from typer.testing import CliRunner
+
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.config import build_config
+from recipe_cli.formats import read_docs
+from recipe_cli.metrics import read_rows
+
+runner = CliRunner()
+DATA = Path(__file__).parent / "data"
+WNUT_TYPES = {"person", "location", "corporation", "product", "creative-work", "group"}
+
+
+def _train(args):
+    return runner.invoke(train_app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A base ner pipeline trained on the WNUT17 slice."""
+    out = tmp_path_factory.mktemp("base") / "out"
+    result = _train(["ner", DATA / "wnut17-train.conll", "--dev", DATA / "wnut17-dev.conll", "-o", out, "-q",
+                     "--training.max_epochs", 2, "--corpora.train.limit", 200])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out / "model-best"
+
+
+@pytest.fixture(scope="module")
+def raw_texts(tmp_path_factory):
+    path = tmp_path_factory.mktemp("raw") / "tweets.txt"
+    docs = list(read_docs(DATA / "wnut17-dev.conll", spacy.blank("en")))
+    path.write_text("".join(doc.text + "\n" for doc in docs[:100]), encoding="utf8")
+    return path
+
+
+def _finetune(base, out, *extra):
+    return _train(["ner", DATA / "uner-dev.iob2", "--dev", DATA / "uner-test.iob2", "--base-model", base, "-o", out,
+                   "--training.max_epochs", 1, *extra])  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "extra", [[], ["--rehearse"], ["--rehearse", "RAW", "--training.rehearsal.unannotated", "missing"]]
+)
+def test_finetune_keeps_the_old_labels(tmp_path, base, raw_texts, extra):
+    extra = [raw_texts if word == "RAW" else word for word in extra]
+    out = tmp_path / "out"
+    result = _finetune(base, out, *extra)
+    assert result.exit_code == 0, result.output
+    assert "updated in place: ner" in result.output
+    assert "new labels added to the base model's: LOC, ORG" in result.output
+    if extra:
+        assert "rehearsal:" in result.output and "fill-in:" in result.output
+    for folder in (out / "epoch-001", out / "model-best"):
+        nlp = spacy.load(folder)
+        assert nlp.pipe_names == ["tok2vec", "ner"]
+        assert WNUT_TYPES | {"LOC", "ORG"} <= set(nlp.get_pipe("ner").labels)
+    (row,) = read_rows(out / "metrics.jsonl")
+    assert row["scores"]["ents_f"] is not None
+
+
+@pytest.mark.slow
+def test_rehearsal_and_fill_in_use_the_base_models_predictions(tmp_path, base, raw_texts):
+    """The rehearsal examples are the base model's own annotation of the raw texts."""
+    from recipe_cli.transfer import fill_in, load_base, rehearsal_examples
+
+    teacher = load_base(base)
+    nlp = load_base(base)
+    texts = raw_texts.read_text(encoding="utf8").splitlines()
+    examples = rehearsal_examples(teacher, nlp, texts, ["ner"])
+    predicted = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in teacher.pipe(texts)]
+    assert [[(e.start_char, e.end_char, e.label_) for e in eg.reference.ents] for eg in examples] == predicted
+    missing = rehearsal_examples(teacher, nlp, texts, ["ner"], unannotated="missing")
+    unannotated = Counter(t.ent_iob_ for eg in missing for t in eg.reference if not t.ent_type_)
+    assert set(unannotated) == {""}
+    # Fill-in: gold spans stay, the base's entities of other types come in where they overlap none.
+    new = _uner_examples(nlp)
+    gold = [[(e.start, e.end, e.label_) for e in eg.reference.ents] for eg in new]
+    filled = list(fill_in(teacher, new, ["ner"], {"ner": "ner"}))
+    for eg, spans in zip(filled, gold, strict=True):
+        ents = [(e.start, e.end, e.label_) for e in eg.reference.ents]
+        assert set(spans) <= set(ents)
+        assert all(label in WNUT_TYPES for _, _, label in set(ents) - set(spans))
+
+
+def _uner_examples(nlp):
+    from spacy.training import Example
+
+    return [Example(nlp.make_doc(doc.text), doc) for doc in read_docs(DATA / "uner-dev.iob2", nlp)]
+
+
+@pytest.mark.slow
+def test_new_component_is_added_beside_the_frozen_base(tmp_path, base):
+    out = tmp_path / "out"
+    result = _train(["tagger", DATA / "ewt-train.conllu", "--dev", DATA / "ewt-dev.conllu", "--base-model", base,
+                     "-o", out, "--training.max_epochs", 1, "--corpora.train.limit", 100])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "added: tagger" in result.output and "kept unchanged: tok2vec, ner" in result.output
+    nlp, original = spacy.load(out / "model-last"), spacy.load(base)
+    assert nlp.pipe_names == ["tok2vec", "ner", "tagger"]
+    assert nlp.get_pipe("ner").model.to_bytes() == original.get_pipe("ner").model.to_bytes()
+    assert nlp.get_pipe("tok2vec").model.to_bytes() == original.get_pipe("tok2vec").model.to_bytes()
+    doc = nlp("Apple is opening a store in Paris")
+    assert all(t.tag_ for t in doc)
+
+
+@pytest.mark.slow
+def test_shared_tok2vec_is_copied_so_kept_components_do_not_change(tmp_path):
+    """A base whose tok2vec feeds a tagger and a ner: fine-tuning the ner gives it its own tok2vec copy."""
+    config = build_config(["tagger", "ner"], overrides={"training.batcher.size.stop": 8}).config
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    from spacy.training import Example
+
+    egs = [Example(nlp.make_doc(d.text), d) for d in read_docs(DATA / "ewt-dev.conllu", nlp)][:30]
+    egs += [Example(nlp.make_doc(d.text), d) for d in read_docs(DATA / "wnut17-dev.conll", nlp)][:30]
+    nlp.initialize(lambda: egs)
+    base = tmp_path / "base"
+    nlp.to_disk(base)
+    out = tmp_path / "out"
+    result = _finetune(base, out)
+    assert result.exit_code == 0, result.output
+    assert "given a copy of the shared tok2vec: ner" in result.output
+    tuned = spacy.load(out / "model-last")
+    assert tuned.get_pipe("tok2vec").listening_components == ["tagger"]
+    text = "The quick brown fox jumps over the lazy dog in London"
+    assert [t.tag_ for t in tuned(text)] == [t.tag_ for t in spacy.load(base)(text)]
+
+
+@pytest.mark.slow
+def test_rehearse_without_base_model_fails_cleanly(tmp_path):
+    out = tmp_path / "out"
+    result = _train(["ner", DATA / "uner-dev.iob2", "-o", out, "--rehearse"])
+    assert result.exit_code == 1
+    assert "--rehearse needs --base-model" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def _vectors_file(path: Path) -> Path:
+    """Word vectors computed from the WNUT17 slice: each word's counts of its neighbours' hashed shapes."""
+    docs = list(read_docs(DATA / "wnut17-train.conll", spacy.blank("en")))
+    dims = 16
+    table: dict[str, numpy.ndarray] = {}
+    for doc in docs:
+        for i, token in enumerate(doc):
+            row = table.setdefault(token.text, numpy.zeros(dims, dtype="float32"))
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(doc):
+                    row[hash(doc[j].shape_) % dims] += 1.0
+    lines = [f"{len(table)} {dims}"] + [f"{w} " + " ".join(f"{v:.1f}" for v in vec) for w, vec in table.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("as_pipeline", [False, True])
+def test_vectors_are_used_and_saved_with_every_epoch(tmp_path, as_pipeline):
+    vectors = _vectors_file(tmp_path / "vectors.txt")
+    if as_pipeline:
+        from spacy.training.initialize import convert_vectors
+
+        holder = spacy.blank("en")
+        convert_vectors(holder, vectors, truncate=0, prune=-1, name=None)
+        vectors = tmp_path / "vectors-pipeline"
+        holder.to_disk(vectors)
+    out = tmp_path / "out"
+    result = _train(["ner", DATA / "wnut17-train.conll", "--dev", DATA / "wnut17-dev.conll", "-o", out,
+                     "--vectors", vectors, "--training.max_epochs", 1, "--corpora.train.limit", 50])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "include_static_vectors = true" in result.output
+    for folder in (out / "epoch-001", out / "model-best"):
+        nlp = spacy.load(folder)
+        assert nlp.vocab.vectors.shape[1] == 16 and nlp.vocab.vectors.shape[0] > 100
+        assert nlp.config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] is True
