@@ -22,17 +22,10 @@ from .checkpoint import (
 from .console import Console
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError, UsageError
+from .fitting import disk_errors, fit
 from .metrics import METRICS_FILE
 from .state import STATE_DIR, STATE_FILE, TrainingState, read_state, restore_state
-from .training import (
-    _read_data,
-    _resolve_training,
-    _trained_components,
-    check_keep_epochs,
-    check_limits,
-    disk_errors,
-    fit,
-)
+from .training import _read_data, _resolve_training, _trained_components, check_keep_epochs, check_limits
 from .transfer import setup_rehearsal
 
 # Settings a resumed run may change: each can only make the run longer.

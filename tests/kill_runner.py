@@ -12,7 +12,7 @@ import sys
 
 import recipe_cli.checkpoint as checkpoint
 import recipe_cli.loop as loop
-import recipe_cli.training as training
+import recipe_cli.fitting as fitting
 
 point, n, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 args = sys.argv[sys.argv.index("--") + 1 :]
@@ -46,7 +46,7 @@ def wrap(module, name, after=False):
 if point == "update":  # during the updates of an epoch
     wrap(loop, "_update", after=True)
 elif point == "evaluate":  # while the dev set is being scored
-    original_callback = training.create_evaluation_callback
+    original_callback = fitting.create_evaluation_callback
 
     def callback(*a, **kw):
         evaluate = original_callback(*a, **kw)
@@ -57,11 +57,11 @@ elif point == "evaluate":  # while the dev set is being scored
 
         return wrapped
 
-    training.create_evaluation_callback = callback
+    fitting.create_evaluation_callback = callback
 elif point == "save_state":  # the pipeline is written, its training state not yet
-    wrap(training, "save_state")
+    wrap(fitting, "save_state")
 elif point == "metrics":  # the epoch folder is in place, its metrics row not yet written
-    wrap(training, "append_row")
+    wrap(fitting, "append_row")
 elif point == "replace":  # between moving the old model-last away and the new one in
     original_replace = checkpoint._replace
 

@@ -1,0 +1,286 @@
+"""fit(): the epochs of a run, each evaluated and saved with its training state, from a fresh start or a resume."""
+
+import errno
+import io
+import random
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from spacy.language import Language
+from spacy.training.loop import create_before_to_disk_callback, create_evaluation_callback
+
+from .checkpoint import (
+    DIR_MODEL_BEST,
+    DIR_MODEL_LAST,
+    copy_checkpoint,
+    epoch_dir,
+    prune_epochs,
+    save_epoch,
+    save_pipeline,
+)
+from .console import Console, use_color
+from .errors import Errors, RecipeError, RunInterrupted
+from .interrupt import Interruption
+from .loop import EpochInfo, train_epochs
+from .metrics import METRICS_FILE, MetricsRow, append_row, plain
+from .plots import PLOT_FILE, plot_training
+from .progress import EpochProgress
+from .schedules import as_schedule
+from .state import Counted, TrainingState, restore_rngs, rng_states, save_state
+
+if TYPE_CHECKING:
+    from .training import TrainingData
+
+
+def fit(
+    nlp: Language,
+    T: dict[str, Any],
+    data: "TrainingData",
+    output_path: Path,
+    *,
+    stdout: IO[str],
+    stderr: IO[str],
+    quiet: bool,
+    keep_epochs: int,
+    state: TrainingState | None = None,
+) -> Path:
+    """Run the epochs and checkpoint each one; with a saved state, go on from where it was.
+
+    T is the resolved [training] block; its optimizer, schedules and batcher are fresh, and a
+    state (with restore_state already applied to nlp and the optimizer) moves them to its position.
+    """
+    optimizer = T["optimizer"]
+    rng = random.Random(T["seed"])
+    dropouts = Counted(as_schedule(T["dropout"]))
+    sizes: Counted | None = T["batch_sizes"]
+    rehearsal_rng = data.rehearsal.rng if data.rehearsal is not None else None
+    rows: list[MetricsRow] = []
+    best_score, best_epoch, first_epoch, step, words = -float("inf"), 0, 1, 0, 0
+    if state is not None:
+        # Replay the schedules to where they were, and put the generators back in their states.
+        dropouts.skip(state.draws["dropout"])
+        if sizes is not None:
+            sizes.skip(state.draws["batch_size"])
+        for _ in range(state.draws["optimizer"]):
+            optimizer.step_schedules()
+        restore_rngs(state, rng, rehearsal_rng)
+        rows = [MetricsRow(**row) for row in state.rows]  # type: ignore[typeddict-item]
+        best_score, best_epoch = state.best_score, state.best_epoch
+        first_epoch, step, words = state.epoch + 1, state.step, state.words
+    console = Console(stdout, quiet=quiet)
+    # --quiet silences the console table too; other loggers (MLflow, W&B...) log as usual.
+    log_step, finalize = T["logger"](nlp, stdout if not quiet else io.StringIO(), stderr)
+    progress = EpochProgress(data.n_train, stderr, show=not quiet and use_color(stderr))
+    if state is not None:
+        progress.trace = [tuple(point) for point in state.trace]  # type: ignore[misc]
+    evaluate = create_evaluation_callback(nlp, lambda _: data.dev, T["score_weights"])
+    before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
+    checkpoints: list[tuple[float, int]] = [(row["score"], row["step"]) for row in rows]
+    start = time.perf_counter()
+    epoch = first_epoch
+    with Interruption() as interrupted:
+        epochs = train_epochs(
+            nlp,
+            optimizer,
+            data.train,
+            batcher=T["batcher"],
+            dropouts=dropouts,
+            rng=rng,
+            shuffle_buffer=data.shuffle_buffer,
+            max_epochs=T["max_epochs"],
+            max_steps=T["max_steps"],
+            first_epoch=first_epoch,
+            step=step,
+            words=words,
+            accumulate_gradient=T["accumulate_gradient"],
+            exclude=T["frozen_components"],
+            annotating_components=T["annotating_components"],
+            before_update=T["before_update"],
+            after_update=progress,
+            should_stop=interrupted,
+            rehearse=data.rehearsal,
+        )
+        for info in epochs:
+            progress.close()
+            epoch = info.epoch
+            if info.interrupted:
+                _save_interrupted(nlp, optimizer, output_path)
+                break
+            path = output_path / epoch_dir(info.epoch)
+            draws = {"dropout": dropouts.drawn, "batch_size": sizes.drawn if sizes else 0, "optimizer": info.step}
+            record = _Record(rows, best_score, best_epoch, draws, {}, progress.trace, rng, rehearsal_rng)
+            row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk)
+            if row["best"]:
+                best_score, best_epoch = row["score"], info.epoch
+            with disk_errors(output_path):
+                _finish_epoch(output_path, path, row, keep_epochs)
+            rows.append(row)
+            plot_training(rows, progress.trace, output_path / PLOT_FILE)
+            checkpoints.append((row["score"], info.step))
+            log_step(_logger_info(info, row, checkpoints, output_path, time.perf_counter() - start))
+            # The next epoch starts from the generator states saved with this one, whatever the
+            # bookkeeping since drew from them, so a resumed run goes on exactly as this one does.
+            restore_rngs(record.saved, rng, rehearsal_rng)
+            patience = T["patience"]
+            if patience and info.epoch - best_epoch >= patience:
+                console.info(f"Stopping: no better dev score for {patience} epochs")
+                break
+        progress.close()
+        finalize()
+        if interrupted():
+            last = output_path / DIR_MODEL_LAST
+            raise RunInterrupted(
+                Errors.E064.format(signal=interrupted.name, epoch=epoch, last=last, out=output_path),
+                interrupted.signum or signal.SIGINT,
+            )
+    _print_summary(Console(stdout), rows, T["score_weights"], output_path, time.perf_counter() - start)
+    return output_path
+
+
+@dataclass
+class _Record:
+    """What the run has done so far, for the training state saved with an epoch."""
+
+    rows: list[MetricsRow]
+    best_score: float
+    best_epoch: int
+    draws: dict[str, int]
+    rngs: dict[str, Any]
+    trace: list[tuple[int, float, int]]
+    rng: random.Random
+    rehearsal_rng: random.Random | None
+
+    @property
+    def saved(self) -> TrainingState:
+        """A state holding only the generator states saved (for restore_rngs)."""
+        return TrainingState(0, 0, 0, 0.0, 0, {}, **self.rngs)
+
+
+def _checkpoint_epoch(
+    nlp: Language,
+    optimizer: Any,
+    info: EpochInfo,
+    record: _Record,
+    path: Path,
+    evaluate: Callable[[], tuple[float, dict[str, Any]]],
+    before_to_disk: Callable[[Language], Language],
+) -> MetricsRow:
+    """Evaluate and save the epoch with its training state; its metrics row (best: a better score; ties keep
+    the earlier epoch)."""
+    start = time.perf_counter()
+    rows: list[MetricsRow] = []
+
+    def write_state(folder: Path, score: float, scores: dict[str, Any]) -> None:
+        # The generators as they are after evaluation, where the next epoch starts from them.
+        record.rngs.update(rng_states(record.rng, record.rehearsal_rng))
+        is_best = score > record.best_score
+        row = _metrics_row(info, score, scores, is_best, time.perf_counter() - start)
+        rows.append(row)
+        state = TrainingState(
+            epoch=info.epoch,
+            step=info.step,
+            words=info.words,
+            best_score=score if is_best else record.best_score,
+            best_epoch=info.epoch if is_best else record.best_epoch,
+            draws=record.draws,
+            **record.rngs,
+            rows=[plain(r) for r in [*record.rows, row]],
+            trace=[list(point) for point in record.trace],
+        )
+        save_state(nlp, optimizer, state, folder)
+
+    with disk_errors(path):
+        save_epoch(nlp, optimizer, path, evaluate=evaluate, before_to_disk=before_to_disk, write_state=write_state)
+    return rows[0]
+
+
+def _finish_epoch(out: Path, path: Path, row: MetricsRow, keep_epochs: int) -> None:
+    """After the epoch folder is in place: its metrics row, model-last and model-best, then pruning."""
+    append_row(out / METRICS_FILE, row)
+    copy_checkpoint(path, out / DIR_MODEL_LAST)
+    if row["best"]:
+        copy_checkpoint(path, out / DIR_MODEL_BEST)
+    prune_epochs(out, row["epoch"], keep_epochs)
+
+
+def _save_interrupted(nlp: Language, optimizer: Any, out: Path) -> None:
+    """The averaged weights of an interrupted epoch go to model-last (the epoch folders stay as they were)."""
+    with nlp.use_params(optimizer.averages), disk_errors(out):
+        save_pipeline(nlp, out / DIR_MODEL_LAST)
+
+
+@contextmanager
+def disk_errors(path: Path) -> Iterator[None]:
+    """Turn a full disk or a refused permission while writing into a one-line error."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+            raise RecipeError(Errors.E062.format(path=e.filename or path, reason=e.strerror)) from None
+        raise
+
+
+def _print_summary(
+    console: Console, rows: list[MetricsRow], weights: dict[str, Any], out: Path, seconds: float
+) -> None:
+    """Best epoch and its scores, where it is saved, total time, training words per second."""
+    if not rows:
+        return
+    best = max(rows, key=lambda row: (row["score"], -row["epoch"]))
+    shown = [key for key, weight in weights.items() if weight and isinstance(best["scores"].get(key), (int, float))]
+    scores = ", ".join(f"{key} {best['scores'][key]:.4f}" for key in shown)
+    train_seconds = sum(row["train_seconds"] for row in rows)
+    console.good(
+        f"Best epoch {best['epoch']} of {len(rows)}: score {best['score']:.4f}" + (f" ({scores})" if scores else "")
+    )
+    console.info("Saved", f"{out / DIR_MODEL_BEST} (every epoch in {out / 'epoch-NNN'})")
+    console.info(
+        "Time", f"{seconds:.0f}s in all, {rows[-1]['words'] / max(train_seconds, 1e-9):,.0f} training words/second"
+    )
+
+
+def _metrics_row(
+    info: EpochInfo, score: float, scores: dict[str, Any], best: bool, checkpoint_seconds: float
+) -> MetricsRow:
+    return MetricsRow(
+        epoch=info.epoch,
+        step=info.step,
+        words=info.words,
+        losses={name: float(loss) for name, loss in info.losses.items()},
+        dropout=info.dropout,
+        batch_size=info.batch_size,
+        learn_rate=info.learn_rate,
+        score=score,
+        scores=scores,
+        best=best,
+        seconds=info.seconds + checkpoint_seconds,
+        train_seconds=info.seconds,
+        checkpoint_seconds=checkpoint_seconds,
+    )
+
+
+def _logger_info(
+    info: EpochInfo, row: MetricsRow, checkpoints: list[tuple[float, int]], output_path: Path, elapsed: float
+) -> dict[str, Any]:
+    """The info dict spaCy's loggers take, plus the recipe's own columns."""
+    return {
+        "epoch": info.epoch,
+        "step": info.step,
+        "score": row["score"],
+        "other_scores": row["scores"],
+        "losses": row["losses"],
+        "checkpoints": list(checkpoints),
+        "seconds": int(elapsed),
+        "words": info.words,
+        "output_path": str(output_path / DIR_MODEL_LAST),
+        "batch_size": info.batch_size,
+        "dropout": info.dropout,
+        "learn_rate": info.learn_rate,
+        "best": row["best"],
+        "epoch_seconds": row["seconds"],
+    }
