@@ -4,7 +4,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
@@ -276,7 +276,8 @@ def _trained_components(nlp: Language) -> dict[str, str]:
 
 
 def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> TrainingData:
-    """Read the dev examples, and the training examples into memory or (shuffle_buffer > 0) count them in one pass.
+    """Read the dev examples, and count the training examples in one pass, keeping them in memory unless they
+    are more than shuffle_buffer (> 0), in which case every later pass streams them from the files again.
 
     Checks that both can teach the trained components.
     """
@@ -289,19 +290,33 @@ def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> T
     train_cfg = section_at(config, T["train_corpus"])
     dev_cfg = section_at(config, T["dev_corpus"])
     train_path, dev_path = describe_paths(train_cfg.get("path")), describe_paths(dev_cfg.get("path"))
-    if shuffle_buffer > 0:
-        # Streamed: each pass reads the files again; only the counts are kept.
-        def train() -> Iterable[Example]:
-            return train_corpus(nlp)
-    else:
-        examples = list(train_corpus(nlp))
+    # One counting pass; the examples are kept while they fit in the shuffle buffer (0: no bound).
+    kept: list[Example] | None = []
+
+    def counted() -> Iterator[Example]:
+        nonlocal kept
+        for eg in train_corpus(nlp):
+            if kept is not None:
+                kept.append(eg)
+                if 0 < shuffle_buffer < len(kept):
+                    kept = None  # more than the buffer holds: stream it, reading the files on every pass
+            yield eg
+
+    train_summary = summarize(counted())
+    if not train_summary.docs:
+        raise RecipeError(Errors.E028.format(path=train_path))
+    examples = kept
+    if examples is not None:
+        # In memory: read once. A corpus that fits in the buffer is shuffled exactly as a streamed one would be.
+        shuffle_buffer = 0
 
         def train() -> Iterable[Example]:
             return examples
+    else:
 
-    train_summary = summarize(train())
-    if not train_summary.docs:
-        raise RecipeError(Errors.E028.format(path=train_path))
+        def train() -> Iterable[Example]:
+            return train_corpus(nlp)
+
     dev = list(dev_corpus(nlp))
     if not dev:
         raise RecipeError(Errors.E028.format(path=dev_path))
@@ -333,6 +348,8 @@ def _print_setup(
     train_summary, dev_summary = data.train_summary, data.dev_summary
     console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
     how = f"streamed from disk, shuffled {data.shuffle_buffer:,} at a time" if data.streamed else "in memory"
+    if not data.streamed and nlp.config["training"].get("shuffle_buffer", 0) > 0:
+        how = "in memory: fewer than the shuffle buffer holds"
     console.info("Training data", f"{data.n_train:,} examples ({how}): {train_summary.describe()} ({data.train_path})")
     for name, counts in train_summary.labels.items():
         top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))

@@ -41,6 +41,16 @@ VARIANTS = {
     "rehearse-raw": ["--rehearse", "{raw}"],
     "rehearse-raw-missing": ["--rehearse", "{raw}", "--training.rehearsal.unannotated", "missing"],
     "rehearse-raw-0.5": ["--rehearse", "{raw}", "--training.rehearsal.ratio", "0.5"],
+    "rehearse-raw-0.25": ["--rehearse", "{raw}", "--training.rehearsal.ratio", "0.25"],
+    "rehearse-raw-0.1": ["--rehearse", "{raw}", "--training.rehearsal.ratio", "0.1"],
+    "rehearse-raw-missing-0.25": [
+        "--rehearse",
+        "{raw}",
+        "--training.rehearsal.unannotated",
+        "missing",
+        "--training.rehearsal.ratio",
+        "0.25",
+    ],
     "rehearse-raw-nofill": ["--rehearse", "{raw}", "--training.rehearsal.fill_in", "false"],
 }
 

@@ -11,8 +11,8 @@ import signal
 import sys
 
 import recipe_cli.checkpoint as checkpoint
-import recipe_cli.loop as loop
 import recipe_cli.fitting as fitting
+import recipe_cli.loop as loop
 
 point, n, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 args = sys.argv[sys.argv.index("--") + 1 :]

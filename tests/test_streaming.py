@@ -58,19 +58,25 @@ def test_undecodable_bytes_name_the_line(tmp_path, nlp):
 
 
 @pytest.mark.slow
-def test_streamed_run_equals_in_memory_run(tmp_path, data_dir):
-    """A buffer larger than the corpus shuffles exactly as reading it all into memory does."""
-    rows = {}
-    for name, buffer in (("streamed", 10_000), ("in-memory", 0)):
+def test_streamed_and_in_memory_runs_see_the_same_data(tmp_path, data_dir):
+    """A corpus that fits the buffer is kept in memory and trains exactly as shuffle_buffer = 0 does; a smaller
+    buffer streams it from disk, every example once per epoch."""
+    rows, outputs = {}, {}
+    for name, buffer in (("fits", 10_000), ("in-memory", 0), ("streamed", 40)):
         out = tmp_path / name
         args = ["ner", data_dir / "wnut17-train.conll", "--dev", data_dir / "wnut17-dev.conll", "-o", out,
                 "--training.max_epochs", "2", "--corpora.train.limit", "150", "--training.shuffle_buffer", buffer]  # fmt: skip
         result = _train(args)
         assert result.exit_code == 0, result.output
-        assert ("streamed from disk" in result.output) == (buffer > 0)
+        outputs[name] = result.output
         rows[name] = [_untimed(row) for row in read_rows(out / "metrics.jsonl")]
-    assert rows["streamed"] == rows["in-memory"]
-    assert len(rows["streamed"]) == 2 and rows["streamed"][0]["step"] > 0
+    assert "in memory: fewer than the shuffle buffer holds" in outputs["fits"]
+    assert "streamed from disk, shuffled 40 at a time" in outputs["streamed"]
+    assert rows["fits"] == rows["in-memory"]
+    assert len(rows["fits"]) == 2 and rows["fits"][0]["step"] > 0
+    for a, b in zip(rows["streamed"], rows["in-memory"], strict=True):
+        assert (a["step"], a["words"]) == (b["step"], b["words"])
+    assert rows["streamed"][1]["losses"] != rows["in-memory"][1]["losses"]
 
 
 @pytest.mark.slow
