@@ -102,7 +102,8 @@ def train_epochs(
     should_stop, if given, is asked after every update and before every epoch (Ctrl-C): when it
     says so mid-epoch, the unfinished epoch is yielded with interrupted set, and the loop ends.
     rehearse(n), if given, returns examples to join a batch of n new examples in its update
-    (pseudo-rehearsal); they count in neither words nor steps.
+    (pseudo-rehearsal), or, when it has distill set, raw examples for an nlp.rehearse() step after
+    the update; they count in neither words nor steps.
     """
     exclude = list(exclude)
     annotating = list(annotating_components)
@@ -119,8 +120,14 @@ def train_epochs(
                 before_update(nlp, {"step": step, "epoch": epoch})
             # One next() per update: the only place the dropout schedule advances.
             dropout = next(dropouts)
-            update_batch = batch + rehearse(len(batch)) if rehearse is not None else batch
-            _update(nlp, update_batch, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
+            extra = rehearse(len(batch)) if rehearse is not None else []
+            if extra and getattr(rehearse, "distill", False):
+                _update(nlp, batch, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
+                # spaCy's pseudo-rehearsal: a second step toward the original model's scores on raw texts.
+                nlp.rehearse(extra, sgd=optimizer, losses={}, exclude=exclude)
+            else:
+                update = batch + extra
+                _update(nlp, update, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
             # Advance the optimizer's own schedules (e.g. a learn-rate schedule) once per update.
             optimizer.step_schedules()
             step += 1

@@ -21,7 +21,7 @@ class ConfigSchemaTraining(BaseModel):
     seed: StrictInt | None = Field(..., title="Random seed")
     gpu_allocator: StrictStr | None = Field(..., title="Memory allocator when running on GPU")
     shuffle_buffer: StrictInt = Field(0, title="Examples held to shuffle a corpus streamed from disk (0: read it all into memory)")
-    rehearsal: dict[StrictStr, Any] = Field({"enabled": False, "raw": None, "ratio": 1.0, "fill_in": True, "unannotated": "outside"}, title="Pseudo-rehearsal when fine-tuning a base model")
+    rehearsal: dict[StrictStr, Any] = Field({"enabled": False, "raw": None, "mode": "targets", "ratio": 1.0, "fill_in": True, "unannotated": "outside"}, title="Pseudo-rehearsal when fine-tuning a base model")
     accumulate_gradient: StrictInt = Field(..., title="Sub-batches whose gradients are summed per update")
     score_weights: dict[StrictStr, StrictFloat | StrictInt | None] = Field(..., title="Scores to report and their weights for the main score")
     optimizer: Optimizer = Field(..., title="The optimizer to use")

@@ -201,7 +201,9 @@ def _create_pipeline(config: Config) -> tuple[Language, bool, Transfer | None]:
             set_gpu_allocator(allocator)
         base = interpolated["paths"].get("base_model")
         if base:
-            nlp, transfer = pipeline_from_base(config, base)
+            rehearsal = interpolated["training"].get("rehearsal", {})
+            distill = bool(rehearsal.get("enabled")) and rehearsal.get("mode") == "distill"
+            nlp, transfer = pipeline_from_base(config, base, own_tok2vec=distill)
         else:
             vectors_file = _vectors_file(interpolated["paths"].get("vectors"))
             if vectors_file is not None:

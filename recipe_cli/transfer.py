@@ -68,9 +68,11 @@ def load_base(name: str | Path) -> Language:
         raise RecipeError(Errors.E051.format(path=name, error=" ".join(str(e).split()))) from None
 
 
-def pipeline_from_base(config: Config, base_name: str) -> tuple[Language, Transfer]:
+def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = False) -> tuple[Language, Transfer]:
     """The base pipeline with the recipe's trained components updated in place or added beside it.
 
+    own_tok2vec: give every updated component its own copy of the tok2vec it listens to (spaCy's rehearse
+        needs that), not only those that share it with kept components.
     config (Config): the run's config (the recipe's, with overrides); its [components] give the
         components to add, and its [paths], [corpora], [training] and [system] replace the base's.
     RETURNS: the pipeline (uninitialised only in its added components) and what was done.
@@ -98,10 +100,12 @@ def pipeline_from_base(config: Config, base_name: str) -> tuple[Language, Transf
     for name in transfer.updated:
         for t2v_name in _listened_tok2vecs(nlp, name):
             others = [c for c in nlp.get_pipe(t2v_name).listening_components if c not in trained]
-            if others:
+            if others or own_tok2vec:
                 paths = [".".join(p) for p in _listener_paths(nlp.config["components"][name])]
                 nlp.replace_listeners(t2v_name, name, paths)
                 transfer.own_tok2vec.append(name)
+                if not nlp.get_pipe(t2v_name).listening_components:
+                    _remove_unused(nlp, t2v_name, name)
             else:
                 extra_trained.append(t2v_name)
     keep_trained = set(trained) | set(extra_trained)
@@ -113,6 +117,13 @@ def pipeline_from_base(config: Config, base_name: str) -> tuple[Language, Transf
     if configured:
         transfer.frozen = configured
     return nlp, transfer
+
+
+def _remove_unused(nlp: Language, t2v_name: str, owner: str) -> None:
+    """Remove a tok2vec nothing listens to any more. The copy its last listener received may refer to its
+    settings (${components.tok2vec...}): that component's config gets them as values first."""
+    nlp._pipe_configs[owner] = Config(nlp.config.interpolate()["components"][owner])
+    nlp.remove_pipe(t2v_name)
 
 
 def add_new_labels(nlp: Language, transfer: Transfer, examples: Iterable[Example]) -> dict[str, list[str]]:
@@ -213,10 +224,12 @@ class Rehearsal:
     ratio (float): rehearsal examples per new example in a batch (at least one per batch when > 0).
     """
 
-    def __init__(self, examples: list[Example], ratio: float, seed: int) -> None:
+    def __init__(self, examples: list[Example], ratio: float, seed: int, *, distill: bool = False) -> None:
         self.examples = examples
         self.ratio = ratio
         self.rng = random.Random(seed)
+        # distill: a separate nlp.rehearse() step toward the original model's scores, not examples in the batch.
+        self.distill = distill
 
     def __call__(self, batch_size: int) -> list[Example]:
         if not self.examples or self.ratio <= 0:
@@ -329,6 +342,21 @@ def setup_rehearsal(nlp: Language, T: dict[str, Any], data: Any) -> None:
         data.train = lambda: filled
         data.shuffle_buffer = 0
         data.notes.append(f"fill-in: the base model added {added:,} entities of the types the new data lacks")
+    mode = settings.get("mode", "targets")
+    if mode not in ("targets", "distill"):
+        raise RecipeError(f"training.rehearsal.mode must be 'targets' or 'distill', not {mode!r}")
+    if mode == "distill":
+        # spaCy's rehearsal: a separate update moving the scores toward those of a frozen copy of the component
+        # made now (the base's weights, new labels included), on raw texts.
+        texts = read_raw_texts(Path(raw)) if raw else [eg.reference.text for eg in data.train()]
+        set_tutors(nlp, components, base)
+        examples = [Example(nlp.make_doc(text), nlp.make_doc(text)) for text in texts]
+        data.rehearsal = Rehearsal(examples, ratio, seed=T["seed"] or 0, distill=True)
+        data.notes.append(
+            f"rehearsal (distill): {len(examples):,} raw texts ({raw or 'the training texts'}); "
+            f"{ratio:g} per new example, in an nlp.rehearse() step after each update"
+        )
+        return
     if raw:
         unannotated = settings.get("unannotated", "outside")
         examples = rehearsal_examples(teacher, nlp, read_raw_texts(Path(raw)), components, unannotated=unannotated)
@@ -343,6 +371,24 @@ def setup_rehearsal(nlp: Language, T: dict[str, Any], data: Any) -> None:
     data.notes.append(
         f"rehearsal: {len(examples):,} examples ({source}) for {', '.join(components)}; {ratio:g} per new example in each batch"
     )
+
+
+def set_tutors(nlp: Language, components: list[str], base: str) -> None:
+    """Give each component the frozen copy spaCy's rehearse() compares it with: the base's component, built as
+    the trained one was (own tok2vec, the training data's new labels added), so a resumed run gets the same."""
+    for name in components:
+        proc = nlp.get_pipe(name)
+        if not hasattr(proc, "_rehearsal_model"):
+            continue
+        tutor_nlp = load_base(base)
+        for t2v_name in _listened_tok2vecs(tutor_nlp, name):
+            paths = [".".join(p) for p in _listener_paths(tutor_nlp.config["components"][name])]
+            tutor_nlp.replace_listeners(t2v_name, name, paths)
+        tutor = tutor_nlp.get_pipe(name)
+        for label in getattr(proc, "labels", ()):
+            if label not in tutor.labels:
+                tutor.add_label(label)
+        proc._rehearsal_model = tutor.model
 
 
 def fill_in_copy(teacher: Language, data: Any, components: list[str], factories: dict[str, str]) -> list[Example]:

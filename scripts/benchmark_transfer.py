@@ -51,6 +51,8 @@ VARIANTS = {
         "--training.rehearsal.ratio",
         "0.25",
     ],
+    "distill-raw": ["--rehearse", "{raw}", "--training.rehearsal.mode", "distill"],
+    "distill": ["--rehearse", "--training.rehearsal.mode", "distill"],
     "rehearse-raw-nofill": ["--rehearse", "{raw}", "--training.rehearsal.fill_in", "false"],
 }
 
