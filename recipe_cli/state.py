@@ -7,7 +7,8 @@ rename) at the same moment as the epoch's pipeline:
   the shuffling generator and of Python's and numpy's global generators, the best score and epoch, the
   metrics rows and the schedule trace of the plot;
 - ``arrays.msgpack``: the live (not averaged) weights, the gradients not yet applied (spaCy applies a
-  shared tok2vec's gradient at the next update), Adam's two moments and the per-parameter update counts, keyed by component, layer position and parameter name (node ids change between
+  shared tok2vec's gradient at the next update), the parser's classes not yet seen in gold, Adam's two
+  moments and the per-parameter update counts, keyed by component, layer position and parameter name (node ids change between
   processes). Float arrays are stored byte-plane shuffled and zlib-compressed.
 
 The averaged weights are not stored twice: they are the weights of the epoch's pipeline itself.
@@ -30,6 +31,9 @@ STATE_DIR = "training-state"
 STATE_FILE = "state.json"
 ARRAYS_FILE = "arrays.msgpack"
 FORMAT_VERSION = 1
+# Layer attributes that change during training and are not saved with a pipeline: the transition-based
+# parser's classes not yet seen in gold (their scores are masked until they are).
+TRAINING_ATTRS = ("unseen_classes",)
 
 
 class Counted:
@@ -138,7 +142,11 @@ def save_state(nlp: Language, optimizer: Optimizer, state: TrainingState, path: 
 
     params: dict[str, dict[str, Any]] = {}
     grads: dict[str, dict[str, Any]] = {}
+    attrs: dict[str, dict[str, Any]] = {}
     for node_key, node in _nodes(nlp).items():
+        kept = {name: sorted(node.attrs[name]) for name in TRAINING_ATTRS if name in node.attrs}
+        if kept:
+            attrs[node_key] = kept
         for name in node.param_names:
             if node.has_param(name):
                 params[f"{node_key}/{name}"] = _encode(node.get_param(name))
@@ -148,6 +156,7 @@ def save_state(nlp: Language, optimizer: Optimizer, state: TrainingState, path: 
         "version": FORMAT_VERSION,
         "params": params,
         "grads": grads,
+        "attrs": attrs,
         "mom1": {k: _encode(v) for key, v in optimizer.mom1.items() if (k := stable(key))},
         "mom2": {k: _encode(v) for key, v in optimizer.mom2.items() if (k := stable(key))},
         "nr_update": {k: int(v) for key, v in optimizer.nr_update.items() if (k := stable(key))},
@@ -186,6 +195,9 @@ def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
         node = nodes[key.rsplit("/", 1)[0]]
         name = ids[key][1]
         node.set_param(name, node.ops.asarray(_decode(blob)))
+    for node_key, kept in arrays.get("attrs", {}).items():
+        for name, values in kept.items():
+            nodes[node_key].attrs[name] = set(values)
     for key, blob in arrays["grads"].items():
         node = nodes[key.rsplit("/", 1)[0]]
         node.set_grad(ids[key][1], node.ops.asarray(_decode(blob)))

@@ -179,3 +179,23 @@ def test_vectors_are_used_and_saved_with_every_epoch(tmp_path, as_pipeline):
         nlp = spacy.load(folder)
         assert nlp.vocab.vectors.shape[1] == 16 and nlp.vocab.vectors.shape[0] > 100
         assert nlp.config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["targets", "distill"])
+def test_resumed_finetune_with_rehearsal_equals_uninterrupted(tmp_path, base, raw_texts, mode):
+    rows = {}
+    for name, epochs in (("whole", 2), ("resumed", 1)):
+        out = tmp_path / name
+        args = ["--rehearse", raw_texts, "--training.rehearsal.mode", mode, "--corpora.train.limit", 60, "--seed", 3]
+        result = _train(["ner", DATA / "uner-dev.iob2", "--dev", DATA / "uner-test.iob2", "--base-model", base,
+                         "-o", out, "--training.max_epochs", epochs, *args])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        if name == "resumed":
+            result = _train(["--resume", out, "--training.max_epochs", 2])
+            assert result.exit_code == 0, result.output
+        rows[name] = [
+            {k: v for k, v in row.items() if "seconds" not in k and k != "scores"} | {"f": row["scores"]["ents_f"]}
+            for row in read_rows(out / "metrics.jsonl")
+        ]
+    assert rows["resumed"] == rows["whole"] and len(rows["whole"]) == 2
