@@ -97,3 +97,22 @@ def test_several_data_paths_and_dev_paths(tmp_path, data_dir):
     assert f"{first}, {second}" in result.output
     (row,) = read_rows(out / "metrics.jsonl")
     assert row["words"] == sum(len(s.split("\n")) for s in lines[:70] if s.strip())
+
+
+@pytest.mark.slow
+def test_recipe_eval_rereads_a_held_out_split_of_several_paths(tmp_path, data_dir):
+    """A run over two DATA paths with a held-out dev split: recipe-eval OUT scores that same split again."""
+    import json
+
+    from recipe_cli.cli.evaluate import app as eval_app
+
+    out = tmp_path / "out"
+    files = [data_dir / "wnut17-train.conll", data_dir / "wnut17-dev.conll"]
+    result = _train(["ner", *files, "-o", out, "--training.max_epochs", "1", "--corpora.train.limit", "100"])
+    assert result.exit_code == 0, result.output
+    evaluated = runner.invoke(eval_app, [str(out), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.output)
+    assert report["data"] == [str(f) for f in files]
+    (epoch,) = report["epochs"]
+    assert epoch["score"] == pytest.approx(read_rows(out / "metrics.jsonl")[0]["score"], abs=1e-9)
