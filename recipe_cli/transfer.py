@@ -253,6 +253,8 @@ def rehearsal_examples(
         for doc in teacher.pipe(texts, batch_size=64):
             if unannotated == "missing" and doc.has_annotation("ENT_IOB"):
                 doc.set_ents(list(doc.ents), default="missing")
+            if doc.cats:
+                doc.cats = _decided(doc.cats, exclusive=_exclusive(teacher, components))
             examples.append(Example(nlp.make_doc(doc.text), doc))
     return examples
 
@@ -290,9 +292,22 @@ def fill_in(
                         ref.ents = sorted([*ref.ents, *extra], key=lambda span: span.start)
                 elif factory == "textcat_multilabel" and ref.cats:
                     # Exclusive classes cannot be filled in: the new label already excludes the others.
-                    for label, score in guess.cats.items():
-                        ref.cats.setdefault(label, float(score))
+                    for label, value in _decided(guess.cats, exclusive=False).items():
+                        ref.cats.setdefault(label, value)
             yield eg
+
+
+def _exclusive(teacher: Language, components: list[str]) -> bool:
+    return any(teacher.get_pipe_meta(name).factory == "textcat" for name in components if name in teacher.pipe_names)
+
+
+def _decided(cats: dict[str, float], *, exclusive: bool) -> dict[str, float]:
+    """The base's category scores as the 0/1 targets spaCy's text classifiers train on: the best category for
+    exclusive classes, every category scored 0.5 or more otherwise."""
+    if exclusive:
+        best = max(cats, key=cats.get)
+        return {label: float(label == best) for label in cats}
+    return {label: float(score >= 0.5) for label, score in cats.items()}
 
 
 def _needed(teacher: Language, components: list[str]) -> list[str]:
@@ -336,12 +351,12 @@ def setup_rehearsal(nlp: Language, T: dict[str, Any], data: Any) -> None:
     filled: list[Example] = []
     if settings.get("fill_in", True):
         filled = list(fill_in(teacher, data.train(), components, factories))
-        added = sum(len(eg.reference.ents) for eg in filled) - sum(
-            data.train_summary.labels.get("entities", {}).values()
-        )
         data.train = lambda: filled
         data.shuffle_buffer = 0
-        data.notes.append(f"fill-in: the base model added {added:,} entities of the types the new data lacks")
+        if "ner" in factories.values():
+            entities = sum(data.train_summary.labels.get("entities", {}).values())
+            added = sum(len(eg.reference.ents) for eg in filled) - entities
+            data.notes.append(f"fill-in: the base model added {added:,} entities of the types the new data lacks")
     mode = settings.get("mode", "targets")
     if mode not in ("targets", "distill"):
         raise RecipeError(f"training.rehearsal.mode must be 'targets' or 'distill', not {mode!r}")

@@ -199,3 +199,28 @@ def test_resumed_finetune_with_rehearsal_equals_uninterrupted(tmp_path, base, ra
             for row in read_rows(out / "metrics.jsonl")
         ]
     assert rows["resumed"] == rows["whole"] and len(rows["whole"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "component,train,new,check",
+    [
+        # The base tagger knows every tag of these sentences (a tagger cannot add tags once trained).
+        ("tagger", "ewt-train.conllu", "ewt-train.conllu", lambda doc: all(t.tag_ for t in doc)),
+        ("textcat", "goemotions-train.json", "goemotions-dev.json", lambda doc: len(doc.cats) == 6),
+    ],
+)
+def test_tagger_and_textcat_finetune_with_rehearsal(tmp_path, component, train, new, check, raw_texts):
+    """A base tagger / textcat fine-tuned in place on new data of the same labels, rehearsing raw texts."""
+    base = tmp_path / "base"
+    result = _train([component, DATA / train, "-o", base, "-q", "--training.max_epochs", 1,
+                     "--corpora.train.limit", 150])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    result = _train([component, DATA / new, "--base-model", base / "model-best", "-o", out, "--rehearse", raw_texts,
+                     "--training.max_epochs", 1, "--corpora.train.limit", 100])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"updated in place: {component}" in result.output and "rehearsal: 100 examples" in result.output
+    tuned, original = spacy.load(out / "model-best"), spacy.load(base / "model-best")
+    assert tuned.get_pipe(component).labels == original.get_pipe(component).labels
+    assert check(tuned("Thanks so much, I love this new phone from Apple!"))
