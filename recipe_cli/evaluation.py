@@ -34,7 +34,8 @@ def load_pipeline(model: str | Path) -> Language:
         raise RecipeError(Errors.E051.format(path=model, error="no config.cfg: not a spaCy pipeline folder"))
     try:
         return load_model(model)
-    except (OSError, ValueError, KeyError, ConfigValidationError) as e:  # spaCy's E050/E053, broken folders
+    # spaCy's E050/E053, broken folders, unknown factories, a package a pipeline needs but lacks.
+    except (OSError, ValueError, KeyError, ImportError, ConfigValidationError) as e:
         raise RecipeError(Errors.E051.format(path=model, error=" ".join(str(e).split()))) from None
 
 

@@ -7,7 +7,6 @@ from typing import IO, Any
 
 import srsly
 from spacy.language import Language
-from spacy.util import load_model
 
 from .checkpoint import (
     DIR_MODEL_BEST,
@@ -22,6 +21,7 @@ from .checkpoint import (
 from .console import Console
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError, UsageError
+from .evaluation import load_pipeline
 from .fitting import disk_errors, fit
 from .metrics import METRICS_FILE
 from .state import STATE_DIR, STATE_FILE, TrainingState, read_state, restore_state
@@ -69,7 +69,7 @@ def resume(
     except (OSError, ValueError, TypeError) as e:
         raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
     use_gpu_device(use_gpu)
-    nlp = _load(folder)
+    nlp = load_pipeline(folder)
     _apply_overrides(out, nlp, overrides)
     _rebase_paths(nlp, Path(run.get("cwd") or os.getcwd()))
     T = _resolve_training(nlp.config)
@@ -101,13 +101,6 @@ def latest_state(out: Path) -> Path:
         if (folder / STATE_DIR / STATE_FILE).is_file():
             return folder
     raise RecipeError(Errors.E059.format(path=out, why=""))
-
-
-def _load(folder: Path) -> Language:
-    try:
-        return load_model(folder)
-    except Exception as e:  # spaCy raises many kinds on a damaged folder
-        raise RecipeError(Errors.E051.format(path=folder, error=" ".join(str(e).split()))) from None
 
 
 def _check_override_names(out: Path, overrides: dict[str, Any]) -> None:

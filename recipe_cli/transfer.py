@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import Config
 
 from .errors import Errors, RecipeError
+from .evaluation import load_pipeline
 from .formats._text import read_lines
 
 # Factories whose label set can grow after initialisation.
@@ -60,14 +60,6 @@ class Transfer:
         return lines
 
 
-def load_base(name: str | Path) -> Language:
-    """Load a base pipeline (a package name or a folder), as a one-line error if it cannot be."""
-    try:
-        return spacy.load(name)
-    except Exception as e:  # spaCy raises OSError, ValueError, KeyError... on a bad pipeline
-        raise RecipeError(Errors.E051.format(path=name, error=" ".join(str(e).split()))) from None
-
-
 def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = False) -> tuple[Language, Transfer]:
     """The base pipeline with the recipe's trained components updated in place or added beside it.
 
@@ -77,7 +69,7 @@ def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = Fa
         components to add, and its [paths], [corpora], [training] and [system] replace the base's.
     RETURNS: the pipeline (uninitialised only in its added components) and what was done.
     """
-    nlp = load_base(base_name)
+    nlp = load_pipeline(base_name)
     # Added components carry their settings as values: the base's config has none of the recipe's variables.
     recipe_components = config.interpolate()["components"]
     # The recipe's own tok2vec serves its components; the base has its own.
@@ -340,7 +332,7 @@ def setup_rehearsal(nlp: Language, T: dict[str, Any], data: Any) -> None:
     base = nlp.config["paths"].get("base_model")
     if not base:
         raise RecipeError(Errors.E068)
-    teacher = load_base(base)
+    teacher = load_pipeline(base)
     components = rehearsed_components(nlp, teacher)
     if not components:
         data.notes.append("rehearsal: no trained component comes from the base model; nothing to rehearse")
@@ -395,7 +387,7 @@ def set_tutors(nlp: Language, components: list[str], base: str) -> None:
         proc = nlp.get_pipe(name)
         if not hasattr(proc, "_rehearsal_model"):
             continue
-        tutor_nlp = load_base(base)
+        tutor_nlp = load_pipeline(base)
         for t2v_name in _listened_tok2vecs(tutor_nlp, name):
             paths = [".".join(p) for p in _listener_paths(tutor_nlp.config["components"][name])]
             tutor_nlp.replace_listeners(t2v_name, name, paths)

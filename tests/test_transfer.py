@@ -70,10 +70,11 @@ def test_finetune_keeps_the_old_labels(tmp_path, base, raw_texts, extra):
 @pytest.mark.slow
 def test_rehearsal_and_fill_in_use_the_base_models_predictions(tmp_path, base, raw_texts):
     """The rehearsal examples are the base model's own annotation of the raw texts."""
-    from recipe_cli.transfer import fill_in, load_base, rehearsal_examples
+    from recipe_cli.evaluation import load_pipeline
+    from recipe_cli.transfer import fill_in, rehearsal_examples
 
-    teacher = load_base(base)
-    nlp = load_base(base)
+    teacher = load_pipeline(base)
+    nlp = load_pipeline(base)
     texts = raw_texts.read_text(encoding="utf8").splitlines()
     examples = rehearsal_examples(teacher, nlp, texts, ["ner"])
     predicted = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in teacher.pipe(texts)]
