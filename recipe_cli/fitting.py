@@ -66,9 +66,10 @@ def fit(
         dropouts.skip(state.draws["dropout"])
         if sizes is not None:
             sizes.skip(state.draws["batch_size"])
-        for _ in range(state.draws["optimizer"]):
+        # The optimizer's schedules advance once per update.
+        for _ in range(state.step):
             optimizer.step_schedules()
-        restore_rngs(state, rng, rehearsal_rng)
+        restore_rngs(state.rngs, rng, rehearsal_rng)
         rows = [MetricsRow(**row) for row in state.rows]  # type: ignore[typeddict-item]
         best_score, best_epoch = state.best_score, state.best_epoch
         first_epoch, step, words = state.epoch + 1, state.step, state.words
@@ -80,7 +81,6 @@ def fit(
         progress.trace = [tuple(point) for point in state.trace]  # type: ignore[misc]
     evaluate = create_evaluation_callback(nlp, lambda _: data.dev, T["score_weights"])
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
-    checkpoints: list[tuple[float, int]] = [(row["score"], row["step"]) for row in rows]
     start = time.perf_counter()
     epoch = first_epoch
     with Interruption() as interrupted:
@@ -112,7 +112,7 @@ def fit(
                 _save_interrupted(nlp, optimizer, output_path)
                 break
             path = output_path / epoch_dir(info.epoch)
-            draws = {"dropout": dropouts.drawn, "batch_size": sizes.drawn if sizes else 0, "optimizer": info.step}
+            draws = {"dropout": dropouts.drawn, "batch_size": sizes.drawn if sizes else 0}
             record = _Record(rows, best_score, best_epoch, draws, {}, progress.trace, rng, rehearsal_rng)
             row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk)
             if row["best"]:
@@ -121,11 +121,10 @@ def fit(
                 _finish_epoch(output_path, path, row, keep_epochs)
             rows.append(row)
             plot_training(rows, progress.trace, output_path / PLOT_FILE)
-            checkpoints.append((row["score"], info.step))
-            log_step(_logger_info(info, row, checkpoints, output_path, time.perf_counter() - start))
+            log_step(_logger_info(info, row, rows, output_path, time.perf_counter() - start))
             # The next epoch starts from the generator states saved with this one, whatever the
             # bookkeeping since drew from them, so a resumed run goes on exactly as this one does.
-            restore_rngs(record.saved, rng, rehearsal_rng)
+            restore_rngs(record.rngs, rng, rehearsal_rng)
             patience = T["patience"]
             if patience and info.epoch - best_epoch >= patience:
                 console.info(f"Stopping: no better dev score for {patience} epochs")
@@ -155,11 +154,6 @@ class _Record:
     rng: random.Random
     rehearsal_rng: random.Random | None
 
-    @property
-    def saved(self) -> TrainingState:
-        """A state holding only the generator states saved (for restore_rngs)."""
-        return TrainingState(0, 0, 0, 0.0, 0, {}, **self.rngs)
-
 
 def _checkpoint_epoch(
     nlp: Language,
@@ -188,7 +182,7 @@ def _checkpoint_epoch(
             best_score=score if is_best else record.best_score,
             best_epoch=info.epoch if is_best else record.best_epoch,
             draws=record.draws,
-            **record.rngs,
+            rngs=record.rngs,
             rows=[plain(r) for r in [*record.rows, row]],
             trace=[list(point) for point in record.trace],
         )
@@ -265,7 +259,7 @@ def _metrics_row(
 
 
 def _logger_info(
-    info: EpochInfo, row: MetricsRow, checkpoints: list[tuple[float, int]], output_path: Path, elapsed: float
+    info: EpochInfo, row: MetricsRow, rows: list[MetricsRow], output_path: Path, elapsed: float
 ) -> dict[str, Any]:
     """The info dict spaCy's loggers take, plus the recipe's own columns."""
     return {
@@ -274,7 +268,7 @@ def _logger_info(
         "score": row["score"],
         "other_scores": row["scores"],
         "losses": row["losses"],
-        "checkpoints": list(checkpoints),
+        "checkpoints": [(r["score"], r["step"]) for r in rows],
         "seconds": int(elapsed),
         "words": info.words,
         "output_path": str(output_path / DIR_MODEL_LAST),

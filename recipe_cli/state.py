@@ -68,12 +68,10 @@ class TrainingState:
     best_score: float
     best_epoch: int
     draws: dict[str, int]
-    shuffle_rng: Any
-    python_rng: Any
-    numpy_rng: Any
+    # rng_states(): the shuffling (and rehearsal) generators' and Python's and numpy's global generators' states.
+    rngs: dict[str, Any]
     rows: list[dict[str, Any]] = field(default_factory=list)
     trace: list[Any] = field(default_factory=list)
-    rehearsal_rng: Any = None
     version: int = FORMAT_VERSION
 
 
@@ -89,12 +87,13 @@ def rng_states(shuffle_rng: random.Random, rehearsal_rng: random.Random | None =
     }
 
 
-def restore_rngs(state: TrainingState, shuffle_rng: random.Random, rehearsal_rng: random.Random | None = None) -> None:
-    shuffle_rng.setstate(_tuple_state(state.shuffle_rng))
-    if rehearsal_rng is not None and state.rehearsal_rng is not None:
-        rehearsal_rng.setstate(_tuple_state(state.rehearsal_rng))
-    random.setstate(_tuple_state(state.python_rng))
-    kind, keys, pos, has_gauss, gauss = state.numpy_rng
+def restore_rngs(rngs: dict[str, Any], shuffle_rng: random.Random, rehearsal_rng: random.Random | None = None) -> None:
+    """Put the generators back in the states rng_states() gave."""
+    shuffle_rng.setstate(_tuple_state(rngs["shuffle_rng"]))
+    if rehearsal_rng is not None and rngs["rehearsal_rng"] is not None:
+        rehearsal_rng.setstate(_tuple_state(rngs["rehearsal_rng"]))
+    random.setstate(_tuple_state(rngs["python_rng"]))
+    kind, keys, pos, has_gauss, gauss = rngs["numpy_rng"]
     numpy.random.set_state((kind, numpy.asarray(keys, dtype=numpy.uint32), pos, has_gauss, gauss))
 
 
@@ -108,59 +107,48 @@ def _tuple_state(state: list) -> tuple:
     return (version, tuple(internal), gauss)
 
 
-def param_keys(nlp: Language) -> dict[int, str]:
-    """Node id → a name that is the same in every process: component/position in its model's walk."""
-    keys: dict[int, str] = {}
+def _nodes(nlp: Language) -> dict[str, Model]:
+    """The layers of the pipeline's models by a name that is the same in every process (node ids are not):
+    component/position in its model's walk. A layer shared by several components is named once."""
+    nodes: dict[str, Model] = {}
+    seen: set[int] = set()
     for name, proc in nlp.pipeline:
         model = getattr(proc, "model", None)
         if not isinstance(model, Model):
             continue
         for i, node in enumerate(model.walk()):
-            keys.setdefault(node.id, f"{name}/{i}")
-    return keys
-
-
-def _nodes(nlp: Language) -> dict[str, Model]:
-    keys = param_keys(nlp)
-    nodes: dict[str, Model] = {}
-    for _, proc in nlp.pipeline:
-        model = getattr(proc, "model", None)
-        if isinstance(model, Model):
-            for node in model.walk():
-                nodes.setdefault(keys[node.id], node)
+            if node.id not in seen:
+                seen.add(node.id)
+                nodes[f"{name}/{i}"] = node
     return nodes
+
+
+def _params(nodes: dict[str, Model]) -> dict[str, tuple[Model, str]]:
+    """Parameter name (layer name/parameter) → (layer, parameter)."""
+    return {f"{key}/{name}": (node, name) for key, node in nodes.items() for name in node.param_names}
 
 
 def save_state(nlp: Language, optimizer: Optimizer, state: TrainingState, path: Path) -> None:
     """Write the training state into path (a folder inside an epoch folder that is not yet in place)."""
     path.mkdir(parents=True, exist_ok=True)
-    keys = param_keys(nlp)
-
-    def stable(key: tuple[int, str]) -> str | None:
-        node_key = keys.get(key[0])
-        return f"{node_key}/{key[1]}" if node_key is not None else None
-
-    params: dict[str, dict[str, Any]] = {}
-    grads: dict[str, dict[str, Any]] = {}
-    attrs: dict[str, dict[str, Any]] = {}
-    for node_key, node in _nodes(nlp).items():
-        kept = {name: sorted(node.attrs[name]) for name in TRAINING_ATTRS if name in node.attrs}
-        if kept:
-            attrs[node_key] = kept
-        for name in node.param_names:
-            if node.has_param(name):
-                params[f"{node_key}/{name}"] = _encode(node.get_param(name))
-            if node.has_grad(name):
-                grads[f"{node_key}/{name}"] = _encode(node.get_grad(name))
+    nodes = _nodes(nlp)
+    params = _params(nodes)
+    # The optimizer keys its state by (node id, parameter name).
+    stable = {(node.id, name): key for key, (node, name) in params.items()}
+    attrs = {
+        key: kept
+        for key, node in nodes.items()
+        if (kept := {name: sorted(node.attrs[name]) for name in TRAINING_ATTRS if name in node.attrs})
+    }
     arrays = {
         "version": FORMAT_VERSION,
-        "params": params,
-        "grads": grads,
+        "params": {key: _encode(node.get_param(name)) for key, (node, name) in params.items() if node.has_param(name)},
+        "grads": {key: _encode(node.get_grad(name)) for key, (node, name) in params.items() if node.has_grad(name)},
         "attrs": attrs,
-        "mom1": {k: _encode(v) for key, v in optimizer.mom1.items() if (k := stable(key))},
-        "mom2": {k: _encode(v) for key, v in optimizer.mom2.items() if (k := stable(key))},
-        "nr_update": {k: int(v) for key, v in optimizer.nr_update.items() if (k := stable(key))},
-        "last_seen": {k: int(v) for key, v in optimizer.last_seen.items() if (k := stable(key))},
+        "mom1": {stable[key]: _encode(v) for key, v in optimizer.mom1.items() if key in stable},
+        "mom2": {stable[key]: _encode(v) for key, v in optimizer.mom2.items() if key in stable},
+        "nr_update": {stable[key]: int(v) for key, v in optimizer.nr_update.items() if key in stable},
+        "last_seen": {stable[key]: int(v) for key, v in optimizer.last_seen.items() if key in stable},
     }
     srsly.write_msgpack(path / ARRAYS_FILE, arrays)
     srsly.write_json(path / STATE_FILE, asdict(state))
@@ -179,39 +167,39 @@ def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
     """
     arrays = srsly.read_msgpack(path / ARRAYS_FILE)
     nodes = _nodes(nlp)
-    ids: dict[str, tuple[int, str]] = {}
-    for node_key, node in nodes.items():
-        for name in node.param_names:
-            ids[f"{node_key}/{name}"] = (node.id, name)
-    missing = sorted(set(arrays["params"]) - set(ids))
+    params = _params(nodes)
+    missing = sorted(set(arrays["params"]) - set(params))
     if missing:
         raise ValueError(f"the saved state names parameters this pipeline lacks: {', '.join(missing[:3])}")
+
+    def optimizer_key(key: str) -> tuple[int, str]:
+        node, name = params[key]
+        return (node.id, name)
+
     # Before the live weights replace them: the loaded weights are the averages of the updated parameters.
     averaged = {}
     for key in arrays["nr_update"]:
-        node, name = nodes[key.rsplit("/", 1)[0]], ids[key][1]
+        node, name = params[key]
         averaged[key] = node.ops.xp.array(node.get_param(name), copy=True)
     for key, blob in arrays["params"].items():
-        node = nodes[key.rsplit("/", 1)[0]]
-        name = ids[key][1]
+        node, name = params[key]
         node.set_param(name, node.ops.asarray(_decode(blob)))
     for node_key, kept in arrays.get("attrs", {}).items():
         for name, values in kept.items():
             nodes[node_key].attrs[name] = set(values)
     for key, blob in arrays["grads"].items():
-        node = nodes[key.rsplit("/", 1)[0]]
-        node.set_grad(ids[key][1], node.ops.asarray(_decode(blob)))
+        node, name = params[key]
+        node.set_grad(name, node.ops.asarray(_decode(blob)))
     for kind in ("mom1", "mom2"):
         target = getattr(optimizer, kind)
         for key, blob in arrays[kind].items():
-            node = nodes[key.rsplit("/", 1)[0]]
-            target[ids[key]] = node.ops.asarray(_decode(blob))
+            target[optimizer_key(key)] = params[key][0].ops.asarray(_decode(blob))
     for key, count in arrays["nr_update"].items():
-        optimizer.nr_update[ids[key]] = count
-        if optimizer.averages is not None and key in averaged:
-            optimizer.averages[ids[key]] = averaged[key]
+        optimizer.nr_update[optimizer_key(key)] = count
+        if optimizer.averages is not None:
+            optimizer.averages[optimizer_key(key)] = averaged[key]
     for key, count in arrays["last_seen"].items():
-        optimizer.last_seen[ids[key]] = count
+        optimizer.last_seen[optimizer_key(key)] = count
 
 
 def _encode(array: Any) -> dict[str, Any]:
