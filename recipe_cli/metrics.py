@@ -39,6 +39,13 @@ def append_row(path: Path, row: MetricsRow) -> None:
         os.close(fd)
 
 
+def write_rows(path: Path, rows: list[MetricsRow]) -> None:
+    """Replace a metrics file by these rows, at once (written beside it, then renamed)."""
+    tmp = Path(path).parent / f".{Path(path).name}.tmp"
+    tmp.write_text("".join(srsly.json_dumps(plain(row)) + "\n" for row in rows), encoding="utf8")
+    os.replace(tmp, path)
+
+
 def read_rows(path: Path) -> list[MetricsRow]:
     """All rows of a metrics file, in order (a last line cut short by a crash is left out)."""
     rows = []

@@ -23,7 +23,7 @@ from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError, UsageError
 from .evaluation import load_pipeline
 from .fitting import disk_errors, fit
-from .metrics import METRICS_FILE
+from .metrics import METRICS_FILE, write_rows
 from .state import STATE_DIR, STATE_FILE, TrainingState, read_state, restore_state
 from .training import _read_data, _resolve_training, _trained_components, check_keep_epochs, check_limits
 from .transfer import setup_rehearsal
@@ -154,12 +154,7 @@ def _rebase_paths(nlp: Language, cwd: Path) -> None:
 
 def _repair(out: Path, state: TrainingState, keep: int) -> None:
     """Make OUT what it was right after the saved epoch: its metrics rows, model-last and model-best."""
-    for epoch, folder in epoch_folders(out).items():
-        if epoch > state.epoch:  # pragma: no cover (a later epoch always carries a later state)
-            raise RecipeError(Errors.E063.format(path=folder, error="an epoch newer than the newest training state"))
-    tmp = out / f".{METRICS_FILE}.tmp"
-    tmp.write_text("".join(srsly.json_dumps(row) + "\n" for row in state.rows), encoding="utf8")
-    os.replace(tmp, out / METRICS_FILE)
+    write_rows(out / METRICS_FILE, state.rows)  # type: ignore[arg-type]
     latest = out / epoch_dir(state.epoch)
     copy_checkpoint(latest, out / DIR_MODEL_LAST)
     best = out / epoch_dir(state.best_epoch)

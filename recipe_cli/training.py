@@ -22,10 +22,7 @@ from thinc.api import Config, set_gpu_allocator
 from . import __version__
 from .annotations import check_annotations
 from .batching import auto_max_batch_size, resolve_batcher
-from .checkpoint import (
-    RUN_FILE,
-    is_run_entry,
-)
+from .checkpoint import RUN_FILE, is_run_entry
 from .config import AUTO, TrainingConfig, describe_paths, one_line, section_at
 from .console import Console
 from .device import use_gpu as use_gpu_device
