@@ -194,6 +194,10 @@ def test_json_errors_name_the_file_and_record(tmp_path, nlp, content, message):
         ("empty.iob", "", "file is empty"),
         ("data.txt", "hello", "cannot tell the data format"),
         ("bad.spacy", "not a docbin", "not a spaCy DocBin"),
+        ("a.tsv", "sentence\tfoo\nhi\tx\n", "line 1: the header must name a text column"),
+        ("a.tsv", "text\tlabel\nhi\tx\nho\n", "line 3: expected 2 columns as in the header, got 1"),
+        ("a.csv", 'text,label\n"hi",\n', "line 2: row without a label"),
+        ("a.csv", "text,label\n ,x\n", "line 2: row without text"),
     ],
 )
 def test_text_format_errors_name_the_line(tmp_path, nlp, name, content, message):
@@ -426,22 +430,6 @@ def test_tsv_and_csv_text_classification(tmp_path, data_dir, nlp):
         assert [d.text for d in docs] == [t for t, _ in records]
         assert [d.cats for d in docs] == [{k: cats[k] for k in present} for cats in expected]
     assert sum(1 for d in read_docs(tsv, nlp) if sum(d.cats.values()) > 1) == 34
-
-
-@pytest.mark.parametrize(
-    "name,content,message",
-    [
-        ("a.tsv", "sentence\tfoo\nhi\tx\n", "line 1: the header must name a text column"),
-        ("a.tsv", "text\tlabel\nhi\tx\nho\n", "line 3: expected 2 columns as in the header, got 1"),
-        ("a.csv", 'text,label\n"hi",\n', "line 2: row without a label"),
-        ("a.csv", "text,label\n ,x\n", "line 2: row without text"),
-    ],
-)
-def test_table_errors_name_the_line(tmp_path, nlp, name, content, message):
-    path = tmp_path / name
-    path.write_text(content)
-    with pytest.raises(RecipeError, match=message):
-        list(read_docs(path, nlp))
 
 
 def test_sentence_per_line_word_pipe_tag(tmp_path, data_dir, nlp):
