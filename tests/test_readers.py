@@ -5,7 +5,7 @@ import warnings
 import pytest
 import spacy
 from spacy.tokens import DocBin
-from spacy.training import docs_to_json
+from spacy.training import Example, docs_to_json
 
 from recipe_cli.errors import RecipeError
 from recipe_cli.formats import detect_format, read_docs
@@ -472,3 +472,165 @@ def test_hashtag_tokens_are_not_comments(tmp_path, nlp):
     docs = list(read_docs(path, nlp))
     assert [[t.text for t in d] for d in docs] == [["#Paris", "rocks", "#"], ["Hi"]]
     assert docs[0].ents[0].label_ == "location"
+
+
+# Prodigy exports as Prodigy writes them (tests/data/README.md): ner.manual tokens without 'ws', most records with
+# "spans": []; binary textcat records {"text", "label", "answer"}.
+FASHION = "prodigy-fashion-brands.jsonl"
+DOCS_ISSUES = "prodigy-docs-issues.jsonl"
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
+
+
+def _project_ner_docs(nlp, records):
+    """The export converted as the published project converts it: entities from the spans' characters."""
+    docs = []
+    for eg in records:
+        doc = nlp.make_doc(eg["text"])
+        doc.ents = [doc.char_span(s["start"], s["end"], label=s["label"]) for s in eg.get("spans", [])]
+        docs.append(doc)
+    return docs
+
+
+def test_prodigy_ner_export_without_ws(data_dir, nlp):
+    records = _jsonl(data_dir / FASHION)
+    assert not any("ws" in t for r in records for t in r["tokens"])
+    docs = list(read_docs(data_dir / FASHION, nlp))
+    assert [d.text for d in docs] == [r["text"] for r in records]
+    # The tokens are Prodigy's, at Prodigy's offsets (n’t, ’ve and the like included).
+    assert [[(t.text, t.idx, t.idx + len(t)) for t in d] for d in docs] == [
+        [(t["text"], t["start"], t["end"]) for t in r["tokens"]] for r in records
+    ]
+    assert [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in docs] == [
+        [(s["start"], s["end"], s["label"]) for s in r["spans"]] for r in records
+    ]
+    # A record with "spans": [] is annotated: no entities, every token outside one.
+    assert sum(not r["spans"] for r in records) == 10
+    assert all(d.has_annotation("ENT_IOB") and all(t.ent_iob_ in ("O", "B", "I") for t in d) for d in docs)
+
+
+@pytest.mark.parametrize(
+    "tokens,message",
+    [
+        # An offset one character off.
+        ([{"text": "Paris", "start": 0, "end": 5}, {"text": "is", "start": 7, "end": 9}],
+         "token 1 'is' has offsets 7-9"),  # fmt: skip
+        # Offsets past the text.
+        ([{"text": "Paris", "start": 0, "end": 5}, {"text": "is", "start": 6, "end": 8}, {"text": "nice", "start": 9,
+          "end": 14}], "token 2 'nice' has offsets 9-14"),  # fmt: skip
+        # Two spaces between tokens: a Doc holds one space at most after a token.
+        ([{"text": "Paris", "start": 0, "end": 5}, {"text": "is", "start": 7, "end": 9}], None),
+        # Tokens that leave text out.
+        ([{"text": "Paris", "start": 0, "end": 5}, {"text": "nice", "start": 9, "end": 13}],
+         "token 1 'nice' does not follow"),  # fmt: skip
+        ([{"text": "Paris"}, {"text": "nice", "start": 9, "end": 13}], "the tokens do not spell out the text"),
+    ],
+)
+def test_prodigy_tokens_whose_offsets_do_not_match_the_text(tmp_path, nlp, tokens, message):
+    text = "Paris  is" if message is None else "Paris is nice"
+    message = message or "token 1 'is' does not follow token 0"
+    path = tmp_path / "export.jsonl"
+    ok = {"text": "Paris", "tokens": [{"text": "Paris", "start": 0, "end": 5, "id": 0}], "spans": []}
+    path.write_text(json.dumps(ok) + "\n" + json.dumps({"text": text, "tokens": tokens, "spans": []}) + "\n")
+    with pytest.raises(RecipeError, match=rf"export.jsonl, line 2: {re.escape(message)}"):
+        list(read_docs(path, nlp))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"text": "I like Acme", "spans": []},
+        {"text": "I like Acme", "entities": []},
+        {"text": "I like Acme"},
+        {"text": "I like Acme", "tokens": [{"text": w, "start": s, "end": s + len(w)} for w, s in
+                                           (("I", 0), ("like", 2), ("Acme", 7))], "answer": "accept"},  # fmt: skip
+    ],
+)
+def test_a_record_without_entities_is_annotated_with_none(tmp_path, nlp, record):
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    (doc,) = read_docs(path, nlp)
+    assert doc.has_annotation("ENT_IOB") and [t.ent_iob_ for t in doc] == ["O", "O", "O"]
+
+
+def test_a_text_classification_record_leaves_entities_missing(tmp_path, nlp):
+    path = tmp_path / "data.jsonl"
+    path.write_text(
+        '{"text": "I like Acme", "cats": {"POS": 1.0}}\n{"text": "So bad", "cats": {"POS": 0.0}, "spans": []}\n'
+    )
+    first, second = read_docs(path, nlp)
+    assert not first.has_annotation("ENT_IOB")  # it says nothing about entities
+    assert second.has_annotation("ENT_IOB") and not second.ents  # it says: none
+
+
+@pytest.mark.parametrize("ws", [False, True], ids=["tokens-without-ws", "tokens-with-ws"])
+def test_prodigy_ner_scores_as_spacy_scores_the_converted_export(tmp_path, data_dir, nlp, ws):
+    """A pipeline that predicts entities scores the same on the export read here as on the export converted as
+    the published project converts it: records without spans count (their false positives too)."""
+    records = _jsonl(data_dir / FASHION)
+    path = data_dir / FASHION
+    if ws:  # newer Prodigy writes a 'ws' flag on each token
+        path = tmp_path / "with-ws.jsonl"
+        for r in records:
+            for t, following in zip(r["tokens"], [*r["tokens"][1:], None]):
+                t["ws"] = following is not None and following["start"] > t["end"]
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ruler = spacy.blank("en")
+    # Two right, one wrong in a record without spans, one missed.
+    patterns = [{"label": "FASHION_BRAND", "pattern": p} for p in ("SLP", "anachronorm", "loafers")]
+    ruler.add_pipe("entity_ruler").add_patterns(patterns)
+    ours = list(RecipeCorpus(path, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)(ruler))
+    theirs = [Example(ruler.make_doc(d.text), d) for d in _project_ner_docs(ruler, _jsonl(data_dir / FASHION))]
+    expected = ruler.evaluate(theirs)
+    assert (expected["ents_p"], expected["ents_r"]) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    scores = ruler.evaluate(ours)
+    keys = ("ents_p", "ents_r", "ents_f")
+    assert {k: scores[k] for k in keys} == {k: expected[k] for k in keys}
+
+
+def test_prodigy_binary_textcat(tmp_path, data_dir, nlp):
+    records = _jsonl(data_dir / DOCS_ISSUES)
+    docs = list(read_docs(data_dir / DOCS_ISSUES, nlp))
+    assert [d.text for d in docs] == [r["text"] for r in records]  # \r\n and emoji kept
+    assert [d.cats for d in docs] == [{"DOCUMENTATION": 1.0 if r["answer"] == "accept" else 0.0} for r in records]
+    assert sum(d.cats["DOCUMENTATION"] == 0.0 for d in docs) == 12  # the rejects: negative examples
+    # ignore is skipped and counted.
+    path = tmp_path / "with-ignore.jsonl"
+    ignored = [{**r, "answer": "ignore"} if i in (2, 5) else r for i, r in enumerate(records)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in ignored))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len(list(read_docs(path, nlp))) == 16
+    assert [str(w.message) for w in caught] == [f"{path}: skipped 2 record(s) (2 answered ignore)."]
+
+
+def test_binary_textcat_over_several_labels_leaves_the_others_missing(tmp_path, nlp):
+    """textcat.teach over several labels: a record tells about its own label only; the others stay unknown."""
+    path = tmp_path / "teach.jsonl"
+    rows = [("Docs are wrong", "DOCUMENTATION", "accept"), ("Crash on start", "BUG", "accept"),
+            ("Crash on start", "DOCUMENTATION", "reject"), ("Add a button", "BUG", "reject")]  # fmt: skip
+    path.write_text("".join(json.dumps({"text": t, "label": label, "answer": a}) + "\n" for t, label, a in rows))
+    docs = list(read_docs(path, nlp))
+    assert [d.cats for d in docs] == [{"DOCUMENTATION": 1.0}, {"BUG": 1.0}, {"DOCUMENTATION": 0.0}, {"BUG": 0.0}]
+    # spaCy's textcat_multilabel neither learns from nor scores a label a text does not give.
+    pipe = nlp.add_pipe("textcat_multilabel")
+    examples = [Example(nlp.make_doc(d.text), d) for d in docs]
+    nlp.initialize(lambda: examples)
+    _, gradient = pipe.get_loss(examples, pipe.predict([eg.predicted for eg in examples]))
+    labels = list(pipe.labels)
+    assert [[bool(g) for g in row] for row in (gradient != 0).tolist()] == [
+        [label in d.cats for label in labels] for d in docs
+    ]
+    for eg in examples:
+        eg.predicted.cats = {label: 1.0 for label in labels}  # every label predicted for every text
+    scores = nlp.get_pipe("textcat_multilabel").score(examples)
+    assert scores["cats_f_per_type"]["BUG"]["p"] == 0.5 and scores["cats_f_per_type"]["DOCUMENTATION"]["p"] == 0.5
+
+
+def test_binary_answers_other_than_prodigys_are_refused(tmp_path, nlp):
+    path = tmp_path / "teach.jsonl"
+    path.write_text('{"text": "a", "label": "X", "answer": "accept"}\n{"text": "b", "label": "X", "answer": "maybe"}\n')
+    with pytest.raises(RecipeError, match="teach.jsonl, line 2: answer 'maybe': expected accept, reject or ignore"):
+        list(read_docs(path, nlp))
