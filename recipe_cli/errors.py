@@ -41,6 +41,11 @@ class Errors(metaclass=ErrorsWithCodes):
     E031 = "{path}: unsupported JSON layout: {reason}"
     E032 = "{path}, {where}: {reason}"
     E033 = "{path}: no data files found (a folder is searched for .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv, .csv)."
+    E036 = "{where}: category value {value}: textcat and textcat_multilabel learn from 0 and 1 only."
+    E037 = (
+        "{where}: several categories at 1 in one text ({labels}), but '{name}' (textcat) takes one category per text: "
+        "train textcat_multilabel instead."
+    )
     # Output
     E040 = "Output folder {path} holds files not written by recipe-train ({examples}). Choose another -o or pass --overwrite."
     E041 = (

@@ -20,7 +20,7 @@ from spacy.util import fix_random_seed, load_model_from_config, registry
 from thinc.api import Config, set_gpu_allocator
 
 from . import __version__
-from .annotations import check_annotations
+from .annotations import check_annotations, fit_categories
 from .batching import auto_max_batch_size, resolve_batcher
 from .checkpoint import RUN_FILE, is_run_entry
 from .config import AUTO, TrainingConfig, describe_paths, one_line, section_at
@@ -104,6 +104,10 @@ def train(
     check_limits(T)
     trained = _trained_components(nlp)
     data = _read_data(nlp, trained, T["shuffle_buffer"])
+    # Before anything is initialised: a textcat given one yes/no label becomes a textcat_multilabel.
+    switched = fit_categories(nlp, trained, data.train_summary, base=transfer is not None)
+    if switched:
+        trained = _trained_components(nlp)
     if auto_batch:
         # The recipe: the maximum batch size follows the components and the amount of data.
         nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), data.n_train)
@@ -123,7 +127,7 @@ def train(
     if T["rehearsal"].get("enabled"):
         setup_rehearsal(nlp, T, data)
 
-    _print_setup(console, training_config, nlp, data, output_path, auto_batch)
+    _print_setup(console, training_config, nlp, data, output_path, auto_batch, switched=switched)
     if dry_run:
         console.good("Dry run: config and data are valid; nothing was written")
         return output_path
@@ -334,7 +338,14 @@ def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> T
 
 
 def _print_setup(
-    console: Console, tc: TrainingConfig, nlp: Language, data: TrainingData, out: Path, auto_batch: bool
+    console: Console,
+    tc: TrainingConfig,
+    nlp: Language,
+    data: TrainingData,
+    out: Path,
+    auto_batch: bool,
+    *,
+    switched: Iterable[str] = (),
 ) -> None:
     for path, (var, value) in tc.env_applied.items():
         console.info(f"Environment override {var}", f"{path} = {value}")
@@ -346,13 +357,20 @@ def _print_setup(
             console.line(f"    {line}")
     train_summary, dev_summary = data.train_summary, data.dev_summary
     console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
+    for note in switched:
+        console.info("Component", note)
     how = f"streamed from disk, shuffled {data.shuffle_buffer:,} at a time" if data.streamed else "in memory"
     if not data.streamed and nlp.config["training"].get("shuffle_buffer", 0) > 0:
         how = "in memory: fewer than the shuffle buffer holds"
     console.info("Training data", f"{data.n_train:,} examples ({how}): {train_summary.describe()} ({data.train_path})")
+    yes_no = train_summary.category_labels if len(train_summary.category_labels) == 1 else set()
     for name, counts in train_summary.labels.items():
+        if name == "categories" and yes_no:
+            continue
         top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
         console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
+    for label in yes_no:  # one category: a yes/no question, its answers counted
+        console.line(f"    categories (1, yes/no): {train_summary.yes_no(label)}")
     if data.heldout:
         seed = nlp.config.interpolate()["system"]["seed"]
         total = data.n_train + len(data.dev)

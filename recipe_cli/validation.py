@@ -29,9 +29,25 @@ class DataSummary:
     longest: int = 0
     long_docs: int = 0
     labels: dict[str, Counter] = field(default_factory=dict)
+    # Category label → documents where it is 0: negative examples (the positives are labels["categories"]).
+    negatives: Counter = field(default_factory=Counter)
+    # Position (from 0) of the first document with more than one category at 1, and of the first whose
+    # category values are not all 0 or 1; None where there is none.
+    several_categories_at: int | None = None
+    graded_category_at: int | None = None
 
     def describe(self) -> str:
         return f"{self.docs:,} documents, {self.sentences:,} sentences, {self.tokens:,} tokens"
+
+    @property
+    def category_labels(self) -> set[str]:
+        """Every category the documents give a value for, positive or negative."""
+        return set(self.labels.get("categories", {})) | set(self.negatives)
+
+    def yes_no(self, label: str) -> str:
+        """A label's positive and negative examples, e.g. "DOCUMENTATION: 201 positive, 460 negative"."""
+        positive = self.labels.get("categories", Counter())[label]
+        return f"{label}: {positive:,} positive, {self.negatives[label]:,} negative"
 
 
 def summarize(examples: Iterable[Example]) -> DataSummary:
@@ -45,6 +61,13 @@ def summarize(examples: Iterable[Example]) -> DataSummary:
         summary.long_docs += len(doc) > LONG_DOC_TOKENS
         for name, read in _LAYERS.items():
             summary.labels[name].update(read(doc))
+        if doc.cats:
+            values = list(doc.cats.values())
+            summary.negatives.update(label for label, value in doc.cats.items() if value < 0.5)
+            if summary.several_categories_at is None and sum(value >= 0.5 for value in values) > 1:
+                summary.several_categories_at = summary.docs - 1
+            if summary.graded_category_at is None and any(value not in (0.0, 1.0) for value in values):
+                summary.graded_category_at = summary.docs - 1
     summary.labels = {name: counts for name, counts in summary.labels.items() if counts}
     return summary
 
@@ -65,9 +88,13 @@ def data_warnings(train: DataSummary, dev: DataSummary, factories: Iterable[str]
                 f"{summary.longest:,}): set corpora.{'train' if corpus == 'training' else 'dev'}.max_length to split them"
             )
     factories = set(factories)
-    cats = train.labels.get("categories", Counter())
+    cats = train.category_labels
     if factories & {"textcat", "textcat_multilabel"} and len(cats) == 1:
-        warnings.append(f"only one category in the training data ({next(iter(cats))}): nothing to choose between")
+        # One label: a yes/no question, which needs both answers to learn from.
+        label = next(iter(cats))
+        if not train.negatives[label] or not train.labels.get("categories", Counter())[label]:
+            warnings.append(f"only one category in the training data, with one answer ({train.yes_no(label)}): "
+                            "nothing to choose between")  # fmt: skip
     rare = sorted(label for label, n in train.labels.get("entities", Counter()).items() if n < 3)
     if "ner" in factories and rare:
         warnings.append(f"entity labels seen fewer than 3 times in training: {', '.join(rare)}")

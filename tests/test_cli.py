@@ -321,3 +321,127 @@ def test_train_textcat_from_a_tsv(tmp_path, data_dir):
     assert result.exit_code == 0, result.output
     (row,) = read_rows(out / "metrics.jsonl")
     assert "cats_macro_f" in row["scores"]
+
+
+# Prodigy exports as Prodigy writes them (tests/data/README.md).
+FASHION = "prodigy-fashion-brands.jsonl"
+DOCS_ISSUES = "prodigy-docs-issues.jsonl"
+
+
+def _assert_one_line_error(result, message):
+    assert isinstance(result.exception, SystemExit), result.exception
+    _assert_clean_failure(result, 1, message)
+
+
+def _project_docbin(path: Path, records: list[dict], convert) -> Path:
+    """An export converted to a DocBin as the published project converts it."""
+    nlp = spacy.blank("en")
+    docs = []
+    for eg in records:
+        doc = nlp.make_doc(eg["text"])
+        if convert(doc, eg) is not False:
+            docs.append(doc)
+    DocBin(docs=docs).to_disk(path)
+    return path
+
+
+def _ner_as_the_project_converts(doc, eg):
+    doc.ents = [doc.char_span(s["start"], s["end"], label=s["label"]) for s in eg.get("spans", [])]
+
+
+def _textcat_as_the_project_converts(doc, eg):
+    if eg["answer"] == "ignore":
+        return False
+    accept = eg["answer"] == "accept"
+    doc.cats = {"DOCUMENTATION": accept, "N/A": not accept}
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_prodigy_ner_export_trains_and_scores_as_spacy_evaluate(tmp_path, data_dir):
+    """A ner.manual export (tokens without 'ws', most records with "spans": []) trains, and every dev score in
+    metrics.jsonl is what `spacy evaluate` gives on the export converted as the published project converts it."""
+    out = tmp_path / "out"
+    data = data_dir / FASHION
+    result = _train(["ner", data, "--dev", data, "-o", out, "--training.max_epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert "entities (1): FASHION_BRAND 3" in result.output
+    rows = read_rows(out / "metrics.jsonl")
+    best = next(r for r in rows if r["best"])
+    converted = _project_docbin(tmp_path / "dev.spacy", _records(data), _ner_as_the_project_converts)
+    scores = _spacy_evaluate(out / "model-best", converted, tmp_path)
+    for key in ("ents_f", "ents_p", "ents_r"):
+        assert scores[key] == pytest.approx(best["scores"][key], abs=1e-9), key
+    result = runner.invoke(eval_app, [str(out / "model-best"), str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["scores"]["ents_f"] == pytest.approx(best["scores"]["ents_f"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_prodigy_binary_textcat_learns_from_its_rejects(tmp_path, data_dir):
+    """accept/reject answers on one label: trained as textcat_multilabel (said so), the rejects as negatives."""
+    out = tmp_path / "out"
+    data = data_dir / DOCS_ISSUES
+    result = _train(["textcat", data, "--dev", data, "-o", out, "--training.max_epochs", "2"])
+    assert result.exit_code == 0, result.output
+    (note,) = [line for line in result.output.splitlines() if "trained as textcat_multilabel" in line]
+    assert "'textcat'" in note and "DOCUMENTATION: 6 positive, 12 negative" in note
+    assert "Traceback" not in result.output and "nothing to choose between" not in result.output
+    saved = spacy.load(out / "model-best")
+    assert saved.pipe_names == ["textcat_multilabel"]
+    assert saved.get_pipe_meta("textcat_multilabel").factory == "textcat_multilabel"
+    assert saved.config["components"]["textcat_multilabel"]["model"]["exclusive_classes"] is False
+    assert list(saved.get_pipe("textcat_multilabel").labels) == ["DOCUMENTATION"]
+    rows = read_rows(out / "metrics.jsonl")
+    assert all(r["scores"]["cats_score"] > 0 for r in rows)
+    best = next(r for r in rows if r["best"])
+    converted = _project_docbin(tmp_path / "dev.spacy", _records(data), _textcat_as_the_project_converts)
+    scores = _spacy_evaluate(out / "model-best", converted, tmp_path)
+    assert scores["cats_score"] == pytest.approx(best["scores"]["cats_score"], abs=1e-9)
+
+
+def test_dry_run_says_textcat_is_trained_as_textcat_multilabel(tmp_path, data_dir):
+    out = tmp_path / "out"
+    result = _train(["textcat", data_dir / DOCS_ISSUES, "-o", out, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Pipeline: textcat_multilabel" in result.output
+    notes = [line for line in result.output.splitlines() if "'textcat' is trained as textcat_multilabel" in line]
+    assert len(notes) == 1
+    assert "Dry run" in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
+def test_textcat_given_several_categories_per_text(tmp_path, data_dir, dry_run):
+    path = tmp_path / "topics.jsonl"
+    path.write_text('{"text": "a", "cats": {"A": 1, "B": 0}}\n{"text": "b", "cats": {"A": 0, "B": 1}}\n'
+                    '{"text": "a b", "cats": {"A": 1, "B": 1}}\n{"text": "c", "cats": {"A": 0, "B": 1}}\n')  # fmt: skip
+    out = tmp_path / "out"
+    args = ["textcat", path, "--dev", path, "-o", out, "--training.max_epochs", "1"]
+    result = _train([*args, "--dry-run"] if dry_run else args)
+    _assert_one_line_error(result, f"{path}, line 3: several categories at 1 in one text (A, B)")
+    assert "train textcat_multilabel instead" in result.output
+    assert not out.exists()
+    # Files without lines name the document.
+    result = _train(["textcat", data_dir / "goemotions-multilabel-train.json", "-o", out, "--dry-run"])
+    _assert_one_line_error(result, "goemotions-multilabel-train.json, document ")
+
+
+def test_textcat_given_graded_categories(tmp_path):
+    path = tmp_path / "graded.jsonl"
+    path.write_text('{"text": "a", "cats": {"A": 1, "B": 0}}\n{"text": "b", "cats": {"A": 0.3, "B": 0.7}}\n')
+    result = _train(["textcat_multilabel", path, "--dev", path, "-o", tmp_path / "out", "--dry-run"])
+    _assert_one_line_error(result, f"{path}, line 2: category value 0.3: textcat and textcat_multilabel learn from 0")
+
+
+def test_prodigy_tokens_that_do_not_match_the_text(tmp_path, data_dir):
+    lines = (data_dir / FASHION).read_text(encoding="utf8").splitlines()
+    record = json.loads(lines[4])
+    record["tokens"][3]["start"] += 1
+    lines[4] = json.dumps(record)
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf8")
+    result = _train(["ner", path, "-o", tmp_path / "out", "--dry-run"])
+    _assert_one_line_error(result, f"{path}, line 5: token 3 'sweatpants' has offsets 19-28 that do not match the text")

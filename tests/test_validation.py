@@ -48,6 +48,28 @@ def test_warnings(nlp):
     assert data_warnings(one_cat, one_cat, ["ner"]) == []
 
 
+def test_a_yes_no_category_counts_its_answers(data_dir, nlp):
+    """A binary label (Prodigy's accept/reject) has two answers to choose between: they are counted, not warned of."""
+    summary = summarize(_examples(read_docs(data_dir / "prodigy-docs-issues.jsonl", nlp)))
+    assert summary.category_labels == {"DOCUMENTATION"}
+    assert summary.yes_no("DOCUMENTATION") == "DOCUMENTATION: 6 positive, 12 negative"
+    assert not any("category" in w for w in data_warnings(summary, summary, ["textcat_multilabel"]))
+    accepted = [d for d in read_docs(data_dir / "prodigy-docs-issues.jsonl", nlp) if d.cats["DOCUMENTATION"]]
+    only_yes = summarize(_examples(accepted))
+    (warning,) = data_warnings(only_yes, only_yes, ["textcat"])
+    assert "(DOCUMENTATION: 6 positive, 0 negative): nothing to choose between" in warning
+
+
+@pytest.mark.slow
+def test_dry_run_counts_the_answers_of_a_prodigy_binary_export(tmp_path, data_dir):
+    out = tmp_path / "out"
+    data = data_dir / "prodigy-docs-issues.jsonl"
+    result = runner.invoke(train_app, ["textcat_multilabel", str(data), "-o", str(out), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "categories (1, yes/no): DOCUMENTATION:" in result.output and " negative" in result.output
+    assert "nothing to choose between" not in result.output and not out.exists()
+
+
 @pytest.mark.slow
 def test_dry_run_writes_nothing(tmp_path, data_dir):
     out = tmp_path / "out"

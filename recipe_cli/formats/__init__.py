@@ -5,6 +5,7 @@ with the file and, where it can, the line or record at fault.
 """
 
 import glob
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ..errors import Errors, RecipeError
 from .conllu import read_conllu
 from .docbin import read_docbin
 from .iob import read_iob
-from .jsonl import read_jsonl
+from .jsonl import read_jsonl, read_jsonl_lines
 from .spacy_json import read_json
 from .table import read_table
 
@@ -100,3 +101,25 @@ def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> It
     if path.stat().st_size == 0:
         raise RecipeError(Errors.E022.format(path=path))
     yield from FORMATS[fmt](path, nlp, sents_per_doc)
+
+
+def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Callable[[Doc], bool], *,
+           format: str = "auto", sents_per_doc: int = 1) -> tuple[Path, str, Doc] | None:  # fmt: skip
+    """The first document that predicate accepts: (file, "line N" (JSON Lines) or "document N", the Doc).
+
+    Reads the files again, whole (no held-out split): for error messages, after the data has been read once.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reading already warned
+        for each in [path] if isinstance(path, (str, Path)) else path:
+            for file in data_files(each):
+                fmt = detect_format(file) if format == "auto" else format
+                if fmt == "jsonl":
+                    found = ((f"line {n}", doc) for n, doc in read_jsonl_lines(file, nlp))
+                else:
+                    docs = _read_file(file, nlp, fmt, sents_per_doc)
+                    found = ((f"document {n}", doc) for n, doc in enumerate(docs, start=1))
+                for where, doc in found:
+                    if predicate(doc):
+                        return file, where, doc
+    return None
