@@ -8,6 +8,7 @@ import glob
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -76,6 +77,16 @@ def data_files(path: Path | str) -> list[Path]:
     return files
 
 
+class Source(NamedTuple):
+    """Where a document comes from: its file, and its position there (1 for the file's first document)."""
+
+    path: Path
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.path} document {self.index}"
+
+
 def read_docs(
     path: Path | str | Sequence[Path | str], nlp: Language, *, format: str = "auto", sents_per_doc: int = 1
 ) -> Iterator[Doc]:
@@ -87,9 +98,18 @@ def read_docs(
     sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
     YIELDS (Doc): reference documents with the files' annotation.
     """
+    for _, doc in read_located_docs(path, nlp, format=format, sents_per_doc=sents_per_doc):
+        yield doc
+
+
+def read_located_docs(
+    path: Path | str | Sequence[Path | str], nlp: Language, *, format: str = "auto", sents_per_doc: int = 1
+) -> Iterator[tuple[Source, Doc]]:
+    """read_docs, each Doc with its Source: the file, and the Doc's position among the Docs read from it."""
     for each in [path] if isinstance(path, (str, Path)) else path:
         for file in data_files(each):
-            yield from _read_file(file, nlp, format, sents_per_doc)
+            for index, doc in enumerate(_read_file(file, nlp, format, sents_per_doc), start=1):
+                yield Source(file, index), doc
 
 
 def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> Iterator[Doc]:
