@@ -46,6 +46,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "{where}: several categories at 1 in one text ({labels}), but '{name}' (textcat) takes one category per text: "
         "train textcat_multilabel instead."
     )
+    E039 = (
+        "{path}: the parser cannot follow the gold parse of any of its {n:,} parsed documents (no sequence of its "
+        "moves builds their trees; check their heads): {examples}."
+    )
     # Output
     E040 = "Output folder {path} holds files not written by recipe-train ({examples}). Choose another -o or pass --overwrite."
     E041 = (

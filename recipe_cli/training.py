@@ -28,6 +28,8 @@ from .console import Console
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError, UsageError
 from .fitting import fit
+from .oracle import ParseCheck
+from .readers import RecipeCorpus
 from .schemas import ConfigSchemaTraining
 from .state import Counted
 from .transfer import Transfer, add_new_labels, pipeline_from_base, setup_rehearsal
@@ -49,6 +51,8 @@ class TrainingData:
     # Pseudo-rehearsal: draws base-annotated examples to join each batch (None: no rehearsal).
     rehearsal: Any = None
     notes: list[str] = field(default_factory=list)
+    # Warnings found while reading the data, printed with those of the summaries.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_train(self) -> int:
@@ -293,6 +297,13 @@ def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> T
     train_cfg = section_at(config, T["train_corpus"])
     dev_cfg = section_at(config, T["dev_corpus"])
     train_path, dev_path = describe_paths(train_cfg.get("path")), describe_paths(dev_cfg.get("path"))
+    # The parser's oracle sees each training document on this first pass; those it cannot follow lose their parse.
+    parse_check = ParseCheck.for_pipeline(nlp, trained)
+    if parse_check is not None:
+        if isinstance(train_corpus, RecipeCorpus):
+            train_corpus.parse_check = parse_check
+        else:
+            train_corpus = parse_check.wrap(train_corpus, train_path)
     # One counting pass; the examples are kept while they fit in the shuffle buffer (0: no bound).
     kept: list[Example] | None = []
 
@@ -308,6 +319,11 @@ def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> T
     train_summary = summarize(counted())
     if not train_summary.docs:
         raise RecipeError(Errors.E028.format(path=train_path))
+    warnings: list[str] = []
+    if parse_check is not None:
+        parse_check.check_left(train_path)
+        if parse_check.dropped:
+            warnings.append(parse_check.warning())
     examples = kept
     if examples is not None:
         # In memory: read once. A corpus that fits in the buffer is shuffled exactly as a streamed one would be.
@@ -334,6 +350,7 @@ def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> T
         dev_path=dev_path,
         heldout=dev_cfg.get("part") == "heldout",
         shuffle_buffer=max(0, shuffle_buffer),
+        warnings=warnings,
     )
 
 
@@ -382,7 +399,7 @@ def _print_setup(
     for note in data.notes:
         console.info("Transfer", note)
     factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]
-    for warning in data_warnings(train_summary, dev_summary, factories):
+    for warning in data.warnings + data_warnings(train_summary, dev_summary, factories):
         console.warn("Data", warning)
     size = nlp.config["training"]["batcher"].get("size")
     if isinstance(size, dict) and "stop" in size:

@@ -1,0 +1,148 @@
+"""Gold parses the parser cannot follow: dropped before training, on every pass, with a warning; none left is an error."""
+
+import json
+
+import pytest
+from spacy.tokens import Doc, Span
+from typer.testing import CliRunner
+
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.formats import Source
+from recipe_cli.oracle import ParseCheck, without_parse
+from recipe_cli.readers import RecipeCorpus
+
+runner = CliRunner()
+FIXTURE = "ewt-quotes-v2.json"
+# The documents of the fixture given a head cycle (every fourth; see tests/data/README.md).
+CYCLIC = [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+
+
+def _corpus(path):
+    return RecipeCorpus(path, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)
+
+
+def _parse(doc):
+    return [(t.head.i, t.dep_) for t in doc]
+
+
+def test_documents_the_parser_cannot_follow_lose_only_their_parse(nlp, data_dir):
+    nlp.add_pipe("parser")
+    path = data_dir / FIXTURE
+    plain = list(_corpus(path)(nlp))
+    corpus = _corpus(path)
+    corpus.parse_check = check = ParseCheck.for_pipeline(nlp, ["parser"])
+    checked = list(corpus(nlp))
+
+    assert list(check.dropped.values()) == [Source(path, i) for i in CYCLIC]
+    assert check.followed == 30
+    assert len(checked) == len(plain) == 40
+    for i, (before, after) in enumerate(zip(plain, checked, strict=True), start=1):
+        ref, old = after.reference, before.reference
+        assert [t.text for t in ref] == [t.text for t in old]
+        assert [t.tag_ for t in ref] == [t.tag_ for t in old] and ref.has_annotation("TAG")
+        assert [t.is_sent_start for t in ref] == [t.is_sent_start for t in old]
+        if i in CYCLIC:
+            assert not ref.has_annotation("DEP") and not any(t.has_head() for t in ref)
+            assert check.moves.has_gold(after) is False
+        else:
+            assert _parse(ref) == _parse(old) and ref.has_annotation("DEP")
+    # The PTB quotes are split by the tokenizer, and those documents keep their parse.
+    assert any(t.text == "``" for t in plain[0].reference) and len(plain[0].predicted) > len(plain[0].reference)
+
+    # Later passes (a streamed corpus reads its files again) drop the same documents, without running the oracle.
+    check.moves = None
+    again = list(corpus(nlp))
+    assert [i for i, eg in enumerate(again, start=1) if not eg.reference.has_annotation("DEP")] == CYCLIC
+    assert check.warning().endswith(f"{path}: documents 4, 8, 12, 16, 20 and 5 more")
+    assert check.warning().startswith("the parser cannot follow the gold parse of 10 training documents")
+
+
+def test_a_corpus_of_examples_is_checked_example_by_example(nlp, data_dir):
+    examples = list(_corpus(data_dir / FIXTURE)(nlp))
+    nlp.add_pipe("parser")
+    check = ParseCheck.for_pipeline(nlp, ["parser"])
+    wrapped = check.wrap(lambda nlp: iter(examples), "corpus.spacy")
+    kept = [eg.reference.has_annotation("DEP") for eg in wrapped(nlp)]
+    assert [i for i, has in enumerate(kept, start=1) if not has] == CYCLIC
+    assert "corpus.spacy: documents 4, 8" in check.warning()
+
+
+def test_no_check_without_a_trained_parser(nlp):
+    nlp.add_pipe("tagger")
+    assert ParseCheck.for_pipeline(nlp, ["tagger"]) is None
+
+
+def test_without_parse_keeps_the_rest(nlp):
+    doc = Doc(nlp.vocab, words=["Paris", "is", "nice", ".", "Yes", "."], spaces=[True, True, False, True, False, False],
+              heads=[1, 1, 1, 1, 4, 4], deps=["nsubj", "ROOT", "acomp", "punct", "ROOT", "punct"],
+              tags=["NNP", "VBZ", "JJ", ".", "UH", "."], pos=["PROPN", "AUX", "ADJ", "PUNCT", "INTJ", "PUNCT"],
+              lemmas=["Paris", "be", "nice", ".", "yes", "."], morphs=["Number=Sing"] * 6,
+              ents=["B-GPE", "O", "O", "O", None, None])  # fmt: skip
+    doc.cats = {"GEO": 1.0}
+    doc.spans["sc"] = [Span(doc, 0, 3, "CLAIM")]
+    copy = without_parse(doc)
+    assert copy.text == doc.text and not copy.has_annotation("DEP")
+    assert [t.is_sent_start for t in copy] == [True, False, False, False, True, False]
+    for attr in ("tag_", "pos_", "lemma_", "ent_iob_", "ent_type_"):
+        assert [getattr(t, attr) for t in copy] == [getattr(t, attr) for t in doc], attr
+    assert [str(t.morph) for t in copy] == [str(t.morph) for t in doc]
+    assert copy.cats == doc.cats and [(s.text, s.label_) for s in copy.spans["sc"]] == [("Paris is nice", "CLAIM")]
+
+
+def test_dev_data_the_parser_cannot_follow_is_scored(nlp, data_dir):
+    """Evaluation scores against the gold heads; it never runs the oracle, so dev data is left as it is."""
+    nlp.add_pipe("tagger")
+    nlp.add_pipe("parser")
+    examples = list(_corpus(data_dir / FIXTURE)(nlp))
+    nlp.initialize(lambda: [eg for i, eg in enumerate(examples, start=1) if i not in CYCLIC])
+    scores = nlp.evaluate(examples)
+    assert 0 <= scores["dep_uas"] <= 1
+
+
+@pytest.mark.slow
+def test_train_where_spacy_stops_with_e1031(tmp_path, data_dir):
+    """`spacy train` on this file (converted with `spacy convert`) stops with E1031 in its first epoch."""
+    out = tmp_path / "out"
+    path = data_dir / FIXTURE
+    result = runner.invoke(
+        train_app, ["tagger,parser", str(path), "--dev", str(path), "-o", str(out), "--training.max_epochs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "! Data: the parser cannot follow the gold parse of 10 training documents (no sequence of its moves builds "
+        "their trees; check the heads): they train without heads and labels, keeping the rest: "
+        f"{path}: documents 4, 8, 12, 16, 20 and 5 more"
+    ) in result.output
+    assert (out / "model-best").is_dir()
+
+
+def test_no_parse_left_is_a_one_line_error(tmp_path, data_dir):
+    docs = json.loads((data_dir / FIXTURE).read_text(encoding="utf8"))
+    path = tmp_path / "cycles.json"
+    path.write_text(json.dumps([doc for i, doc in enumerate(docs, start=1) if i in CYCLIC]), encoding="utf8")
+    result = runner.invoke(train_app, ["tagger,parser", str(path), "--dev", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert (
+        f"[E039] {path}: the parser cannot follow the gold parse of any of its 10 parsed documents (no sequence of its "
+        f"moves builds their trees; check their heads): {path}: documents 1, 2, 3, 4, 5 and 5 more."
+    ) in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_initialised_parser_follows_every_checked_example(nlp, data_dir):
+    """The check's moves have only the built-in labels; the parser's own, with every label, agree."""
+    parser = nlp.add_pipe("parser", config={"min_action_freq": 1})
+    corpus = _corpus(data_dir / FIXTURE)
+    corpus.parse_check = ParseCheck.for_pipeline(nlp, ["parser"])
+    examples = list(corpus(nlp))
+    nlp.initialize(lambda: examples)
+    assert parser.moves.n_moves > 5
+    for eg in examples:
+        states, golds, _ = parser.moves.init_gold_batch([eg])
+        for state, gold in zip(states, golds, strict=True):
+            parser.moves.get_oracle_sequence_from_state(state, gold)
+            assert state.is_final()
+    unchecked = list(_corpus(data_dir / FIXTURE)(nlp))
+    assert [i for i, eg in enumerate(unchecked, start=1) if not ParseCheck(parser.moves).follows(eg)] == CYCLIC
