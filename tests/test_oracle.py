@@ -100,14 +100,16 @@ def test_dev_data_the_parser_cannot_follow_is_scored(nlp, data_dir):
 
 
 @pytest.mark.slow
-def test_train_where_spacy_stops_with_e1031(tmp_path, data_dir):
-    """`spacy train` on this file (converted with `spacy convert`) stops with E1031 in its first epoch."""
+@pytest.mark.parametrize("shuffle_buffer", [0, 8])
+def test_train_where_spacy_stops_with_e1031(tmp_path, data_dir, shuffle_buffer):
+    """`spacy train` on this file (converted with `spacy convert`) stops with E1031 in its first epoch; streamed
+    from disk (a shuffle buffer smaller than the corpus), the epoch reads the file again and drops the same parses."""
     out = tmp_path / "out"
     path = data_dir / FIXTURE
-    result = runner.invoke(
-        train_app, ["tagger,parser", str(path), "--dev", str(path), "-o", str(out), "--training.max_epochs", "1"]
-    )
+    args = ["tagger,parser", path, "--dev", path, "-o", out, "--training.max_epochs", "1"]
+    result = runner.invoke(train_app, [str(a) for a in args] + ["--training.shuffle_buffer", str(shuffle_buffer)])
     assert result.exit_code == 0, result.output
+    assert ("streamed from disk" in result.output) == (shuffle_buffer > 0)
     assert (
         "! Data: the parser cannot follow the gold parse of 10 training documents (no sequence of its moves builds "
         "their trees; check the heads): they train without heads and labels, keeping the rest: "
