@@ -286,7 +286,8 @@ def _read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> T
     """Read the dev examples, and count the training examples in one pass, keeping them in memory unless they
     are more than shuffle_buffer (> 0), in which case every later pass streams them from the files again.
 
-    Checks that both can teach the trained components.
+    Checks that both can teach the trained components; training documents whose gold parse a trained parser's
+    oracle cannot follow lose that parse, on every pass (oracle.ParseCheck).
     """
     config = nlp.config.interpolate()
     T = config["training"]
