@@ -109,7 +109,7 @@ def fit(
             progress.close()
             epoch = info.epoch
             if info.interrupted:
-                _save_interrupted(nlp, optimizer, output_path)
+                _save_interrupted(nlp, optimizer, output_path, info)
                 break
             path = output_path / epoch_dir(info.epoch)
             draws = {"dropout": dropouts.drawn, "batch_size": sizes.drawn if sizes else 0}
@@ -202,10 +202,28 @@ def _finish_epoch(out: Path, path: Path, row: MetricsRow, keep_epochs: int) -> N
     prune_epochs(out, row["epoch"], keep_epochs)
 
 
-def _save_interrupted(nlp: Language, optimizer: Any, out: Path) -> None:
-    """The averaged weights of an interrupted epoch go to model-last (the epoch folders stay as they were)."""
-    with nlp.use_params(optimizer.averages), disk_errors(out):
-        save_pipeline(nlp, out / DIR_MODEL_LAST)
+def _save_interrupted(nlp: Language, optimizer: Any, out: Path, info: EpochInfo) -> None:
+    """The averaged weights of an interrupted epoch go to model-last (the epoch folders stay as they were).
+
+    They are not evaluated (an interruption should end the run at once): its meta.json has no scores (the
+    previous epoch's would describe other weights), and says what the weights are, in "notes" (which
+    `spacy package` puts in the package's README) and in "interrupted".
+    """
+    meta = nlp.meta
+    kept = {key: meta[key] for key in ("performance", "notes", "interrupted") if key in meta}
+    meta["performance"] = {}
+    meta["notes"] = (
+        f"Interrupted in epoch {info.epoch} after step {info.step:,}: the averaged weights of an unfinished "
+        "epoch, not evaluated. The complete epochs and their scores are in the epoch folders."
+    )
+    meta["interrupted"] = {"epoch": info.epoch, "step": info.step, "words": info.words, "evaluated": False}
+    try:
+        with nlp.use_params(optimizer.averages), disk_errors(out):
+            save_pipeline(nlp, out / DIR_MODEL_LAST)
+    finally:
+        for key in ("performance", "notes", "interrupted"):
+            meta.pop(key, None)
+        meta.update(kept)
 
 
 @contextmanager
