@@ -1,11 +1,13 @@
 """The training output folder: one averaged-weights pipeline per epoch, model-best and model-last."""
 
+import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import srsly
 from spacy.language import Language
 from thinc.api import Optimizer
 
@@ -33,6 +35,19 @@ def is_run_entry(name: str) -> bool:
         or bool(_EPOCH_DIR.match(name))
         or bool(_TEMP.match(name))
     )
+
+
+def holds_results(names: list[str]) -> bool:
+    """Whether an output folder with these entries holds anything a run saved: an epoch, model-best or
+    model-last, metrics. A run stopped before that left only run.json (and temporary names): nothing to lose."""
+    return any(name in (DIR_MODEL_BEST, DIR_MODEL_LAST, METRICS_FILE) or _EPOCH_DIR.match(name) for name in names)
+
+
+def write_run_file(out: Path, run: dict[str, Any]) -> None:
+    """Write OUT/run.json at once (written beside it, then renamed): a resumed run rewrites it."""
+    tmp = Path(out) / f".{RUN_FILE}.tmp"
+    srsly.write_json(tmp, run)
+    os.replace(tmp, Path(out) / RUN_FILE)
 
 
 def save_epoch(

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import srsly
-from spacy.language import Language
+from thinc.api import Config
 
 from .checkpoint import (
     DIR_MODEL_BEST,
@@ -17,7 +17,9 @@ from .checkpoint import (
     epoch_folders,
     prune_epochs,
     remove_leftovers,
+    write_run_file,
 )
+from .config import TrainingConfig
 from .console import Console
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError, UsageError
@@ -25,7 +27,7 @@ from .evaluation import load_pipeline
 from .fitting import disk_errors, fit
 from .metrics import METRICS_FILE, write_rows
 from .state import STATE_DIR, STATE_FILE, TrainingState, read_state, restore_state
-from .training import _read_data, _resolve_training, _trained_components, check_keep_epochs, check_limits
+from .training import _read_data, _resolve_training, _trained_components, check_keep_epochs, check_limits, train
 from .transfer import setup_rehearsal
 
 # Settings a resumed run may change: each can only make the run longer.
@@ -42,9 +44,11 @@ def resume(
     quiet: bool = False,
     keep_epochs: int | None = None,
 ) -> Path:
-    """Continue the run in output_path from its newest epoch that has a training state.
+    """Continue the run in output_path from its newest epoch that has a training state, or start it again from
+    run.json if it was stopped before its first epoch was saved.
 
-    overrides (Dict[str, Any]): only the settings in EXTENDING, and only values that extend the run.
+    overrides (Dict[str, Any]): only the settings in EXTENDING, and only values that extend the run. They are
+        recorded in run.json: a later resume keeps them.
     keep_epochs (Optional[int]): as for train(); None keeps the run's own setting.
     RETURNS (Path): the output folder.
     """
@@ -63,6 +67,8 @@ def resume(
     _check_override_names(out, overrides)
     with disk_errors(out):
         remove_leftovers(out)
+    if not epoch_folders(out) and run.get("config"):
+        return _start_again(out, run, overrides, use_gpu, stdout, stderr, quiet, keep)
     folder = latest_state(out)
     try:
         state = read_state(folder / STATE_DIR)
@@ -70,14 +76,23 @@ def resume(
         raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
     use_gpu_device(use_gpu)
     nlp = load_pipeline(folder)
-    _apply_overrides(out, nlp, overrides)
-    _rebase_paths(nlp, Path(run.get("cwd") or os.getcwd()))
+    # What earlier resumes extended the run to is part of the run; then this resume's own extensions.
+    extended = run.get("extended", {})
+    _apply_overrides(out, nlp.config["training"], extended)
+    _apply_overrides(out, nlp.config["training"], overrides)
+    _rebase_paths(nlp.config, Path(run.get("cwd") or os.getcwd()))
     T = _resolve_training(nlp.config)
     check_limits(T)
+    with disk_errors(out):
+        # A kill after the newest epoch was in place may have left its metrics row or model-last unwritten.
+        _repair(out, state, keep)
     done = _finished(state, T)
     if done:
         console.good(f"Nothing to resume in {out}: the run ended at epoch {state.epoch} ({done})")
         return out
+    if overrides:
+        with disk_errors(out):
+            write_run_file(out, {**run, "extended": {**extended, **overrides}})
     data = _read_data(nlp, _trained_components(nlp), T["shuffle_buffer"])
     if T["rehearsal"].get("enabled"):
         # The same base-annotated examples as the run had (the base model must still be where it was).
@@ -86,13 +101,50 @@ def resume(
         restore_state(nlp, T["optimizer"], folder / STATE_DIR)
     except (OSError, ValueError, KeyError) as e:
         raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
-    with disk_errors(out):
-        _repair(out, state, keep)
     best = f"best epoch {state.best_epoch}, score {state.best_score:.4f}" if state.best_epoch else "no best yet"
     console.info("Resuming", f"{out} after epoch {state.epoch} (step {state.step:,}; {best})")
+    for name, value in extended.items():
+        if name not in overrides:
+            console.info("Extended", f"{name} = {value} (by an earlier --resume)")
     for name, value in overrides.items():
         console.info("Extended", f"{name} = {value}")
     return fit(nlp, T, data, out, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep, state=state)
+
+
+def _start_again(
+    out: Path,
+    run: dict[str, Any],
+    overrides: dict[str, Any],
+    use_gpu: int,
+    stdout: IO[str],
+    stderr: IO[str],
+    quiet: bool,
+    keep: int,
+) -> Path:
+    """A run stopped before its first epoch was saved (counting, initialize, the first updates): start it again,
+    from the config, command line and folder that run.json recorded, with this resume's extensions."""
+    config = Config().from_str(run["config"], interpolate=False)
+    _apply_overrides(out, config["training"], overrides)
+    if overrides:
+        with disk_errors(out):
+            write_run_file(out, {**run, "config": config.to_str()})
+    _rebase_paths(config, Path(run.get("cwd") or os.getcwd()))
+    console = Console(stdout, quiet=quiet)
+    console.info("Starting again", f"{out} was stopped before its first epoch was saved; {RUN_FILE} has its config")
+    for name, value in overrides.items():
+        console.info("Extended", f"{name} = {value}")
+    # overwrite: what the stopped run left (run.json, a model-last saved by Ctrl-C) is replaced.
+    return train(
+        TrainingConfig(config),
+        out,
+        use_gpu=use_gpu,
+        overwrite=True,
+        stdout=stdout,
+        stderr=stderr,
+        argv=run.get("argv") or [],
+        quiet=quiet,
+        keep_epochs=keep,
+    )
 
 
 def latest_state(out: Path) -> Path:
@@ -109,9 +161,8 @@ def _check_override_names(out: Path, overrides: dict[str, Any]) -> None:
         raise UsageError(Errors.E060.format(path=out, what=", ".join(refused), allowed=", ".join(EXTENDING)))
 
 
-def _apply_overrides(out: Path, nlp: Language, overrides: dict[str, Any]) -> None:
-    """Set the extending settings in the run's config, refusing any that would shorten it (0: no limit)."""
-    training = nlp.config["training"]
+def _apply_overrides(out: Path, training: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Set the extending settings in the run's [training] block, refusing any that would shorten it (0: no limit)."""
     for name, new in overrides.items():
         key = name.split(".", 1)[1]
         old = training.get(key, 0)
@@ -133,7 +184,7 @@ def _finished(state: TrainingState, T: dict[str, Any]) -> str:
     return ""
 
 
-def _rebase_paths(nlp: Language, cwd: Path) -> None:
+def _rebase_paths(config: Config, cwd: Path) -> None:
     """Relative data paths of the config are relative to the folder the run started in."""
 
     def rebase(value: Any) -> Any:
@@ -144,7 +195,6 @@ def _rebase_paths(nlp: Language, cwd: Path) -> None:
         path = Path(value)
         return str(cwd / path) if not path.is_absolute() and (cwd / path).exists() else value
 
-    config = nlp.config
     for key, value in config.get("paths", {}).items():
         config["paths"][key] = rebase(value)
     for block in config.get("corpora", {}).values():

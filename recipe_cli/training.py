@@ -10,7 +10,6 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import IO, Any
 
-import srsly
 from catalogue import RegistryError
 from confection import ConfigValidationError
 from spacy.language import Language
@@ -22,7 +21,7 @@ from thinc.api import Config, set_gpu_allocator
 from . import __version__
 from .annotations import check_annotations, fit_categories
 from .batching import auto_max_batch_size, resolve_batcher
-from .checkpoint import RUN_FILE, is_run_entry
+from .checkpoint import RUN_FILE, holds_results, is_run_entry, write_run_file
 from .config import AUTO, TrainingConfig, describe_paths, one_line, section_at
 from .console import Console
 from .device import use_gpu as use_gpu_device
@@ -106,10 +105,24 @@ def train(
     # Resolve [training] once, before reading any data, so a bad setting fails fast.
     T = _resolve_training(nlp.config)
     check_limits(T)
+    created = not output_path.exists()
+    # An earlier run that --overwrite replaces stays until this run's data has been read and checked.
+    replaces = overwrite and not created and holds_results([entry.name for entry in output_path.iterdir()])
+    if not dry_run and not replaces:
+        # From here on the folder can be resumed: a run stopped before its first epoch starts again from run.json.
+        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
     trained = _trained_components(nlp)
-    data = _read_data(nlp, trained, T["shuffle_buffer"])
-    # Before anything is initialised: a textcat given one yes/no label becomes a textcat_multilabel.
-    switched = fit_categories(nlp, trained, data.train_summary, base=transfer is not None)
+    try:
+        data = _read_data(nlp, trained, T["shuffle_buffer"])
+        # Before anything is initialised: a textcat given one yes/no label becomes a textcat_multilabel.
+        switched = fit_categories(nlp, trained, data.train_summary, base=transfer is not None)
+    except RecipeError:
+        if created and not dry_run:
+            # Data that cannot be trained on: nothing started, and the folder this run created goes again.
+            _remove_output_dir(output_path)
+        raise
+    if not dry_run and replaces:
+        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
     if switched:
         trained = _trained_components(nlp)
     if auto_batch:
@@ -135,7 +148,6 @@ def train(
     if dry_run:
         console.good("Dry run: config and data are valid; nothing was written")
         return output_path
-    _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=nlp.config, keep_epochs=keep_epochs)
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs)
 
 
@@ -160,16 +172,21 @@ def check_output_dir(path: Path, *, overwrite: bool) -> None:
     if foreign:
         examples = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise RecipeError(Errors.E040.format(path=path, examples=examples))
-    if entries:
+    if holds_results(entries):
         raise RecipeError(Errors.E041.format(path=path))
 
 
 def _prepare_output_dir(
     path: Path, *, overwrite: bool, argv: list[str] | None, config: Config, keep_epochs: int
 ) -> None:
-    """Create the output folder; with overwrite, remove an earlier run's entries (only ours)."""
+    """Create the output folder and write run.json; with overwrite, or where an earlier run saved nothing yet,
+    remove the earlier run's entries (only ours).
+
+    config is the run's config before the pipeline is created from it (the automatic batch size not yet
+    filled in): what --resume starts the run again from when it was stopped before its first epoch.
+    """
     path.mkdir(parents=True, exist_ok=True)
-    if overwrite:
+    if overwrite or not holds_results([entry.name for entry in path.iterdir()]):
         for entry in path.iterdir():
             if is_run_entry(entry.name):
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
@@ -181,8 +198,16 @@ def _prepare_output_dir(
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "paths": {"train": config["paths"]["train"], "dev": config["paths"]["dev"]},
         "keep_epochs": keep_epochs,
+        "config": config.to_str(),
     }
-    srsly.write_json(path / RUN_FILE, run)
+    write_run_file(path, run)
+
+
+def _remove_output_dir(path: Path) -> None:
+    """Remove the output folder a run that could not start created: its run.json, and the folder if then empty."""
+    (path / RUN_FILE).unlink(missing_ok=True)
+    if not any(path.iterdir()):
+        path.rmdir()
 
 
 def _create_pipeline(config: Config) -> tuple[Language, bool, Transfer | None]:
