@@ -10,9 +10,12 @@ import os
 import signal
 import sys
 
+from spacy.language import Language
+
 import recipe_cli.checkpoint as checkpoint
 import recipe_cli.fitting as fitting
 import recipe_cli.loop as loop
+import recipe_cli.training as training
 
 point, n, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 args = sys.argv[sys.argv.index("--") + 1 :]
@@ -43,7 +46,11 @@ def wrap(module, name, after=False):
     setattr(module, name, wrapped)
 
 
-if point == "update":  # during the updates of an epoch
+if point == "count":  # counting the training data, before the pipeline is initialised (run.json is written)
+    wrap(training, "summarize")
+elif point == "initialize":  # initialising the pipeline, before the first update
+    wrap(Language, "initialize")
+elif point == "update":  # during the updates of an epoch
     wrap(loop, "_update", after=True)
 elif point == "evaluate":  # while the dev set is being scored
     original_callback = fitting.create_evaluation_callback

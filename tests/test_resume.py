@@ -11,19 +11,31 @@ from typer.testing import CliRunner
 
 from recipe_cli.checkpoint import epoch_folders
 from recipe_cli.cli.train import app as train_app
+from recipe_cli.errors import RecipeError
 from recipe_cli.metrics import read_rows
 from recipe_cli.state import STATE_DIR
+from recipe_cli.training import check_output_dir
 
 runner = CliRunner()
 RUNNER = Path(__file__).parent / "kill_runner.py"
 TIMING = ("seconds", "train_seconds", "checkpoint_seconds")
 EPOCHS = 3
-LIMIT = 80
+# Examples of training and dev data: one update per example (batch size 1), 30 updates per epoch.
+LIMIT = 30
 
 
-def _args(data_dir, out, *extra):
-    return ["ner", str(data_dir / "wnut17-train.conll"), "--dev", str(data_dir / "wnut17-dev.conll"), "-o", str(out),
-            "--corpora.train.limit", str(LIMIT), "--seed", "1", "-q", *map(str, extra)]  # fmt: skip
+def _args(data_dir, out, *extra, relative=False):
+    """The run's command line; relative: data paths relative to data_dir (run there), to check run.json's cwd."""
+    folder = Path() if relative else Path(data_dir)
+    return ["ner", str(folder / "wnut17-train.conll"), "--dev", str(folder / "wnut17-dev.conll"), "-o", str(out),
+            "--corpora.train.limit", str(LIMIT),
+            "--corpora.dev.limit", str(LIMIT), "--seed", "1", "-q", *map(str, extra)]  # fmt: skip
+
+
+def _run_killed(point, n, what, args, cwd=None):
+    """Run recipe-train in a subprocess that sends itself `what` at the n-th call of `point` (kill_runner.py)."""
+    return subprocess.run([sys.executable, str(RUNNER), point, str(n), what, "--", *map(str, args)],
+                          capture_output=True, text=True, check=False, cwd=cwd)  # fmt: skip
 
 
 def _train(args):
@@ -61,6 +73,28 @@ def _check_consistent(out: Path) -> None:
             spacy.load(out / name)
 
 
+def _assert_complete(out: Path) -> None:
+    """After a run ends: model-last is the newest epoch, model-best the best row's, and no temporary names."""
+    rows = read_rows(out / "metrics.jsonl")
+    folders = epoch_folders(out)
+    best = max(rows, key=lambda row: (row["score"], -row["epoch"]))["epoch"]
+    for name, epoch in (("model-last", rows[-1]["epoch"]), ("model-best", best)):
+        files = sorted(p.relative_to(out / name) for p in (out / name).rglob("*") if p.is_file())
+        want = sorted(p.relative_to(folders[epoch]) for p in folders[epoch].rglob("*")
+                      if p.is_file() and STATE_DIR not in p.parts)  # fmt: skip
+        assert files == want, name
+        assert all((out / name / f).read_bytes() == (folders[epoch] / f).read_bytes() for f in files), name
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def _interrupted_meta(out: Path) -> dict:
+    """model-last/meta.json after an interruption: it describes the unfinished epoch's weights, unscored."""
+    meta = json.loads((out / "model-last" / "meta.json").read_text())
+    assert meta["performance"] == {}
+    assert "Interrupted in epoch" in meta["notes"] and "not evaluated" in meta["notes"]
+    return meta["interrupted"]
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The uninterrupted run every resumed run must reproduce."""
@@ -92,54 +126,105 @@ def test_resume_after_max_epochs_equals_uninterrupted_run(tmp_path, data_dir, re
 @pytest.mark.parametrize(
     "point,n",
     [
-        ("update", 100),  # in the middle of epoch 2 (80 updates per epoch)
+        ("count", 1),  # counting the training data: only run.json is written
+        ("initialize", 1),  # initialising the pipeline
+        ("update", 1),  # the first update
+        ("update", 15),  # in the middle of epoch 1
+        ("evaluate", 1),  # scoring epoch 1
+        ("save_state", 1),  # epoch 1's pipeline written under a temporary name, its state not yet
+        ("metrics", 1),  # epoch 1 in place, its metrics row not yet written
+        ("update", 45),  # in the middle of epoch 2
         ("evaluate", 2),  # scoring epoch 2
-        ("save_state", 2),  # epoch 2's pipeline written, its state not yet
-        ("metrics", 2),  # epoch 2 in place, its metrics row not yet written
-        ("replace", 2),  # model-last moved away, the new one not yet in
+        ("replace", 1),  # epoch 2: model-last moved away, the new one not yet in
+        ("update", 75),  # in the middle of the last epoch
+        ("metrics", 3),  # the last epoch in place, its metrics row not yet written
+        ("replace", 2),  # the last epoch: model-last moved away, the new one not yet in
     ],
 )
 def test_sigkill_leaves_a_consistent_folder_that_resumes(tmp_path, data_dir, reference, point, n):
     out = tmp_path / "out"
-    args = _args(data_dir, out, "--training.max_epochs", EPOCHS)
-    proc = subprocess.run([sys.executable, str(RUNNER), point, str(n), "KILL", "--", *args], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    # Run in the data folder with relative data paths: the resumed run finds them from run.json's cwd.
+    proc = _run_killed(point, n, "KILL", _args(data_dir, out, "--training.max_epochs", EPOCHS, relative=True),
+                       cwd=data_dir)  # fmt: skip
     assert proc.returncode == -9, proc.stderr
     _check_consistent(out)
     result = _train(["--resume", out])
     assert result.exit_code == 0, result.output
+    if point in ("count", "initialize", "save_state") or (point == "update" and n < LIMIT):
+        # Stopped before its first epoch was saved: the run starts again, and says so.
+        assert "Starting again" in result.output and "stopped before its first epoch" in result.output
     _check_consistent(out)
     _assert_same_rows(_untimed(read_rows(out / "metrics.jsonl")), reference)
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    _assert_complete(out)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signal_name,code", [("INT", 130), ("TERM", 143)])
 def test_signal_saves_model_last_and_exits(tmp_path, data_dir, reference, signal_name, code):
     out = tmp_path / "out"
-    args = _args(data_dir, out, "--training.max_epochs", EPOCHS)
-    proc = subprocess.run([sys.executable, str(RUNNER), "update", "100", signal_name, "--", *args],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    proc = _run_killed("update", 45, signal_name, _args(data_dir, out, "--training.max_epochs", EPOCHS))
     assert proc.returncode == code, proc.stderr
     assert f"Interrupted by SIG{signal_name} in epoch 2" in proc.stderr
     assert f"recipe-train --resume {out}" in proc.stderr
     assert "Traceback" not in proc.stderr
-    # The interrupted epoch's averaged weights are in model-last; epoch 1 stays as it was.
-    assert json.loads((out / "model-last" / "meta.json").read_text())["name"]
+    # The interrupted epoch's averaged weights are in model-last, unscored; epoch 1 stays as it was.
+    interrupted = _interrupted_meta(out)
+    assert interrupted["epoch"] == 2 and interrupted["step"] == 45 and interrupted["evaluated"] is False
+    assert reference[0]["words"] < interrupted["words"] < reference[1]["words"]
     assert list(epoch_folders(out)) == [1]
     _check_consistent(out)
     result = _train(["--resume", out])
     assert result.exit_code == 0, result.output
     _assert_same_rows(_untimed(read_rows(out / "metrics.jsonl")), reference)
+    _assert_complete(out)
+    assert "interrupted" not in json.loads((out / "model-last" / "meta.json").read_text())
+
+
+@pytest.mark.slow
+def test_interrupted_first_epoch_and_interrupted_resumed_run_resume(tmp_path, data_dir, reference):
+    out = tmp_path / "out"
+    proc = _run_killed("update", 15, "INT", _args(data_dir, out, "--training.max_epochs", EPOCHS))
+    assert proc.returncode == 130, proc.stderr
+    assert _interrupted_meta(out)["epoch"] == 1 and not epoch_folders(out)
+    # The resumed run starts again (nothing was saved to go on from); Ctrl-C it in its epoch 2.
+    proc = _run_killed("update", 45, "INT", ["--resume", out])
+    assert proc.returncode == 130, proc.stderr
+    assert "Starting again" in proc.stdout
+    assert "Interrupted by SIGINT in epoch 2" in proc.stderr and f"recipe-train --resume {out}" in proc.stderr
+    assert _interrupted_meta(out)["epoch"] == 2 and list(epoch_folders(out)) == [1]
+    result = _train(["--resume", out])
+    assert result.exit_code == 0, result.output
+    assert "Resuming" in result.output and "after epoch 1" in result.output
+    _assert_same_rows(_untimed(read_rows(out / "metrics.jsonl")), reference)
+    _assert_complete(out)
+
+
+@pytest.mark.slow
+def test_an_extension_outlives_the_interruption_of_its_run(tmp_path, data_dir, reference):
+    out = tmp_path / "out"
+    assert _train(_args(data_dir, out, "--training.max_epochs", 1)).exit_code == 0
+    # Extend the run to EPOCHS and Ctrl-C it before it saves an epoch with the extended config: the printed
+    # command goes on to EPOCHS all the same.
+    proc = _run_killed("update", 15, "INT", ["--resume", out, "--training.max_epochs", EPOCHS])
+    assert proc.returncode == 130, proc.stderr
+    assert "Interrupted by SIGINT in epoch 2" in proc.stderr
+    assert f"Resume with: recipe-train --resume {out}" in proc.stderr
+    assert list(epoch_folders(out)) == [1]
+    result = _train(["--resume", out])
+    assert result.exit_code == 0, result.output
+    assert f"training.max_epochs = {EPOCHS} (by an earlier --resume)" in result.output
+    _assert_same_rows(_untimed(read_rows(out / "metrics.jsonl")), reference)
+    _assert_complete(out)
+    # The extension is the run's own now: a shorter one is refused.
+    result = _train(["--resume", out, "--training.max_epochs", EPOCHS - 1])
+    assert result.exit_code == 2 and "would shorten the run" in result.output
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fault,reason", [("ENOSPC", "No space left on device"), ("EACCES", "Permission denied")])
 def test_disk_errors_while_saving_are_one_line_and_keep_earlier_epochs(tmp_path, data_dir, fault, reason):
     out = tmp_path / "out"
-    args = _args(data_dir, out, "--training.max_epochs", EPOCHS)
-    proc = subprocess.run([sys.executable, str(RUNNER), "save_state", "2", fault, "--", *args],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    proc = _run_killed("save_state", 2, fault, _args(data_dir, out, "--training.max_epochs", EPOCHS))
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Could not write" in lines[0] and reason in lines[0], proc.stderr
@@ -177,3 +262,16 @@ def test_resume_refuses_what_would_change_or_shorten_the_run(tmp_path, data_dir)
         assert message in result.output and len(result.output.strip().splitlines()) == 1
     result = _train(["--resume", tmp_path / "nowhere"])
     assert result.exit_code == 1 and "No run to resume" in result.output
+
+
+def test_a_folder_a_run_saved_nothing_in_is_taken_over(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text("{}")
+    (out / ".epoch-001.tmp").mkdir()
+    check_output_dir(out, overwrite=False)  # stopped before its first epoch: nothing to lose
+    for saved in ("epoch-001", "model-last"):
+        (out / saved).mkdir()
+        with pytest.raises(RecipeError, match="holds an earlier recipe-train run"):
+            check_output_dir(out, overwrite=False)
+        (out / saved).rmdir()
