@@ -60,7 +60,10 @@ def resume(
         raise RecipeError(
             Errors.E059.format(path=out, why=f" ({RUN_FILE} not found: not a recipe-train output folder)")
         )
-    run = srsly.read_json(out / RUN_FILE)
+    try:
+        run = srsly.read_json(out / RUN_FILE)
+    except ValueError as e:
+        raise RecipeError(Errors.E059.format(path=out, why=f" ({RUN_FILE} cannot be read: {e})")) from None
     keep = run.get("keep_epochs", 0) if keep_epochs is None else keep_epochs
     check_keep_epochs(keep)
     overrides = dict(overrides or {})
@@ -123,7 +126,11 @@ def _start_again(
 ) -> Path:
     """A run stopped before its first epoch was saved (counting, initialize, the first updates): start it again,
     from the config, command line and folder that run.json recorded, with this resume's extensions."""
-    config = Config().from_str(run["config"], interpolate=False)
+    try:
+        config = Config().from_str(run["config"], interpolate=False)
+    except Exception as e:  # confection's and configparser's own errors
+        why = f" (nor a config in {RUN_FILE} to start it again from: {type(e).__name__})"
+        raise RecipeError(Errors.E059.format(path=out, why=why)) from None
     _apply_overrides(out, config["training"], overrides)
     if overrides:
         with disk_errors(out):

@@ -275,3 +275,13 @@ def test_a_folder_a_run_saved_nothing_in_is_taken_over(tmp_path):
         with pytest.raises(RecipeError, match="holds an earlier recipe-train run"):
             check_output_dir(out, overwrite=False)
         (out / saved).rmdir()
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"argv": [], "config": "[training\\nmax_epochs = "}'])
+def test_an_unreadable_run_file_is_one_line(tmp_path, content):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text(content)
+    result = _train(["--resume", out])
+    assert result.exit_code == 1 and "No run to resume" in result.output and "run.json" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output

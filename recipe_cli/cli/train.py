@@ -83,8 +83,9 @@ def train_cli(
         Path | None,
         Opt(
             "--resume",
-            help="Continue the interrupted run in this output folder from its last complete epoch, with its own "
-            "config (only --training.max_epochs/max_steps/patience may extend it)",
+            help="Continue the interrupted run in this output folder from its last complete epoch (or start it "
+            "again if it saved none), with its own config (only --training.max_epochs/max_steps/patience may "
+            "extend it)",
             show_default=False,
         ),
     ] = None,
