@@ -18,6 +18,8 @@ from .state import STATE_DIR
 DIR_MODEL_BEST = "model-best"
 DIR_MODEL_LAST = "model-last"
 RUN_FILE = "run.json"
+# The traceback of a run that failed inside spaCy or thinc.
+ERROR_LOG = "error.log"
 _EPOCH_DIR = re.compile(r"^epoch-\d{3,}$")
 # Temporary names used while writing; a crash may leave them behind.
 _TEMP = re.compile(r"^\..+\.(tmp|old)$")
@@ -31,7 +33,7 @@ def epoch_dir(epoch: int) -> str:
 def is_run_entry(name: str) -> bool:
     """Whether a file or folder name in an output folder is one that recipe-train writes."""
     return (
-        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE, PLOT_FILE)
+        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE, PLOT_FILE, ERROR_LOG)
         or bool(_EPOCH_DIR.match(name))
         or bool(_TEMP.match(name))
     )

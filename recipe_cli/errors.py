@@ -4,6 +4,13 @@ The library raises ``RecipeError`` (or a subclass) with one of these messages;
 the CLI layer prints the message on one line and exits with the error's code.
 """
 
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+# spaCy's and thinc's coded messages: "[E1031] Could not find gold transition..."
+_CODED = re.compile(r"^\[[A-Z]\d+\] ")
+
 
 class ErrorsWithCodes(type):
     def __getattribute__(self, code: str) -> str:
@@ -82,6 +89,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E068 = "--rehearse needs --base-model: pseudo-rehearsal keeps what a pretrained pipeline knew."
     E069 = "--vectors cannot be combined with --base-model: the base model's vectors are used."
     E065 = "--keep-epochs must be 0 (keep all) or a positive number, not {value}."
+    # Failures inside spaCy, thinc or a component (the traceback goes to a log file)
+    E070 = "{stage} failed{where}: {error}"
+    E071 = "Unexpected error: {error}"
 
 
 class RecipeError(ValueError):
@@ -91,6 +101,46 @@ class RecipeError(ValueError):
     """
 
     exit_code = 1
+
+
+class StageError(RecipeError):
+    """An exception from spaCy, thinc or a component in one stage of a run (initialisation, an update,
+    evaluation, saving): one line naming the stage, spaCy's own message and, for an update, the batch.
+
+    error (Exception): the original exception, whose traceback goes to `log`.
+    where (str): what the stage was doing, e.g. " in epoch 2, step 31 (batch of 4 documents: ...)".
+    details (List[str]): more lines for the log, e.g. every document of the batch.
+    log (Path or str): the file holding the traceback once written, or why none was; None before.
+    """
+
+    def __init__(self, stage: str, error: BaseException, where: str = "", details: Iterable[str] = ()) -> None:
+        super().__init__(stage)
+        self.stage = stage
+        self.error = error
+        self.where = where
+        self.details = list(details)
+        self.log: Path | str | None = None
+
+    def __str__(self) -> str:
+        error = one_line(self.error)
+        if self.stage:
+            message = Errors.E070.format(stage=self.stage, where=self.where, error=error)
+        else:
+            message = Errors.E071.format(error=error)
+        if isinstance(self.log, Path):
+            return f"{message} (full traceback: {self.log})"
+        return f"{message} (full traceback {self.log})" if self.log else message
+
+
+def one_line(error: BaseException) -> str:
+    """An exception on one line: spaCy's and thinc's coded messages as they are ("[E1031] ..."), others
+    after their type ("TypeError: ...")."""
+    # str() of a KeyError quotes its message.
+    text = error.args[0] if isinstance(error, KeyError) and len(error.args) == 1 else error
+    message = " ".join(str(text).split())
+    if not message:
+        return type(error).__name__
+    return message if _CODED.match(message) else f"{type(error).__name__}: {message}"
 
 
 class RunInterrupted(RecipeError):

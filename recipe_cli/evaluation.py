@@ -22,6 +22,7 @@ from .annotations import REQUIRED_ANNOTATIONS, missing_annotations
 from .checkpoint import DIR_MODEL_BEST, RUN_FILE, epoch_dir
 from .config import config_paths, section_at
 from .errors import Errors, RecipeError
+from .failures import stage
 from .metrics import METRICS_FILE, read_rows
 from .per_label import per_label_tables
 from .readers import RecipeCorpus
@@ -162,7 +163,10 @@ def evaluate(
     if not data:
         raise RecipeError(Errors.E054.format(model=model))
     eval_data = read_data(nlp, data, data_format)
-    return {"model": str(model), "data": eval_data.paths, **score(nlp, eval_data.examples(nlp), per_label=per_label)}
+    # An exception inside spaCy's pipeline or scorer: one line (the CLI writes the traceback to a file).
+    with stage("Scoring", f" {model}"):
+        result = score(nlp, eval_data.examples(nlp), per_label=per_label)
+    return {"model": str(model), "data": eval_data.paths, **result}
 
 
 def evaluate_run(
@@ -187,7 +191,8 @@ def evaluate_run(
         nlp = load_pipeline(run_dir / epoch_dir(epoch))
         if eval_data is None:
             eval_data = read_data(nlp, data, data_format) if data else recorded_dev_data(nlp, run_dir)
-        result = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
+        with stage("Scoring", f" epoch {epoch} of {run_dir}"):
+            result = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
         results.append({"epoch": epoch, "dev_score": rows[epoch]["score"], "best": epoch == dev_best, **result})
         if epoch == dev_best:
             best_result = result

@@ -1,12 +1,11 @@
 """fit(): the epochs of a run, each evaluated and saved with its training state, from a fresh start or a resume."""
 
-import errno
 import io
 import random
 import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -24,7 +23,8 @@ from .checkpoint import (
     save_pipeline,
 )
 from .console import Console, use_color
-from .errors import Errors, RecipeError, RunInterrupted
+from .errors import Errors, RunInterrupted
+from .failures import error_log, stage
 from .interrupt import Interruption
 from .loop import EpochInfo, train_epochs
 from .metrics import METRICS_FILE, MetricsRow, append_row, plain
@@ -83,7 +83,8 @@ def fit(
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
     start = time.perf_counter()
     epoch = first_epoch
-    with Interruption() as interrupted:
+    # A failure inside spaCy or thinc: one line naming its stage, the traceback in OUT/error.log.
+    with Interruption() as interrupted, error_log(output_path), closing(progress):
         epochs = train_epochs(
             nlp,
             optimizer,
@@ -117,7 +118,7 @@ def fit(
             row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk)
             if row["best"]:
                 best_score, best_epoch = row["score"], info.epoch
-            with disk_errors(output_path):
+            with stage("Saving", f" for epoch {info.epoch}", path=output_path):
                 _finish_epoch(output_path, path, row, keep_epochs)
             rows.append(row)
             plot_training(rows, progress.trace, output_path / PLOT_FILE)
@@ -188,8 +189,13 @@ def _checkpoint_epoch(
         )
         save_state(nlp, optimizer, state, folder)
 
-    with disk_errors(path):
-        save_epoch(nlp, optimizer, path, evaluate=evaluate, before_to_disk=before_to_disk, write_state=write_state)
+    def evaluate_epoch() -> tuple[float, dict[str, Any]]:
+        with stage("Evaluation", f" after epoch {info.epoch}"):
+            return evaluate()
+
+    with stage("Saving", f" for epoch {info.epoch} to {path}", path=path):
+        save_epoch(nlp, optimizer, path, evaluate=evaluate_epoch, before_to_disk=before_to_disk,
+                   write_state=write_state)  # fmt: skip
     return rows[0]
 
 
@@ -218,23 +224,12 @@ def _save_interrupted(nlp: Language, optimizer: Any, out: Path, info: EpochInfo)
     )
     meta["interrupted"] = {"epoch": info.epoch, "step": info.step, "words": info.words, "evaluated": False}
     try:
-        with nlp.use_params(optimizer.averages), disk_errors(out):
+        with nlp.use_params(optimizer.averages), stage("Saving", " for the interrupted epoch", path=out):
             save_pipeline(nlp, out / DIR_MODEL_LAST)
     finally:
         for key in ("performance", "notes", "interrupted"):
             meta.pop(key, None)
         meta.update(kept)
-
-
-@contextmanager
-def disk_errors(path: Path) -> Iterator[None]:
-    """Turn a full disk or a refused permission while writing into a one-line error."""
-    try:
-        yield
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
-            raise RecipeError(Errors.E062.format(path=e.filename or path, reason=e.strerror)) from None
-        raise
 
 
 def _print_summary(

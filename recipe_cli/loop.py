@@ -1,4 +1,7 @@
-"""The training loop: a generator of per-epoch progress, with no printing and no disk I/O."""
+"""The training loop: a generator of per-epoch progress, with no printing and no disk I/O.
+
+An exception from spaCy or thinc in an update is raised as a StageError naming the batch's documents.
+"""
 
 import random
 import time
@@ -10,6 +13,8 @@ from spacy.language import Language
 from spacy.training import Example
 from spacy.util import minibatch
 from thinc.api import Optimizer
+
+from .failures import stage
 
 T = TypeVar("T")
 
@@ -116,20 +121,22 @@ def train_epochs(
         start = time.perf_counter()
         # A fresh order each epoch from the run's own seeded generator.
         for batch in batcher(shuffled(corpus(), rng, shuffle_buffer)):
-            if before_update is not None:
-                before_update(nlp, {"step": step, "epoch": epoch})
-            # One next() per update: the only place the dropout schedule advances.
-            dropout = next(dropouts)
-            extra = rehearse(len(batch)) if rehearse is not None else []
-            if extra and getattr(rehearse, "distill", False):
-                _update(nlp, batch, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
-                # spaCy's pseudo-rehearsal: a second step toward the original model's scores on raw texts.
-                nlp.rehearse(extra, sgd=optimizer, losses={}, exclude=exclude)
-            else:
-                update = batch + extra
-                _update(nlp, update, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
-            # Advance the optimizer's own schedules (e.g. a learn-rate schedule) once per update.
-            optimizer.step_schedules()
+            # An exception from spaCy or thinc names the epoch, the step and the batch's documents.
+            with stage("Update", f" in epoch {epoch}, step {step + 1}", batch=batch):
+                if before_update is not None:
+                    before_update(nlp, {"step": step, "epoch": epoch})
+                # One next() per update: the only place the dropout schedule advances.
+                dropout = next(dropouts)
+                extra = rehearse(len(batch)) if rehearse is not None else []
+                if extra and getattr(rehearse, "distill", False):
+                    _update(nlp, batch, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
+                    # spaCy's pseudo-rehearsal: a second step toward the original model's scores on raw texts.
+                    nlp.rehearse(extra, sgd=optimizer, losses={}, exclude=exclude)
+                else:
+                    update = batch + extra
+                    _update(nlp, update, optimizer, dropout, info.losses, accumulate_gradient, exclude, annotating)
+                # Advance the optimizer's own schedules (e.g. a learn-rate schedule) once per update.
+                optimizer.step_schedules()
             step += 1
             words += sum(len(eg.predicted) for eg in batch)
             info.step, info.words = step, words

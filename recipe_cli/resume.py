@@ -24,7 +24,8 @@ from .console import Console
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError, UsageError
 from .evaluation import load_pipeline
-from .fitting import disk_errors, fit
+from .failures import disk_errors
+from .fitting import fit
 from .metrics import METRICS_FILE, write_rows
 from .state import STATE_DIR, STATE_FILE, TrainingState, read_state, restore_state
 from .training import _read_data, _resolve_training, _trained_components, check_keep_epochs, check_limits, train

@@ -26,6 +26,7 @@ from .config import AUTO, TrainingConfig, describe_paths, one_line, section_at
 from .console import Console
 from .device import use_gpu as use_gpu_device
 from .errors import Errors, RecipeError, UsageError
+from .failures import stage
 from .fitting import fit
 from .oracle import ParseCheck
 from .readers import RecipeCorpus
@@ -113,7 +114,10 @@ def train(
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
     trained = _trained_components(nlp)
     try:
-        data = _read_data(nlp, trained, T["shuffle_buffer"])
+        # An exception from spaCy or thinc while reading: one line, the traceback in a temporary file (the CLI
+        # names it).
+        with stage("Reading the data"):
+            data = _read_data(nlp, trained, T["shuffle_buffer"])
         # Before anything is initialised: a textcat given one yes/no label becomes a textcat_multilabel.
         switched = fit_categories(nlp, trained, data.train_summary, base=transfer is not None)
     except RecipeError:
@@ -129,6 +133,18 @@ def train(
         # The recipe: the maximum batch size follows the components and the amount of data.
         nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), data.n_train)
         T["batcher"], T["batch_sizes"] = _resolve_batcher(nlp.config)
+    with stage("Initialization"):
+        _initialize(nlp, T, data, transfer)
+
+    _print_setup(console, training_config, nlp, data, output_path, auto_batch, switched=switched)
+    if dry_run:
+        console.good("Dry run: config and data are valid; nothing was written")
+        return output_path
+    return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs)
+
+
+def _initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
+    """Initialise the trained components on the training data (with a base model, only those it lacks)."""
     optimizer = T["optimizer"]
     if transfer is None:
         with nlp.select_pipes(disable=T["frozen_components"]):
@@ -143,12 +159,6 @@ def train(
         data.notes[:0] = transfer.describe()
     if T["rehearsal"].get("enabled"):
         setup_rehearsal(nlp, T, data)
-
-    _print_setup(console, training_config, nlp, data, output_path, auto_batch, switched=switched)
-    if dry_run:
-        console.good("Dry run: config and data are valid; nothing was written")
-        return output_path
-    return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs)
 
 
 def check_limits(T: dict[str, Any]) -> None:

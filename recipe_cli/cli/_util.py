@@ -8,7 +8,8 @@ from contextlib import contextmanager
 import typer
 
 from ..console import Console
-from ..errors import Errors, RecipeError, UsageError
+from ..errors import Errors, RecipeError, StageError, UsageError
+from ..failures import logged
 from ..formats import FORMATS
 
 Arg = typer.Argument
@@ -22,18 +23,27 @@ EXIT_CODES_HELP = (
 
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """Print library errors as one line on stderr and exit with their code; never a traceback."""
+    """Print library errors as one line on stderr and exit with their code; never a traceback (an exception
+    from inside spaCy or thinc, or any other, is one line too, its traceback written to a file it names)."""
     err = Console(sys.stderr)
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *args, **kwargs: err.warn(str(message).replace("\n", " "))
         try:
             yield
+        except StageError as e:
+            # Inside spaCy or thinc: one line, the traceback in OUT/error.log or, before OUT exists, a temporary file.
+            err.fail(str(logged(e)))
+            raise typer.Exit(e.exit_code) from None
         except RecipeError as e:
             err.fail(str(e))
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             err.line("Interrupted.")
             raise typer.Exit(130) from None
+        except Exception as e:
+            # Anything else, even a bug of ours: still one line, and the traceback in a file it names.
+            err.fail(str(logged(e)))
+            raise typer.Exit(1) from None
 
 
 def check_format(name: str | None) -> None:

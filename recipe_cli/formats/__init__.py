@@ -21,6 +21,9 @@ from .jsonl import read_jsonl, read_jsonl_lines
 from .spacy_json import read_json
 from .table import read_table
 
+# doc.user_data key of the (file, document number) a reference document was read from, named in errors.
+ORIGIN = "recipe_origin"
+
 DocReader = Callable[[Path, Language, int], Iterator[Doc]]
 
 # Format name → reader. Each reader takes (path, nlp, sents_per_doc).
@@ -120,7 +123,10 @@ def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> It
         raise RecipeError(Errors.E057.format(name=fmt, options=", ".join(["auto", *FORMATS])))
     if path.stat().st_size == 0:
         raise RecipeError(Errors.E022.format(path=path))
-    yield from FORMATS[fmt](path, nlp, sents_per_doc)
+    name = str(path)
+    for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc), start=1):
+        doc.user_data[ORIGIN] = (name, number)
+        yield doc
 
 
 def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Callable[[Doc], bool], *,
