@@ -1,7 +1,9 @@
 """Helpers shared by the text-based readers."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import Errors, RecipeError
 
@@ -34,6 +36,22 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield lineno, line.rstrip("\r\n")
     except OSError as e:
         raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
+
+
+# Why a JSON value holding a lone surrogate is refused.
+SURROGATE = "a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"
+
+
+def lone_surrogate(raw: str, value: Any) -> bool:
+    """Whether a value parsed from the JSON text raw holds a lone surrogate: valid JSON ("\\ud800"), but no
+    character, which spaCy cannot encode. Only text with such an escape is checked."""
+    if "\\ud" not in raw and "\\uD" not in raw:
+        return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def group_sentences(sentences: Iterator[list], n: int) -> Iterator[list[list]]:

@@ -17,6 +17,7 @@ it says nothing about them.
 """
 
 import json
+import math
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..errors import Errors, RecipeError
-from ._text import read_lines
+from ._text import SURROGATE, lone_surrogate, read_lines
 from .spacy_json import check_entities
 
 # Prodigy's answers on a binary text classification record: the category value they stand for (None: skipped).
@@ -46,6 +47,8 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             ) from None
         if not isinstance(record, dict):
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="expected a JSON object"))
+        if lone_surrogate(line, record):
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=SURROGATE))
         yield lineno, record
 
 
@@ -91,7 +94,13 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
         if "cats" in record:
             if not isinstance(record["cats"], dict):
                 raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="'cats' is not an object"))
-            doc.cats = {str(k): float(v) for k, v in record["cats"].items()}
+            try:
+                doc.cats = {str(k): float(v) for k, v in record["cats"].items()}
+                if not all(map(math.isfinite, doc.cats.values())):
+                    raise ValueError
+            except (TypeError, ValueError):
+                reason = "'cats' values must be numbers"
+                raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason)) from None
         elif binary:
             doc.cats = {str(record["label"]): _BINARY_ANSWERS[record["answer"]]}
         elif "label" in record:
@@ -126,8 +135,9 @@ def _tokens_doc(nlp: Language, text: str, tokens: Any, path: Path, lineno: int) 
     def fail(reason: str) -> RecipeError:
         return RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
 
-    if not isinstance(tokens, list) or not all(isinstance(t, dict) and isinstance(t.get("text"), str) for t in tokens):
-        raise fail("'tokens' must be objects with 'text'")
+    if not isinstance(tokens, list) or not all(isinstance(t, dict) and isinstance(t.get("text"), str) and t["text"]
+                                               for t in tokens):  # fmt: skip
+        raise fail("'tokens' must be objects with a non-empty 'text'")
     if not tokens:
         raise fail("'tokens' is empty")
     offsets = []
