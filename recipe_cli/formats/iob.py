@@ -44,6 +44,8 @@ def _piped_sentences(
                 reason = f"expected word|TAG, got {token!r}"
                 raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
             word = word.split("|")[0]  # word|POS|TAG: the word comes first, the tag last
+            if not word:
+                raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=f"no word in {token!r}"))
             prev = _normalise_tag(tag, prev, path, lineno, counts)
             sent.append((word, prev))
         yield sent

@@ -8,6 +8,7 @@
 """
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from spacy.training import Example
 from spacy.training.example import _fix_legacy_dict_data, _parse_example_dict_data, annotations_to_doc
 from spacy.training.gold_io import json_to_annotations
 
-from ..errors import Errors, RecipeError
-from ._text import read_text
+from ..errors import Errors, RecipeError, one_line
+from ._text import SURROGATE, lone_surrogate, read_text
+
+# What spaCy's converters raise on a value of the wrong type or range (a list for a tag, a negative head...).
+_BAD_VALUE = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError)
 
 
 def read_json(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
@@ -40,10 +44,16 @@ def read_json(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
 
 
 def _load(path: Path) -> Any:
+    text = read_text(path)
     try:
-        return json.loads(read_text(path))
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise RecipeError(Errors.E024.format(path=path, error=f"line {e.lineno}, column {e.colno}: {e.msg}")) from None
+    if lone_surrogate(text, data):
+        records = data if isinstance(data, list) else [data]
+        bad = next(i for i, record in enumerate(records, start=1) if lone_surrogate(text, record))
+        raise RecipeError(Errors.E025.format(path=path, record=bad, reason=SURROGATE))
+    return data
 
 
 def _read_v2(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
@@ -54,10 +64,11 @@ def _read_v2(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
             for json_para in json_to_annotations(json_doc):
                 tok_dict, doc_dict = _parse_example_dict_data(_fix_legacy_dict_data(json_para))
                 doc = annotations_to_doc(nlp.vocab, tok_dict, doc_dict)
+                _check_cats(path, i, doc)
                 if len(doc):
                     yield doc
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise RecipeError(Errors.E025.format(path=path, record=i, reason=f"{type(e).__name__}: {e}")) from None
+        except _BAD_VALUE as e:
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason=one_line(e))) from None
 
 
 def _read_classic(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
@@ -71,9 +82,17 @@ def _read_classic(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
         if "words" not in annots:
             check_entities(path, f"record {i}", doc, annots.get("entities", []))
         try:
-            yield Example.from_dict(doc, annots).reference
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise RecipeError(Errors.E025.format(path=path, record=i, reason=f"{type(e).__name__}: {e}")) from None
+            reference = Example.from_dict(doc, annots).reference
+        except _BAD_VALUE as e:
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason=one_line(e))) from None
+        _check_cats(path, i, reference)
+        yield reference
+
+
+def _check_cats(path: Path, record: int, doc: Doc) -> None:
+    """Category scores must be numbers (spaCy's converters take any value)."""
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in doc.cats.values()):
+        raise RecipeError(Errors.E025.format(path=path, record=record, reason="'cats' values must be numbers"))
 
 
 def check_entities(path: Path, where: str, doc: Doc, entities: Any) -> list[Span]:
@@ -90,7 +109,11 @@ def check_entities(path: Path, where: str, doc: Doc, entities: Any) -> list[Span
                 Errors.E032.format(path=path, where=where, reason=f"entity {ent!r} is not [start, end, label]")
             )
         start, end, label = ent
-        span = doc.char_span(start, end, label=str(label)) if isinstance(start, int) and isinstance(end, int) else None
+        if not isinstance(label, str) or not label:
+            reason = f"entity {ent!r} has no label"
+            raise RecipeError(Errors.E032.format(path=path, where=where, reason=reason))
+        in_text = isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(doc.text)
+        span = doc.char_span(start, end, label=label) if in_text else None
         if span is None:
             text = doc.text[start:end] if isinstance(start, int) and isinstance(end, int) else ""
             reason = f"entity [{start}, {end}, {label!r}] ({text!r}) does not fall on token boundaries"

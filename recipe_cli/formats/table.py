@@ -33,7 +33,7 @@ def read_table(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
     if text_col is None or label_col is None:
         reason = (
             f"the header must name a text column ({', '.join(TEXT_COLUMNS)}) and a label column "
-            f"({', '.join(LABEL_COLUMNS)}); it holds {', '.join(header)}"
+            f"({', '.join(LABEL_COLUMNS)}); it holds {' '.join(', '.join(header).split())}"
         )
         raise RecipeError(Errors.E026.format(path=path, line=rows[0][0], reason=reason))
     records = []
@@ -58,9 +58,10 @@ def read_table(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     text = read_text(path)
     if path.suffix.lower() == ".tsv":
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        # Lines end at "\n" only: str.splitlines() would also break cells at \x0b, \x1c or \u2028.
+        for lineno, line in enumerate(text.split("\n"), start=1):
             if line.strip():
-                yield lineno, line.split("\t")
+                yield lineno, line.removesuffix("\r").split("\t")
         return
     reader = csv.reader(io.StringIO(text))
     try:
