@@ -164,7 +164,7 @@ def evaluate(
         raise RecipeError(Errors.E054.format(model=model))
     eval_data = read_data(nlp, data, data_format)
     # An exception inside spaCy's pipeline or scorer: one line (the CLI writes the traceback to a file).
-    with stage("Scoring", f" {model}"):
+    with stage("Scoring", f" for {model}"):
         result = score(nlp, eval_data.examples(nlp), per_label=per_label)
     return {"model": str(model), "data": eval_data.paths, **result}
 
@@ -191,7 +191,7 @@ def evaluate_run(
         nlp = load_pipeline(run_dir / epoch_dir(epoch))
         if eval_data is None:
             eval_data = read_data(nlp, data, data_format) if data else recorded_dev_data(nlp, run_dir)
-        with stage("Scoring", f" epoch {epoch} of {run_dir}"):
+        with stage("Scoring", f" for epoch {epoch} of {run_dir}"):
             result = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
         results.append({"epoch": epoch, "dev_score": rows[epoch]["score"], "best": epoch == dev_best, **result})
         if epoch == dev_best:

@@ -227,7 +227,7 @@ def test_recipe_eval_fault_in_scoring_is_one_line(trained, data_dir, monkeypatch
     model = trained / "model-best" if target == "model-best" else trained
     _fail_on_call(monkeypatch, owner, name, 1)
     result = _invoke(eval_app, [model, data_dir / "wnut17-dev.conll"])
-    line = _assert_one_line(result, "Scoring failed", INJECTED)
+    line = _assert_one_line(result, "Scoring failed for ", INJECTED)
     assert _logged(line).parent == log_dir
 
 
