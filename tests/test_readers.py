@@ -515,16 +515,26 @@ def test_prodigy_ner_export_without_ws(data_dir, nlp):
     "tokens,message",
     [
         # An offset one character off.
-        ([{"text": "Paris", "start": 0, "end": 5}, {"text": "is", "start": 7, "end": 9}],
-         "token 1 'is' has offsets 7-9"),  # fmt: skip
+        (
+            [{"text": "Paris", "start": 0, "end": 5}, {"text": "is", "start": 7, "end": 9}],
+            "token 1 'is' has offsets 7-9",
+        ),  # fmt: skip
         # Offsets past the text.
-        ([{"text": "Paris", "start": 0, "end": 5}, {"text": "is", "start": 6, "end": 8}, {"text": "nice", "start": 9,
-          "end": 14}], "token 2 'nice' has offsets 9-14"),  # fmt: skip
+        (
+            [
+                {"text": "Paris", "start": 0, "end": 5},
+                {"text": "is", "start": 6, "end": 8},
+                {"text": "nice", "start": 9, "end": 14},
+            ],
+            "token 2 'nice' has offsets 9-14",
+        ),  # fmt: skip
         # Two spaces between tokens: a Doc holds one space at most after a token.
         ([{"text": "Paris", "start": 0, "end": 5}, {"text": "is", "start": 7, "end": 9}], None),
         # Tokens that leave text out.
-        ([{"text": "Paris", "start": 0, "end": 5}, {"text": "nice", "start": 9, "end": 13}],
-         "token 1 'nice' does not follow"),  # fmt: skip
+        (
+            [{"text": "Paris", "start": 0, "end": 5}, {"text": "nice", "start": 9, "end": 13}],
+            "token 1 'nice' does not follow",
+        ),  # fmt: skip
         ([{"text": "Paris"}, {"text": "nice", "start": 9, "end": 13}], "the tokens do not spell out the text"),
     ],
 )
@@ -544,8 +554,11 @@ def test_prodigy_tokens_whose_offsets_do_not_match_the_text(tmp_path, nlp, token
         {"text": "I like Acme", "spans": []},
         {"text": "I like Acme", "entities": []},
         {"text": "I like Acme"},
-        {"text": "I like Acme", "tokens": [{"text": w, "start": s, "end": s + len(w)} for w, s in
-                                           (("I", 0), ("like", 2), ("Acme", 7))], "answer": "accept"},  # fmt: skip
+        {
+            "text": "I like Acme",
+            "tokens": [{"text": w, "start": s, "end": s + len(w)} for w, s in (("I", 0), ("like", 2), ("Acme", 7))],
+            "answer": "accept",
+        },  # fmt: skip
     ],
 )
 def test_a_record_without_entities_is_annotated_with_none(tmp_path, nlp, record):
@@ -574,7 +587,7 @@ def test_prodigy_ner_scores_as_spacy_scores_the_converted_export(tmp_path, data_
     if ws:  # newer Prodigy writes a 'ws' flag on each token
         path = tmp_path / "with-ws.jsonl"
         for r in records:
-            for t, following in zip(r["tokens"], [*r["tokens"][1:], None]):
+            for t, following in zip(r["tokens"], [*r["tokens"][1:], None], strict=True):
                 t["ws"] = following is not None and following["start"] > t["end"]
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
     ruler = spacy.blank("en")
@@ -624,7 +637,7 @@ def test_binary_textcat_over_several_labels_leaves_the_others_missing(tmp_path, 
         [label in d.cats for label in labels] for d in docs
     ]
     for eg in examples:
-        eg.predicted.cats = {label: 1.0 for label in labels}  # every label predicted for every text
+        eg.predicted.cats = dict.fromkeys(labels, 1.0)  # every label predicted for every text
     scores = nlp.get_pipe("textcat_multilabel").score(examples)
     assert scores["cats_f_per_type"]["BUG"]["p"] == 0.5 and scores["cats_f_per_type"]["DOCUMENTATION"]["p"] == 0.5
 
