@@ -81,6 +81,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E062 = "Could not write {path}: {reason}. Earlier epochs are intact."
     E063 = "The training state in {path} cannot be used: {error}"
     E064 = "Interrupted by {signal} in epoch {epoch}: averaged weights saved to {last}. Resume with: recipe-train --resume {out}"
+    E072 = "Interrupted before the first epoch: nothing trained yet. Resume with: recipe-train --resume {out}"
     E066 = "Base model {base}: its '{name}' component is a {factory}, not a {want}; choose another component or base."
     E067 = (
         "The data has labels the base model's '{name}' does not know ({labels}), and a trained {name} cannot add "

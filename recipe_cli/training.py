@@ -2,9 +2,11 @@
 
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
@@ -25,8 +27,8 @@ from .checkpoint import RUN_FILE, holds_results, is_run_entry, write_run_file
 from .config import AUTO, TrainingConfig, describe_paths, one_line, section_at
 from .console import Console
 from .device import use_gpu as use_gpu_device
-from .errors import Errors, RecipeError, UsageError
-from .failures import stage
+from .errors import Errors, RecipeError, RunInterrupted, UsageError
+from .failures import error_log, stage
 from .fitting import fit
 from .oracle import ParseCheck
 from .readers import RecipeCorpus
@@ -107,40 +109,66 @@ def train(
     T = _resolve_training(nlp.config)
     check_limits(T)
     created = not output_path.exists()
-    # An earlier run that --overwrite replaces stays until this run's data has been read and checked.
+    # An earlier run that --overwrite replaces stays until this run is ready to train.
     replaces = overwrite and not created and holds_results([entry.name for entry in output_path.iterdir()])
-    if not dry_run and not replaces:
-        # From here on the folder can be resumed: a run stopped before its first epoch starts again from run.json.
+    # Whether this run's run.json is written: from then on the folder can be resumed, and a run stopped before its
+    # first epoch starts again from it.
+    written = not dry_run and not replaces
+    if written:
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
-    trained = _trained_components(nlp)
     try:
-        # An exception from spaCy or thinc while reading: one line, the traceback in a temporary file (the CLI
-        # names it).
-        with stage("Reading the data"):
-            data = _read_data(nlp, trained, T["shuffle_buffer"])
-        # Before anything is initialised: a textcat given one yes/no label becomes a textcat_multilabel.
-        switched = fit_categories(nlp, trained, data.train_summary, base=transfer is not None)
-    except RecipeError:
-        if created and not dry_run:
-            # Data that cannot be trained on: nothing started, and the folder this run created goes again.
-            _remove_output_dir(output_path)
-        raise
-    if not dry_run and replaces:
-        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
-    if switched:
-        trained = _trained_components(nlp)
-    if auto_batch:
-        # The recipe: the maximum batch size follows the components and the amount of data.
-        nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(list(trained.values()), data.n_train)
-        T["batcher"], T["batch_sizes"] = _resolve_batcher(nlp.config)
-    with stage("Initialization"):
-        _initialize(nlp, T, data, transfer)
+        with _removed_on_error(output_path, created and written):
+            data, trained, switched = _read_training_data(nlp, T, transfer)
+        if auto_batch:
+            # The recipe: the maximum batch size follows the components and the amount of data.
+            nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(
+                list(trained.values()), data.n_train
+            )
+            T["batcher"], T["batch_sizes"] = _resolve_batcher(nlp.config)
+        # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there.
+        with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
+            _initialize(nlp, T, data, transfer)
 
-    _print_setup(console, training_config, nlp, data, output_path, auto_batch, switched=switched)
+        _print_setup(console, training_config, nlp, data, output_path, auto_batch, switched=switched)
+    except KeyboardInterrupt:
+        # Ctrl-C before the first update (spaCy and thinc were reading or initialising): no signal handler yet.
+        if written:
+            raise RunInterrupted(Errors.E072.format(out=output_path), signal.SIGINT) from None
+        raise
     if dry_run:
         console.good("Dry run: config and data are valid; nothing was written")
         return output_path
+    if replaces:
+        # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
+        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs)
+
+
+def _read_training_data(
+    nlp: Language, T: dict[str, Any], transfer: Transfer | None
+) -> tuple[TrainingData, dict[str, str], list[str]]:
+    """Read and check the data, and fit the text classifiers to its categories (before anything is initialised:
+    a textcat given one yes/no label becomes a textcat_multilabel).
+
+    RETURNS: the data, the trained components (name → factory) and a line for each component switched.
+    """
+    trained = _trained_components(nlp)
+    # An exception from spaCy or thinc while reading: one line, the traceback in a temporary file (the CLI names it).
+    with stage("Reading the data"):
+        data = _read_data(nlp, trained, T["shuffle_buffer"])
+    switched = fit_categories(nlp, trained, data.train_summary, base=transfer is not None)
+    return data, (_trained_components(nlp) if switched else trained), switched
+
+
+@contextmanager
+def _removed_on_error(output_path: Path, remove: bool) -> Iterator[None]:
+    """Data that cannot be trained on: nothing started, and the folder this run created (if remove) goes again."""
+    try:
+        yield
+    except RecipeError:
+        if remove:
+            _remove_output_dir(output_path)
+        raise
 
 
 def _initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:

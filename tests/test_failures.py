@@ -158,13 +158,46 @@ def test_update_fault_names_the_batch_documents_in_the_log(tmp_path, data_dir, m
 
 
 @pytest.mark.slow
-def test_initialize_fault_writes_nothing_to_the_output_folder(tmp_path, data_dir, monkeypatch, log_dir):
+def test_initialize_fault_leaves_its_traceback_in_the_resumable_output_folder(
+    tmp_path, data_dir, monkeypatch, log_dir, reference
+):
     out = tmp_path / "out"
     _fail_on_call(monkeypatch, Language, "initialize", 1)
     line = _assert_one_line(_invoke(train_app, _args(data_dir, out)), "Initialization failed: ", INJECTED)
-    # No output folder yet: the traceback goes to a temporary file, and OUT is not created.
-    assert _logged(line).parent == log_dir
-    assert not out.exists()
+    # run.json is written before the data is read: the traceback goes beside it, and the run can start again.
+    assert _logged(line) == out / ERROR_LOG
+    assert sorted(p.name for p in out.iterdir()) == [ERROR_LOG, "run.json"]
+    monkeypatch.undo()
+    _resumes_to(out, reference)
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_epoch_says_how_to_start_again(tmp_path, data_dir, monkeypatch, reference):
+    out = tmp_path / "out"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Language, "initialize", interrupted)
+    result = _invoke(train_app, _args(data_dir, out))
+    assert result.exit_code == 130, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert f"Resume with: recipe-train --resume {out}" in " ".join(result.stderr.split())
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
+    monkeypatch.undo()
+    _resumes_to(out, reference)
+
+
+@pytest.mark.slow
+def test_overwrite_with_bad_data_leaves_the_earlier_run_alone(tmp_path, data_dir):
+    out = tmp_path / "out"
+    assert _invoke(train_app, _args(data_dir, out, "--training.max_epochs", 1)).exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Alice B-person\nnice\n", encoding="utf8")
+    args = ["ner", bad, "--dev", data_dir / "wnut17-dev.conll", "-o", out, "--overwrite", "-q"]
+    _assert_one_line(_invoke(train_app, args), str(bad), "line 2")
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 @pytest.mark.slow
