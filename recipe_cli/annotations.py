@@ -58,8 +58,9 @@ def fit_categories(nlp: Language, trained: dict[str, str], summary: DataSummary,
 
     textcat (exclusive classes) given one yes/no label is trained as textcat_multilabel: spaCy's exclusive
     textcat needs two classes or more, and a single sigmoid output is what one yes/no label asks for.
-    textcat given texts with several categories at 1, or either classifier given values other than 0 and 1,
-    is an error naming the first such record.
+    textcat given texts with several categories at 1, or with a value for only some of the categories (yes/no
+    answers about several labels), or either classifier given values other than 0 and 1, is an error naming the
+    first such record.
     nlp (Language): the pipeline, changed in place when a component is switched.
     trained (Dict[str, str]): trained component name → factory name.
     summary (DataSummary): the training data's summary.
@@ -81,6 +82,11 @@ def fit_categories(nlp: Language, trained: dict[str, str], summary: DataSummary,
             shown = ", ".join(label for label, v in doc.cats.items() if v >= 0.5) if doc is not None else "..."
             raise RecipeError(Errors.E037.format(where=where, labels=shown, name=name))
         labels = summary.category_labels
+        n = len(labels)
+        if n > 1 and summary.fewest_categories is not None and summary.fewest_categories < n:
+            where, doc = _first_training_doc(nlp, lambda doc, n=n: 0 < len(doc.cats) < n)
+            given = ", ".join(doc.cats) if doc is not None else "some"
+            raise RecipeError(Errors.E038.format(where=where, given=given, n=n, name=name))
         if len(labels) == 1 and not base:
             new = as_multilabel(nlp, name)
             named = "" if new == "textcat_multilabel" else f" (named '{new}')"

@@ -53,6 +53,11 @@ class Errors(metaclass=ErrorsWithCodes):
         "{where}: several categories at 1 in one text ({labels}), but '{name}' (textcat) takes one category per text: "
         "train textcat_multilabel instead."
     )
+    E038 = (
+        "{where}: a value for {given} of the {n} categories only (a yes/no answer about one label, say), but "
+        "'{name}' (textcat) learns one category among all of them per text: train textcat_multilabel instead, "
+        "which learns each label's answers."
+    )
     E039 = (
         "{path}: the parser cannot follow the gold parse of any of its {n:,} parsed documents (no sequence of its "
         "moves builds their trees; check their heads): {examples}."

@@ -35,6 +35,9 @@ class DataSummary:
     # category values are not all 0 or 1; None where there is none.
     several_categories_at: int | None = None
     graded_category_at: int | None = None
+    # The fewest categories one document gives a value for (Prodigy's yes/no answers give one each); None
+    # where no document has categories.
+    fewest_categories: int | None = None
 
     def describe(self) -> str:
         return f"{self.docs:,} documents, {self.sentences:,} sentences, {self.tokens:,} tokens"
@@ -68,6 +71,7 @@ def summarize(examples: Iterable[Example]) -> DataSummary:
                 summary.several_categories_at = summary.docs - 1
             if summary.graded_category_at is None and any(value not in (0.0, 1.0) for value in values):
                 summary.graded_category_at = summary.docs - 1
+            summary.fewest_categories = min(len(values), summary.fewest_categories or len(values))
     summary.labels = {name: counts for name, counts in summary.labels.items() if counts}
     return summary
 

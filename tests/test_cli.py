@@ -429,6 +429,25 @@ def test_textcat_given_several_categories_per_text(tmp_path, data_dir, dry_run):
     _assert_one_line_error(result, "goemotions-multilabel-train.json, document ")
 
 
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
+def test_textcat_given_yes_no_answers_about_several_labels(tmp_path, data_dir, dry_run):
+    """Prodigy's textcat.teach over two labels: each answer tells about one label only, which an exclusive
+    textcat cannot learn from (the other label's value is unknown); textcat_multilabel can."""
+    records = [json.loads(line) for line in (data_dir / DOCS_ISSUES).read_text(encoding="utf8").splitlines()]
+    for record in records[1::2]:
+        record["label"] = "BUG"
+    path = tmp_path / "teach.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
+    out = tmp_path / "out"
+    args = ["textcat", path, "--dev", path, "-o", out, "--training.max_epochs", "1"]
+    result = _train([*args, "--dry-run"] if dry_run else args)
+    _assert_one_line_error(result, f"{path}, line 1: a value for DOCUMENTATION of the 2 categories only")
+    assert "train textcat_multilabel instead" in result.output
+    assert not out.exists()
+    result = _train(["textcat_multilabel", path, "--dev", path, "-o", out, "--dry-run"])
+    assert result.exit_code == 0, result.output
+
+
 def test_textcat_given_graded_categories(tmp_path):
     path = tmp_path / "graded.jsonl"
     path.write_text('{"text": "a", "cats": {"A": 1, "B": 0}}\n{"text": "b", "cats": {"A": 0.3, "B": 0.7}}\n')
