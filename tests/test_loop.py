@@ -1,4 +1,5 @@
 import random
+from pathlib import Path
 
 import pytest
 from spacy.util import load_model_from_config
@@ -9,23 +10,31 @@ from recipe_cli.readers import RecipeCorpus
 from recipe_cli.schedules import linear_decay
 from recipe_cli.training import _resolve_training
 
+DATA = Path(__file__).parent / "data" / "ewt-train.conllu"
+
 
 @pytest.fixture(scope="module")
-def setup():
-    """A tagger pipeline on 60 real EWT sentences, batch sizes compounding quickly from 1 to 8."""
-    data = __import__("pathlib").Path(__file__).parent / "data" / "ewt-train.conllu"
+def tagger_config():
+    """The config of a tagger on 60 real EWT sentences, batch sizes compounding quickly from 1 to 8 (a Config is
+    only read from here: each test builds its own pipeline, optimizer and batcher from it)."""
     overrides = {
-        "paths.train": str(data),
-        "paths.dev": str(data),
+        "paths.train": str(DATA),
+        "paths.dev": str(DATA),
         "training.batcher.size.stop": 8,
         "training.batcher.size.compound": 1.05,
         "training.dropout.decay": 0.01,
         "corpora.train.limit": 60,
     }
-    config = build_config(["tagger"], overrides=overrides).config
-    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    return build_config(["tagger"], overrides=overrides).config
+
+
+@pytest.fixture
+def setup(tagger_config):
+    """A fresh initialised pipeline, its resolved [training] (optimizer, batcher schedules) and examples: training
+    changes all three, so no test sees what another did."""
+    nlp = load_model_from_config(tagger_config.copy(), auto_fill=True, validate=True)
     T = _resolve_training(nlp.config)
-    corpus = RecipeCorpus(data, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=60)
+    corpus = RecipeCorpus(DATA, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=60)
     examples = list(corpus(nlp))
     nlp.initialize(lambda: examples, sgd=T["optimizer"])
     return nlp, T, examples
@@ -87,13 +96,28 @@ def test_max_steps_cuts_the_epoch(setup):
 
 
 def test_stops_when_consumer_leaves(setup):
+    """Leaving after two epochs (as patience does) ends training there: no third pass over the data is begun,
+    no update is made after the second epoch, and the closed loop yields nothing more."""
     nlp, T, examples = setup
-    epochs = train_epochs(nlp, T["optimizer"], lambda: examples, batcher=T["batcher"],
+    passes, updates = [], []
+
+    def corpus():
+        passes.append(len(passes) + 1)
+        return examples
+
+    epochs = train_epochs(nlp, T["optimizer"], corpus, batcher=T["batcher"], after_update=lambda info, batch: updates.append(info.step),
                           dropouts=linear_decay(start=0.5, stop=0.5, decay=0.0), rng=random.Random(0), max_epochs=0)  # fmt: skip
     first = next(epochs)
     second = next(epochs)
-    assert (first.epoch, second.epoch) == (1, 2)
+    assert (first.epoch, second.epoch) == (1, 2) and first.finished and second.finished
+    weights = nlp.get_pipe("tagger").model.to_bytes()
     epochs.close()
+    assert passes == [1, 2]
+    assert updates == list(range(1, second.step + 1))
+    assert nlp.get_pipe("tagger").model.to_bytes() == weights
+    with pytest.raises(StopIteration):
+        next(epochs)
+    assert passes == [1, 2] and len(updates) == second.step
 
 
 def test_accumulate_gradient_updates_once_per_batch(setup):
