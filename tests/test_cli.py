@@ -279,6 +279,19 @@ def test_environment_overrides_are_printed(tmp_path, data_dir):
     assert row["learn_rate"] == 0.002
 
 
+@pytest.mark.parametrize(
+    "value,reason",
+    [("training.max_epochs 3", "expected --section.key value"), ('--training.max_epochs "3', "No closing quotation"),
+     ("--epochs 3", "not a dotted config path")],
+)  # fmt: skip
+def test_malformed_spacy_config_overrides(tmp_path, data_dir, value, reason):
+    out = tmp_path / "out"
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-o", out], env={"SPACY_CONFIG_OVERRIDES": value})
+    _assert_one_line_error(result, "SPACY_CONFIG_OVERRIDES could not be parsed")
+    assert reason in result.output
+    assert not out.exists()
+
+
 def test_unknown_format_is_a_usage_error(tmp_path, data_dir):
     result = _train(["ner", data_dir / "wnut17-train.conll", "--format", "xml", "-o", tmp_path / "out"])
     _assert_clean_failure(result, 2, "Unknown data format 'xml'")
