@@ -225,3 +225,52 @@ def test_tagger_and_textcat_finetune_with_rehearsal(tmp_path, component, train, 
     tuned, original = spacy.load(out / "model-best"), spacy.load(base / "model-best")
     assert tuned.get_pipe(component).labels == original.get_pipe(component).labels
     assert check(tuned("Thanks so much, I love this new phone from Apple!"))
+
+
+def test_rehearsal_texts_from_jsonl(tmp_path):
+    """.jsonl: each record's "text" (other keys and blank lines ignored); .txt: each line as it is."""
+    from recipe_cli.errors import RecipeError
+    from recipe_cli.transfer import read_raw_texts
+
+    lines = ['{"text": "Apple opens a store", "meta": {"id": 1}}', "", '{"text": "Paris,\\n \\"again\\""}']
+    path = tmp_path / "texts.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf8")
+    assert read_raw_texts(path) == ["Apple opens a store", 'Paris,\n "again"']
+    txt = tmp_path / "texts.txt"
+    txt.write_text(path.read_text(encoding="utf8"), encoding="utf8")
+    assert read_raw_texts(txt) == [lines[0], lines[2]]
+    for content, message in [('{"text": "a"}\n{"text": \n', "texts.jsonl, line 2: invalid JSON"),
+                             ('{"text": "a"}\n\n{"tokens": []}\n', "texts.jsonl, line 3: record without text"),
+                             ('["a"]\n', "texts.jsonl, line 1: record without text")]:  # fmt: skip
+        path.write_text(content, encoding="utf8")
+        with pytest.raises(RecipeError, match=message):
+            read_raw_texts(path)
+
+
+def test_fill_in_gives_textcat_multilabel_the_base_categories_the_new_data_lacks():
+    """The base's 0/1 decision for each category the new examples lack; the categories they give stay as given."""
+    from spacy.training import Example
+
+    from recipe_cli.transfer import fill_in
+
+    teacher = spacy.blank("en")
+    teacher.add_pipe("textcat_multilabel")
+    texts = ["I love this phone", "the battery died again", "thanks so much for the help", "meh", "what a game"]
+    old = [Example(teacher.make_doc(t), teacher.make_doc(t)) for t in texts]
+    for i, eg in enumerate(old):
+        eg.reference.cats = {"joy": float(i % 2), "anger": float(i % 3 == 0), "thanks": float(i == 2)}
+    teacher.initialize(lambda: old)
+    decided = [{label: float(score >= 0.5) for label, score in doc.cats.items()} for doc in teacher.pipe(texts)]
+    nlp = spacy.blank("en")
+    new = []
+    for text, base in zip(texts, decided, strict=True):
+        doc = nlp.make_doc(text)
+        doc.cats = {"joy": 1.0 - base["joy"], "sport": float("game" in text)}  # what the base would not say
+        new.append(Example(nlp.make_doc(text), doc))
+    new.append(Example(nlp.make_doc("no categories"), nlp.make_doc("no categories")))
+    filled = list(fill_in(teacher, new, ["textcat_multilabel"], {"textcat_multilabel": "textcat_multilabel"}))
+    for eg, text, base in zip(filled, texts, decided, strict=False):
+        assert eg.reference.cats == {"joy": 1.0 - base["joy"], "sport": float("game" in text),
+                                     "anger": base["anger"], "thanks": base["thanks"]}  # fmt: skip
+    # An example without categories is not given any: there is nothing the base's could be independent of.
+    assert filled[-1].reference.cats == {}
