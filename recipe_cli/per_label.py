@@ -35,9 +35,12 @@ def per_label_tables(scores: dict[str, Any], examples: Iterable[Example]) -> dic
     if scores.get("pos_acc") is not None:
         tables["pos"] = _accuracy_table(examples, "POS", "pos_")
     if isinstance(scores.get("morph_per_feat"), dict):
-        tables["morph"] = _prf_table(scores["morph_per_feat"], Counter())
+        support = Counter(feat for eg in examples for token in eg.reference for feat in token.morph.to_dict())
+        tables["morph"] = _prf_table(scores["morph_per_feat"], _only(support, scores["morph_per_feat"]))
     if isinstance(scores.get("dep_las_per_type"), dict):
-        tables["deps"] = _prf_table(scores["dep_las_per_type"], Counter())
+        # The parser's scores name relations in lower case.
+        support = Counter(token.dep_.lower() for eg in examples for token in eg.reference if token.dep_)
+        tables["deps"] = _prf_table(scores["dep_las_per_type"], _only(support, scores["dep_las_per_type"]))
     return tables
 
 
@@ -46,6 +49,11 @@ def _prf_table(per_type: dict[str, dict[str, float]], support: Counter) -> dict[
     for label, count in support.items():
         table.setdefault(label, {"p": 0.0, "r": 0.0, "f": 0.0, "support": count})
     return dict(sorted(table.items(), key=lambda item: (-item[1]["support"], item[0])))
+
+
+def _only(support: Counter, per_type: dict[str, Any]) -> Counter:
+    """The counts of the labels spaCy scored (its dependency scores leave punctuation out)."""
+    return Counter({label: count for label, count in support.items() if label in per_type})
 
 
 def _accuracy_table(examples: list[Example], attr: str, token_attr: str) -> dict[str, dict[str, float]]:

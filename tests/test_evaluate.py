@@ -231,3 +231,99 @@ def test_read_data_groups_sentences_as_the_pipeline_was_trained(data_dir):
     assert nlp.config["corpora"]["dev"]["sents_per_doc"] == "${corpora.train.sents_per_doc}"
     data = evaluation.read_data(nlp, [data_dir / "ewt-dev.conllu"])
     assert len(data.docs) == 15
+
+
+def _spans_morph_deps_examples():
+    """Two sentences with spans, morphology and relations, and predictions that get some of each wrong."""
+    from spacy.tokens import Doc, Span
+    from spacy.training import Example
+
+    vocab = spacy.blank("en").vocab
+    words = [["She", "reads", "books", "."], ["Tom", "sold", "his", "car"]]
+    # (heads, deps, morphs) of each sentence.
+    gold = [
+        ([1, 1, 1, 1], ["nsubj", "ROOT", "obj", "punct"], ["Case=Nom|Number=Sing", "Number=Sing|Tense=Pres", "Number=Plur", ""]),
+        ([1, 1, 3, 1], ["nsubj", "ROOT", "nmod:poss", "obj"], ["Number=Sing", "Tense=Past", "Case=Gen|Number=Sing", "Number=Sing"]),
+    ]  # fmt: skip
+    guess = [
+        ([1, 1, 1, 1], ["nsubj", "ROOT", "nsubj", "punct"], ["Case=Nom|Number=Plur", "Number=Sing|Tense=Past", "Number=Plur", ""]),
+        ([1, 1, 1, 1], ["nsubj", "ROOT", "obj", "obj"], ["Number=Sing", "Tense=Past", "Number=Sing", "Number=Sing"]),
+    ]  # fmt: skip
+    gold_spans = [[(0, 1, "PERSON"), (2, 3, "THING")], [(0, 1, "PERSON"), (2, 4, "THING")]]
+    guess_spans = [[(0, 1, "PERSON"), (1, 2, "THING")], [(0, 1, "PERSON"), (3, 4, "THING")]]
+    examples = []
+    for w, g, p, gs, ps in zip(words, gold, guess, gold_spans, guess_spans, strict=True):
+        reference = Doc(vocab, words=w, heads=g[0], deps=g[1], morphs=g[2])
+        predicted = Doc(vocab, words=w, heads=p[0], deps=p[1], morphs=p[2])
+        reference.spans["sc"] = [Span(reference, *span) for span in gs]
+        predicted.spans["sc"] = [Span(predicted, *span) for span in ps]
+        examples.append(Example(predicted, reference))
+    return examples
+
+
+def _spans_morph_deps_scores(examples):
+    """Scored as spaCy's spancat (key "sc"), morphologizer and parser score."""
+    from spacy.pipeline.dep_parser import parser_score
+    from spacy.scorer import Scorer
+
+    scores = Scorer.score_spans(examples, "spans_sc", getter=lambda doc, key: doc.spans.get(key[6:], []),
+                                has_annotation=lambda doc: "sc" in doc.spans, allow_overlap=True)  # fmt: skip
+    scores.update(Scorer.score_token_attr_per_feat(examples, "morph", getter=lambda token, attr: token.morph.key))
+    scores.update(parser_score(examples))
+    return scores
+
+
+def test_spans_morphology_and_relations_tables():
+    """The tables spaCy's span, morphology and dependency scores give, each label with its count in the data."""
+    from collections import Counter
+
+    from recipe_cli.per_label import per_label_tables
+
+    examples = _spans_morph_deps_examples()
+    scores = _spans_morph_deps_scores(examples)
+    tables = per_label_tables(scores, examples)
+    assert set(tables) == {"spans_sc", "morph", "deps"}
+    gold = [eg.reference for eg in examples]
+    expected = {
+        "spans_sc": (scores["spans_sc_per_type"], Counter(s.label_ for doc in gold for s in doc.spans["sc"])),
+        "morph": (scores["morph_per_feat"], Counter(f for doc in gold for t in doc for f in t.morph.to_dict())),
+        "deps": (scores["dep_las_per_type"], Counter(t.dep_.lower() for doc in gold for t in doc if t.dep_ != "punct")),
+    }
+    for name, (per_type, support) in expected.items():
+        assert set(tables[name]) == set(per_type) == set(support), name
+        for label, row in tables[name].items():
+            assert row == {**per_type[label], "support": support[label]}, (name, label)
+    # Read by hand from the examples: PERSON found both times, THING never.
+    assert tables["spans_sc"]["PERSON"]["f"] == 1.0 and tables["spans_sc"]["THING"]["f"] == 0.0
+    assert tables["morph"]["Number"]["support"] == 6 and tables["deps"]["obj"]["support"] == 2
+
+
+def test_recipe_eval_prints_span_tables_by_default_and_the_others_on_request():
+    import io
+
+    from recipe_cli.cli.evaluate import print_result
+    from recipe_cli.console import Console
+    from recipe_cli.per_label import per_label_tables
+
+    examples = _spans_morph_deps_examples()
+    scores = _spans_morph_deps_scores(examples)
+    result = {"model": "m", "data": ["d"], "words": 8, "score": 0.5, "speed": 1000.0, "scores": scores,
+              "per_label": per_label_tables(scores, examples)}  # fmt: skip
+
+    def printed(per_label):
+        out = io.StringIO()
+        print_result(Console(out), result, per_label)
+        return out.getvalue().splitlines()
+
+    def headers(lines):
+        return [line.split()[0] for line in lines if line.split()[1:2] == ["P"]]
+
+    assert headers(printed(None)) == ["SPANS_SC"]
+    assert headers(printed(True)) == ["SPANS_SC", "MORPH", "DEPS"]
+    assert headers(printed(False)) == []
+    lines = printed(True)
+    thing = next(line.split() for line in lines if line.startswith("THING"))
+    assert thing == ["THING", "0.00", "0.00", "0.00", "2"]
+    number = next(line.split() for line in lines if line.startswith("Number"))
+    f = result["per_label"]["morph"]["Number"]["f"]
+    assert number[-1] == "6" and float(number[3]) == pytest.approx(f * 100, abs=0.005)
