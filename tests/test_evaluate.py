@@ -11,6 +11,7 @@ import recipe_cli.evaluation as evaluation
 from recipe_cli.cli.evaluate import app as eval_app
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import RecipeError
+from recipe_cli.formats import read_docs
 from recipe_cli.metrics import read_rows
 from recipe_cli.readers import RecipeCorpus
 
@@ -101,12 +102,30 @@ def test_ner_per_label_table_has_support(ner_run, data_dir):
         assert table[label]["f"] == values["f"]
 
 
+def _rank_auc(scores: list[float], positive: list[bool]) -> float:
+    """The share of (positive, negative) pairs the scores put in the right order, ties counting half."""
+    pos = [s for s, p in zip(scores, positive, strict=True) if p]
+    neg = [s for s, p in zip(scores, positive, strict=True) if not p]
+    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+
+def test_rank_auc_by_hand():
+    assert _rank_auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75
+    assert _rank_auc([0.5, 0.5, 0.9], [True, False, True]) == 0.75
+
+
 @pytest.mark.slow
 def test_textcat_per_label_table_has_auc(textcat_run, data_dir):
     result = evaluation.evaluate(textcat_run / "model-best", [data_dir / "goemotions-dev.json"])
     table = result["per_label"]["cats"]
     assert set(table) == {"admiration", "amusement", "anger", "gratitude", "love", "neutral"}
-    assert all(0.0 <= values["auc"] <= 1.0 for values in table.values())
+    # Each label's AUC is the rank AUC of the model's scores for it over the dev texts, computed here by hand.
+    nlp = spacy.load(textcat_run / "model-best")
+    docs = list(read_docs(data_dir / "goemotions-dev.json", nlp))
+    gold, predicted = [doc.cats for doc in docs], [doc.cats for doc in nlp.pipe(doc.text for doc in docs)]
+    for label, values in table.items():
+        auc = _rank_auc([p[label] for p in predicted], [g[label] >= 0.5 for g in gold])
+        assert values["auc"] == pytest.approx(auc, abs=1e-9), label
     assert sum(values["support"] for values in table.values()) == 150
     assert result["scores"]["cats_macro_f"] == pytest.approx(sum(v["f"] for v in table.values()) / len(table))
 
