@@ -2,14 +2,19 @@ import math
 from itertools import islice
 
 import pytest
-from spacy.util import registry
+from spacy.util import load_model_from_config, registry
 from thinc.api import Config
 
+from recipe_cli.config import AUTO, COMPONENTS, recipe_config
 from recipe_cli.schedules import as_schedule, linear_decay
+from recipe_cli.schemas import ConfigSchemaTraining
 
 
-def test_linear_decay_values_from_recipe():
-    values = list(islice(linear_decay(start=0.6, stop=0.2, decay=1e-4), 5001))
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_packaged_dropout_decays_as_the_recipe_says(component):
+    """Each packaged config's dropout, resolved as training resolves it: 0.6 falling by 1e-4 per update to 0.2,
+    reached after 4,000 updates and kept."""
+    values = list(islice(_resolved(component)["dropout"], 5001))
     assert values[0] == pytest.approx(0.6)
     assert values[1000] == pytest.approx(0.5)
     assert values[2000] == pytest.approx(0.4)
@@ -41,16 +46,29 @@ def test_as_schedule_passes_generators_through():
     assert next(schedule) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("m,first", [(4, 1387), (8, 2081), (16, 2774), (32, 3468), (64, 4161)])
-def test_compounding_reaches_max_at_recipe_step(m, first):
-    """The recipe: compounding(1, m, 1.001) first reaches m after ceil(ln m / ln 1.001) batches."""
-    assert first == math.ceil(math.log(m) / math.log(1.001))
-    cfg = Config().from_str(f'[s]\n@schedules = "compounding.v1"\nstart = 1\nstop = {m}\ncompound = 1.001\n')
-    sizes = [int(v) for v in islice(registry.resolve(cfg)["s"], first + 10)]
+@pytest.mark.parametrize("m", [4, 8, 16, 32, 64])
+def test_packaged_batch_size_reaches_its_stop_at_the_recipe_step(m):
+    """The packaged batcher compounds from 1 by 1.001 per batch: with stop = m the size first reaches m after
+    ceil(ln m / ln 1.001) batches (1,387 for 4, 4,161 for 64), and stays there."""
+    config = recipe_config(["ner"])
+    config["training"]["batcher"]["size"]["stop"] = m
+    batcher = _resolved("ner", config)["batcher"]
+    first = math.ceil(math.log(m) / math.log(1.001))
+    sizes = [len(batch) for batch in batcher(range((first + 11) * m))][: first + 10]
     assert sizes[0] == 1
     assert sizes[first - 1] < m
     assert sizes[first] == m
     assert sizes[-1] == m
+
+
+def _resolved(component, config=None):
+    """The [training] block of a packaged config, resolved as a run resolves it."""
+    config = config or recipe_config([component])
+    if config["training"]["batcher"]["size"]["stop"] == AUTO:
+        config["training"]["batcher"]["size"]["stop"] = 16
+    config["paths"]["train"] = config["paths"]["dev"] = "unused.spacy"
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    return registry.resolve(nlp.config.interpolate()["training"], schema=ConfigSchemaTraining)
 
 
 def test_batches_follow_the_schedule_across_epochs():
