@@ -1,5 +1,11 @@
 """Seeing a run: the plot after every epoch, plain output off a terminal, spaCy's loggers (MLflow)."""
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from spacy.util import registry
 from typer.testing import CliRunner
@@ -115,3 +121,54 @@ def test_spacy_console_logger_v3_logs_every_epoch(tmp_path, data_dir):
     rows = read_rows(out / "metrics.jsonl")
     assert [entry["epoch"] for entry in logged] == [r["epoch"] for r in rows]
     assert [entry["score"] for entry in logged] == pytest.approx([r["score"] for r in rows])
+
+
+def _console_run(args, *, terminal, no_color=False):
+    """The installed recipe-train script run with stdout and stderr on a pseudo-terminal (or on a pipe): its exit
+    code and everything it wrote."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR" and not k.startswith("RECIPE_")}
+    if no_color:
+        env["NO_COLOR"] = "1"
+    script = Path(sys.executable).parent / "recipe-train"
+    if not terminal:
+        result = subprocess.run([script, *args], capture_output=True, text=True, env=env, timeout=300)
+        return result.returncode, result.stdout + result.stderr
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen([script, *args], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the script closed the terminal's other end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return process.wait(timeout=60), b"".join(chunks).decode("utf8", errors="replace")
+
+
+@pytest.mark.slow
+def test_progress_bar_and_colour_on_a_terminal_only(tmp_path, data_dir):
+    """On a terminal: a live bar per epoch (examples done of all, with tqdm's rate) and coloured lines; none of
+    either with NO_COLOR set, or when the output is not a terminal."""
+    outputs = {}
+    for name, terminal, no_color in (("tty", True, False), ("no-color", True, True), ("pipe", False, False)):
+        out = tmp_path / name
+        args = ["ner", str(data_dir / "wnut17-train.conll"), "--dev", str(data_dir / "wnut17-dev.conll"), "-o", str(out),
+                "--training.max_epochs", "1", "--corpora.train.limit", "30"]  # fmt: skip
+        code, outputs[name] = _console_run(args, terminal=terminal, no_color=no_color)
+        assert code == 0, outputs[name]
+        assert "Best epoch 1 of 1" in outputs[name]
+    bar = re.compile(r"Epoch 1: +\d+%\|.*\| *\d+/30 \[")
+    assert bar.search(outputs["tty"]), outputs["tty"]
+    assert "\x1b[1m" in outputs["tty"] and "\x1b[38;5;2m" in outputs["tty"]  # bold header, green best row
+    for name in ("no-color", "pipe"):
+        assert "\x1b[" not in outputs[name] and not bar.search(outputs[name]) and "Epoch 1:" not in outputs[name]
