@@ -129,10 +129,22 @@ def test_shared_tok2vec_is_copied_so_kept_components_do_not_change(tmp_path):
     result = _finetune(base, out)
     assert result.exit_code == 0, result.output
     assert "given a copy of the shared tok2vec: ner" in result.output
-    tuned = spacy.load(out / "model-last")
+    tuned, original = spacy.load(out / "model-last"), spacy.load(base)
     assert tuned.get_pipe("tok2vec").listening_components == ["tagger"]
-    text = "The quick brown fox jumps over the lazy dog in London"
-    assert [t.tag_ for t in tuned(text)] == [t.tag_ for t in spacy.load(base)(text)]
+    # The kept tagger and the tok2vec it listens to are the base's, weight for weight, and so are its scores (not
+    # only its best tags, which an untrained tagger keeps while its weights drift) on every EWT dev sentence.
+    for name in ("tok2vec", "tagger"):
+        assert tuned.get_pipe(name).model.to_bytes() == original.get_pipe(name).model.to_bytes(), name
+    texts = [doc.text for doc in read_docs(DATA / "ewt-dev.conllu", original)]
+    tuned_scores, original_scores = _tag_scores(tuned, texts), _tag_scores(original, texts)
+    assert len(tuned_scores) == len(texts) == 150
+    assert all(numpy.array_equal(a, b) for a, b in zip(tuned_scores, original_scores, strict=True))
+
+
+def _tag_scores(nlp, texts):
+    with nlp.select_pipes(enable=["tok2vec"]):
+        docs = list(nlp.pipe(texts))
+    return nlp.get_pipe("tagger").predict(docs)
 
 
 @pytest.mark.slow
