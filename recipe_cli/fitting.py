@@ -24,11 +24,11 @@ from .checkpoint import (
 )
 from .console import Console, use_color
 from .errors import Errors, RunInterrupted
-from .failures import error_log, stage
+from .failures import disk_errors, error_log, stage
 from .interrupt import Interruption
 from .loop import EpochInfo, train_epochs
 from .metrics import METRICS_FILE, MetricsRow, append_row, plain
-from .plots import PLOT_FILE, plot_training
+from .plots import PLOT_FILE, BackgroundPlot
 from .progress import EpochProgress
 from .schedules import as_schedule
 from .state import Counted, TrainingState, restore_rngs, rng_states, save_state
@@ -84,7 +84,13 @@ def fit(
     start = time.perf_counter()
     epoch = first_epoch
     # A failure inside spaCy or thinc: one line naming its stage, the traceback in OUT/error.log.
-    with Interruption() as interrupted, error_log(output_path), closing(progress):
+    # training.png is drawn by a worker process; leaving this block waits for its last drawing.
+    with (
+        Interruption() as interrupted,
+        error_log(output_path),
+        closing(progress),
+        BackgroundPlot(output_path / PLOT_FILE, stderr) as plot,
+    ):
         epochs = train_epochs(
             nlp,
             optimizer,
@@ -107,6 +113,8 @@ def fit(
             rehearse=data.rehearsal,
         )
         for info in epochs:
+            # Everything from here to the next epoch's updates is this epoch's bookkeeping (checkpoint_seconds).
+            updates_ended = time.perf_counter()
             progress.close()
             epoch = info.epoch
             if info.interrupted:
@@ -115,14 +123,21 @@ def fit(
             path = output_path / epoch_dir(info.epoch)
             draws = {"dropout": dropouts.drawn, "batch_size": sizes.drawn if sizes else 0}
             record = _Record(rows, best_score, best_epoch, draws, {}, progress.trace, rng, rehearsal_rng)
-            row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk)
+            row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk, updates_ended)
             if row["best"]:
                 best_score, best_epoch = row["score"], info.epoch
             with stage("Saving", f" for epoch {info.epoch}", path=output_path):
                 _finish_epoch(output_path, path, row, keep_epochs)
             rows.append(row)
-            plot_training(rows, progress.trace, output_path / PLOT_FILE)
+            plot.redraw(rows, progress.trace)
+            _time_row(row, updates_ended)
             log_step(_logger_info(info, row, rows, output_path, time.perf_counter() - start))
+            # The row goes to metrics.jsonl last, timed with all of the epoch's bookkeeping; the copy in the
+            # training state (written before) has it up to then. Anything that stops the run before this line
+            # leaves a folder that --resume completes from the state.
+            _time_row(row, updates_ended)
+            with disk_errors(output_path):
+                append_row(output_path / METRICS_FILE, row)
             # The next epoch starts from the generator states saved with this one, whatever the
             # bookkeeping since drew from them, so a resumed run goes on exactly as this one does.
             restore_rngs(record.rngs, rng, rehearsal_rng)
@@ -132,13 +147,14 @@ def fit(
                 break
         progress.close()
         finalize()
+        plot.close()
         if interrupted():
             last = output_path / DIR_MODEL_LAST
             raise RunInterrupted(
                 Errors.E064.format(signal=interrupted.name, epoch=epoch, last=last, out=output_path),
                 interrupted.signum or signal.SIGINT,
             )
-    _print_summary(Console(stdout), rows, T["score_weights"], output_path, time.perf_counter() - start)
+    _print_summary(Console(stdout), rows, T["score_weights"], output_path, time.perf_counter() - start, first_epoch)
     return output_path
 
 
@@ -164,17 +180,17 @@ def _checkpoint_epoch(
     path: Path,
     evaluate: Callable[[], tuple[float, dict[str, Any]]],
     before_to_disk: Callable[[Language], Language],
+    updates_ended: float,
 ) -> MetricsRow:
     """Evaluate and save the epoch with its training state; its metrics row (best: a better score; ties keep
-    the earlier epoch)."""
-    start = time.perf_counter()
+    the earlier epoch), with the bookkeeping since updates_ended (a perf_counter time) up to the state."""
     rows: list[MetricsRow] = []
 
     def write_state(folder: Path, score: float, scores: dict[str, Any]) -> None:
         # The generators as they are after evaluation, where the next epoch starts from them.
         record.rngs.update(rng_states(record.rng, record.rehearsal_rng))
         is_best = score > record.best_score
-        row = _metrics_row(info, score, scores, is_best, time.perf_counter() - start)
+        row = _metrics_row(info, score, scores, is_best, time.perf_counter() - updates_ended)
         rows.append(row)
         state = TrainingState(
             epoch=info.epoch,
@@ -200,8 +216,7 @@ def _checkpoint_epoch(
 
 
 def _finish_epoch(out: Path, path: Path, row: MetricsRow, keep_epochs: int) -> None:
-    """After the epoch folder is in place: its metrics row, model-last and model-best, then pruning."""
-    append_row(out / METRICS_FILE, row)
+    """After the epoch folder is in place: model-last and model-best, then pruning."""
     copy_checkpoint(path, out / DIR_MODEL_LAST)
     if row["best"]:
         copy_checkpoint(path, out / DIR_MODEL_BEST)
@@ -232,23 +247,50 @@ def _save_interrupted(nlp: Language, optimizer: Any, out: Path, info: EpochInfo)
         meta.update(kept)
 
 
+def _time_row(row: MetricsRow, updates_ended: float) -> None:
+    """The epoch's bookkeeping so far (everything since its updates ended) into its row."""
+    row["checkpoint_seconds"] = time.perf_counter() - updates_ended
+    row["seconds"] = row["train_seconds"] + row["checkpoint_seconds"]
+
+
 def _print_summary(
-    console: Console, rows: list[MetricsRow], weights: dict[str, Any], out: Path, seconds: float
+    console: Console, rows: list[MetricsRow], weights: dict[str, Any], out: Path, seconds: float, first_epoch: int
 ) -> None:
-    """Best epoch and its scores, where it is saved, total time, training words per second."""
+    """Best epoch and its scores, where it is saved; this command's time, and the run's training words per
+    second: its words over the seconds its updates took, both summed over the same epochs' rows."""
     if not rows:
         return
     best = max(rows, key=lambda row: (row["score"], -row["epoch"]))
     shown = [key for key, weight in weights.items() if weight and isinstance(best["scores"].get(key), (int, float))]
     scores = ", ".join(f"{key} {best['scores'][key]:.4f}" for key in shown)
-    train_seconds = sum(row["train_seconds"] for row in rows)
     console.good(
         f"Best epoch {best['epoch']} of {len(rows)}: score {best['score']:.4f}" + (f" ({scores})" if scores else "")
     )
     console.info("Saved", f"{out / DIR_MODEL_BEST} (every epoch in {out / 'epoch-NNN'})")
-    console.info(
-        "Time", f"{seconds:.0f}s in all, {rows[-1]['words'] / max(train_seconds, 1e-9):,.0f} training words/second"
+    words, train_seconds, span = training_speed(rows)
+    last = rows[-1]["epoch"]
+    here = (
+        f"epochs {first_epoch}-{last}" if last > first_epoch else f"epoch {last}" if last == first_epoch else "no epoch"
     )
+    resumed = f", resumed after epoch {first_epoch - 1}" if first_epoch > 1 else ""
+    console.info(
+        "Time",
+        f"{seconds:.0f}s for {here} in this command{resumed}; {words / max(train_seconds, 1e-9):,.0f} training "
+        f"words/second ({words:,} words in {train_seconds:.1f}s of updates, {span})",
+    )
+
+
+def training_speed(rows: list[MetricsRow]) -> tuple[int, float, str]:
+    """Training words, the seconds of the updates that saw them, and which epochs, over the same rows.
+
+    Rows count words cumulatively: from epoch 1 on, the last row's count is every epoch's words. Rows that
+    start later leave out their first row, whose own words are not known apart from the epochs before it.
+    """
+    before = 0
+    if rows[0]["epoch"] != 1 and len(rows) > 1:
+        before, rows = rows[0]["words"], rows[1:]
+    words = rows[-1]["words"] - before
+    return words, sum(row["train_seconds"] for row in rows), f"epochs {rows[0]['epoch']}-{rows[-1]['epoch']}"
 
 
 def _metrics_row(
