@@ -9,10 +9,17 @@ For each task:
     words/second, peak RSS, best dev score, test score of model-best (ratios recipe / spaCy);
   * (WNUT17) the recipe's loop against a bare nlp.update loop over the very same batches,
     interleaved and repeated: the loop's overhead ratio;
-  * the per-epoch save + evaluation time as a share of the epoch, from metrics.jsonl.
+  * start-up: seconds from the command's start to its first update (imports, config, reading and counting
+    the data, initialize), with recipe-train's phases timed apart;
+  * bookkeeping: everything besides the updates (evaluation, saving, training state, training.png, loggers)
+    as a share of each epoch, from metrics.jsonl; for spacy train, its evaluation and saving as a share of
+    its training loop (it evaluates every 200 steps, not every epoch).
 
 Usage: python scripts/benchmark.py [--tasks ner,tagger,textcat] [--epochs-scale 1.0] [--out bench-out]
-Writes OUT/results.json and prints a Markdown table.
+       python scripts/benchmark.py --smoke   (the bundled slices in tests/data, one epoch, a temporary folder)
+Writes OUT/results.json and prints a Markdown table. Words/second is training words over the wall time of
+the whole command (start-up included), the same definition on both sides; recipe-train's training
+words/second (words over the seconds of its updates) is reported beside it.
 """
 
 import argparse
@@ -20,11 +27,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
+# The small slices the tests use, for --smoke runs of every script.
+BUNDLED = REPO / "tests" / "data"
+SMOKE_DOCS = 60
 
 TASKS = {
     "ner": {
@@ -59,12 +70,51 @@ TASKS = {
     },
 }
 
-# Runs a command in a fresh Python process and reports its wall time and peak RSS.
+# --smoke: the same tasks on the bundled slices (dev doubles as test). TweetEval's layout is written from the
+# GoEmotions slice, so its reader runs too.
+SMOKE_TASKS = {
+    "ner": {**TASKS["ner"], "train": BUNDLED / "wnut17-train.conll", "dev": BUNDLED / "wnut17-dev.conll",
+            "test": BUNDLED / "wnut17-dev.conll"},
+    "tagger": {**TASKS["tagger"], "train": BUNDLED / "ewt-train.conllu", "dev": BUNDLED / "ewt-dev.conllu",
+               "test": BUNDLED / "ewt-dev.conllu"},
+    "textcat": {**TASKS["textcat"], "train": "train", "dev": "val", "test": "val"},
+}  # fmt: skip
+
+# Runs a command in a fresh Python process and reports its wall time, peak RSS, the time of its first update
+# (start-up), the seconds spent in each function named in PHASES (module:attribute, comma-separated), and the
+# seconds spent evaluating and saving pipelines (spaCy's Language.evaluate and to_disk) after the first update.
 _MEASURE = """
-import resource, runpy, sys, time, json
-out, module, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-sys.argv = [module] + args
+import resource, runpy, sys, time, json, importlib
 start = time.perf_counter()
+out, phases, module, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+sys.argv = [module] + args
+import spacy.language
+first, spent = [], {}
+
+def timed(owner, name, key, after_first=False):
+    real = getattr(owner, name)
+    def wrapper(*a, **k):
+        if key == "update" and not first:
+            first.append(time.perf_counter() - start)
+        t = time.perf_counter()
+        try:
+            return real(*a, **k)
+        finally:
+            if not after_first or first:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - t
+    setattr(owner, name, wrapper)
+
+Language = spacy.language.Language
+timed(Language, "update", "update")
+timed(Language, "evaluate", "evaluate", after_first=True)
+timed(Language, "to_disk", "to_disk", after_first=True)
+for phase in filter(None, phases.split(",")):
+    path, attr = phase.split(":")
+    owner = importlib.import_module(path)
+    *parents, name = attr.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent)
+    timed(owner, name, phase)
 code = 0
 try:
     runpy.run_module(module, run_name="__main__")
@@ -74,8 +124,14 @@ finally:
     with open(out, "w") as f:
         json.dump({"seconds": time.perf_counter() - start,
                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                   "startup_seconds": first[0] if first else None, "spent": spent,
                    "exit": code}, f)
 """
+# recipe-train's start-up, phase by phase (the rest is imports, the command line and the output folder).
+RECIPE_PHASES = ",".join(
+    ["recipe_cli.training:_create_pipeline", "recipe_cli.training:_read_data", "spacy.language:Language.initialize"]
+)
+SPACY_PHASES = "spacy.cli.train:init_nlp"
 
 
 def main() -> int:
@@ -84,22 +140,28 @@ def main() -> int:
     parser.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every task's epochs (quick runs)")
     parser.add_argument("--overhead-repeats", type=int, default=3)
     parser.add_argument("--overhead-only", action="store_true", help="only the loop-overhead measurement (WNUT17)")
-    parser.add_argument("--out", type=Path, default=REPO / "bench-out")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench-out (--smoke: a temporary folder)")
+    parser.add_argument("--data", type=Path, default=SHARED, help="the full corpora (default: ../shared/data)")
+    parser.add_argument("--smoke", action="store_true", help="the bundled slices, one epoch: checks that it runs")
     args = parser.parse_args()
-    if not SHARED.is_dir():
-        print(f"Benchmark data not found: {SHARED} (the full corpora live in ../shared/data). Nothing measured.")
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-smoke-"))
+        args.overhead_repeats = min(args.overhead_repeats, 1)
+    elif not args.data.is_dir():
+        print(f"Benchmark data not found: {args.data} (the full corpora live in ../shared/data). Nothing measured.")
         return 1
+    args.out = args.out or REPO / "bench-out"
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"machine": machine(), "tasks": {}}
+    results = {"machine": machine(), "smoke": args.smoke, "tasks": {}}
     for key in args.tasks.split(","):
-        task = dict(TASKS[key])
-        task["epochs"] = max(1, round(task["epochs"] * args.epochs_scale))
+        task = smoke_task(key, args.out) if args.smoke else on_data(TASKS[key], args.data)
+        task["epochs"] = 1 if args.smoke else max(1, round(task["epochs"] * args.epochs_scale))
         work = args.out / key
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {task['name']} ({task['epochs']} epochs)", flush=True)
-        files = prepare_data(task, work)
+        files = prepare_data(task, work, limit=SMOKE_DOCS if args.smoke else 0)
         if args.overhead_only:
-            overhead = loop_overhead(TASKS["ner"], files, repeats=args.overhead_repeats)
+            overhead = loop_overhead(task, files, repeats=args.overhead_repeats)
             (args.out / "overhead.json").write_text(json.dumps(overhead, indent=2))
             print(json.dumps(overhead), flush=True)
             return 0
@@ -111,7 +173,33 @@ def main() -> int:
         results["tasks"][key] = result
         (args.out / "results.json").write_text(json.dumps(results, indent=2))
     print(report(results))
+    print(f"Results in {args.out / 'results.json'}")
     return 0
+
+
+def on_data(task: dict, data: Path) -> dict:
+    """A task with its corpora under data instead of ../shared/data."""
+    return {**task, **{split: data / Path(task[split]).relative_to(SHARED) for split in ("train", "dev", "test")}}
+
+
+def smoke_task(key: str, out: Path) -> dict:
+    """A task on the bundled slices; TweetEval's text and label files are written from the GoEmotions slice."""
+    task = dict(SMOKE_TASKS[key])
+    if task["format"] == "tweeteval":
+        import srsly
+
+        folder = out / "tweeteval-smoke"
+        folder.mkdir(parents=True, exist_ok=True)
+        names = ["admiration", "amusement", "anger", "gratitude", "love", "neutral"]
+        (folder / "mapping.txt").write_text("".join(f"{i}\t{name}\n" for i, name in enumerate(names)))
+        for split, source in (("train", "goemotions-train.json"), ("val", "goemotions-dev.json")):
+            records = srsly.read_json(BUNDLED / source)
+            texts = [" ".join(text.split()) for text, _ in records]
+            labels = [names.index(max(annot["cats"], key=annot["cats"].get)) for _, annot in records]
+            (folder / f"{split}_text.txt").write_text("".join(t + "\n" for t in texts), encoding="utf8")
+            (folder / f"{split}_labels.txt").write_text("".join(f"{label}\n" for label in labels))
+        task.update({split: folder / task[split] for split in ("train", "dev", "test")})
+    return task
 
 
 def machine() -> dict:
@@ -129,8 +217,9 @@ def machine() -> dict:
     }
 
 
-def prepare_data(task: dict, work: Path) -> dict[str, Path]:
-    """Read train/dev/test with recipe-train's readers into .spacy files both trainers can read."""
+def prepare_data(task: dict, work: Path, limit: int = 0) -> dict[str, Path]:
+    """Read train/dev/test with recipe-train's readers into .spacy files both trainers can read (limit > 0:
+    the first limit documents of each)."""
     import spacy
     from spacy.tokens import DocBin
 
@@ -147,6 +236,8 @@ def prepare_data(task: dict, work: Path) -> dict[str, Path]:
             docs = tweeteval_docs(nlp, task[split])
         else:
             docs = list(read_docs(task[split], nlp, format=task["format"]))
+        if limit:
+            docs = docs[:limit]
         DocBin(docs=docs, store_user_data=True).to_disk(path)
     return files
 
@@ -164,8 +255,8 @@ def tweeteval_docs(nlp, prefix: Path) -> list:
     return docs
 
 
-def measure(module: str, args: list[str], stats_path: Path, log_path: Path) -> dict:
-    cmd = [sys.executable, "-c", _MEASURE, str(stats_path), module, *args]
+def measure(module: str, args: list[str], stats_path: Path, log_path: Path, phases: str = "") -> dict:
+    cmd = [sys.executable, "-c", _MEASURE, str(stats_path), phases, module, *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("w") as log:
         subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
@@ -186,7 +277,7 @@ def train_words(path: Path) -> int:
 def test_score(model: Path, test: Path, metric: str) -> float:
     from recipe_cli.evaluation import evaluate
 
-    return evaluate(model, test)["scores"][metric]
+    return evaluate(model, [test], per_label=False)["scores"][metric]
 
 
 def run_spacy_train(task: dict, files: dict, work: Path) -> dict:
@@ -198,12 +289,17 @@ def run_spacy_train(task: dict, files: dict, work: Path) -> dict:
             str(files["dev"]), "--training.max_epochs", str(task["epochs"]), "--training.max_steps", "0",
             "--training.patience", "0", "--system.seed", "0"]  # fmt: skip
     print("  spacy train ...", flush=True)
-    stats = measure("spacy", args, work / "spacy-stats.json", work / "spacy-train.log")
+    stats = measure("spacy", args, work / "spacy-stats.json", work / "spacy-train.log", SPACY_PHASES)
     words = train_words(files["train"]) * task["epochs"]
     meta = json.loads((out / "model-best" / "meta.json").read_text())
+    spent = stats["spent"]
+    # Its loop: from the first update to the end of the command (the final save included).
+    loop = stats["seconds"] - stats["startup_seconds"]
     return {
         **stats,
         "words_per_second": words / stats["seconds"],
+        "bookkeeping_seconds": spent.get("evaluate", 0.0) + spent.get("to_disk", 0.0),
+        "bookkeeping_share": (spent.get("evaluate", 0.0) + spent.get("to_disk", 0.0)) / loop,
         "best_dev": meta["performance"].get(task["metric"]),
         "test_best": test_score(out / "model-best", files["test"], task["metric"]),
         "test_last": test_score(out / "model-last", files["test"], task["metric"]),
@@ -215,11 +311,14 @@ def run_recipe_train(task: dict, files: dict, work: Path) -> dict:
     args = [task["component"], str(files["train"]), "--dev", str(files["dev"]), "-o", str(out), "--overwrite",
             "--training.max_epochs", str(task["epochs"]), "--training.patience", "0", "--seed", "0"]  # fmt: skip
     print("  recipe-train ...", flush=True)
-    stats = measure("recipe_cli", ["train", *args], work / "recipe-stats.json", work / "recipe-train.log")
+    stats = measure("recipe_cli", ["train", *args], work / "recipe-stats.json", work / "recipe-train.log",
+                    RECIPE_PHASES)  # fmt: skip
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     words = rows[-1]["words"]
     best = max(rows, key=lambda r: r["score"])
     checkpoint = sum(r["checkpoint_seconds"] for r in rows)
+    shares = [r["checkpoint_seconds"] / r["seconds"] for r in rows]
+    late = shares[len(shares) // 2 :]
     return {
         **stats,
         "words_per_second": words / stats["seconds"],
@@ -229,7 +328,14 @@ def run_recipe_train(task: dict, files: dict, work: Path) -> dict:
         "test_best": test_score(out / "model-best", files["test"], task["metric"]),
         "test_last": test_score(out / "model-last", files["test"], task["metric"]),
         "checkpoint_share": checkpoint / sum(r["seconds"] for r in rows),
-        "checkpoint_share_per_epoch_max": max(r["checkpoint_seconds"] / r["seconds"] for r in rows),
+        "checkpoint_share_per_epoch": shares,
+        "checkpoint_share_per_epoch_max": max(shares),
+        # The later half of the epochs, the shortest (the batches have grown): where bookkeeping weighs most.
+        "checkpoint_share_late_mean": sum(late) / len(late),
+        "checkpoint_seconds_per_epoch_mean": checkpoint / len(rows),
+        "epochs_seconds": sum(r["seconds"] for r in rows),
+        # Wall time outside the epochs' rows: start-up before the first update, and the end (last plot, summary).
+        "outside_epochs_seconds": stats["seconds"] - sum(r["seconds"] for r in rows),
     }
 
 
@@ -365,18 +471,26 @@ def report(results: dict) -> str:
             )
     lines.append("")
     lines.append(
-        "| task | words/s ratio recipe/spaCy | peak RSS ratio | wall ratio | save+eval share | loop overhead (min / median) |"
+        "| task | words/s ratio recipe/spaCy | peak RSS ratio | wall ratio | start-up s (recipe / spaCy) "
+        "| bookkeeping share (recipe: all / later epochs / max epoch; spaCy: eval+save) | loop overhead (min / median) |"
     )
-    lines.append("|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|")
     for key, r in results["tasks"].items():
         s, c = r["spacy"], r["recipe"]
         loop = r.get("loop_overhead")
-        loop_txt = f"{loop['ratio_min']:.3f} / {loop['ratio_median']:.3f}" if loop else "-"
+        loop_txt = f"{loop['ratio_min']:.3f} / {loop['ratio_median']:.3f}" if loop and "ratio_min" in loop else "-"
         lines.append(
             f"| {TASKS[key]['name']} | {c['words_per_second'] / s['words_per_second']:.2f} "
             f"| {c['peak_rss_mb'] / s['peak_rss_mb']:.2f} | {c['seconds'] / s['seconds']:.2f} "
-            f"| {c['checkpoint_share']:.1%} | {loop_txt} |"
+            f"| {c['startup_seconds']:.1f} / {s['startup_seconds']:.1f} "
+            f"| {c['checkpoint_share']:.1%} / {c['checkpoint_share_late_mean']:.1%} / "
+            f"{c['checkpoint_share_per_epoch_max']:.1%}; {s['bookkeeping_share']:.1%} | {loop_txt} |"
         )
+    lines.append("")
+    for key, r in results["tasks"].items():
+        phases = {name.split(":")[-1]: round(sec, 2) for name, sec in r["recipe"]["spent"].items()
+                  if ":" in name}  # fmt: skip
+        lines.append(f"- {TASKS[key]['name']}: recipe-train start-up {r['recipe']['startup_seconds']:.1f}s {phases}")
     return "\n".join(lines)
 
 

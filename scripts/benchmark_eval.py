@@ -6,6 +6,7 @@ spaCy's own "speed" score), the wall time of each whole command, and their ratio
 recipe-eval scores every epoch of a training output folder, counting pipeline loads.
 
 Usage: python scripts/benchmark_eval.py [--run bench-out/ner/recipe-out] [--repeats 5] [--out bench-eval]
+       python scripts/benchmark_eval.py --smoke   (the bundled WNUT17 slices, one epoch, a temporary folder)
 Without --run, a 3-epoch WNUT17 model is trained first.
 """
 
@@ -14,26 +15,46 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 WNUT = SHARED / "wnut17"
+FULL = {
+    "train": WNUT / "wnut17train.conll",
+    "dev": WNUT / "emerging.dev.conll",
+    "test": WNUT / "emerging.test.annotated",
+}
+# --smoke: the slices the tests use (dev doubles as test), one epoch on the first 40 sentences.
+BUNDLED = REPO / "tests" / "data"
+SMOKE = {
+    "train": BUNDLED / "wnut17-train.conll",
+    "dev": BUNDLED / "wnut17-dev.conll",
+    "test": BUNDLED / "wnut17-dev.conll",
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=None, help="a recipe-train output folder trained on WNUT17")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=REPO / "bench-eval")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench-eval (--smoke: a temporary folder)")
+    parser.add_argument("--smoke", action="store_true", help="the bundled slices, one epoch: checks that it runs")
     args = parser.parse_args()
-    if not WNUT.is_dir():
+    files = SMOKE if args.smoke else FULL
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-eval-smoke-"))
+        args.repeats = 1
+    elif not WNUT.is_dir():
         print(f"Benchmark data not found: {WNUT} (the full corpora live in ../shared/data). Nothing measured.")
         return 1
+    args.out = args.out or REPO / "bench-eval"
     args.out.mkdir(parents=True, exist_ok=True)
-    test = write_test_set(args.out / "wnut17-test.spacy")
-    run = args.run or train_run(args.out / "run")
+    test = write_test_set(files["test"], args.out / "wnut17-test.spacy")
+    training = ["--training.max_epochs", "1", "--corpora.train.limit", "40"] if args.smoke else []
+    run = args.run or train_run(files, args.out / "run", training)
     model = run / "model-best"
 
     spacy_speed, recipe_speed, spacy_wall, recipe_wall = [], [], [], []
@@ -69,22 +90,22 @@ def main() -> int:
     return 0
 
 
-def write_test_set(path: Path) -> Path:
+def write_test_set(source: Path, path: Path) -> Path:
     import spacy
     from spacy.tokens import DocBin
 
     from recipe_cli.formats import read_docs
 
     if not path.exists():
-        docs = list(read_docs(WNUT / "emerging.test.annotated", spacy.blank("en"), format="iob"))
+        docs = list(read_docs(source, spacy.blank("en"), format="iob"))
         DocBin(docs=docs).to_disk(path)
     return path
 
 
-def train_run(out: Path) -> Path:
+def train_run(files: dict[str, Path], out: Path, extra: list[str]) -> Path:
     if not (out / "metrics.jsonl").exists():
-        cmd = [sys.executable, "-m", "recipe_cli", "train", "ner", str(WNUT / "wnut17train.conll"), "--dev",
-               str(WNUT / "emerging.dev.conll"), "-o", str(out), "--overwrite", "--training.max_epochs", "3"]  # fmt: skip
+        cmd = [sys.executable, "-m", "recipe_cli", "train", "ner", str(files["train"]), "--dev", str(files["dev"]),
+               "-o", str(out), "--overwrite", "--training.max_epochs", "3", *extra]  # fmt: skip
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return out
 

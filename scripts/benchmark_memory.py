@@ -15,20 +15,38 @@ alone (metrics.jsonl: words / train_seconds, which includes reading the streamed
 command (words / wall time, which includes the counting pass and initialisation).
 
 Usage: python scripts/benchmark_memory.py [--scale 10] [--epochs 2] [--repeats 1] [--out bench-memory]
+       python scripts/benchmark_memory.py --smoke   (60 sentences of the bundled WNUT17 slice, scale 2, one
+       epoch, 20-example buffers, a temporary folder)
 Writes OUT/results.json and prints a Markdown table.
 """
 
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import SHARED, machine, measure  # noqa: E402
+from benchmark import BUNDLED, SHARED, machine, measure  # noqa: E402
 
 TRAIN = SHARED / "wnut17" / "wnut17train.conll"
 DEV = SHARED / "wnut17" / "emerging.dev.conll"
+STREAM_BUFFER = 1000
+
+
+def smoke_corpus(out: Path, sentences: int = 60) -> Path:
+    """The first sentences of the bundled WNUT17 slice (its sentence breaks are blank or TAB-only lines)."""
+    kept, n = [], 0
+    for line in (BUNDLED / "wnut17-train.conll").read_text(encoding="utf8").splitlines():
+        kept.append(line)
+        if not line.strip():
+            n += 1
+            if n == sentences:
+                break
+    path = out / "wnut17-smoke.conll"
+    path.write_text("\n".join(kept) + "\n", encoding="utf8")
+    return path
 
 
 def build_scaled(path: Path, scale: int, out: Path) -> Path:
@@ -41,9 +59,9 @@ def build_scaled(path: Path, scale: int, out: Path) -> Path:
     return scaled
 
 
-def run(name: str, data: Path, shuffle_buffer: int | None, epochs: int, work: Path) -> dict:
+def run(name: str, data: Path, shuffle_buffer: int | None, epochs: int, work: Path, dev: Path = DEV) -> dict:
     out = work / name
-    args = ["train", "ner", str(data), "--dev", str(DEV), "-o", str(out), "--overwrite", "--quiet", "--seed", "0",
+    args = ["train", "ner", str(data), "--dev", str(dev), "-o", str(out), "--overwrite", "--quiet", "--seed", "0",
             "--training.max_epochs", str(epochs), "--training.patience", "0"]  # fmt: skip
     if shuffle_buffer is not None:
         args += ["--training.shuffle_buffer", str(shuffle_buffer)]
@@ -67,28 +85,39 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="repeat the speed pairs, interleaved")
-    parser.add_argument("--out", type=Path, default=Path("bench-memory"))
+    parser.add_argument("--out", type=Path, default=None, help="default: bench-memory (--smoke: a temporary folder)")
+    parser.add_argument("--smoke", action="store_true", help="a bundled slice, one epoch: checks that it runs")
     args = parser.parse_args()
-    if not TRAIN.is_file():
+    train, dev, buffer, default_buffer = TRAIN, DEV, STREAM_BUFFER, None
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-memory-smoke-"))
+        args.scale, args.epochs, args.repeats = 2, 1, 1
+        # Buffers smaller than the slice, so that the streamed runs do stream.
+        buffer = default_buffer = 20
+        args.out.mkdir(parents=True, exist_ok=True)
+        train, dev = smoke_corpus(args.out), BUNDLED / "wnut17-dev.conll"
+    elif not TRAIN.is_file():
         print(f"Benchmark data not found: {TRAIN} (the full corpora live in ../shared/data). Nothing measured.")
         return 1
+    args.out = args.out or Path("bench-memory")
     args.out.mkdir(parents=True, exist_ok=True)
-    scaled = build_scaled(TRAIN, args.scale, args.out)
+    scaled = build_scaled(train, args.scale, args.out)
     start = time.perf_counter()
     runs: dict[str, list[dict]] = {}
     for repeat in range(args.repeats):
         print(f"== repeat {repeat + 1} of {args.repeats}", flush=True)
-        for name, data, buffer in (
-            ("default-x1", TRAIN, None),
-            ("streamed-x1", TRAIN, 1000),
-            (f"streamed-x{args.scale}", scaled, None),
+        for name, data, size in (
+            ("default-x1", train, default_buffer),
+            ("streamed-x1", train, buffer),
+            (f"streamed-x{args.scale}", scaled, default_buffer),
             (f"in-memory-x{args.scale}", scaled, 0),
         ):
-            runs.setdefault(name, []).append(run(name, data, buffer, args.epochs, args.out))
+            runs.setdefault(name, []).append(run(name, data, size, args.epochs, args.out, dev))
     results = {"machine": machine(), "scale": args.scale, "epochs": args.epochs, "runs": runs,
                "seconds": time.perf_counter() - start}  # fmt: skip
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     print(report(results))
+    print(f"Results in {args.out / 'results.json'}")
     return 0
 
 

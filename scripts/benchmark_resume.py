@@ -8,6 +8,7 @@ Reports: pipeline size (model-last), training-state size and their ratio (target
 state against the mean epoch (training + evaluation + saving, from metrics.jsonl) (target <= 5%).
 
 Usage: python scripts/benchmark_resume.py [--run OUT] [--epochs 3] [--repeats 5] [--out bench-resume]
+       python scripts/benchmark_resume.py --smoke   (the bundled WNUT17 slices, one epoch, a temporary folder)
 """
 
 import argparse
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import SHARED, machine  # noqa: E402
+from benchmark import BUNDLED, SHARED, machine  # noqa: E402
 
 TRAIN = SHARED / "wnut17" / "wnut17train.conll"
 DEV = SHARED / "wnut17" / "emerging.dev.conll"
@@ -36,16 +37,27 @@ def main() -> int:
     parser.add_argument("--run", type=Path, help="an existing recipe-train output folder")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("bench-resume"))
+    parser.add_argument("--out", type=Path, default=None, help="default: bench-resume (--smoke: a temporary folder)")
+    parser.add_argument("--smoke", action="store_true", help="the bundled slices, one epoch: checks that it runs")
     args = parser.parse_args()
+    train, dev, extra = TRAIN, DEV, []
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-resume-smoke-"))
+        args.epochs, args.repeats = 1, 1
+        train, dev, extra = (
+            BUNDLED / "wnut17-train.conll",
+            BUNDLED / "wnut17-dev.conll",
+            ["--corpora.train.limit", "40"],
+        )
+    args.out = args.out or Path("bench-resume")
     run = args.run
     if run is None:
-        if not TRAIN.is_file():
-            print(f"Benchmark data not found: {TRAIN} (the full corpora live in ../shared/data). Nothing measured.")
+        if not train.is_file():
+            print(f"Benchmark data not found: {train} (the full corpora live in ../shared/data). Nothing measured.")
             return 1
         run = args.out / "run"
-        cmd = [sys.executable, "-m", "recipe_cli", "train", "ner", str(TRAIN), "--dev", str(DEV), "-o", str(run),
-               "--overwrite", "-q", "--seed", "0", "--training.max_epochs", str(args.epochs)]  # fmt: skip
+        cmd = [sys.executable, "-m", "recipe_cli", "train", "ner", str(train), "--dev", str(dev), "-o", str(run),
+               "--overwrite", "-q", "--seed", "0", "--training.max_epochs", str(args.epochs), *extra]  # fmt: skip
         subprocess.run(cmd, check=True)
 
     from spacy.util import load_model

@@ -17,6 +17,8 @@ of plain fine-tuning.
 
 Usage: python scripts/benchmark_transfer.py [--base-epochs 15] [--epochs 10] [--variants plain,rehearse,...]
        [--base PATH (reuse a trained base)] [--out bench-transfer]
+       python scripts/benchmark_transfer.py --smoke   (the bundled WNUT17 and UNER slices, one epoch each, the
+       plain and rehearse-raw variants, a temporary folder)
 Writes OUT/results.json and prints a Markdown table.
 """
 
@@ -24,16 +26,19 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import SHARED, machine  # noqa: E402
+from benchmark import BUNDLED, SHARED, machine  # noqa: E402
 
 WNUT = SHARED / "wnut17"
 UNER = SHARED / "uner-english-ewt-devtest"
 OLD_TRAIN, OLD_DEV, OLD_TEST = WNUT / "wnut17train.conll", WNUT / "emerging.dev.conll", WNUT / "emerging.test.annotated"
 NEW_TRAIN, NEW_TEST = UNER / "en_ewt-ud-dev.iob2", UNER / "en_ewt-ud-test.iob2"
+# --smoke: the slices the tests use (WNUT17 dev doubles as its test), the training sets cut to 40 sentences.
+SMOKE_LIMIT = ["--corpora.train.limit", "40"]
 
 VARIANTS = {
     "plain": [],
@@ -109,8 +114,18 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--variants", default="plain,rehearse,rehearse-raw,rehearse-raw-missing")
     parser.add_argument("--base", type=Path, help="a trained base pipeline to reuse (skips step 1)")
-    parser.add_argument("--out", type=Path, default=Path("bench-transfer"))
+    parser.add_argument("--out", type=Path, default=None, help="default: bench-transfer (--smoke: a temporary folder)")
+    parser.add_argument("--smoke", action="store_true", help="the bundled slices, one epoch: checks that it runs")
     args = parser.parse_args()
+    global OLD_TRAIN, OLD_DEV, OLD_TEST, NEW_TRAIN, NEW_TEST
+    limit: list[str] = []
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-transfer-smoke-"))
+        args.base_epochs, args.epochs, args.variants, limit = 1, 1, "plain,rehearse-raw", SMOKE_LIMIT
+        OLD_TRAIN, OLD_DEV, OLD_TEST = (BUNDLED / name for name in ("wnut17-train.conll", "wnut17-dev.conll",
+                                                                     "wnut17-dev.conll"))  # fmt: skip
+        NEW_TRAIN, NEW_TEST = BUNDLED / "uner-dev.iob2", BUNDLED / "uner-test.iob2"
+    args.out = args.out or Path("bench-transfer")
     for path in (OLD_TRAIN, OLD_TEST, NEW_TRAIN, NEW_TEST):
         if not path.is_file():
             print(f"Benchmark data not found: {path} (the full corpora live in ../shared/data). Nothing measured.")
@@ -122,7 +137,7 @@ def main() -> int:
         print(f"== base: ner on WNUT17 train, {args.base_epochs} epochs", flush=True)
         seconds = recipe_train(["ner", str(OLD_TRAIN), "--dev", str(OLD_DEV), "-o", str(args.out / "base"), "--overwrite",
                                 "--seed", "0", "-q", "--training.max_epochs", str(args.base_epochs),
-                                "--training.patience", "0"], args.out / "base.log")  # fmt: skip
+                                "--training.patience", "0", *limit], args.out / "base.log")  # fmt: skip
         base = args.out / "base" / "model-best"
         results["base_seconds"] = seconds
     import spacy
@@ -137,7 +152,7 @@ def main() -> int:
         extra = [a.format(raw=raw) for a in VARIANTS[name]]
         seconds = recipe_train(["ner", str(NEW_TRAIN), "--base-model", str(base), "-o", str(out), "--overwrite",
                                 "--seed", "0", "-q", "--training.max_epochs", str(args.epochs),
-                                "--training.patience", "0", *extra], args.out / f"{name}.log")  # fmt: skip
+                                "--training.patience", "0", *limit, *extra], args.out / f"{name}.log")  # fmt: skip
         results["runs"][name] = {
             "seconds": seconds,
             "old": ner_scores(out / "model-best", OLD_TEST, old_labels),
@@ -146,6 +161,7 @@ def main() -> int:
         }
         (args.out / "results.json").write_text(json.dumps(results, indent=2))
     print(report(results))
+    print(f"Results in {args.out / 'results.json'}")
     return 0
 
 

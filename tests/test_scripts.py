@@ -1,0 +1,67 @@
+"""Every script in scripts/ runs: its --smoke mode (the bundled slices, one epoch, a temporary folder)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def _smoke(script: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(SCRIPTS / script), "--smoke", "--out", str(out), *extra]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+def test_benchmark_smoke(tmp_path):
+    _smoke("benchmark.py", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["smoke"] and set(results["tasks"]) == {"ner", "tagger", "textcat"}
+    for task in results["tasks"].values():
+        assert task["epochs"] == 1
+        for who in ("spacy", "recipe"):
+            assert 0 < task[who]["startup_seconds"] < task[who]["seconds"]
+        assert 0 < task["recipe"]["checkpoint_share"] < 1
+        assert 0 <= task["spacy"]["bookkeeping_share"] < 1
+    assert "bookkeeping" in results["tasks"]["ner"]["loop_overhead"]
+
+
+def test_benchmark_says_when_the_corpora_are_absent(tmp_path):
+    cmd = [sys.executable, str(SCRIPTS / "benchmark.py"), "--data", str(tmp_path / "absent"), "--out", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 1
+    assert "Benchmark data not found" in result.stdout and "Nothing measured" in result.stdout
+    assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.slow
+def test_benchmark_eval_smoke(tmp_path):
+    _smoke("benchmark_eval.py", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["run_folder"]["epochs"] == 1 and results["speed_ratio_median"] > 0
+
+
+@pytest.mark.slow
+def test_benchmark_memory_smoke(tmp_path):
+    _smoke("benchmark_memory.py", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(results["runs"]) == {"default-x1", "streamed-x1", "streamed-x2", "in-memory-x2"}
+
+
+@pytest.mark.slow
+def test_benchmark_resume_smoke(tmp_path):
+    _smoke("benchmark_resume.py", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["epoch"] == 1 and results["state_mb"] > 0
+
+
+@pytest.mark.slow
+def test_benchmark_transfer_smoke(tmp_path):
+    _smoke("benchmark_transfer.py", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(results["runs"]) == {"base", "plain", "rehearse-raw"}
