@@ -24,14 +24,15 @@ from .checkpoint import (
 )
 from .console import Console, use_color
 from .errors import Errors, RunInterrupted
+from .evaluation import DevEvaluation
 from .failures import disk_errors, error_log, stage
 from .interrupt import Interruption
 from .loop import EpochInfo, train_epochs
-from .metrics import METRICS_FILE, MetricsRow, append_row, plain
+from .metrics import METRICS_FILE, MetricsRow, append_row, plain, write_rows
 from .plots import PLOT_FILE, BackgroundPlot
 from .progress import EpochProgress
 from .schedules import as_schedule
-from .state import Counted, TrainingState, restore_rngs, rng_states, save_state
+from .state import Counted, TrainingState, encode_arrays, restore_rngs, rng_states, save_state
 
 if TYPE_CHECKING:
     from .training import TrainingData
@@ -79,7 +80,7 @@ def fit(
     progress = EpochProgress(data.n_train, stderr, show=not quiet and use_color(stderr))
     if state is not None:
         progress.trace = [tuple(point) for point in state.trace]  # type: ignore[misc]
-    evaluate = create_evaluation_callback(nlp, lambda _: data.dev, T["score_weights"])
+    evaluate = create_evaluation_callback(DevEvaluation(nlp), lambda _: data.dev, T["score_weights"])
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
     start = time.perf_counter()
     epoch = first_epoch
@@ -126,18 +127,19 @@ def fit(
             row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk, updates_ended)
             if row["best"]:
                 best_score, best_epoch = row["score"], info.epoch
+            _time_row(row, updates_ended)
             with stage("Saving", f" for epoch {info.epoch}", path=output_path):
                 _finish_epoch(output_path, path, row, keep_epochs)
             rows.append(row)
             plot.redraw(rows, progress.trace)
             _time_row(row, updates_ended)
             log_step(_logger_info(info, row, rows, output_path, time.perf_counter() - start))
-            # The row goes to metrics.jsonl last, timed with all of the epoch's bookkeeping; the copy in the
-            # training state (written before) has it up to then. Anything that stops the run before this line
-            # leaves a folder that --resume completes from the state.
+            # The row was appended as soon as the epoch was in place; now that the epoch's bookkeeping is done,
+            # metrics.jsonl is replaced (at once) by the rows with its whole time. (The training state keeps the
+            # row as it was when the state was written.)
             _time_row(row, updates_ended)
             with disk_errors(output_path):
-                append_row(output_path / METRICS_FILE, row)
+                write_rows(output_path / METRICS_FILE, rows)
             # The next epoch starts from the generator states saved with this one, whatever the
             # bookkeeping since drew from them, so a resumed run goes on exactly as this one does.
             restore_rngs(record.rngs, rng, rehearsal_rng)
@@ -185,6 +187,9 @@ def _checkpoint_epoch(
     """Evaluate and save the epoch with its training state; its metrics row (best: a better score; ties keep
     the earlier epoch), with the bookkeeping since updates_ended (a perf_counter time) up to the state."""
     rows: list[MetricsRow] = []
+    # The state's arrays are the live weights, which evaluation and saving (under the averages) leave as they
+    # are: they are compressed on other threads meanwhile.
+    arrays = encode_arrays(nlp, optimizer)
 
     def write_state(folder: Path, score: float, scores: dict[str, Any]) -> None:
         # The generators as they are after evaluation, where the next epoch starts from them.
@@ -203,7 +208,7 @@ def _checkpoint_epoch(
             rows=[plain(r) for r in [*record.rows, row]],
             trace=[list(point) for point in record.trace],
         )
-        save_state(nlp, optimizer, state, folder)
+        save_state(nlp, optimizer, state, folder, arrays=arrays)
 
     def evaluate_epoch() -> tuple[float, dict[str, Any]]:
         with stage("Evaluation", f" after epoch {info.epoch}"):
@@ -216,7 +221,8 @@ def _checkpoint_epoch(
 
 
 def _finish_epoch(out: Path, path: Path, row: MetricsRow, keep_epochs: int) -> None:
-    """After the epoch folder is in place: model-last and model-best, then pruning."""
+    """After the epoch folder is in place: its metrics row, model-last and model-best, then pruning."""
+    append_row(out / METRICS_FILE, row)
     copy_checkpoint(path, out / DIR_MODEL_LAST)
     if row["best"]:
         copy_checkpoint(path, out / DIR_MODEL_BEST)

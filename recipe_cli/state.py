@@ -14,10 +14,12 @@ rename) at the same moment as the epoch's pipeline:
 The averaged weights are not stored twice: they are the weights of the epoch's pipeline itself.
 """
 
+import os
 import random
 import zlib
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +130,30 @@ def _params(nodes: dict[str, Model]) -> dict[str, tuple[Model, str]]:
     return {f"{key}/{name}": (node, name) for key, node in nodes.items() for name in node.param_names}
 
 
-def save_state(nlp: Language, optimizer: Optimizer, state: TrainingState, path: Path) -> None:
-    """Write the training state into path (a folder inside an epoch folder that is not yet in place)."""
+def save_state(
+    nlp: Language,
+    optimizer: Optimizer,
+    state: TrainingState,
+    path: Path,
+    *,
+    arrays: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Write the training state into path (a folder inside an epoch folder that is not yet in place).
+
+    arrays: from encode_arrays(nlp, optimizer), started earlier (default: encoded now).
+    """
     path.mkdir(parents=True, exist_ok=True)
+    srsly.write_msgpack(path / ARRAYS_FILE, (arrays or encode_arrays(nlp, optimizer))())
+    # The fields are plain lists and dicts already: no deep copy (asdict's) of rows and trace.
+    srsly.write_json(path / STATE_FILE, {f.name: getattr(state, f.name) for f in fields(state)})
+
+
+def encode_arrays(nlp: Language, optimizer: Optimizer) -> Callable[[], dict[str, Any]]:
+    """Start encoding the state's arrays (live weights, pending gradients, Adam's moments) on threads (zlib and
+    numpy let others run meanwhile); the function returned waits for them and gives what ARRAYS_FILE holds.
+
+    The arrays are taken as they are now: nothing may update them until the function has returned.
+    """
     nodes = _nodes(nlp)
     params = _params(nodes)
     # The optimizer keys its state by (node id, parameter name).
@@ -140,18 +163,30 @@ def save_state(nlp: Language, optimizer: Optimizer, state: TrainingState, path: 
         for key, node in nodes.items()
         if (kept := {name: sorted(node.attrs[name]) for name in TRAINING_ATTRS if name in node.attrs})
     }
-    arrays = {
-        "version": FORMAT_VERSION,
-        "params": {key: _encode(node.get_param(name)) for key, (node, name) in params.items() if node.has_param(name)},
-        "grads": {key: _encode(node.get_grad(name)) for key, (node, name) in params.items() if node.has_grad(name)},
-        "attrs": attrs,
-        "mom1": {stable[key]: _encode(v) for key, v in optimizer.mom1.items() if key in stable},
-        "mom2": {stable[key]: _encode(v) for key, v in optimizer.mom2.items() if key in stable},
+    pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+    encoding: dict[str, dict[str, Future]] = {
+        "params": {key: pool.submit(_encode, node.get_param(name)) for key, (node, name) in params.items()
+                   if node.has_param(name)},
+        "grads": {key: pool.submit(_encode, node.get_grad(name)) for key, (node, name) in params.items()
+                  if node.has_grad(name)},
+        "mom1": {stable[key]: pool.submit(_encode, v) for key, v in optimizer.mom1.items() if key in stable},
+        "mom2": {stable[key]: pool.submit(_encode, v) for key, v in optimizer.mom2.items() if key in stable},
+    }  # fmt: skip
+    counts = {
         "nr_update": {stable[key]: int(v) for key, v in optimizer.nr_update.items() if key in stable},
         "last_seen": {stable[key]: int(v) for key, v in optimizer.last_seen.items() if key in stable},
     }
-    srsly.write_msgpack(path / ARRAYS_FILE, arrays)
-    srsly.write_json(path / STATE_FILE, asdict(state))
+
+    def arrays() -> dict[str, Any]:
+        try:
+            encoded = {
+                kind: {key: future.result() for key, future in items.items()} for kind, items in encoding.items()
+            }
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return {"version": FORMAT_VERSION, **encoded, "attrs": attrs, **counts}
+
+    return arrays
 
 
 def read_state(path: Path) -> TrainingState:
