@@ -297,6 +297,7 @@ def run_spacy_train(task: dict, files: dict, work: Path) -> dict:
     loop = stats["seconds"] - stats["startup_seconds"]
     return {
         **stats,
+        "outside_updates_share": 1 - spent["update"] / loop,
         "words_per_second": words / stats["seconds"],
         "bookkeeping_seconds": spent.get("evaluate", 0.0) + spent.get("to_disk", 0.0),
         "bookkeeping_share": (spent.get("evaluate", 0.0) + spent.get("to_disk", 0.0)) / loop,
@@ -319,8 +320,12 @@ def run_recipe_train(task: dict, files: dict, work: Path) -> dict:
     checkpoint = sum(r["checkpoint_seconds"] for r in rows)
     shares = [r["checkpoint_seconds"] / r["seconds"] for r in rows]
     late = shares[len(shares) // 2 :]
+    loop = stats["seconds"] - stats["startup_seconds"]
     return {
         **stats,
+        # The same measure as spacy train's: the share of the loop (first update to the command's end) spent
+        # outside nlp.update (batching and reading the data too, and the wait for the last training.png).
+        "outside_updates_share": 1 - stats["spent"]["update"] / loop,
         "words_per_second": words / stats["seconds"],
         "train_words_per_second": words / sum(r["train_seconds"] for r in rows),
         "best_epoch": best["epoch"],
@@ -484,7 +489,8 @@ def report(results: dict) -> str:
             f"| {c['peak_rss_mb'] / s['peak_rss_mb']:.2f} | {c['seconds'] / s['seconds']:.2f} "
             f"| {c['startup_seconds']:.1f} / {s['startup_seconds']:.1f} "
             f"| {c['checkpoint_share']:.1%} / {c['checkpoint_share_late_mean']:.1%} / "
-            f"{c['checkpoint_share_per_epoch_max']:.1%}; {s['bookkeeping_share']:.1%} | {loop_txt} |"
+            f"{c['checkpoint_share_per_epoch_max']:.1%}; {s['bookkeeping_share']:.1%} "
+            f"(outside updates: {c['outside_updates_share']:.1%}; {s['outside_updates_share']:.1%}) | {loop_txt} |"
         )
     lines.append("")
     for key, r in results["tasks"].items():
