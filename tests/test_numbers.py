@@ -111,3 +111,29 @@ def test_background_plot_draws_in_this_process_without_a_worker(tmp_path, monkey
     with BackgroundPlot(path) as plot:
         plot.redraw(_rows(2), [(1, 0.5, 1), (2, 0.4, 2)])
         assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_dev_evaluation_scores_as_nlp_evaluate(data_dir):
+    import spacy
+
+    from recipe_cli.evaluation import DevEvaluation
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("textcat")
+    examples = _goemotions(nlp, data_dir)
+    nlp.initialize(lambda: examples)
+    dev = DevEvaluation(nlp)
+    expected = {k: v for k, v in nlp.evaluate(examples).items() if k != "speed"}
+    for _ in range(2):  # the second time with the tokenizer's scores and time kept from the first
+        scores = dev.evaluate(examples)
+        assert scores.pop("speed") > 0
+        assert scores == expected
+        assert list(scores) == list(expected)
+
+
+def _goemotions(nlp, data_dir):
+    import srsly
+    from spacy.training import Example
+
+    records = srsly.read_json(data_dir / "goemotions-dev.json")[:40]
+    return [Example.from_dict(nlp.make_doc(text), annot) for text, annot in records]
