@@ -139,6 +139,7 @@ def main() -> int:
     parser.add_argument("--tasks", default="ner,tagger,textcat")
     parser.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every task's epochs (quick runs)")
     parser.add_argument("--overhead-repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1, help="run the two trainers this many times, alternately")
     parser.add_argument("--overhead-only", action="store_true", help="only the loop-overhead measurement (WNUT17)")
     parser.add_argument("--out", type=Path, default=None, help="default: bench-out (--smoke: a temporary folder)")
     parser.add_argument("--data", type=Path, default=SHARED, help="the full corpora (default: ../shared/data)")
@@ -166,8 +167,14 @@ def main() -> int:
             print(json.dumps(overhead), flush=True)
             return 0
         result = {"epochs": task["epochs"], "data": {k: str(v) for k, v in files.items()}}
-        result["spacy"] = run_spacy_train(task, files, work)
-        result["recipe"] = run_recipe_train(task, files, work)
+        result["rounds"] = []
+        for i in range(args.rounds):
+            # Alternately, so that a machine that gets busier or quieter favours neither; the last round is reported.
+            trainers = {"spacy": run_spacy_train, "recipe": run_recipe_train}
+            order = list(trainers) if i % 2 == 0 else list(trainers)[::-1]
+            result.update({who: trainers[who](task, files, work) for who in order})
+            result["rounds"].append({who: result[who] for who in trainers})
+            print(f"  round {i + 1}: " + ratios(result), flush=True)
         if key == "ner":
             result["loop_overhead"] = loop_overhead(task, files, repeats=args.overhead_repeats)
         results["tasks"][key] = result
@@ -459,6 +466,17 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
         "ratio_min": best["recipe"] / best["bare"],
         "ratio_median": sorted(times["recipe"])[repeats // 2] / sorted(times["bare"])[repeats // 2],
     }
+
+
+def ratios(result: dict) -> str:
+    """One round's ratios recipe-train / spacy train: wall, start-up, and each one's bookkeeping."""
+    s, c = result["spacy"], result["recipe"]
+    return (
+        f"wall {c['seconds'] / s['seconds']:.2f}, start-up {c['startup_seconds'] / s['startup_seconds']:.2f} "
+        f"({c['startup_seconds']:.1f}s / {s['startup_seconds']:.1f}s); recipe bookkeeping per epoch "
+        f"{c['checkpoint_share']:.1%} (later epochs {c['checkpoint_share_late_mean']:.1%}), outside updates "
+        f"{c['outside_updates_share']:.1%} vs spaCy's {s['outside_updates_share']:.1%}"
+    )
 
 
 def report(results: dict) -> str:
