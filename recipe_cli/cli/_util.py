@@ -5,6 +5,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import click
 import typer
 
 from ..console import Console
@@ -40,6 +41,9 @@ def cli_errors() -> Iterator[None]:
         except KeyboardInterrupt:
             err.line("Interrupted.")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            # A command's own exit status (recipe-eval's 3 for a failed threshold) and usage errors.
+            raise
         except Exception as e:
             # Anything else, even a bug of ours: still one line, and the traceback in a file it names.
             err.fail(str(logged(e)))
