@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+import spacy.pipeline.ner
 from spacy.language import Language
 from spacy.scorer import Scorer
 from thinc.optimizers import Optimizer
@@ -124,11 +125,12 @@ def _resumes_to(out: Path, reference) -> None:
         (Language, "update", 25, ["Update failed in epoch 2, step 25 (batch of 1 document: ", "wnut17-train.conll #"]),
         # thinc: the optimizer, applied by the update.
         (Optimizer, "__call__", 0, ["Update failed in epoch 2, step 21 (batch of 1 document: "]),
-        (Language, "evaluate", 2, ["Evaluation failed after epoch 2: "]),
-        (Scorer, "score", 2, ["Evaluation failed after epoch 2: "]),
+        # The dev texts through the pipeline, then the entity recognizer's scorer.
+        (Language, "pipe", 2, ["Evaluation failed after epoch 2: "]),
+        (spacy.pipeline.ner, "get_ner_prf", 2, ["Evaluation failed after epoch 2: "]),
         (Language, "to_disk", 2, ["Saving failed for epoch 2 to "]),
     ],
-    ids=["update", "optimizer", "evaluate", "scorer", "to_disk"],
+    ids=["update", "optimizer", "pipe", "scorer", "to_disk"],
 )
 def test_fault_after_epoch_1_is_one_line_logged_and_resumes(
     tmp_path, data_dir, monkeypatch, reference, log_dir, owner, name, n, expected
@@ -214,10 +216,10 @@ def test_initialize_fault_leaves_an_earlier_run_alone(tmp_path, data_dir, monkey
 def test_unexpected_error_outside_a_stage_is_one_line_too(tmp_path, data_dir, monkeypatch, log_dir):
     out = tmp_path / "out"
 
-    def broken_plot(*args, **kwargs):
+    def broken_info(*args, **kwargs):
         raise TypeError(f"'NoneType' object is not iterable {INJECTED}")
 
-    monkeypatch.setattr(fitting, "plot_training", broken_plot)
+    monkeypatch.setattr(fitting, "_logger_info", broken_info)
     line = _assert_one_line(_invoke(train_app, _args(data_dir, out)), "Training failed: TypeError: ")
     assert _logged(line) == out / ERROR_LOG
 
