@@ -467,17 +467,22 @@ def test_dry_run_says_textcat_is_trained_as_textcat_multilabel(tmp_path, data_di
     assert "Dry run" in result.output and not out.exists()
 
 
+def _assert_textcat_refuses(path, out, dry_run, message):
+    """textcat on data it cannot learn from: one line naming the record, in a dry run too, and no output folder."""
+    args = ["textcat", path, "--dev", path, "-o", out, "--training.max_epochs", "1"]
+    result = _train([*args, "--dry-run"] if dry_run else args)
+    _assert_one_line_error(result, message)
+    assert "train textcat_multilabel instead" in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
 def test_textcat_given_several_categories_per_text(tmp_path, data_dir, dry_run):
     path = tmp_path / "topics.jsonl"
     path.write_text('{"text": "a", "cats": {"A": 1, "B": 0}}\n{"text": "b", "cats": {"A": 0, "B": 1}}\n'
                     '{"text": "a b", "cats": {"A": 1, "B": 1}}\n{"text": "c", "cats": {"A": 0, "B": 1}}\n')  # fmt: skip
     out = tmp_path / "out"
-    args = ["textcat", path, "--dev", path, "-o", out, "--training.max_epochs", "1"]
-    result = _train([*args, "--dry-run"] if dry_run else args)
-    _assert_one_line_error(result, f"{path}, line 3: several categories at 1 in one text (A, B)")
-    assert "train textcat_multilabel instead" in result.output
-    assert not out.exists()
+    _assert_textcat_refuses(path, out, dry_run, f"{path}, line 3: several categories at 1 in one text (A, B)")
     # Files without lines name the document.
     result = _train(["textcat", data_dir / "goemotions-multilabel-train.json", "-o", out, "--dry-run"])
     _assert_one_line_error(result, "goemotions-multilabel-train.json, document ")
@@ -493,11 +498,7 @@ def test_textcat_given_yes_no_answers_about_several_labels(tmp_path, data_dir, d
     path = tmp_path / "teach.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
     out = tmp_path / "out"
-    args = ["textcat", path, "--dev", path, "-o", out, "--training.max_epochs", "1"]
-    result = _train([*args, "--dry-run"] if dry_run else args)
-    _assert_one_line_error(result, f"{path}, line 1: a value for DOCUMENTATION of the 2 categories only")
-    assert "train textcat_multilabel instead" in result.output
-    assert not out.exists()
+    _assert_textcat_refuses(path, out, dry_run, f"{path}, line 1: a value for DOCUMENTATION of the 2 categories only")
     result = _train(["textcat_multilabel", path, "--dev", path, "-o", out, "--dry-run"])
     assert result.exit_code == 0, result.output
 
