@@ -519,3 +519,12 @@ def test_prodigy_tokens_that_do_not_match_the_text(tmp_path, data_dir):
     path.write_text("\n".join(lines) + "\n", encoding="utf8")
     result = _train(["ner", path, "-o", tmp_path / "out", "--dry-run"])
     _assert_one_line_error(result, f"{path}, line 5: token 3 'sweatpants' has offsets 19-28 that do not match the text")
+
+
+def test_subprocesses_import_this_working_tree(tmp_path):
+    """The kill-point runner, console scripts and benchmark smoke runs test this tree, not an installed copy."""
+    from conftest import ROOT
+
+    code = "import recipe_cli; print(recipe_cli.__file__)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert Path(result.stdout.strip()).resolve().parent == ROOT / "recipe_cli"
