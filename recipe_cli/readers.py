@@ -7,7 +7,6 @@ whole corpus in memory nor its size in advance: the same documents are held out 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -15,11 +14,10 @@ from spacy.training import Corpus, Example
 from spacy.util import registry
 
 from .errors import Errors, RecipeError
-from .formats import Source, read_located_docs
+from .formats import read_docs, source
 from .oracle import ParseCheck
 
 PARTS = ("all", "train", "heldout")
-T = TypeVar("T")
 MIN_HOLDOUT = 1e-4
 
 
@@ -84,29 +82,22 @@ class RecipeCorpus(Corpus):
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         make = self.make_examples_gold_preproc if self.gold_preproc else self.make_examples
-        for position, (source, doc) in enumerate(self.located_docs(nlp)):
+        for position, doc in enumerate(self.reference_docs(nlp)):
             examples = list(make(nlp, [doc]))
             if self.parse_check is not None:
-                examples = self.parse_check(position, source, examples)
+                examples = self.parse_check(position, source(doc), examples)
             for example in examples:
                 yield from self.augmenter(nlp, example)  # type: ignore[operator]
 
     def reference_docs(self, nlp: Language) -> Iterator[Doc]:
         """The annotated documents of this corpus's part, in file order, read lazily."""
-        for _, doc in self.located_docs(nlp):
-            yield doc
-
-    def located_docs(self, nlp: Language) -> Iterator[tuple[Source, Doc]]:
-        """reference_docs, each with the file it comes from and its position there."""
-        docs: Iterable[tuple[Source, Doc]] = read_located_docs(
-            self.path, nlp, format=self.format, sents_per_doc=self.sents_per_doc
-        )
+        docs: Iterable[Doc] = read_docs(self.path, nlp, format=self.format, sents_per_doc=self.sents_per_doc)
         if self.holdout > 0 and self.part != "all":
             docs = split_docs(docs, self.holdout, self.seed, heldout=self.part == "heldout", path=self.path)
-        for i, located in enumerate(docs):
+        for i, doc in enumerate(docs):
             if self.limit >= 1 and i >= self.limit:
                 break
-            yield located
+            yield doc
 
 
 def position_unit(position: int, seed: int) -> float:
@@ -123,14 +114,14 @@ def first_heldout_position(share: float, seed: int) -> int:
     return position
 
 
-def split_docs(docs: Iterable[T], share: float, seed: int, *, heldout: bool, path: Path | None) -> Iterator[T]:
+def split_docs(docs: Iterable[Doc], share: float, seed: int, *, heldout: bool, path: Path | None) -> Iterator[Doc]:
     """One side of the seeded split: a document is held out when its position's hash is below share.
 
     Streams: only the documents before the first held-out position are buffered, so that a
     corpus too small to reach it still holds out one document (the one with the smallest hash).
     """
     first = first_heldout_position(share, seed)
-    pending: list[T] | None = []
+    pending: list[Doc] | None = []
     for i, doc in enumerate(docs):
         if pending is not None:
             if i < first:

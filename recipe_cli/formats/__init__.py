@@ -99,20 +99,18 @@ def read_docs(
     nlp (Language): gives the vocab and, for raw text, the tokenizer.
     format (str): a key of FORMATS, or "auto" to detect it for each file.
     sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
-    YIELDS (Doc): reference documents with the files' annotation.
+    YIELDS (Doc): reference documents with the files' annotation, each tagged with its file and position there
+        (see source()).
     """
-    for _, doc in read_located_docs(path, nlp, format=format, sents_per_doc=sents_per_doc):
-        yield doc
-
-
-def read_located_docs(
-    path: Path | str | Sequence[Path | str], nlp: Language, *, format: str = "auto", sents_per_doc: int = 1
-) -> Iterator[tuple[Source, Doc]]:
-    """read_docs, each Doc with its Source: the file, and the Doc's position among the Docs read from it."""
     for each in [path] if isinstance(path, (str, Path)) else path:
         for file in data_files(each):
-            for index, doc in enumerate(_read_file(file, nlp, format, sents_per_doc), start=1):
-                yield Source(file, index), doc
+            yield from _read_file(file, nlp, format, sents_per_doc)
+
+
+def source(doc: Doc) -> Source:
+    """Where a Doc that read_docs yielded comes from (the tag _read_file put on it)."""
+    name, index = doc.user_data[ORIGIN]
+    return Source(Path(name), index)
 
 
 def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> Iterator[Doc]:
