@@ -1,0 +1,180 @@
+"""Mutation testing of the modules that carry the recipe and the data, with mutmut, on the fast tests.
+
+mutmut changes one small thing in the code at a time (an operator, a constant, a call's argument, a returned
+value) and runs the tests that reach the changed function. A mutant the tests catch is *killed*; one they do not
+is *survived*: either a test is missing or the change does nothing (an equivalent mutant). The figure this prints
+is the share of mutants killed, per module and in all, over every mutant made (those no fast test reaches count as
+survived).
+
+The modules: the loop, schedules, batching, checkpoint, training state, resume, every data format, transfer and
+rehearsal, and scoring. The tests: every test not marked slow (the end-to-end training runs are left out: they
+take minutes per mutant), in one process.
+
+mutmut works on a copy of the code. This script builds that copy in OUT (the package, the tests, the packaged
+configs, and a pyproject.toml that holds the [tool.mutmut] settings below), runs `mutmut run` there, and reads
+its results. Running it again on the same OUT continues: mutmut keeps each mutant's result until the function it
+changed, or the tests, change.
+
+Usage: python scripts/mutation.py [--out mutation-out] [--jobs 2] [--json]
+       python scripts/mutation.py --show NAME      (the diff of one mutant of the last run in OUT)
+       python scripts/mutation.py --smoke          (schedules.py against its own tests, in a temporary folder)
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MODULES = [
+    "recipe_cli/loop.py",
+    "recipe_cli/schedules.py",
+    "recipe_cli/batching.py",
+    "recipe_cli/checkpoint.py",
+    "recipe_cli/state.py",
+    "recipe_cli/resume.py",
+    "recipe_cli/formats/*.py",
+    "recipe_cli/transfer.py",
+    "recipe_cli/evaluation.py",
+    "recipe_cli/per_label.py",
+]
+TESTS = ["tests"]
+# The fast tests, in one process, in file order (mutmut runs each mutant's tests itself, several mutants at once).
+PYTEST_ARGS = ["-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-m", "not slow"]
+SMOKE_MODULES = ["recipe_cli/schedules.py"]
+SMOKE_TESTS = ["tests/test_schedules.py"]
+COPIED = ["recipe_cli", "tests", "configs", "scripts", "README.md"]
+# mutmut's words for a mutant's fate. A timeout is a kill: the mutant made the tests loop or hang.
+KILLED = {"killed", "timeout", "segfault"}
+RESULT_LINE = re.compile(r"^\s*(\S+): (.+)$")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=None, help="the working copy (default: mutation-out)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants tested at once")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON (also in OUT/results.json)")
+    parser.add_argument("--show", metavar="NAME", default=None, help="print the diff of one mutant and stop")
+    parser.add_argument("--smoke", action="store_true", help="schedules.py and its tests: checks that it runs")
+    args = parser.parse_args()
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="mutation-smoke-"))
+        modules, tests = SMOKE_MODULES, SMOKE_TESTS
+    else:
+        modules, tests = MODULES, TESTS
+    out = (args.out or REPO / "mutation-out").resolve()
+    if args.show:
+        return subprocess.run([sys.executable, "-m", "mutmut", "show", args.show], cwd=out, check=False).returncode
+
+    prepare(out, modules, tests)
+    start = time.perf_counter()
+    log = out / "mutmut.log"
+    with log.open("w", encoding="utf8") as stream:
+        run = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
+        code = subprocess.run(run, cwd=out, stdout=stream, stderr=subprocess.STDOUT, check=False).returncode
+    if code != 0:
+        print(f"mutmut run failed (exit {code}); its output is in {log}")
+        print(log.read_text(encoding="utf8", errors="replace")[-2000:])
+        return 1
+    fates = read_results(out)
+    if not fates:
+        print(f"mutmut made no mutants; its output is in {log}")
+        return 1
+    results = summarise(fates, seconds=time.perf_counter() - start, smoke=args.smoke)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf8")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        report(results, out)
+    return 0
+
+
+def prepare(out: Path, modules: list[str], tests: list[str]) -> None:
+    """Copy the code and tests into OUT, leaving mutmut's own folder (OUT/mutants) and its results in place."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        source, target = REPO / name, out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+        else:
+            shutil.copy2(source, target)
+    settings = "\n".join(
+        [
+            "",
+            "[tool.mutmut]",
+            'source_paths = ["recipe_cli"]',
+            'also_copy = ["configs", "scripts", "README.md"]',
+            f"only_mutate = {json.dumps(modules)}",
+            f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
+            f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+            "",
+        ]
+    )
+    (out / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text(encoding="utf8") + settings, "utf8")
+
+
+def read_results(out: Path) -> dict[str, str]:
+    """Every mutant's fate, by name ("recipe_cli.batching.x_auto_max_batch_size__mutmut_10": "survived")."""
+    cmd = [sys.executable, "-m", "mutmut", "results", "--all", "true"]
+    listing = subprocess.run(cmd, cwd=out, capture_output=True, text=True, check=True).stdout
+    fates = {}
+    for line in listing.splitlines():
+        match = RESULT_LINE.match(line)
+        if match and "__mutmut_" in match.group(1):
+            fates[match.group(1)] = match.group(2).strip()
+    return fates
+
+
+def module_of(mutant: str) -> str:
+    """recipe_cli.formats.jsonl.x_read__mutmut_3 -> recipe_cli/formats/jsonl.py"""
+    dotted = mutant.split("__mutmut_")[0].rsplit(".", 1)[0]
+    if "ǁ" in dotted:  # a method: module.xǁClassǁmethod
+        dotted = dotted.split("ǁ")[0].rsplit(".", 1)[0]
+    return dotted.replace(".", "/") + ".py"
+
+
+def summarise(fates: dict[str, str], *, seconds: float, smoke: bool) -> dict:
+    by_module: dict[str, Counter] = {}
+    for name, fate in fates.items():
+        by_module.setdefault(module_of(name), Counter())[fate] += 1
+    modules = {}
+    for module, counts in sorted(by_module.items()):
+        total = sum(counts.values())
+        killed = sum(n for fate, n in counts.items() if fate in KILLED)
+        modules[module] = {"mutants": total, "killed": killed, "score": killed / total, "fates": dict(counts)}
+    total = len(fates)
+    killed = sum(1 for fate in fates.values() if fate in KILLED)
+    survivors = sorted(name for name, fate in fates.items() if fate not in KILLED)
+    return {
+        "smoke": smoke,
+        "mutants": total,
+        "killed": killed,
+        "score": killed / total,
+        "seconds": round(seconds, 1),
+        "modules": modules,
+        "survivors": {name: fates[name] for name in survivors},
+    }
+
+
+def report(results: dict, out: Path) -> None:
+    width = max(len(m) for m in results["modules"])
+    print(f"{'module':<{width}}  mutants  killed  score")
+    for module, row in results["modules"].items():
+        print(f"{module:<{width}}  {row['mutants']:>7}  {row['killed']:>6}  {row['score']:>5.1%}")
+    print(f"{'all':<{width}}  {results['mutants']:>7}  {results['killed']:>6}  {results['score']:>5.1%}")
+    print(f"{len(results['survivors'])} not killed ({results['seconds']:.0f} s); see one with --show NAME --out {out}")
+    for name, fate in results["survivors"].items():
+        print(f"  {name}: {fate}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
