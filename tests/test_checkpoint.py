@@ -1,11 +1,24 @@
 import numpy
 import pytest
 import spacy
+import srsly
 from spacy.util import load_model_from_config
 
-from recipe_cli.checkpoint import DIR_MODEL_BEST, copy_checkpoint, is_run_entry, save_epoch
+from recipe_cli.checkpoint import (
+    DIR_MODEL_BEST,
+    copy_checkpoint,
+    epoch_folders,
+    holds_results,
+    is_run_entry,
+    prune_epochs,
+    remove_leftovers,
+    save_epoch,
+    save_pipeline,
+    write_run_file,
+)
 from recipe_cli.config import build_config
 from recipe_cli.readers import RecipeCorpus
+from recipe_cli.state import STATE_DIR
 from recipe_cli.training import _resolve_training
 
 
@@ -92,3 +105,101 @@ def test_copy_checkpoint_replaces_whole_folder(tmp_path):
 )  # fmt: skip
 def test_is_run_entry(name, ours):
     assert is_run_entry(name) is ours
+
+
+def _epochs(out, *numbers, state=True):
+    for n in numbers:
+        folder = out / f"epoch-{n:03d}"
+        folder.mkdir(parents=True)
+        (folder / "meta.json").write_text("{}")
+        if state:
+            (folder / STATE_DIR).mkdir()
+            (folder / STATE_DIR / "state.json").write_text("{}")
+
+
+def _listing(out):
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+
+
+def test_epoch_folders_are_the_complete_epoch_folders_in_order(tmp_path):
+    _epochs(tmp_path, 10, 2, 1)
+    (tmp_path / "epoch-1").mkdir()  # not an epoch name
+    (tmp_path / "epoch-003").write_text("a file, not a folder")
+    (tmp_path / ".epoch-004.tmp").mkdir()
+    assert epoch_folders(tmp_path) == {1: tmp_path / "epoch-001", 2: tmp_path / "epoch-002", 10: tmp_path / "epoch-010"}
+    assert list(epoch_folders(tmp_path)) == [1, 2, 10]
+    assert epoch_folders(tmp_path / "absent") == {}
+
+
+@pytest.mark.parametrize(
+    "keep,kept",
+    [(0, [1, 2, 3, 4]), (1, [4]), (2, [3, 4]), (3, [2, 3, 4]), (9, [1, 2, 3, 4])],
+)
+def test_prune_epochs_keeps_the_newest_state_and_the_last_keep_epochs(tmp_path, keep, kept):
+    _epochs(tmp_path, 1, 2, 3, 4, 5)
+    prune_epochs(tmp_path, 4, keep)
+    # Epoch 5 is newer than the one just saved (a resumed run's leftover is not this function's business).
+    assert list(epoch_folders(tmp_path)) == [*kept, 5]
+    with_state = [n for n, path in epoch_folders(tmp_path).items() if (path / STATE_DIR).exists()]
+    assert with_state == [4, 5]
+    assert all((path / "meta.json").exists() for path in epoch_folders(tmp_path).values())
+
+
+def test_remove_leftovers_finishes_or_undoes_interrupted_replacements(tmp_path):
+    # Killed between moving the old model-best away and the new one in: the old one comes back.
+    (tmp_path / ".model-best.old").mkdir()
+    (tmp_path / ".model-best.old" / "meta.json").write_text("old best")
+    # Killed after the new model-last was in place: the old copy goes.
+    (tmp_path / "model-last").mkdir()
+    (tmp_path / "model-last" / "meta.json").write_text("new last")
+    (tmp_path / ".model-last.old").mkdir()
+    # Half-written folders and files go.
+    (tmp_path / ".epoch-003.tmp").mkdir()
+    (tmp_path / ".epoch-003.tmp" / "x").write_text("half")
+    (tmp_path / ".run.json.tmp").write_text("{")
+    (tmp_path / ".notes.txt.old").write_text("a file moved away")
+    # What is not a temporary name stays, whatever it looks like.
+    (tmp_path / "notes.tmp").write_text("user's")
+    (tmp_path / ".hidden").write_text("user's")
+    remove_leftovers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".hidden",
+        "model-best",
+        "model-last",
+        "notes.tmp",
+        "notes.txt",
+    ]
+    assert (tmp_path / "model-best" / "meta.json").read_text() == "old best"
+    assert (tmp_path / "model-last" / "meta.json").read_text() == "new last"
+    assert (tmp_path / "notes.txt").read_text() == "a file moved away"
+
+
+def test_holds_results_only_for_what_a_run_saved():
+    assert not holds_results([])
+    assert not holds_results(["run.json", ".epoch-001.tmp", "training.png", "error.log"])
+    for name in ("model-best", "model-last", "metrics.jsonl", "epoch-001"):
+        assert holds_results(["run.json", name]), name
+
+
+def test_write_run_file_replaces_it_whole(tmp_path):
+    write_run_file(tmp_path, {"a": 1})
+    write_run_file(tmp_path, {"b": 2})
+    assert srsly.read_json(tmp_path / "run.json") == {"b": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def test_save_pipeline_replaces_an_earlier_folder_whole(tmp_path):
+    nlp = spacy.blank("en")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "stale.txt").write_text("old")
+    save_pipeline(nlp, tmp_path / "model")
+    assert not (tmp_path / "model" / "stale.txt").exists()
+    assert spacy.load(tmp_path / "model").lang == "en"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_copy_checkpoint_leaves_the_training_state_out(tmp_path):
+    _epochs(tmp_path, 1)
+    copy_checkpoint(tmp_path / "epoch-001", tmp_path / "model-last")
+    assert _listing(tmp_path / "model-last") == ["meta.json"]
+    assert (tmp_path / "epoch-001" / STATE_DIR).is_dir()
