@@ -1,0 +1,222 @@
+"""recipe-eval's library functions on a short textcat run (made once, seconds): which epoch is best, what each
+epoch scores, which data is read, and the refusals."""
+
+import shutil
+
+import pytest
+import spacy
+import srsly
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from typer.testing import CliRunner
+
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.errors import RecipeError
+from recipe_cli.evaluation import (
+    check_data,
+    evaluate,
+    evaluate_run,
+    is_run_dir,
+    load_pipeline,
+    main_score,
+    read_data,
+    recorded_dev_data,
+    score,
+)
+from recipe_cli.metrics import read_rows, write_rows
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """Three epochs of textcat on 60 GoEmotions texts, trained from a folder with a relative dev path."""
+    from conftest import DATA
+
+    base = tmp_path_factory.mktemp("short")
+    (base / "data").mkdir()
+    shutil.copy(DATA / "goemotions-train.json", base / "data" / "train.json")
+    shutil.copy(DATA / "goemotions-dev.json", base / "data" / "dev.json")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(base)
+        args = ["textcat", "data/train.json", "--dev", "data/dev.json", "-o", "run", "--training.max_epochs", "3",
+                "--corpora.train.limit", "60"]  # fmt: skip
+        result = runner.invoke(train_app, args)
+    assert result.exit_code == 0, result.output
+    return base / "run"
+
+
+@pytest.fixture
+def run(short_run, tmp_path):
+    """A copy each test may change."""
+    copy = tmp_path / "run"
+    shutil.copytree(short_run, copy)
+    return copy
+
+
+def _set_dev_scores(run, scores):
+    rows = read_rows(run / "metrics.jsonl")
+    for row, value in zip(rows, scores, strict=True):
+        row["score"] = value
+    (run / "metrics.jsonl").unlink()
+    write_rows(run / "metrics.jsonl", rows)
+
+
+def _dev_examples(nlp, run):
+    return recorded_dev_data(nlp, run).examples(nlp)
+
+
+def test_every_epoch_scores_what_spacy_scores_it(run, short_run):
+    result = evaluate_run(run)
+    assert [e["epoch"] for e in result["epochs"]] == [1, 2, 3]
+    for entry in result["epochs"]:
+        nlp = spacy.load(run / f"epoch-{entry['epoch']:03d}")
+        expected = nlp.evaluate(_dev_examples(nlp, run))
+        assert entry["scores"]["cats_score"] == pytest.approx(expected["cats_score"])
+        assert entry["score"] == pytest.approx(expected["cats_score"])
+        assert "per_label" not in entry
+    rows = {row["epoch"]: row["score"] for row in read_rows(run / "metrics.jsonl")}
+    assert [e["dev_score"] for e in result["epochs"]] == [rows[1], rows[2], rows[3]]
+    # The recorded dev data, found from another working directory through run.json's cwd.
+    assert result["data"] == [str(short_run.parent / "data" / "dev.json")]
+    assert result["run"] == str(run) and result["model"] == str(run / "model-best")
+    assert result["words"] == sum(len(eg.reference) for eg in _dev_examples(spacy.load(run / "epoch-001"), run))
+
+
+@pytest.mark.parametrize("dev,best", [([0.2, 0.5, 0.4], 2), ([0.5, 0.1, 0.5], 1), ([0.1, 0.2, 0.3], 3)])
+def test_the_best_epoch_is_the_best_dev_score_and_ties_keep_the_earlier(run, dev, best):
+    _set_dev_scores(run, dev)
+    result = evaluate_run(run)
+    assert result["best_epoch"] == best
+    assert [e["best"] for e in result["epochs"]] == [e == best for e in (1, 2, 3)]
+    best_entry = result["epochs"][best - 1]
+    # The top level holds the best epoch's result, with its per-label tables.
+    assert result["score"] == best_entry["score"] and result["scores"] == best_entry["scores"]
+    assert set(result["per_label"]["cats"]) >= {"joy"} or result["per_label"]["cats"]
+    on_data = max(result["epochs"], key=lambda e: (e["score"], -e["epoch"]))["epoch"]
+    assert result["best_epoch_on_data"] == on_data
+
+
+def test_per_label_off_leaves_the_tables_out(run):
+    assert "per_label" not in evaluate_run(run, per_label=False)
+    assert "per_label" in evaluate_run(run, per_label=True)
+
+
+def test_epochs_without_a_folder_are_left_out(run):
+    shutil.rmtree(run / "epoch-002")
+    assert [e["epoch"] for e in evaluate_run(run)["epochs"]] == [1, 3]
+    for epoch in (1, 3):
+        shutil.rmtree(run / f"epoch-{epoch:03d}")
+    with pytest.raises(RecipeError, match="E051.*no epoch folders"):
+        evaluate_run(run)
+
+
+def test_other_data_is_read_once_and_scored_for_every_epoch(run, data_dir):
+    result = evaluate_run(run, [data_dir / "goemotions-train.json"])
+    assert result["data"] == [str(data_dir / "goemotions-train.json")]
+    nlp = spacy.load(run / "epoch-003")
+    examples = read_data(nlp, [data_dir / "goemotions-train.json"]).examples(nlp)
+    assert result["epochs"][2]["scores"]["cats_score"] == pytest.approx(nlp.evaluate(examples)["cats_score"])
+    assert result["epochs"][2]["words"] == sum(len(eg.reference) for eg in examples)
+
+
+def test_evaluate_one_pipeline(run, data_dir):
+    data = [data_dir / "goemotions-dev.json", data_dir / "goemotions-train.json"]
+    result = evaluate(run / "model-best", data)
+    nlp = spacy.load(run / "model-best")
+    examples = read_data(nlp, data).examples(nlp)
+    assert result["model"] == str(run / "model-best") and result["data"] == [str(p) for p in data]
+    assert result["scores"]["cats_score"] == pytest.approx(nlp.evaluate(examples)["cats_score"])
+    assert result["words"] == sum(len(eg.reference) for eg in examples)
+    assert result["speed"] == result["scores"]["speed"] > 0
+    assert "cats" in result["per_label"] and "per_label" not in evaluate(run / "model-best", data, per_label=False)
+    with pytest.raises(RecipeError, match="E054"):
+        evaluate(run / "model-best", [])
+
+
+def test_a_data_file_with_nothing_in_it_is_named(run, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    with pytest.raises(RecipeError, match=f"E0(28|2[0-9]|3[0-9]).*{empty.name}"):
+        evaluate(run / "model-best", [empty])
+
+
+def test_load_pipeline_refuses_what_is_not_a_pipeline(tmp_path, run):
+    with pytest.raises(RecipeError, match="E051.*no config.cfg"):
+        load_pipeline(tmp_path)
+    broken = tmp_path / "broken"
+    shutil.copytree(run / "model-best", broken)
+    (broken / "config.cfg").write_text('[nlp]\nlang = "xx_not_a_language"\n')
+    with pytest.raises(RecipeError, match="E051"):
+        load_pipeline(broken)
+    assert load_pipeline(run / "model-best").pipe_names == ["textcat"]
+
+
+def test_is_run_dir(run, tmp_path):
+    assert is_run_dir(run) and not is_run_dir(run / "model-best") and not is_run_dir(tmp_path / "absent")
+    shutil.rmtree(run / "epoch-001")
+    assert not is_run_dir(run)
+
+
+def test_a_relative_dev_path_is_read_from_the_folder_training_ran_in(run):
+    nlp = spacy.load(run / "epoch-001")
+    meta = srsly.read_json(run / "run.json")
+    meta["cwd"] = str(run / "nowhere")
+    srsly.write_json(run / "run.json", meta)
+    with pytest.raises(RecipeError, match="E020.*nowhere/data/dev.json"):
+        recorded_dev_data(nlp, run)
+
+
+@pytest.mark.parametrize(
+    "scores,weights,expected",
+    [
+        ({"a": 0.5, "b": 0.25}, {"a": 0.5, "b": 0.5}, 0.375),
+        ({"a": 0.5, "b": None}, {"a": 1.0, "b": 1.0}, 0.5),
+        ({"a": 0.5}, {"a": 1.0, "missing": 1.0}, 0.5),
+        ({"a": 0.5, "b": 0.9}, {"a": 1.0, "b": None}, 0.5),
+        ({"a": 0.5, "b": {"x": 1}}, {"a": 2.0, "b": 1.0}, 1.0),
+    ],
+)
+def test_main_score_is_the_weighted_sum_spacy_uses(scores, weights, expected):
+    assert main_score(scores, weights) == pytest.approx(expected)
+    assert isinstance(main_score(scores, weights), float)
+
+
+def _ner_tagger():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tagger")
+    nlp.add_pipe("ner")
+    doc = Doc(nlp.vocab, words=["Anna", "sings"])
+    doc[0].tag_, doc[1].tag_ = "NNP", "VBZ"
+    doc.ents = [Span(doc, 0, 1, "PER")]
+    nlp.initialize(lambda: [Example(nlp.make_doc("Anna sings"), doc)])
+    return nlp
+
+
+def _example(nlp, tags=None, ents=None):
+    doc = Doc(nlp.vocab, words=["Bob", "sings"])
+    if tags:
+        doc[0].tag_, doc[1].tag_ = tags
+    if ents is not None:
+        doc.ents = [Span(doc, 0, 1, label) for label in ents]
+    return Example(nlp.make_doc("Bob sings"), doc)
+
+
+def test_check_data_refuses_data_that_scores_nothing_and_warns_for_one_component():
+    nlp = _ner_tagger()
+    with pytest.raises(RecipeError, match="E052"):
+        check_data(nlp, [_example(nlp)])
+    with pytest.warns(UserWarning, match="no .* annotation: 'tagger' is not scored"):
+        check_data(nlp, [_example(nlp, ents=["PER"])])
+    with pytest.raises(RecipeError, match="E053.*ORG.*'?ner'?.*PER"):
+        check_data(nlp, [_example(nlp, tags=("NNP", "VBZ"), ents=["ORG"])])
+    check_data(nlp, [_example(nlp, tags=("NNP", "VBZ"), ents=["PER"])])
+
+
+def test_score_refuses_unknown_labels_before_scoring():
+    nlp = _ner_tagger()
+    with pytest.raises(RecipeError, match="E053"):
+        score(nlp, [_example(nlp, tags=("NNP", "VBZ"), ents=["ORG"])])
+    result = score(nlp, [_example(nlp, tags=("NNP", "VBZ"), ents=["PER"])], per_label=False)
+    assert result["words"] == 2 and "per_label" not in result
+    assert result["score"] == pytest.approx(main_score(result["scores"], nlp.config["training"]["score_weights"]))
