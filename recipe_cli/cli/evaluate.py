@@ -6,11 +6,12 @@ import srsly
 import typer
 from wasabi import row
 
-from ..console import Console
 from ..device import use_gpu
+from ..display.console import Console
 from ..errors import Errors, UsageError
-from ..evaluation import check_thresholds, evaluate, evaluate_run, is_run_dir
-from ._util import Arg, Opt, check_format, cli_errors
+from ..evaluation.scoring import check_thresholds, evaluate, evaluate_run
+from ..output.layout import is_run_dir
+from .util import Arg, Opt, check_format, cli_errors
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
