@@ -46,9 +46,9 @@ def create_corpus_reader(
     gold_preproc, max_length, limit, augmenter: as in spacy.Corpus.v1.
     """
     if part not in PARTS:
-        raise RecipeError(f"corpus part must be one of {', '.join(PARTS)}, not {part!r}")
+        raise RecipeError(Errors.E073.format(options=", ".join(PARTS), part=part))
     if not (holdout == 0 or MIN_HOLDOUT <= holdout < 1):
-        raise RecipeError(f"corpus holdout must be 0 or a share from {MIN_HOLDOUT} to below 1, not {holdout!r}")
+        raise RecipeError(Errors.E074.format(minimum=MIN_HOLDOUT, holdout=holdout))
     return RecipeCorpus(
         path,
         format=format,
