@@ -118,7 +118,7 @@ def _print_epochs(console: Console, result: dict[str, Any]) -> None:
     scores = [epoch["score"] for epoch in result["epochs"]]
     low, high = min(scores), max(scores)
     widths, aligns = [5, 10, 10, _BAR_WIDTH, 22], ["r", "r", "r", "l", "l"]
-    console.line(row(["Epoch", "Dev score", "Score", "", ""], widths=widths, aligns=aligns), bold=True)
+    console.line(row(["Epoch", "Dev score", "Score", "", ""], widths=widths, aligns=aligns), bold=True)  # type: ignore[arg-type]
     for epoch in result["epochs"]:
         marks = []
         if epoch["best"]:
@@ -127,7 +127,7 @@ def _print_epochs(console: Console, result: dict[str, Any]) -> None:
             marks.append("best here")
         bar = score_bar(epoch["score"], low, high)
         cells = [epoch["epoch"], f"{epoch['dev_score']:.4f}", f"{epoch['score']:.4f}", bar, ", ".join(marks)]
-        console.line(row(cells, widths=widths, aligns=aligns), fg="green" if epoch["best"] else None)
+        console.line(row(cells, widths=widths, aligns=aligns), fg="green" if epoch["best"] else None)  # type: ignore[arg-type]
     console.line()
 
 
@@ -153,10 +153,10 @@ def _print_table(console: Console, name: str, table: dict[str, dict[str, float]]
     widths = [label_width] + [8] * len(keys)
     aligns = ["l"] + ["r"] * len(keys)
     console.line()
-    console.line(row([name.upper()] + [title for _, title in keys], widths=widths, aligns=aligns), bold=True)
+    console.line(row([name.upper()] + [title for _, title in keys], widths=widths, aligns=aligns), bold=True)  # type: ignore[arg-type]
     for label, values in table.items():
         cells = [label] + [_cell(values.get(key), key) for key, _ in keys]
-        console.line(row(cells, widths=widths, aligns=aligns))
+        console.line(row(cells, widths=widths, aligns=aligns))  # type: ignore[arg-type]
 
 
 def _cell(value: Any, key: str) -> str:

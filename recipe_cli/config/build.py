@@ -192,7 +192,7 @@ def one_line(error: ConfigValidationError, prefix: str = "") -> str:
 def config_paths(paths: Sequence[Path | str]) -> str | list[str]:
     """One data path as a string, several as a list (corpus readers take either)."""
     paths = [str(p) for p in paths]
-    return paths[0] if len(paths) == 1 else paths
+    return paths[0] if len(paths) == 1 else paths  # type: ignore[return-value]
 
 
 def describe_paths(value: Any) -> str:

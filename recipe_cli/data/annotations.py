@@ -84,7 +84,7 @@ def fit_categories(nlp: Language, trained: dict[str, str], summary: DataSummary,
         labels = summary.category_labels
         n = len(labels)
         if n > 1 and summary.fewest_categories is not None and summary.fewest_categories < n:
-            where, doc = _first_training_doc(nlp, lambda doc, n=n: 0 < len(doc.cats) < n)
+            where, doc = _first_training_doc(nlp, lambda doc, n=n: 0 < len(doc.cats) < n)  # type: ignore[misc]
             given = ", ".join(doc.cats) if doc is not None else "some"
             raise RecipeError(Errors.E038.format(where=where, given=given, n=n, name=name))
         if len(labels) == 1 and not base:
@@ -133,7 +133,7 @@ def _first_training_doc(nlp: Language, predicate: Callable[[Doc], bool]) -> tupl
     """Where the first training record that predicate accepts is ("FILE, line N"), and its Doc."""
     config = nlp.config.interpolate()
     corpus = section_at(config, config["training"]["train_corpus"])
-    found = locate(corpus.get("path"), nlp, predicate, format=corpus.get("format", "auto"),
+    found = locate(corpus.get("path"), nlp, predicate, format=corpus.get("format", "auto"),  # type: ignore[arg-type]
                    sents_per_doc=corpus.get("sents_per_doc", 1))  # fmt: skip
     if found is None:
         return describe_paths(corpus.get("path")), None

@@ -73,7 +73,7 @@ class RecipeCorpus(Corpus):
 
     def __init__(self, path: Path | list[Path] | None, *, format: str, sents_per_doc: int, holdout: float, part: str,
                  seed: int, **corpus_args) -> None:  # fmt: skip
-        super().__init__(path if path is not None else Path(""), **corpus_args)
+        super().__init__(path if path is not None else Path(""), **corpus_args)  # type: ignore[arg-type]
         self.format = format
         self.sents_per_doc = sents_per_doc
         self.holdout = holdout
@@ -87,7 +87,7 @@ class RecipeCorpus(Corpus):
             if self.parse_check is not None:
                 examples = self.parse_check(position, source(doc), examples)
             for example in examples:
-                yield from self.augmenter(nlp, example)  # type: ignore[operator]
+                yield from self.augmenter(nlp, example)
 
     def reference_docs(self, nlp: Language) -> Iterator[Doc]:
         """The annotated documents of this corpus's part, in file order, read lazily."""

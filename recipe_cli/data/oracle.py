@@ -127,7 +127,7 @@ def without_parse(doc: Doc) -> Doc:
     if "ENT_IOB" in attrs:
         attrs += ["ENT_TYPE", "ENT_KB_ID"]
     if attrs:
-        copy.from_array(attrs, doc.to_array(attrs))
+        copy.from_array(attrs, doc.to_array(attrs))  # type: ignore[arg-type]
     copy.cats = dict(doc.cats)
     copy.user_data = dict(doc.user_data)
     for key, group in doc.spans.items():

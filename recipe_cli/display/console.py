@@ -72,14 +72,14 @@ def console_logger() -> Callable[[Language, IO, IO], tuple[LogStep, Callable[[],
             if info is None:
                 return
             if not printed_header:
-                console.line(row(header, widths=widths, aligns=aligns), bold=True)
+                console.line(row(header, widths=widths, aligns=aligns), bold=True)  # type: ignore[arg-type]
                 console.line(row(["-" * w for w in widths], widths=widths))
                 printed_header = True
             losses = [f"{info['losses'].get(n, 0.0):.2f}" for n in loss_cols]
             scores = [_fmt(info["other_scores"].get(key)) for key in score_cols]
             cells = [info["epoch"], info["step"], info.get("batch_size", ""), f"{info.get('dropout', 0):.2f}"]
             cells += losses + scores + [_fmt(info["score"]), f"{info.get('epoch_seconds', info['seconds']):.0f}s"]
-            text = row(cells, widths=widths, aligns=aligns)
+            text = row(cells, widths=widths, aligns=aligns)  # type: ignore[arg-type]
             best = info.get("best", False)
             console.line(text + (" *" if best else ""), fg="green" if best else None)
 

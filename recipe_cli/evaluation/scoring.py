@@ -108,7 +108,7 @@ def main_score(scores: dict[str, Any], weights: dict[str, float | None]) -> floa
     """The weighted sum spaCy's training loop uses to pick the best model."""
     weights = {key: w for key, w in weights.items() if w is not None and key in scores}
     return float(
-        sum((scores.get(key) or 0.0) * w for key, w in weights.items() if isinstance(scores.get(key), (int, float)))
+        sum((scores.get(key) or 0.0) * w for key, w in weights.items() if isinstance(scores.get(key), (int, float)))  # type: ignore[misc, operator]
     )
 
 
@@ -123,7 +123,7 @@ def check_data(nlp: Language, examples: list[Example]) -> None:
     for name, what in missing.items():
         warnings.warn(f"the data has no {what} annotation: '{name}' is not scored", stacklevel=2)
     for name, factory in components.items():
-        known = set(nlp.get_pipe(name).labels)
+        known = set(nlp.get_pipe(name).labels)  # type: ignore[attr-defined]
         if factory in ("ner", "beam_ner"):
             gold = {ent.label_ for eg in examples for ent in eg.reference.ents}
         elif factory in ("textcat", "textcat_multilabel"):

@@ -62,7 +62,7 @@ def rng_states(shuffle_rng: random.Random, rehearsal_rng: random.Random | None =
         "shuffle_rng": _json_state(shuffle_rng.getstate()),
         "rehearsal_rng": _json_state(rehearsal_rng.getstate()) if rehearsal_rng is not None else None,
         "python_rng": _json_state(random.getstate()),
-        "numpy_rng": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
+        "numpy_rng": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],  # type: ignore[attr-defined]
     }
 
 
@@ -195,17 +195,17 @@ def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
         averaged[key] = node.ops.xp.array(node.get_param(name), copy=True)
     for key, blob in arrays["params"].items():
         node, name = params[key]
-        node.set_param(name, node.ops.asarray(_decode(blob)))
+        node.set_param(name, node.ops.asarray(_decode(blob)))  # type: ignore[arg-type]
     for node_key, kept in arrays.get("attrs", {}).items():
         for name, values in kept.items():
             nodes[node_key].attrs[name] = set(values)
     for key, blob in arrays["grads"].items():
         node, name = params[key]
-        node.set_grad(name, node.ops.asarray(_decode(blob)))
+        node.set_grad(name, node.ops.asarray(_decode(blob)))  # type: ignore[arg-type]
     for kind in ("mom1", "mom2"):
         target = getattr(optimizer, kind)
         for key, blob in arrays[kind].items():
-            target[optimizer_key(key)] = params[key][0].ops.asarray(_decode(blob))
+            target[optimizer_key(key)] = params[key][0].ops.asarray(_decode(blob))  # type: ignore[arg-type]
     for key, count in arrays["nr_update"].items():
         optimizer.nr_update[optimizer_key(key)] = count
         if optimizer.averages is not None:

@@ -73,8 +73,8 @@ def fit(
     log_step, finalize = T["logger"](nlp, stdout if not quiet else io.StringIO(), stderr)
     progress = EpochProgress(data.n_train, stderr, show=not quiet and use_color(stderr))
     if state is not None:
-        progress.trace = [tuple(point) for point in state.trace]  # type: ignore[misc]
-    evaluate = create_evaluation_callback(DevEvaluation(nlp), lambda _: data.dev, T["score_weights"])
+        progress.trace = [tuple(point) for point in state.trace]
+    evaluate = create_evaluation_callback(DevEvaluation(nlp), lambda _: data.dev, T["score_weights"])  # type: ignore[arg-type]
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
     start = time.perf_counter()
     epoch = first_epoch
@@ -244,7 +244,7 @@ def _save_interrupted(nlp: Language, optimizer: Any, out: Path, info: EpochInfo)
     finally:
         for key in ("performance", "notes", "interrupted"):
             meta.pop(key, None)
-        meta.update(kept)
+        meta.update(kept)  # type: ignore[arg-type]
 
 
 def _time_row(row: MetricsRow, updates_ended: float) -> None:

@@ -172,7 +172,7 @@ def apply_update(
     # Sum the gradients of several sub-batches, then apply them once (as spaCy's loop does).
     sub_size = max(1, -(-len(batch) // accumulate_gradient))
     for sub_batch in minibatch(batch, size=sub_size):
-        nlp.update(sub_batch, drop=dropout, sgd=False, losses=losses, exclude=exclude, annotates=annotating)
+        nlp.update(sub_batch, drop=dropout, sgd=False, losses=losses, exclude=exclude, annotates=annotating)  # type: ignore[arg-type]
     for name, proc in nlp.pipeline:
-        if name not in exclude and getattr(proc, "is_trainable", False) and proc.model not in (True, False, None):
-            proc.finish_update(optimizer)
+        if name not in exclude and getattr(proc, "is_trainable", False) and proc.model not in (True, False, None):  # type: ignore[attr-defined]
+            proc.finish_update(optimizer)  # type: ignore[attr-defined]

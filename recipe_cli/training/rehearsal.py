@@ -101,7 +101,7 @@ def fill_in(
     textcat_multilabel: the teacher's scores for the categories the new data does not give.
     """
     examples = list(examples)
-    new_labels = {name: set() for name in components}
+    new_labels = {name: set() for name in components}  # type: ignore[var-annotated]
     for eg in examples:
         for name in components:
             new_labels[name].update(doc_labels(eg.reference, factories[name]))
@@ -138,7 +138,7 @@ def _decided(cats: dict[str, float], *, exclusive: bool) -> dict[str, float]:
     """The base's category scores as the 0/1 targets spaCy's text classifiers train on: the best category for
     exclusive classes, every category scored 0.5 or more otherwise."""
     if exclusive:
-        best = max(cats, key=cats.get)
+        best = max(cats, key=cats.get)  # type: ignore[arg-type]
         return {label: float(label == best) for label in cats}
     return {label: float(score >= 0.5) for label, score in cats.items()}
 
@@ -231,9 +231,9 @@ def set_tutors(nlp: Language, components: list[str], base: str) -> None:
             tutor_nlp.replace_listeners(t2v_name, name, paths)
         tutor = tutor_nlp.get_pipe(name)
         for label in getattr(proc, "labels", ()):
-            if label not in tutor.labels:
-                tutor.add_label(label)
-        proc._rehearsal_model = tutor.model
+            if label not in tutor.labels:  # type: ignore[attr-defined]
+                tutor.add_label(label)  # type: ignore[attr-defined]
+        proc._rehearsal_model = tutor.model  # type: ignore[attr-defined]
 
 
 def fill_in_copy(teacher: Language, data: Any, components: list[str], factories: dict[str, str]) -> list[Example]:

@@ -19,7 +19,7 @@ def linear_decay(*, start: float, stop: float, decay: float) -> Iterator[float]:
 def as_schedule(value: float | Iterable[float]) -> Iterator[float]:
     """Normalise a float to a constant schedule; pass schedules through."""
     if isinstance(value, (int, float)):
-        return constant(float(value))
+        return constant(float(value))  # type: ignore[return-value]
     return iter(value)
 
 

@@ -81,12 +81,12 @@ def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = Fa
     extra_trained: list[str] = []
     for name in transfer.updated:
         for t2v_name in listened_tok2vecs(nlp, name):
-            others = [c for c in nlp.get_pipe(t2v_name).listening_components if c not in trained]
+            others = [c for c in nlp.get_pipe(t2v_name).listening_components if c not in trained]  # type: ignore[attr-defined]
             if others or own_tok2vec:
                 paths = [".".join(p) for p in listener_paths(nlp.config["components"][name])]
                 nlp.replace_listeners(t2v_name, name, paths)
                 transfer.own_tok2vec.append(name)
-                if not nlp.get_pipe(t2v_name).listening_components:
+                if not nlp.get_pipe(t2v_name).listening_components:  # type: ignore[attr-defined]
                     _remove_unused(nlp, t2v_name, name)
             else:
                 extra_trained.append(t2v_name)
@@ -127,7 +127,7 @@ def add_new_labels(nlp: Language, transfer: Transfer, examples: Iterable[Example
         if factories[name] not in GROWING_FACTORIES:
             raise RecipeError(Errors.E067.format(name=name, labels=", ".join(new[:8]), base=transfer.base))
         for label in new:
-            proc.add_label(label)
+            proc.add_label(label)  # type: ignore[attr-defined]
         added[name] = new
     return added
 

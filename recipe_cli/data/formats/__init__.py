@@ -87,7 +87,7 @@ class Source(NamedTuple):
     """Where a document comes from: its file, and its position there (1 for the file's first document)."""
 
     path: Path
-    index: int
+    index: int  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return f"{self.path} document {self.index}"

@@ -85,19 +85,19 @@ def _int(value: str, path: Path, lineno: int) -> int:
 def read_conllu(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
     """Read a CoNLL-U file into Docs of `sents_per_doc` sentences each."""
     sentences = (_parse_sentence(path, rows) for rows in _token_rows(path))
-    for group in group_sentences(sentences, sents_per_doc):
+    for group in group_sentences(sentences, sents_per_doc):  # type: ignore[arg-type]
         doc: dict[str, list] = {field: [] for field in _FIELDS}
         for sent in group:
             offset = len(doc["words"])
             for field in _FIELDS:
-                values = sent[field]
+                values = sent[field]  # type: ignore[call-overload]
                 if field == "heads":
                     values = [None if h is None else h + offset for h in values]
                 doc[field].extend(values)
         try:
-            yield Doc(nlp.vocab, **_present(doc))
+            yield Doc(nlp.vocab, **_present(doc))  # type: ignore[arg-type]
         except ValueError as e:
-            raise RecipeError(Errors.E026.format(path=path, line=group[0]["line"], reason=str(e))) from None
+            raise RecipeError(Errors.E026.format(path=path, line=group[0]["line"], reason=str(e))) from None  # type: ignore[call-overload]
 
 
 def _present(doc: dict[str, list]) -> dict[str, list]:

@@ -134,7 +134,7 @@ def read_iob(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
         tags = [t for sent in group for _, t in sent]
         starts = [i == 0 for sent in group for i in range(len(sent))]
         # No spaces given: spaCy marks the Doc's spacing as unknown and trains on these tokens as they are.
-        yield Doc(nlp.vocab, words=words, ents=tags, sent_starts=starts)
+        yield Doc(nlp.vocab, words=words, ents=tags, sent_starts=starts)  # type: ignore[arg-type]
     if counts["orphan"]:
         warnings.warn(
             f"{path}: {counts['orphan']} I- tag(s) without a preceding entity of their type were read as B-.",

@@ -102,7 +102,7 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
                 reason = "'cats' values must be numbers"
                 raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason)) from None
         elif binary:
-            doc.cats = {str(record["label"]): _BINARY_ANSWERS[record["answer"]]}
+            doc.cats = {str(record["label"]): _BINARY_ANSWERS[record["answer"]]}  # type: ignore[dict-item]
         elif "label" in record:
             doc.cats = {label: float(label == str(record["label"])) for label in labels}
         yield lineno, doc
@@ -140,11 +140,11 @@ def _tokens_doc(nlp: Language, text: str, tokens: Any, path: Path, lineno: int) 
         raise fail("'tokens' must be objects with a non-empty 'text'")
     if not tokens:
         raise fail("'tokens' is empty")
-    offsets = []
+    offsets = []  # type: ignore[var-annotated]
     for i, token in enumerate(tokens):
         start, end = token.get("start"), token.get("end")
         if start is None and end is None:
-            offsets.append(None)
+            offsets.append(None)  # type: ignore[arg-type]
             continue
         valid = type(start) is int and type(end) is int and 0 <= start <= end <= len(text)
         if not (valid and text[start:end] == token["text"]):
