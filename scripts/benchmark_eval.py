@@ -127,16 +127,17 @@ def run_recipe_eval(args: list[str]) -> tuple[float, dict]:
 def score_run_folder(run: Path, test: Path) -> tuple[float, int, int]:
     """Score every epoch of a run folder in-process: seconds, epochs scored, pipeline loads."""
     import recipe_cli.evaluation.scoring as evaluation
+    import recipe_cli.pipeline as pipeline
 
     loads = []
-    real = evaluation.load_model
-    evaluation.load_model = lambda path, **kw: loads.append(path) or real(path, **kw)
+    real = pipeline.load_model
+    pipeline.load_model = lambda path, **kw: loads.append(path) or real(path, **kw)
     try:
         start = time.perf_counter()
         result = evaluation.evaluate_run(run, [test], per_label=False)
         seconds = time.perf_counter() - start
     finally:
-        evaluation.load_model = real
+        pipeline.load_model = real
     return seconds, len(result["epochs"]), len(loads)
 
 
