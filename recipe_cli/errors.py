@@ -98,6 +98,9 @@ class Errors(metaclass=ErrorsWithCodes):
     # Failures inside spaCy, thinc or a component (the traceback goes to a log file)
     E070 = "{stage} failed{where}: {error}"
     E071 = "Unexpected error: {error}"
+    # recipe.Corpus.v1 arguments
+    E073 = "corpus part must be one of {options}, not {part!r}"
+    E074 = "corpus holdout must be 0 or a share from {minimum} to below 1, not {holdout!r}"
 
 
 class RecipeError(ValueError):

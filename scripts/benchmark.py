@@ -129,7 +129,11 @@ finally:
 """
 # recipe-train's start-up, phase by phase (the rest is imports, the command line and the output folder).
 RECIPE_PHASES = ",".join(
-    ["recipe_cli.training:_create_pipeline", "recipe_cli.training:_read_data", "spacy.language:Language.initialize"]
+    [
+        "recipe_cli.training.train:create_pipeline",
+        "recipe_cli.training.setup:read_data",
+        "spacy.language:Language.initialize",
+    ]
 )
 SPACY_PHASES = "spacy.cli.train:init_nlp"
 
@@ -230,7 +234,7 @@ def prepare_data(task: dict, work: Path, limit: int = 0) -> dict[str, Path]:
     import spacy
     from spacy.tokens import DocBin
 
-    from recipe_cli.formats import read_docs
+    from recipe_cli.data.formats import read_docs
 
     nlp = spacy.blank("en")
     files = {}
@@ -282,7 +286,7 @@ def train_words(path: Path) -> int:
 
 
 def test_score(model: Path, test: Path, metric: str) -> float:
-    from recipe_cli.evaluation import evaluate
+    from recipe_cli.evaluation.scoring import evaluate
 
     return evaluate(model, [test], per_label=False)["scores"][metric]
 
@@ -365,17 +369,16 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
     from spacy.training import Corpus
     from thinc.api import fix_random_seed
 
-    from recipe_cli.config import build_config
-    from recipe_cli.loop import train_epochs
-    from recipe_cli.schedules import as_schedule
-    from recipe_cli.training import _create_pipeline, _resolve_training
+    from recipe_cli.config.build import build_config
+    from recipe_cli.training.loop import train_epochs
+    from recipe_cli.training.setup import create_pipeline, resolve_training
 
     def fresh():
         tc = build_config([task["component"]], overrides={"paths.train": str(files["train"]),
                                                           "paths.dev": str(files["dev"]),
                                                           "training.batcher.size.stop": 16})  # fmt: skip
-        nlp, _, _ = _create_pipeline(tc.config)
-        T = _resolve_training(nlp.config)
+        nlp, _, _ = create_pipeline(tc.config)
+        T = resolve_training(nlp.config)
         examples = list(Corpus(files["train"])(nlp))
         fix_random_seed(0)
         nlp.initialize(lambda: examples, sgd=T["optimizer"])
@@ -395,7 +398,7 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
 
     def bare() -> float:
         nlp, T, examples = fresh()
-        optimizer, dropouts, losses = T["optimizer"], as_schedule(T["dropout"]), {}
+        optimizer, dropouts, losses = T["optimizer"], T["dropout"], {}
         epochs_batches = resolve(examples)
         start = time.perf_counter()
         for epoch in epochs_batches:
@@ -408,17 +411,17 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
         replay = iter(resolve(examples))
         start = time.perf_counter()
         for _ in train_epochs(nlp, T["optimizer"], lambda: examples, batcher=lambda egs: replayed(egs, replay),
-                              dropouts=as_schedule(T["dropout"]), rng=random.Random(0), max_epochs=epochs):  # fmt: skip
+                              dropouts=T["dropout"], rng=random.Random(0), max_epochs=epochs):  # fmt: skip
             pass
         return time.perf_counter() - start
 
     def bookkeeping() -> dict:
         """Time outside the updates in each loop: what the recipe's loop adds, free of update-time noise."""
-        import recipe_cli.loop as loop_module
+        import recipe_cli.training.loop as loop_module
 
         spent = {"bare": 0.0, "recipe": 0.0}
         nlp, T, examples = fresh()
-        optimizer, dropouts, losses = T["optimizer"], as_schedule(T["dropout"]), {}
+        optimizer, dropouts, losses = T["optimizer"], T["dropout"], {}
         epochs_batches = resolve(examples)
         start = time.perf_counter()
         for epoch in epochs_batches:
@@ -428,7 +431,7 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
                 spent["bare"] += time.perf_counter() - t
         bare_total = time.perf_counter() - start
 
-        real_update = loop_module._update
+        real_update = loop_module.apply_update
 
         def timed_update(*args, **kwargs):
             t = time.perf_counter()
@@ -437,15 +440,15 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
 
         nlp, T, examples = fresh()
         replay = iter(resolve(examples))
-        loop_module._update = timed_update
+        loop_module.apply_update = timed_update
         try:
             start = time.perf_counter()
             for _ in train_epochs(nlp, T["optimizer"], lambda: examples, batcher=lambda egs: replayed(egs, replay),
-                                  dropouts=as_schedule(T["dropout"]), rng=random.Random(0), max_epochs=epochs):  # fmt: skip
+                                  dropouts=T["dropout"], rng=random.Random(0), max_epochs=epochs):  # fmt: skip
                 pass
             recipe_total = time.perf_counter() - start
         finally:
-            loop_module._update = real_update
+            loop_module.apply_update = real_update
         outside = {"bare": bare_total - spent["bare"], "recipe": recipe_total - spent["recipe"]}
         return {"outside_updates_seconds": outside, "totals": {"bare": bare_total, "recipe": recipe_total},
                 "added_share": (outside["recipe"] - outside["bare"]) / bare_total}  # fmt: skip

@@ -94,7 +94,7 @@ def write_test_set(source: Path, path: Path) -> Path:
     import spacy
     from spacy.tokens import DocBin
 
-    from recipe_cli.formats import read_docs
+    from recipe_cli.data.formats import read_docs
 
     if not path.exists():
         docs = list(read_docs(source, spacy.blank("en"), format="iob"))
@@ -126,17 +126,18 @@ def run_recipe_eval(args: list[str]) -> tuple[float, dict]:
 
 def score_run_folder(run: Path, test: Path) -> tuple[float, int, int]:
     """Score every epoch of a run folder in-process: seconds, epochs scored, pipeline loads."""
-    import recipe_cli.evaluation as evaluation
+    import recipe_cli.evaluation.scoring as evaluation
+    import recipe_cli.pipeline as pipeline
 
     loads = []
-    real = evaluation.load_model
-    evaluation.load_model = lambda path, **kw: loads.append(path) or real(path, **kw)
+    real = pipeline.load_model
+    pipeline.load_model = lambda path, **kw: loads.append(path) or real(path, **kw)
     try:
         start = time.perf_counter()
         result = evaluation.evaluate_run(run, [test], per_label=False)
         seconds = time.perf_counter() - start
     finally:
-        evaluation.load_model = real
+        pipeline.load_model = real
     return seconds, len(result["epochs"]), len(loads)
 
 

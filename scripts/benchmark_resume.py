@@ -62,9 +62,10 @@ def main() -> int:
 
     from spacy.util import load_model
 
-    from recipe_cli.resume import latest_state
-    from recipe_cli.state import STATE_DIR, read_state, restore_state, save_state
-    from recipe_cli.training import _resolve_training
+    from recipe_cli.output.layout import STATE_DIR
+    from recipe_cli.output.state import read_state, restore_state, save_state
+    from recipe_cli.training.resume import latest_state
+    from recipe_cli.training.setup import resolve_training
 
     folder = latest_state(run)
     pipeline_bytes = folder_bytes(run / "model-last")
@@ -74,7 +75,7 @@ def main() -> int:
 
     start = time.perf_counter()
     nlp = load_model(folder)
-    T = _resolve_training(nlp.config)
+    T = resolve_training(nlp.config)
     restore_state(nlp, T["optimizer"], folder / STATE_DIR)
     state = read_state(folder / STATE_DIR)
     restore_seconds = time.perf_counter() - start

@@ -76,7 +76,7 @@ def raw_texts(path: Path, out: Path) -> Path:
     """WNUT17 train as raw text, one sentence per line (its tokens joined by spaces)."""
     import spacy
 
-    from recipe_cli.formats import read_docs
+    from recipe_cli.data.formats import read_docs
 
     raw = out / "wnut17-train-texts.txt"
     nlp = spacy.blank("en")
@@ -91,7 +91,7 @@ def ner_scores(model: Path, data: Path, old_labels: set[str]) -> dict[str, float
     from spacy.tokens import Doc
     from spacy.training import Example
 
-    from recipe_cli.formats import read_docs
+    from recipe_cli.data.formats import read_docs
 
     nlp = spacy.load(model)
     refs = list(read_docs(data, nlp, format="iob"))

@@ -12,10 +12,10 @@ import sys
 
 from spacy.language import Language
 
-import recipe_cli.checkpoint as checkpoint
-import recipe_cli.fitting as fitting
-import recipe_cli.loop as loop
-import recipe_cli.training as training
+import recipe_cli.output.checkpoint as checkpoint
+import recipe_cli.training.fit as fitting
+import recipe_cli.training.loop as loop
+import recipe_cli.training.setup as setup
 
 point, n, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 args = sys.argv[sys.argv.index("--") + 1 :]
@@ -47,11 +47,11 @@ def wrap(module, name, after=False):
 
 
 if point == "count":  # counting the training data, before the pipeline is initialised (run.json is written)
-    wrap(training, "summarize")
+    wrap(setup, "summarize")
 elif point == "initialize":  # initialising the pipeline, before the first update
     wrap(Language, "initialize")
 elif point == "update":  # during the updates of an epoch
-    wrap(loop, "_update", after=True)
+    wrap(loop, "apply_update", after=True)
 elif point == "evaluate":  # while the dev set is being scored
     original_callback = fitting.create_evaluation_callback
 
@@ -70,7 +70,7 @@ elif point == "save_state":  # the pipeline is written, its training state not y
 elif point == "metrics":  # the epoch folder is in place, its metrics row not yet written
     wrap(fitting, "append_row")
 elif point == "replace":  # between moving the old model-last away and the new one in
-    original_replace = checkpoint._replace
+    original_replace = checkpoint.replace_folder
 
     def replace(new, dest):
         old = dest.parent / f".{dest.name}.old"
@@ -80,7 +80,7 @@ elif point == "replace":  # between moving the old model-last away and the new o
             old.rename(dest)
         return original_replace(new, dest)
 
-    checkpoint._replace = replace
+    checkpoint.replace_folder = replace
 else:
     raise SystemExit(f"unknown point {point}")
 

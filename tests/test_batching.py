@@ -1,6 +1,6 @@
 import pytest
 
-from recipe_cli.batching import MAX_BATCH_SIZE, auto_max_batch_size
+from recipe_cli.training.batching import MAX_BATCH_SIZE, auto_max_batch_size
 
 RECIPE_TABLE = {
     "tagger": 32,

@@ -4,22 +4,18 @@ import spacy
 import srsly
 from spacy.util import load_model_from_config
 
-from recipe_cli.checkpoint import (
+from recipe_cli.config.build import build_config
+from recipe_cli.data.corpus import RecipeCorpus
+from recipe_cli.output.checkpoint import copy_checkpoint, prune_epochs, remove_leftovers, save_epoch, save_pipeline
+from recipe_cli.output.layout import (
     DIR_MODEL_BEST,
-    copy_checkpoint,
+    STATE_DIR,
     epoch_folders,
     holds_results,
     is_run_entry,
-    prune_epochs,
-    remove_leftovers,
-    save_epoch,
-    save_pipeline,
     write_run_file,
 )
-from recipe_cli.config import build_config
-from recipe_cli.readers import RecipeCorpus
-from recipe_cli.state import STATE_DIR
-from recipe_cli.training import _resolve_training
+from recipe_cli.training.setup import resolve_training
 
 
 def _params(nlp):
@@ -41,7 +37,7 @@ def test_saved_epoch_has_averaged_weights_and_live_weights_stay(tmp_path, data_d
     }
     config = build_config(["ner"], overrides=overrides).config
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    T = _resolve_training(nlp.config)
+    T = resolve_training(nlp.config)
     optimizer = T["optimizer"]
     corpus = RecipeCorpus(
         data_dir / "wnut17-train.conll", format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=80

@@ -8,13 +8,13 @@ import spacy
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-from recipe_cli.checkpoint import epoch_dir
 from recipe_cli.cli import app as umbrella_app
 from recipe_cli.cli.evaluate import app as eval_app
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.evaluation import read_data
-from recipe_cli.metrics import read_rows
-from recipe_cli.readers import RecipeCorpus
+from recipe_cli.data.corpus import RecipeCorpus
+from recipe_cli.evaluation.scoring import read_data
+from recipe_cli.output.layout import epoch_dir
+from recipe_cli.output.metrics import read_rows
 
 runner = CliRunner()
 

@@ -6,21 +6,21 @@ import pytest
 from spacy.util import load_model_from_config, registry
 from thinc.api import Config
 
-from recipe_cli.config import (
+from recipe_cli.cli.util import cli_overrides
+from recipe_cli.config.build import (
     AUTO,
     COMPONENTS,
     apply_overrides,
     build_config,
-    cli_overrides,
     default_config_path,
     departures,
     parse_components,
     recipe_config,
 )
-from recipe_cli.environment import ENV_OVERRIDES, env_overrides
+from recipe_cli.config.environment import ENV_OVERRIDES, env_overrides
+from recipe_cli.config.overrides import parse_overrides
+from recipe_cli.config.schemas import ConfigSchemaTraining
 from recipe_cli.errors import RecipeError, UsageError
-from recipe_cli.overrides import parse_overrides
-from recipe_cli.schemas import ConfigSchemaTraining
 
 
 def _resolved_training(config: Config) -> dict:

@@ -7,13 +7,14 @@ import spacy
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-import recipe_cli.evaluation as evaluation
+import recipe_cli.evaluation.scoring as evaluation
+import recipe_cli.pipeline as pipeline
 from recipe_cli.cli.evaluate import app as eval_app
 from recipe_cli.cli.train import app as train_app
+from recipe_cli.data.corpus import RecipeCorpus
+from recipe_cli.data.formats import read_docs
 from recipe_cli.errors import RecipeError
-from recipe_cli.formats import read_docs
-from recipe_cli.metrics import read_rows
-from recipe_cli.readers import RecipeCorpus
+from recipe_cli.output.metrics import read_rows
 
 runner = CliRunner()
 
@@ -146,8 +147,8 @@ def test_tagger_per_tag_accuracy_adds_up_to_tag_acc(tagger_run, data_dir):
 @pytest.mark.slow
 def test_run_folder_scores_every_epoch_on_recorded_dev(ner_run, monkeypatch):
     loads = []
-    real = evaluation.load_model
-    monkeypatch.setattr(evaluation, "load_model", lambda path, **kw: loads.append(str(path)) or real(path, **kw))
+    real = pipeline.load_model
+    monkeypatch.setattr(pipeline, "load_model", lambda path, **kw: loads.append(str(path)) or real(path, **kw))
     result = evaluation.evaluate_run(ner_run)
     rows = read_rows(ner_run / "metrics.jsonl")
     assert [e["epoch"] for e in result["epochs"]] == [1, 2, 3]
@@ -242,7 +243,7 @@ def test_read_data_groups_sentences_as_the_pipeline_was_trained(data_dir):
     """A parser pipeline's dev corpus groups 10 sentences per doc through a ${...} reference."""
     from spacy.util import load_model_from_config
 
-    from recipe_cli.config import recipe_config
+    from recipe_cli.config.build import recipe_config
 
     config = recipe_config(["parser"])
     config["training"]["batcher"]["size"]["stop"] = 16
@@ -296,7 +297,7 @@ def test_spans_morphology_and_relations_tables():
     """The tables spaCy's span, morphology and dependency scores give, each label with its count in the data."""
     from collections import Counter
 
-    from recipe_cli.per_label import per_label_tables
+    from recipe_cli.evaluation.per_label import per_label_tables
 
     examples = _spans_morph_deps_examples()
     scores = _spans_morph_deps_scores(examples)
@@ -321,8 +322,8 @@ def test_recipe_eval_prints_span_tables_by_default_and_the_others_on_request():
     import io
 
     from recipe_cli.cli.evaluate import print_result
-    from recipe_cli.console import Console
-    from recipe_cli.per_label import per_label_tables
+    from recipe_cli.display.console import Console
+    from recipe_cli.evaluation.per_label import per_label_tables
 
     examples = _spans_morph_deps_examples()
     scores = _spans_morph_deps_scores(examples)

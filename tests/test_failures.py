@@ -15,12 +15,12 @@ from spacy.scorer import Scorer
 from thinc.optimizers import Optimizer
 from typer.testing import CliRunner
 
-import recipe_cli.fitting as fitting
-from recipe_cli.checkpoint import epoch_folders
+import recipe_cli.training.fit as fitting
 from recipe_cli.cli.evaluate import app as eval_app
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.formats import read_docs
-from recipe_cli.metrics import read_rows
+from recipe_cli.data.formats import read_docs
+from recipe_cli.output.layout import epoch_folders
+from recipe_cli.output.metrics import read_rows
 
 runner = CliRunner()
 EPOCHS = 2
@@ -51,13 +51,13 @@ def _fail_on_call(monkeypatch, owner, name, n):
     original = getattr(owner, name)
     calls = {"n": 0, "epochs": 0}
     if n == 0:
-        finish_epoch = fitting._finish_epoch
+        finish_epoch = fitting.finish_epoch
 
         def count_epochs(*args, **kwargs):
             calls["epochs"] += 1
             return finish_epoch(*args, **kwargs)
 
-        monkeypatch.setattr(fitting, "_finish_epoch", count_epochs)
+        monkeypatch.setattr(fitting, "finish_epoch", count_epochs)
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -219,7 +219,7 @@ def test_unexpected_error_outside_a_stage_is_one_line_too(tmp_path, data_dir, mo
     def broken_info(*args, **kwargs):
         raise TypeError(f"'NoneType' object is not iterable {INJECTED}")
 
-    monkeypatch.setattr(fitting, "_logger_info", broken_info)
+    monkeypatch.setattr(fitting, "logger_info", broken_info)
     line = _assert_one_line(_invoke(train_app, _args(data_dir, out)), "Training failed: TypeError: ")
     assert _logged(line) == out / ERROR_LOG
 
@@ -278,7 +278,7 @@ def test_recipe_eval_unexpected_error_is_one_line(tmp_path, monkeypatch, log_dir
 
 
 def test_reader_tags_each_document_with_file_and_number(data_dir):
-    from recipe_cli.formats import ORIGIN
+    from recipe_cli.data.formats import ORIGIN
 
     path = data_dir / "wnut17-dev.conll"
     docs = list(read_docs(path, spacy.blank("en")))
@@ -288,9 +288,9 @@ def test_reader_tags_each_document_with_file_and_number(data_dir):
 def test_stage_names_the_batch_and_keeps_the_original_error():
     from spacy.training import Example
 
+    from recipe_cli.data.formats import ORIGIN
     from recipe_cli.errors import StageError
-    from recipe_cli.failures import describe_batch, stage
-    from recipe_cli.formats import ORIGIN
+    from recipe_cli.output.failures import describe_batch, stage
 
     nlp = spacy.blank("en")
     batch = []

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from spacy.tokens import DocBin
 from spacy.training import docs_to_json
 
+from recipe_cli.data.corpus import RecipeCorpus
+from recipe_cli.data.formats import read_docs
 from recipe_cli.errors import RecipeError
-from recipe_cli.formats import read_docs
-from recipe_cli.readers import RecipeCorpus
 
 DATA = Path(__file__).parent / "data"
 # Seconds one read may take before it counts as a hang.

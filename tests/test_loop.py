@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 from spacy.util import load_model_from_config
 
-from recipe_cli.config import build_config
-from recipe_cli.loop import shuffled, train_epochs
-from recipe_cli.readers import RecipeCorpus
-from recipe_cli.schedules import linear_decay
-from recipe_cli.training import _resolve_training
+from recipe_cli.config.build import build_config
+from recipe_cli.data.corpus import RecipeCorpus
+from recipe_cli.training.loop import shuffled, train_epochs
+from recipe_cli.training.schedules import linear_decay
+from recipe_cli.training.setup import resolve_training
 
 DATA = Path(__file__).parent / "data" / "ewt-train.conllu"
 
@@ -33,7 +33,7 @@ def setup(tagger_config):
     """A fresh initialised pipeline, its resolved [training] (optimizer, batcher schedules) and examples: training
     changes all three, so no test sees what another did."""
     nlp = load_model_from_config(tagger_config.copy(), auto_fill=True, validate=True)
-    T = _resolve_training(nlp.config)
+    T = resolve_training(nlp.config)
     corpus = RecipeCorpus(DATA, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=60)
     examples = list(corpus(nlp))
     nlp.initialize(lambda: examples, sgd=T["optimizer"])

@@ -3,7 +3,8 @@
 import pytest
 import srsly
 
-from recipe_cli.metrics import METRICS_FILE, append_row, read_rows
+from recipe_cli.output.layout import METRICS_FILE
+from recipe_cli.output.metrics import append_row, read_rows
 
 
 def _row(epoch: int) -> dict:

@@ -8,12 +8,13 @@ import pytest
 from spacy.util import registry
 from typer.testing import CliRunner
 
-from recipe_cli import plots
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.config import build_config
-from recipe_cli.metrics import read_rows
-from recipe_cli.plots import PLOT_FILE, BackgroundPlot
-from recipe_cli.training import train
+from recipe_cli.config.build import build_config
+from recipe_cli.output import plots
+from recipe_cli.output.layout import PLOT_FILE
+from recipe_cli.output.metrics import read_rows
+from recipe_cli.output.plots import BackgroundPlot
+from recipe_cli.training.train import train
 
 runner = CliRunner()
 SLEEP = 0.3
@@ -88,7 +89,7 @@ def test_background_plot_returns_at_once_and_close_waits_for_the_newest(tmp_path
         f"m.plot_training = lambda rows, trace, path: (time.sleep(1.0), "
         f"open({str(drawn)!r}, 'a').write(str(len(rows)) + chr(10)), real(rows, trace, path)); m.serve("
     )
-    monkeypatch.setattr(plots, "_WORKER", plots._WORKER.replace("m.serve(", slow))
+    monkeypatch.setattr(plots, "WORKER", plots.WORKER.replace("m.serve(", slow))
     path = tmp_path / PLOT_FILE
     trace = [(i, 0.5, 1) for i in range(1, 50)]
     with BackgroundPlot(path) as plot:
@@ -116,7 +117,7 @@ def test_background_plot_draws_in_this_process_without_a_worker(tmp_path, monkey
 def test_dev_evaluation_scores_as_nlp_evaluate(data_dir):
     import spacy
 
-    from recipe_cli.evaluation import DevEvaluation
+    from recipe_cli.evaluation.scoring import DevEvaluation
 
     nlp = spacy.blank("en")
     nlp.add_pipe("textcat")

@@ -7,9 +7,9 @@ from spacy.tokens import Doc, Span
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.formats import Source
-from recipe_cli.oracle import ParseCheck, without_parse
-from recipe_cli.readers import RecipeCorpus
+from recipe_cli.data.corpus import RecipeCorpus
+from recipe_cli.data.formats import Source
+from recipe_cli.data.oracle import ParseCheck, without_parse
 
 runner = CliRunner()
 FIXTURE = "ewt-quotes-v2.json"

@@ -5,7 +5,7 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from recipe_cli.per_label import per_label_tables
+from recipe_cli.evaluation.per_label import per_label_tables
 
 
 def _ner_examples(nlp):

@@ -11,10 +11,10 @@ from spacy.util import registry
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.config import build_config
-from recipe_cli.metrics import read_rows
-from recipe_cli.plots import PLOT_FILE
-from recipe_cli.training import train
+from recipe_cli.config.build import build_config
+from recipe_cli.output.layout import PLOT_FILE
+from recipe_cli.output.metrics import read_rows
+from recipe_cli.training.train import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 runner = CliRunner()

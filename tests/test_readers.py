@@ -7,9 +7,9 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example, docs_to_json
 
+from recipe_cli.data.corpus import RecipeCorpus, create_corpus_reader, heldout_count, split_docs
+from recipe_cli.data.formats import detect_format, read_docs
 from recipe_cli.errors import RecipeError
-from recipe_cli.formats import detect_format, read_docs
-from recipe_cli.readers import RecipeCorpus, create_corpus_reader, heldout_count, split_docs
 
 
 def _count_iob(path):
@@ -401,7 +401,7 @@ def test_folders_and_globs_with_mixed_formats(tmp_path, data_dir, nlp):
 def test_default_output_names(tmp_path):
     from pathlib import Path
 
-    from recipe_cli.config import default_output
+    from recipe_cli.output.layout import default_output
 
     assert default_output(Path("data/train.conll"), ["ner"]) == Path("train-ner")
     assert default_output(Path("data/train.conll"), ["tagger", "parser"]) == Path("train-tagger+parser")

@@ -9,12 +9,11 @@ import pytest
 import spacy
 from typer.testing import CliRunner
 
-from recipe_cli.checkpoint import epoch_folders
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import RecipeError
-from recipe_cli.metrics import read_rows
-from recipe_cli.state import STATE_DIR
-from recipe_cli.training import check_output_dir
+from recipe_cli.output.layout import STATE_DIR, epoch_folders
+from recipe_cli.output.metrics import read_rows
+from recipe_cli.training.train import check_output_dir
 
 runner = CliRunner()
 RUNNER = Path(__file__).parent / "kill_runner.py"

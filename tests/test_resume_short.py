@@ -8,12 +8,11 @@ import pytest
 import srsly
 from typer.testing import CliRunner
 
-from recipe_cli.checkpoint import epoch_folders
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import RecipeError, UsageError
-from recipe_cli.metrics import read_rows, write_rows
-from recipe_cli.resume import latest_state, resume
-from recipe_cli.state import STATE_DIR
+from recipe_cli.output.layout import STATE_DIR, epoch_folders
+from recipe_cli.output.metrics import read_rows, write_rows
+from recipe_cli.training.resume import latest_state, resume
 
 runner = CliRunner()
 TIMING = ("seconds", "train_seconds", "checkpoint_seconds")

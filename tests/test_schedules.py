@@ -5,9 +5,9 @@ import pytest
 from spacy.util import load_model_from_config, registry
 from thinc.api import Config
 
-from recipe_cli.config import AUTO, COMPONENTS, recipe_config
-from recipe_cli.schedules import as_schedule, linear_decay
-from recipe_cli.schemas import ConfigSchemaTraining
+from recipe_cli.config.build import AUTO, COMPONENTS, recipe_config
+from recipe_cli.config.schemas import ConfigSchemaTraining
+from recipe_cli.training.schedules import as_schedule, linear_decay
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

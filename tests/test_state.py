@@ -8,10 +8,8 @@ import spacy
 from spacy.training import Example
 from thinc.api import Adam
 
-from recipe_cli.state import (
-    ARRAYS_FILE,
-    STATE_FILE,
-    Counted,
+from recipe_cli.output.layout import ARRAYS_FILE, STATE_FILE
+from recipe_cli.output.state import (
     TrainingState,
     encode_arrays,
     read_state,
@@ -20,6 +18,7 @@ from recipe_cli.state import (
     rng_states,
     save_state,
 )
+from recipe_cli.training.schedules import Counted
 
 SENTENCES = [
     (["I", "like", "green", "eggs"], ["PRP", "VBP", "JJ", "NNS"]),

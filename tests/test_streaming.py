@@ -4,10 +4,10 @@ import pytest
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
+from recipe_cli.cli.util import split_data_words
+from recipe_cli.data.formats import read_docs
 from recipe_cli.errors import RecipeError
-from recipe_cli.formats import read_docs
-from recipe_cli.metrics import read_rows
-from recipe_cli.overrides import split_data_words
+from recipe_cli.output.metrics import read_rows
 
 runner = CliRunner()
 TIMING = ("seconds", "train_seconds", "checkpoint_seconds")

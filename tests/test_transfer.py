@@ -10,9 +10,9 @@ from spacy.util import load_model_from_config
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.config import build_config
-from recipe_cli.formats import read_docs
-from recipe_cli.metrics import read_rows
+from recipe_cli.config.build import build_config
+from recipe_cli.data.formats import read_docs
+from recipe_cli.output.metrics import read_rows
 
 runner = CliRunner()
 DATA = Path(__file__).parent / "data"
@@ -70,8 +70,8 @@ def test_finetune_keeps_the_old_labels(tmp_path, base, raw_texts, extra):
 @pytest.mark.slow
 def test_rehearsal_and_fill_in_use_the_base_models_predictions(tmp_path, base, raw_texts):
     """The rehearsal examples are the base model's own annotation of the raw texts."""
-    from recipe_cli.evaluation import load_pipeline
-    from recipe_cli.transfer import fill_in, rehearsal_examples
+    from recipe_cli.pipeline import load_pipeline
+    from recipe_cli.training.rehearsal import fill_in, rehearsal_examples
 
     teacher = load_pipeline(base)
     nlp = load_pipeline(base)
@@ -242,7 +242,7 @@ def test_tagger_and_textcat_finetune_with_rehearsal(tmp_path, component, train, 
 def test_rehearsal_texts_from_jsonl(tmp_path):
     """.jsonl: each record's "text" (other keys and blank lines ignored); .txt: each line as it is."""
     from recipe_cli.errors import RecipeError
-    from recipe_cli.transfer import read_raw_texts
+    from recipe_cli.training.rehearsal import read_raw_texts
 
     lines = ['{"text": "Apple opens a store", "meta": {"id": 1}}', "", '{"text": "Paris,\\n \\"again\\""}']
     path = tmp_path / "texts.jsonl"
@@ -263,7 +263,7 @@ def test_fill_in_gives_textcat_multilabel_the_base_categories_the_new_data_lacks
     """The base's 0/1 decision for each category the new examples lack; the categories they give stay as given."""
     from spacy.training import Example
 
-    from recipe_cli.transfer import fill_in
+    from recipe_cli.training.rehearsal import fill_in
 
     teacher = spacy.blank("en")
     teacher.add_pipe("textcat_multilabel")

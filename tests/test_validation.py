@@ -8,9 +8,9 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
+from recipe_cli.data.formats import FORMATS, detect_format, read_docs
+from recipe_cli.data.summary import LONG_DOC_TOKENS, data_warnings, summarize
 from recipe_cli.errors import RecipeError
-from recipe_cli.formats import FORMATS, detect_format, read_docs
-from recipe_cli.validation import LONG_DOC_TOKENS, data_warnings, summarize
 
 runner = CliRunner()
 

@@ -6,11 +6,12 @@ import srsly
 import typer
 from wasabi import row
 
-from ..console import Console
 from ..device import use_gpu
+from ..display.console import Console
 from ..errors import Errors, UsageError
-from ..evaluation import check_thresholds, evaluate, evaluate_run, is_run_dir
-from ._util import Arg, Opt, check_format, cli_errors
+from ..evaluation.scoring import check_thresholds, evaluate, evaluate_run
+from ..output.layout import is_run_dir
+from .util import Arg, Opt, check_format, cli_errors
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -117,7 +118,7 @@ def _print_epochs(console: Console, result: dict[str, Any]) -> None:
     scores = [epoch["score"] for epoch in result["epochs"]]
     low, high = min(scores), max(scores)
     widths, aligns = [5, 10, 10, _BAR_WIDTH, 22], ["r", "r", "r", "l", "l"]
-    console.line(row(["Epoch", "Dev score", "Score", "", ""], widths=widths, aligns=aligns), bold=True)
+    console.line(row(["Epoch", "Dev score", "Score", "", ""], widths=widths, aligns=aligns), bold=True)  # type: ignore[arg-type]
     for epoch in result["epochs"]:
         marks = []
         if epoch["best"]:
@@ -126,7 +127,7 @@ def _print_epochs(console: Console, result: dict[str, Any]) -> None:
             marks.append("best here")
         bar = score_bar(epoch["score"], low, high)
         cells = [epoch["epoch"], f"{epoch['dev_score']:.4f}", f"{epoch['score']:.4f}", bar, ", ".join(marks)]
-        console.line(row(cells, widths=widths, aligns=aligns), fg="green" if epoch["best"] else None)
+        console.line(row(cells, widths=widths, aligns=aligns), fg="green" if epoch["best"] else None)  # type: ignore[arg-type]
     console.line()
 
 
@@ -152,10 +153,10 @@ def _print_table(console: Console, name: str, table: dict[str, dict[str, float]]
     widths = [label_width] + [8] * len(keys)
     aligns = ["l"] + ["r"] * len(keys)
     console.line()
-    console.line(row([name.upper()] + [title for _, title in keys], widths=widths, aligns=aligns), bold=True)
+    console.line(row([name.upper()] + [title for _, title in keys], widths=widths, aligns=aligns), bold=True)  # type: ignore[arg-type]
     for label, values in table.items():
         cells = [label] + [_cell(values.get(key), key) for key, _ in keys]
-        console.line(row(cells, widths=widths, aligns=aligns))
+        console.line(row(cells, widths=widths, aligns=aligns))  # type: ignore[arg-type]
 
 
 def _cell(value: Any, key: str) -> str:

@@ -5,13 +5,22 @@ from typing import Annotated
 
 import typer
 
-from ..config import build_config, cli_overrides, default_output, parse_components
-from ..errors import Errors, UsageError
-from ..overrides import parse_overrides, split_data_words, take_rehearse
-from ..resume import EXTENDING
-from ..resume import resume as resume_run
-from ..training import train
-from ._util import EXIT_CODES_HELP, Arg, Opt, check_format, cli_errors
+from ..config.build import build_config
+from ..output.layout import default_output
+from ..training.resume import EXTENDING
+from ..training.resume import resume as resume_run
+from ..training.train import train
+from .util import (
+    EXIT_CODES_HELP,
+    Arg,
+    Opt,
+    check_format,
+    check_resume_options,
+    cli_errors,
+    cli_overrides,
+    components_and_data,
+    parse_free_words,
+)
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -106,28 +115,19 @@ def train_cli(
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, decaying
     dropout, and an evaluated checkpoint after every epoch."""
     with cli_errors():
-        # COMPONENT and DATA take every free word: the --section.key value overrides among them are split off.
-        words, override_words = split_data_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
-        override_words, rehearse = take_rehearse(override_words)
-        overrides = parse_overrides(override_words)
+        free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
         if resume is not None:
-            given = [name for name, value in (("--dev", dev), ("--config", config), ("--lang", lang), ("--seed", seed),
-                     ("--format", data_format), ("--output", output), ("--vectors", vectors),
-                     ("--base-model", base_model), ("--rehearse", rehearse)) if value is not None and value != []]  # fmt: skip
-            if given or words:
-                what = ", ".join(given + (["COMPONENT or DATA"] if words else []))
-                raise UsageError(Errors.E060.format(path=resume, what=what, allowed=", ".join(EXTENDING)))
-            resume_run(resume, overrides=overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs)
+            options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,
+                       "--output": output, "--vectors": vectors, "--base-model": base_model}  # fmt: skip
+            check_resume_options(resume, free, options, EXTENDING)
+            resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs)
             return
-        if len(words) < 2:
-            raise UsageError(Errors.E058)
-        components = parse_components(str(words[0]))
-        paths = words[1:]
+        components, paths = components_and_data(free)
         check_format(data_format)
         named = cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format, vectors=vectors,
-                              base_model=base_model, rehearse=rehearse)  # fmt: skip
-        overrides = {**named, **overrides}
-        training_config = build_config(components, config_path=config, overrides=overrides, environ=os.environ)
+                              base_model=base_model, rehearse=free.rehearse)  # fmt: skip
+        training_config = build_config(components, config_path=config, overrides={**named, **free.overrides},
+                                       environ=os.environ)  # fmt: skip
         output = output if output is not None else default_output(paths[0], components)
         train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
               dry_run=dry_run, keep_epochs=keep_epochs or 0)  # fmt: skip

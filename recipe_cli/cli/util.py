@@ -1,0 +1,172 @@
+"""Shared bits of the commands: options, the one error channel, and the command line's free words and named
+options turned into what the library takes (plain functions, tested apart from the commands)."""
+
+import sys
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+
+from ..config.build import config_paths, parse_components
+from ..config.overrides import parse_overrides
+from ..data.formats import FORMATS
+from ..display.console import Console
+from ..errors import Errors, RecipeError, StageError, UsageError
+from ..output.failures import logged
+
+Arg = typer.Argument
+Opt = typer.Option
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 bad data, config, environment or output folder; "
+    "2 bad command-line usage; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM."
+)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Print library errors as one line on stderr and exit with their code; never a traceback (an exception
+    from inside spaCy or thinc, or any other, is one line too, its traceback written to a file it names)."""
+    err = Console(sys.stderr)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *args, **kwargs: err.warn(str(message).replace("\n", " "))
+        try:
+            yield
+        except StageError as e:
+            # Inside spaCy or thinc: one line, the traceback in OUT/error.log or, before OUT exists, a temporary file.
+            err.fail(str(logged(e)))
+            raise typer.Exit(e.exit_code) from None
+        except RecipeError as e:
+            err.fail(str(e))
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            err.line("Interrupted.")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            # A command's own exit status (recipe-eval's 3 for a failed threshold) and usage errors.
+            raise
+        except Exception as e:
+            # Anything else, even a bug of ours: still one line, and the traceback in a file it names.
+            err.fail(str(logged(e)))
+            raise typer.Exit(1) from None
+
+
+def check_format(name: str | None) -> None:
+    """A --format value must name a reader (usage error, exit 2, otherwise)."""
+    if name is not None and name not in FORMATS:
+        raise UsageError(Errors.E057.format(name=name, options=", ".join(FORMATS)))
+
+
+@dataclass
+class FreeWords:
+    """recipe-train's free words, sorted: COMPONENT and DATA, the --section.key overrides, --rehearse [RAW].
+
+    words (List[Path]): COMPONENT then the DATA paths, as typed.
+    overrides (Dict[str, Any]): dotted config path → value.
+    rehearse (Union[Path, bool, None]): RAW, True for the training texts, None when not given.
+    """
+
+    words: list[Path] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    rehearse: Path | bool | None = None
+
+
+def parse_free_words(words: Sequence[str]) -> FreeWords:
+    """COMPONENT and DATA take every free word: split off the --section.key value overrides and --rehearse."""
+    paths, override_words = split_data_words(list(words))
+    override_words, rehearse = take_rehearse(override_words)
+    return FreeWords(words=paths, overrides=parse_overrides(override_words), rehearse=rehearse)
+
+
+def check_resume_options(resume: Path, free: FreeWords, options: Mapping[str, Any], extending: Sequence[str]) -> None:
+    """--resume takes the run's own config and data: refuse the options (name → value) and words that would
+    change them (usage error E060). Empty values ([], None) are options not given."""
+    given = [name for name, value in options.items() if value is not None and value != []]
+    if free.rehearse is not None:
+        given.append("--rehearse")
+    if given or free.words:
+        what = ", ".join(given + (["COMPONENT or DATA"] if free.words else []))
+        raise UsageError(Errors.E060.format(path=resume, what=what, allowed=", ".join(extending)))
+
+
+def components_and_data(free: FreeWords) -> tuple[list[str], list[Path]]:
+    """COMPONENT (a comma list of known components) and the DATA paths from the free words."""
+    if len(free.words) < 2:
+        raise UsageError(Errors.E058)
+    return parse_components(str(free.words[0])), free.words[1:]
+
+
+def split_data_words(words: list[str]) -> tuple[list[Path], list[str]]:
+    """Split free command-line words into data paths and override words.
+
+    ["a.conll", "--training.max_epochs", "5", "b.jsonl"] → ([a.conll, b.jsonl], ["--training.max_epochs", "5"]).
+    A word after a "--name" (without "=") is that override's value unless it starts with "--" too.
+    """
+    paths: list[Path] = []
+    overrides: list[str] = []
+    words = list(words)
+    while words:
+        word = words.pop(0)
+        if not word.startswith("--"):
+            paths.append(Path(word))
+            continue
+        overrides.append(word)
+        if "=" not in word and words and not words[0].startswith("--"):
+            overrides.append(words.pop(0))
+    return paths, overrides
+
+
+def take_rehearse(words: list[str]) -> tuple[list[str], Path | bool | None]:
+    """Take --rehearse [RAW] out of override words: (the other words, RAW / True / None)."""
+    rest: list[str] = []
+    found: Path | bool | None = None
+    words = list(words)
+    while words:
+        word = words.pop(0)
+        if word == "--rehearse":
+            found = Path(words.pop(0)) if words and not words[0].startswith("--") else True
+        elif word.startswith("--rehearse="):
+            found = Path(word.split("=", 1)[1])
+        else:
+            rest.append(word)
+    return rest, found
+
+
+def cli_overrides(
+    *,
+    data: Sequence[Path],
+    dev: Sequence[Path] | None,
+    lang: str | None,
+    seed: int | None,
+    format: str | None = None,
+    vectors: Path | None = None,
+    base_model: str | None = None,
+    rehearse: Path | bool | None = None,
+) -> dict[str, Any]:
+    """The config settings that recipe-train's named options stand for (several paths become a list).
+
+    rehearse: True for rehearsal on the training texts, a path for raw texts, None for none.
+    """
+    overrides: dict[str, Any] = {"paths.train": config_paths(data), "paths.dev": config_paths(dev or data)}
+    if vectors is not None:
+        overrides["paths.vectors"] = str(vectors)
+    if base_model is not None:
+        overrides["paths.base_model"] = str(base_model)
+    if rehearse is not None and rehearse is not False:
+        overrides["training.rehearsal.enabled"] = True
+        if not isinstance(rehearse, bool):
+            overrides["paths.rehearse"] = str(rehearse)
+    if format is not None:
+        overrides.update({"corpora.train.format": format, "corpora.dev.format": format})
+    if not dev:  # hold out a seeded share of DATA as dev data
+        overrides.update({"corpora.train.part": "train", "corpora.dev.part": "heldout"})
+    if lang is not None:
+        overrides["nlp.lang"] = lang
+    if seed is not None:
+        overrides["system.seed"] = seed
+    return overrides

@@ -1,0 +1,251 @@
+"""Building the training config: packaged recipe < user config < environment < command line."""
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confection import ConfigValidationError
+from thinc.api import Config
+
+from ..errors import Errors, RecipeError, UsageError
+from .environment import env_overrides
+
+COMPONENTS = ("ner", "tagger", "parser", "morphologizer", "senter", "textcat", "textcat_multilabel")
+# The value of [training.batcher.size] stop that asks for the recipe's automatic maximum.
+AUTO = "auto"
+# Sections taken from a user's config as a whole when it defines its own pipeline.
+_PIPELINE_SECTIONS = ("nlp", "components")
+# Readers that recipe.Corpus.v1 replaces: it takes the same arguments and reads more formats.
+_REPLACED_READERS = {"spacy.Corpus.v1"}
+# Settings of [training] compared with the recipe to list a config's departures from it.
+_RECIPE_SETTINGS = ("dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency")
+
+
+@dataclass
+class TrainingConfig:
+    """The config a run trains with, and how it came about."""
+
+    config: Config
+    # Dotted path → (environment variable, value) for each override the environment applied.
+    env_applied: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    departures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def configs_dir() -> Path:
+    """The packaged configs: inside the installed package, or at the top of a source checkout."""
+    package = Path(__file__).parent.parent
+    installed = package / "configs"
+    return installed if installed.is_dir() else package.parent / "configs"
+
+
+def default_config_path(component: str) -> Path:
+    return configs_dir() / f"{component}.cfg"
+
+
+def parse_components(spec: str) -> list[str]:
+    """Split "tagger,parser" into known component names, in order."""
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:
+        raise UsageError(Errors.E001.format(name=spec, options=", ".join(COMPONENTS)))
+    for name in names:
+        if name not in COMPONENTS:
+            raise UsageError(Errors.E001.format(name=name, options=", ".join(COMPONENTS)))
+        if names.count(name) > 1:
+            raise UsageError(Errors.E002.format(name=name))
+    return names
+
+
+def read_config(path: Path) -> Config:
+    """Read a config file without interpolating it."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(Errors.E010.format(path=path))
+    try:
+        return Config().from_disk(path, interpolate=False)
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E011.format(path=path, error=one_line(e))) from None
+    except Exception as e:  # configparser's own errors: duplicate sections, bad syntax
+        raise RecipeError(Errors.E011.format(path=path, error=f"{type(e).__name__}: {e}".replace("\n", " "))) from None
+
+
+def recipe_config(components: list[str]) -> Config:
+    """The packaged config for one component, or the packaged configs of several merged into one pipeline."""
+    configs = [read_config(default_config_path(name)) for name in components]
+    if len(configs) == 1:
+        return configs[0]
+    merged = copy.deepcopy(configs[0])
+    blocks: dict[str, Any] = {}
+    for cfg in configs:
+        blocks.update(cfg["components"])
+    pipeline = (["tok2vec"] if "tok2vec" in blocks else []) + components
+    merged["components"] = {name: blocks[name] for name in pipeline}
+    merged["nlp"]["pipeline"] = pipeline
+    # Empty weights: spaCy combines the components' default score weights into one main score.
+    merged["training"]["score_weights"] = {}
+    merged["corpora"]["train"]["sents_per_doc"] = max(cfg["corpora"]["train"]["sents_per_doc"] for cfg in configs)
+    return Config(merged)
+
+
+def merge_user_config(recipe: Config, user: Config) -> tuple[Config, list[str]]:
+    """The user's config, with what it lacks filled in from the recipe.
+
+    RETURNS (Tuple[Config, List[str]]): the merged config and notes on what was changed beyond filling.
+    """
+    merged = copy.deepcopy(dict(user))
+    notes: list[str] = []
+    if user.get("components"):
+        recipe = Config({k: v for k, v in recipe.items() if k not in _PIPELINE_SECTIONS})
+    else:
+        # No pipeline of its own: the recipe's components, with the user's [nlp] settings (lang...).
+        merged["components"] = copy.deepcopy(recipe["components"])
+        nlp_settings = {k: v for k, v in merged.get("nlp", {}).items() if k != "pipeline"}
+        merged["nlp"] = {**copy.deepcopy(recipe["nlp"]), **nlp_settings}
+    _fill(merged, recipe)
+    for name, reader in merged.get("corpora", {}).items():
+        if isinstance(reader, dict) and reader.get("@readers") in _REPLACED_READERS:
+            ours = copy.deepcopy(recipe["corpora"].get(name, recipe["corpora"]["train"]))
+            ours.update({k: v for k, v in reader.items() if k != "@readers"})
+            merged["corpora"][name] = ours
+            notes.append(
+                f"corpora.{name}: {reader['@readers']} → recipe.Corpus.v1 (same arguments; reads every supported format)"
+            )
+    return Config(merged), notes
+
+
+def _fill(target: dict, source: Mapping) -> None:
+    """Add keys of source missing in target, recursing into blocks that call the same function."""
+    for key, value in source.items():
+        if key not in target:
+            target[key] = copy.deepcopy(value)
+        elif isinstance(target[key], dict) and isinstance(value, Mapping) and _same_function(target[key], value):
+            _fill(target[key], value)
+
+
+def _same_function(a: Mapping, b: Mapping) -> bool:
+    fa = {k: v for k, v in a.items() if k.startswith("@")}
+    fb = {k: v for k, v in b.items() if k.startswith("@")}
+    return fa == fb
+
+
+def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
+    """Set dotted paths in config, as `spacy train --a.b value` does."""
+    if not overrides:
+        return config
+    try:
+        return Config().from_str(config.to_str(interpolate=False), overrides=dict(overrides), interpolate=False)
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="overrides", details=one_line(e))) from None
+
+
+def departures(recipe: Config, final: Config) -> list[str]:
+    """Where the [training] settings of final differ from the recipe's, one short line each."""
+    lines: list[str] = []
+    for key in _RECIPE_SETTINGS:
+        ours, theirs = recipe["training"].get(key), final["training"].get(key)
+        lines.extend(_diff(f"training.{key}", ours, theirs))
+    return lines
+
+
+def _diff(path: str, ours: Any, theirs: Any) -> list[str]:
+    if isinstance(ours, Mapping) and isinstance(theirs, Mapping) and _function(ours) == _function(theirs):
+        lines = []
+        for key in sorted(set(ours) | set(theirs)):
+            if not key.startswith("@"):
+                lines.extend(_diff(f"{path}.{key}", ours.get(key), theirs.get(key)))
+        return lines
+    if ours == theirs:
+        return []
+    return [f"{path}: {describe(theirs)}, recipe: {describe(ours)}"]
+
+
+def _function(block: Mapping) -> str | None:
+    return next((str(v) for k, v in block.items() if k.startswith("@")), None)
+
+
+def describe(value: Any) -> str:
+    """A short, readable form of a config value or block."""
+    if isinstance(value, Mapping):
+        name = _function(value)
+        args = ", ".join(f"{k}={describe(v)}" for k, v in value.items() if not k.startswith("@"))
+        return f"{name}({args})" if name else "{" + args + "}"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def one_line(error: ConfigValidationError, prefix: str = "") -> str:
+    """confection's validation error as one line: 'where: what; where: what'.
+
+    prefix (str): the section the error's locations are relative to, e.g. "training.".
+    """
+    parts = []
+    for err in error.errors or []:
+        loc = prefix + ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{loc}: {err.get('msg', '')}" if loc else str(err.get("msg", "")))
+    text = "; ".join(parts) or (error.desc or error.title or str(error)).strip()
+    return " ".join(text.split())
+
+
+def config_paths(paths: Sequence[Path | str]) -> str | list[str]:
+    """One data path as a string, several as a list (corpus readers take either)."""
+    paths = [str(p) for p in paths]
+    return paths[0] if len(paths) == 1 else paths  # type: ignore[return-value]
+
+
+def describe_paths(value: Any) -> str:
+    """A config path setting (one path or a list of them) for display."""
+    return ", ".join(str(p) for p in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def section_at(config: Mapping[str, Any], dot_name: str) -> dict[str, Any]:
+    """The block a dotted name such as "corpora.dev" points to."""
+    node: Any = config
+    for part in dot_name.split("."):
+        node = node[part]
+    return node
+
+
+def build_config(
+    components: list[str],
+    *,
+    config_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TrainingConfig:
+    """The config to train with: packaged recipe < config file < environment < command line.
+
+    components (List[str]): components to train (their packaged configs are the recipe).
+    config_path (Optional[Path]): a user's spaCy config; what it sets wins over the recipe.
+    overrides (Mapping[str, Any]): dotted command-line overrides, applied last.
+    environ (Mapping[str, str]): environment with RECIPE_* / SPACY_CONFIG_OVERRIDES variables.
+    RETURNS (TrainingConfig): the config (not interpolated) and what shaped it.
+    """
+    recipe = recipe_config(components)
+    config, notes = (recipe, []) if config_path is None else merge_user_config(recipe, read_config(config_path))
+    env = env_overrides(config, environ or {})
+    config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
+    config = apply_overrides(config, overrides or {})
+    if config.get("paths", {}).get("vectors"):
+        notes.extend(use_static_vectors(config))
+    return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config), notes=notes)
+
+
+def use_static_vectors(config: Config) -> list[str]:
+    """Turn on include_static_vectors wherever the config's embedding layers have it (for --vectors)."""
+    changed: list[str] = []
+
+    def visit(block: dict, where: str) -> None:
+        for key, value in block.items():
+            if isinstance(value, dict):
+                visit(value, f"{where}.{key}" if where else key)
+            elif key == "include_static_vectors" and value is not True:
+                block[key] = True
+                changed.append(f"{where}.{key}")
+
+    visit(config.get("components", {}), "components")
+    if not changed:
+        return ["paths.vectors: no embedding layer of this config takes static vectors; they are loaded but unused"]
+    return [f"{path} = true (static vectors from paths.vectors)" for path in changed]

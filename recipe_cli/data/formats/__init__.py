@@ -1,0 +1,152 @@
+"""Readers for the training-data formats spaCy users bring, detected from the file.
+
+Each reader turns one file into reference ``Doc`` objects and raises ``RecipeError``
+with the file and, where it can, the line or record at fault.
+"""
+
+import glob
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from ...errors import Errors, RecipeError
+
+# Lines of a text file, numbered, for readers outside this package (the raw texts of rehearsal).
+from ._text import read_lines as read_lines  # noqa: E402
+from .conllu import read_conllu
+from .docbin import read_docbin
+from .iob import read_iob
+from .jsonl import read_jsonl, read_jsonl_lines
+from .spacy_json import read_json
+from .table import read_table
+
+# doc.user_data key of the (file, document number) a reference document was read from, named in errors.
+ORIGIN = "recipe_origin"
+
+DocReader = Callable[[Path, Language, int], Iterator[Doc]]
+
+# Format name → reader. Each reader takes (path, nlp, sents_per_doc).
+FORMATS: dict[str, DocReader] = {
+    "spacy": read_docbin,
+    "json": read_json,
+    "jsonl": read_jsonl,
+    "conllu": read_conllu,
+    "iob": read_iob,
+    "table": read_table,
+}
+
+EXTENSIONS = {
+    ".spacy": "spacy",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".conllu": "conllu",
+    ".iob": "iob",
+    ".bio": "iob",
+    ".iob2": "iob",
+    ".conll": "iob",
+    ".tsv": "table",
+    ".csv": "table",
+}
+
+
+def detect_format(path: Path) -> str:
+    """Name the format of a data file from its extension.
+
+    path (Path): the data file.
+    RETURNS (str): a key of FORMATS.
+    """
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise RecipeError(Errors.E021.format(path=path))
+    return fmt
+
+
+def data_files(path: Path | str) -> list[Path]:
+    """The files a data path names: the file itself, every data file below a folder, or a glob's matches.
+
+    Folders are read recursively, in sorted order, keeping files whose extension names a format.
+    """
+    text = str(path)
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
+    elif any(char in text for char in "*?[") and not path.exists():
+        files = sorted(Path(f) for f in glob.glob(text, recursive=True) if Path(f).is_file())
+    else:
+        return [path]
+    if not files:
+        raise RecipeError(Errors.E033.format(path=text))
+    return files
+
+
+class Source(NamedTuple):
+    """Where a document comes from: its file, and its position there (1 for the file's first document)."""
+
+    path: Path
+    index: int  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return f"{self.path} document {self.index}"
+
+
+def read_docs(
+    path: Path | str | Sequence[Path | str], nlp: Language, *, format: str = "auto", sents_per_doc: int = 1
+) -> Iterator[Doc]:
+    """Read reference Docs lazily from data files, folders of them or globs; formats may be mixed.
+
+    path (Path): the data file, folder or glob pattern, or a list of them (read in order).
+    nlp (Language): gives the vocab and, for raw text, the tokenizer.
+    format (str): a key of FORMATS, or "auto" to detect it for each file.
+    sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
+    YIELDS (Doc): reference documents with the files' annotation, each tagged with its file and position there
+        (see source()).
+    """
+    for each in [path] if isinstance(path, (str, Path)) else path:
+        for file in data_files(each):
+            yield from _read_file(file, nlp, format, sents_per_doc)
+
+
+def source(doc: Doc) -> Source:
+    """Where a Doc that read_docs yielded comes from (the tag _read_file put on it)."""
+    name, index = doc.user_data[ORIGIN]
+    return Source(Path(name), index)
+
+
+def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> Iterator[Doc]:
+    if not path.is_file():
+        raise RecipeError(Errors.E020.format(path=path))
+    fmt = detect_format(path) if format == "auto" else format
+    if fmt not in FORMATS:
+        raise RecipeError(Errors.E057.format(name=fmt, options=", ".join(["auto", *FORMATS])))
+    if path.stat().st_size == 0:
+        raise RecipeError(Errors.E022.format(path=path))
+    name = str(path)
+    for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc), start=1):
+        doc.user_data[ORIGIN] = (name, number)
+        yield doc
+
+
+def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Callable[[Doc], bool], *,
+           format: str = "auto", sents_per_doc: int = 1) -> tuple[Path, str, Doc] | None:  # fmt: skip
+    """The first document that predicate accepts: (file, "line N" (JSON Lines) or "document N", the Doc).
+
+    Reads the files again, whole (no held-out split): for error messages, after the data has been read once.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reading already warned
+        for each in [path] if isinstance(path, (str, Path)) else path:
+            for file in data_files(each):
+                fmt = detect_format(file) if format == "auto" else format
+                if fmt == "jsonl":
+                    found = ((f"line {n}", doc) for n, doc in read_jsonl_lines(file, nlp))
+                else:
+                    docs = _read_file(file, nlp, fmt, sents_per_doc)
+                    found = ((f"document {n}", doc) for n, doc in enumerate(docs, start=1))
+                for where, doc in found:
+                    if predicate(doc):
+                        return file, where, doc
+    return None

@@ -1,0 +1,66 @@
+"""Helpers shared by the text-based readers."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...errors import Errors, RecipeError
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file, naming the file and byte offset of undecodable input."""
+    try:
+        return path.read_text(encoding="utf8")
+    except UnicodeDecodeError as e:
+        raise RecipeError(Errors.E023.format(path=path, error=f"byte {e.start}: {e.reason}")) from None
+    except OSError as e:
+        raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line without its line break) lazily, one line in memory at a time.
+
+    Undecodable bytes name the file, the line and the byte offset within the line.
+    """
+    try:
+        with path.open("rb") as file:
+            for lineno, raw in enumerate(file, start=1):
+                try:
+                    line = raw.decode("utf8")
+                except UnicodeDecodeError as e:
+                    error = f"line {lineno}, byte {e.start}: {e.reason}"
+                    raise RecipeError(Errors.E023.format(path=path, error=error)) from None
+                if lineno == 1:
+                    line = line.removeprefix("\ufeff")
+                yield lineno, line.rstrip("\r\n")
+    except OSError as e:
+        raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
+
+
+# Why a JSON value holding a lone surrogate is refused.
+SURROGATE = "a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"
+
+
+def lone_surrogate(raw: str, value: Any) -> bool:
+    """Whether a value parsed from the JSON text raw holds a lone surrogate: valid JSON ("\\ud800"), but no
+    character, which spaCy cannot encode. Only text with such an escape is checked."""
+    if "\\ud" not in raw and "\\uD" not in raw:
+        return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def group_sentences(sentences: Iterator[list], n: int) -> Iterator[list[list]]:
+    """Group consecutive sentences into lists of at most n."""
+    group: list[list] = []
+    for sent in sentences:
+        group.append(sent)
+        if len(group) >= max(1, n):
+            yield group
+            group = []
+    if group:
+        yield group

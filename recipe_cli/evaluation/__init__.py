@@ -1,0 +1,1 @@
+"""Scoring pipelines with spaCy's scorer, with per-label tables."""

@@ -1,0 +1,58 @@
+"""The automatic maximum batch size of the recipe, and batchers whose size schedule can be saved."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from spacy.util import registry
+
+from .schedules import Counted
+
+# Largest batch, in examples, by the factory of the trained component.
+MAX_BATCH_SIZE: dict[str, int] = {
+    "tagger": 32,
+    "morphologizer": 32,
+    "senter": 32,
+    "parser": 16,
+    "ner": 16,
+    "spancat": 16,
+    "textcat": 64,
+    "textcat_multilabel": 64,
+}
+# Used when none of the trained components is in the table.
+FALLBACK_MAX_BATCH_SIZE = 16
+
+
+def auto_max_batch_size(factories: list[str], n_examples: int) -> int:
+    """The recipe's MAX: the smallest of the trained components' maxima, halved below 1000
+    training examples and halved again below 500.
+
+    factories (List[str]): factory names of the components being trained.
+    n_examples (int): number of training examples.
+    RETURNS (int): the largest batch size, at least 1.
+    """
+    known = [MAX_BATCH_SIZE[f] for f in factories if f in MAX_BATCH_SIZE]
+    size = min(known) if known else FALLBACK_MAX_BATCH_SIZE
+    if n_examples < 1000:
+        size //= 2
+    if n_examples < 500:
+        size //= 2
+    return max(1, size)
+
+
+def resolve_batcher(block: dict[str, Any]) -> tuple[Callable[[Iterable[Any]], Iterable[list[Any]]], Counted | None]:
+    """The batcher of an interpolated [training.batcher] block, with its size schedule counted.
+
+    A batcher keeps its size schedule to itself; this resolves the schedule first, wraps it so the
+    number of sizes drawn can be saved with the training state and replayed on resume, and hands
+    the counted schedule to the registered batcher function.
+    RETURNS: the batcher, and the counted size schedule (None when the size is a plain number).
+    """
+    size = block.get("size")
+    if not (isinstance(size, dict) and any(key.startswith("@") for key in size)):
+        return registry.resolve({"batcher": block})["batcher"], None
+    # Validate the block as a whole with a plain size standing in for the schedule.
+    registry.resolve({"batcher": {**block, "size": 1}})
+    sizes = Counted(registry.resolve({"size": size})["size"])
+    args = {key: value for key, value in block.items() if not key.startswith("@") and key != "size"}
+    make_batcher = registry.get("batchers", block["@batchers"])
+    return make_batcher(**registry.resolve(args), size=sizes), sizes

@@ -1,0 +1,203 @@
+"""resume(): go on with an interrupted run from its last complete epoch, exactly as it would have gone on."""
+
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from thinc.api import Config
+
+from ..config.build import TrainingConfig
+from ..device import use_gpu as use_gpu_device
+from ..display.console import Console
+from ..errors import Errors, RecipeError, UsageError
+from ..output.checkpoint import copy_checkpoint, prune_epochs, remove_leftovers
+from ..output.failures import disk_errors
+from ..output.layout import (
+    DIR_MODEL_BEST,
+    DIR_MODEL_LAST,
+    METRICS_FILE,
+    RUN_FILE,
+    STATE_DIR,
+    STATE_FILE,
+    epoch_dir,
+    epoch_folders,
+    read_run_file,
+    rebase_config_paths,
+    write_run_file,
+)
+from ..output.metrics import write_rows
+from ..output.state import TrainingState, read_state, restore_state
+from ..pipeline import load_pipeline
+from .fit import fit
+from .setup import check_keep_epochs, check_limits, read_training_data, resolve_training, start_rehearsal
+from .train import train
+
+# Settings a resumed run may change: each can only make the run longer.
+EXTENDING = ("training.max_epochs", "training.max_steps", "training.patience")
+
+
+def resume(
+    output_path: Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    use_gpu: int = -1,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    quiet: bool = False,
+    keep_epochs: int | None = None,
+) -> Path:
+    """Continue the run in output_path from its newest epoch that has a training state, or start it again from
+    run.json if it was stopped before its first epoch was saved.
+
+    overrides (Dict[str, Any]): only the settings in EXTENDING, and only values that extend the run. They are
+        recorded in run.json: a later resume keeps them.
+    keep_epochs (Optional[int]): as for train(); None keeps the run's own setting.
+    RETURNS (Path): the output folder.
+    """
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    console = Console(stdout, quiet=quiet)
+    out = Path(output_path)
+    try:
+        run = read_run_file(out)
+    except ValueError as e:
+        raise RecipeError(Errors.E059.format(path=out, why=f" ({RUN_FILE} cannot be read: {e})")) from None
+    if run is None:
+        raise RecipeError(
+            Errors.E059.format(path=out, why=f" ({RUN_FILE} not found: not a recipe-train output folder)")
+        )
+    keep = run.get("keep_epochs", 0) if keep_epochs is None else keep_epochs
+    check_keep_epochs(keep)
+    overrides = dict(overrides or {})
+    _check_override_names(out, overrides)
+    with disk_errors(out):
+        remove_leftovers(out)
+    if not epoch_folders(out) and run.get("config"):
+        return _start_again(out, run, overrides, use_gpu, stdout, stderr, quiet, keep)
+    folder = latest_state(out)
+    try:
+        state = read_state(folder / STATE_DIR)
+    except (OSError, ValueError, TypeError) as e:
+        raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
+    use_gpu_device(use_gpu)
+    nlp = load_pipeline(folder)
+    # What earlier resumes extended the run to is part of the run; then this resume's own extensions.
+    extended = run.get("extended", {})
+    _apply_overrides(out, nlp.config["training"], extended)
+    _apply_overrides(out, nlp.config["training"], overrides)
+    rebase_config_paths(nlp.config, run)
+    T = resolve_training(nlp.config)
+    check_limits(T)
+    with disk_errors(out):
+        # A kill after the newest epoch was in place may have left its metrics row or model-last unwritten.
+        _repair(out, state, keep)
+    done = _finished(state, T)
+    if done:
+        console.good(f"Nothing to resume in {out}: the run ended at epoch {state.epoch} ({done})")
+        return out
+    if overrides:
+        with disk_errors(out):
+            write_run_file(out, {**run, "extended": {**extended, **overrides}})
+    data = read_training_data(nlp, T)
+    # The same base-annotated examples as the run had (the base model must still be where it was).
+    start_rehearsal(nlp, T, data)
+    try:
+        restore_state(nlp, T["optimizer"], folder / STATE_DIR)
+    except (OSError, ValueError, KeyError) as e:
+        raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
+    best = f"best epoch {state.best_epoch}, score {state.best_score:.4f}" if state.best_epoch else "no best yet"
+    console.info("Resuming", f"{out} after epoch {state.epoch} (step {state.step:,}; {best})")
+    for name, value in extended.items():
+        if name not in overrides:
+            console.info("Extended", f"{name} = {value} (by an earlier --resume)")
+    for name, value in overrides.items():
+        console.info("Extended", f"{name} = {value}")
+    return fit(nlp, T, data, out, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep, state=state)
+
+
+def _start_again(
+    out: Path,
+    run: dict[str, Any],
+    overrides: dict[str, Any],
+    use_gpu: int,
+    stdout: IO[str],
+    stderr: IO[str],
+    quiet: bool,
+    keep: int,
+) -> Path:
+    """A run stopped before its first epoch was saved (counting, initialize, the first updates): start it again,
+    from the config, command line and folder that run.json recorded, with this resume's extensions."""
+    try:
+        config = Config().from_str(run["config"], interpolate=False)
+    except Exception as e:  # confection's and configparser's own errors
+        why = f" (nor a config in {RUN_FILE} to start it again from: {type(e).__name__})"
+        raise RecipeError(Errors.E059.format(path=out, why=why)) from None
+    _apply_overrides(out, config["training"], overrides)
+    if overrides:
+        with disk_errors(out):
+            write_run_file(out, {**run, "config": config.to_str()})
+    rebase_config_paths(config, run)
+    console = Console(stdout, quiet=quiet)
+    console.info("Starting again", f"{out} was stopped before its first epoch was saved; {RUN_FILE} has its config")
+    for name, value in overrides.items():
+        console.info("Extended", f"{name} = {value}")
+    # overwrite: what the stopped run left (run.json, a model-last saved by Ctrl-C) is replaced.
+    return train(
+        TrainingConfig(config),
+        out,
+        use_gpu=use_gpu,
+        overwrite=True,
+        stdout=stdout,
+        stderr=stderr,
+        argv=run.get("argv") or [],
+        quiet=quiet,
+        keep_epochs=keep,
+    )
+
+
+def latest_state(out: Path) -> Path:
+    """The newest epoch folder that holds a training state."""
+    for _, folder in sorted(epoch_folders(out).items(), reverse=True):
+        if (folder / STATE_DIR / STATE_FILE).is_file():
+            return folder
+    raise RecipeError(Errors.E059.format(path=out, why=""))
+
+
+def _check_override_names(out: Path, overrides: dict[str, Any]) -> None:
+    refused = [name for name in overrides if name not in EXTENDING]
+    if refused:
+        raise UsageError(Errors.E060.format(path=out, what=", ".join(refused), allowed=", ".join(EXTENDING)))
+
+
+def _apply_overrides(out: Path, training: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Set the extending settings in the run's [training] block, refusing any that would shorten it (0: no limit)."""
+    for name, new in overrides.items():
+        key = name.split(".", 1)[1]
+        old = training.get(key, 0)
+        if not isinstance(new, int) or isinstance(new, bool) or new < 0:
+            raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
+        if new != 0 and (old == 0 or new < old):
+            raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
+        training[key] = new
+
+
+def _finished(state: TrainingState, T: dict[str, Any]) -> str:
+    """Why the run would not go on past the saved epoch, or "" if it would."""
+    if T["max_epochs"] > 0 and state.epoch >= T["max_epochs"]:
+        return f"training.max_epochs = {T['max_epochs']}; extend it with --training.max_epochs N"
+    if T["max_steps"] > 0 and state.step >= T["max_steps"]:
+        return f"training.max_steps = {T['max_steps']}; extend it with --training.max_steps N"
+    if T["patience"] > 0 and state.epoch - state.best_epoch >= T["patience"]:
+        return f"no better score for training.patience = {T['patience']} epochs; extend it with --training.patience N"
+    return ""
+
+
+def _repair(out: Path, state: TrainingState, keep: int) -> None:
+    """Make OUT what it was right after the saved epoch: its metrics rows, model-last and model-best."""
+    write_rows(out / METRICS_FILE, state.rows)  # type: ignore[arg-type]
+    latest = out / epoch_dir(state.epoch)
+    copy_checkpoint(latest, out / DIR_MODEL_LAST)
+    best = out / epoch_dir(state.best_epoch)
+    if best.is_dir() and (state.best_epoch == state.epoch or not (out / DIR_MODEL_BEST).is_dir()):
+        copy_checkpoint(best, out / DIR_MODEL_BEST)
+    prune_epochs(out, state.epoch, keep)

@@ -1,0 +1,270 @@
+"""The start of a run, shared by a fresh run (train.py) and a resumed one (resume.py): the pipeline, [training]
+resolved once against its schema (its dropout made a schedule there), and the data read and checked."""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from catalogue import RegistryError
+from confection import ConfigValidationError
+from spacy.language import Language
+from spacy.training import Example
+from spacy.training.initialize import convert_vectors, resolve_dot_names
+from spacy.util import fix_random_seed, load_model_from_config, registry
+from thinc.api import Config, set_gpu_allocator
+
+from ..config.build import AUTO, describe_paths, one_line, section_at
+from ..config.schemas import ConfigSchemaTraining, rehearsal_settings
+from ..data.annotations import check_annotations, fit_categories
+from ..data.corpus import RecipeCorpus
+from ..data.oracle import ParseCheck
+from ..data.summary import DataSummary, summarize
+from ..errors import Errors, RecipeError, UsageError
+from ..output.failures import stage
+from ..pipeline import trained_components
+from .batching import resolve_batcher
+from .rehearsal import setup_rehearsal
+from .schedules import Counted, as_schedule
+from .transfer import Transfer, add_new_labels, pipeline_from_base
+
+
+@dataclass
+class TrainingData:
+    """The training corpus (a fresh pass over it per call, from memory or streamed from disk) and the dev examples."""
+
+    train: Callable[[], Iterable[Example]]
+    dev: list[Example]
+    train_summary: DataSummary
+    dev_summary: DataSummary
+    train_path: str
+    dev_path: str
+    heldout: bool
+    shuffle_buffer: int
+    # Pseudo-rehearsal: draws base-annotated examples to join each batch (None: no rehearsal).
+    rehearsal: Any = None
+    notes: list[str] = field(default_factory=list)
+    # Warnings found while reading the data, printed with those of the summaries.
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_train(self) -> int:
+        return self.train_summary.docs
+
+    @property
+    def streamed(self) -> bool:
+        return self.shuffle_buffer > 0
+
+
+def read_training_data(nlp: Language, T: dict[str, Any]) -> TrainingData:
+    """Read and check the data for the components being trained, as a fresh run and a resumed one both do."""
+    # An exception from spaCy or thinc while reading: one line, the traceback in a temporary file (the CLI names it).
+    with stage("Reading the data"):
+        return read_data(nlp, trained_components(nlp), T["shuffle_buffer"])
+
+
+def fit_to_categories(nlp: Language, data: TrainingData, transfer: Transfer | None) -> tuple[dict[str, str], list[str]]:
+    """Fit the text classifiers to the data's categories, before anything is initialised (a textcat given one
+    yes/no label becomes a textcat_multilabel).
+
+    RETURNS: the trained components (name → factory) and a line for each component switched.
+    """
+    trained = trained_components(nlp)
+    switched = fit_categories(nlp, trained, data.train_summary, base=transfer is not None)
+    return (trained_components(nlp) if switched else trained), switched
+
+
+def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
+    """With [training.rehearsal] enabled, the base model's examples join the data (a resumed run draws the same)."""
+    if T["rehearsal"]["enabled"]:
+        setup_rehearsal(nlp, T, data)
+
+
+def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
+    """Initialise the trained components on the training data (with a base model, only those it lacks)."""
+    optimizer = T["optimizer"]
+    if transfer is None:
+        with nlp.select_pipes(disable=T["frozen_components"]):
+            nlp.initialize(data.train, sgd=optimizer)
+    else:
+        # The base's components keep their weights; only added components are initialised.
+        for name, labels in add_new_labels(nlp, transfer, data.train()).items():
+            data.notes.append(f"{name}: new labels added to the base model's: {', '.join(labels)}")
+        if transfer.added:
+            with nlp.select_pipes(enable=transfer.added):
+                nlp.initialize(data.train, sgd=optimizer)
+        data.notes[:0] = transfer.describe()
+    start_rehearsal(nlp, T, data)
+
+
+def check_limits(T: dict[str, Any]) -> None:
+    if T["max_epochs"] <= 0 and T["max_steps"] <= 0 and T["patience"] <= 0:
+        raise RecipeError(Errors.E016)
+
+
+def check_keep_epochs(keep_epochs: int) -> None:
+    if keep_epochs < 0:
+        raise UsageError(Errors.E065.format(value=keep_epochs))
+
+
+def create_pipeline(config: Config) -> tuple[Language, bool, Transfer | None]:
+    """Create the pipeline (from paths.base_model if set, else uninitialised from the config).
+
+    RETURNS: the pipeline, whether the batch size maximum is automatic, and how a base model was used.
+    """
+    _check_training_keys(config)
+    config = Config(config)
+    size = config["training"].get("batcher", {}).get("size", {})
+    auto_batch = isinstance(size, dict) and size.get("stop") == AUTO
+    if auto_batch:
+        # A number stands in until the training data has been counted.
+        size["stop"] = 1
+    rehearsal = rehearsal_settings(config["training"])
+    transfer = None
+    try:
+        interpolated = config.interpolate()
+        fix_random_seed(interpolated["system"]["seed"])
+        allocator = interpolated["system"]["gpu_allocator"]
+        if allocator:
+            set_gpu_allocator(allocator)
+        base = interpolated["paths"].get("base_model")
+        if base:
+            distill = rehearsal.enabled and rehearsal.mode == "distill"
+            nlp, transfer = pipeline_from_base(config, base, own_tok2vec=distill)
+        else:
+            vectors_file = _vectors_file(interpolated["paths"].get("vectors"))
+            if vectors_file is not None:
+                # A vectors file (not a pipeline): spaCy's `init vectors` conversion, straight into this vocab.
+                config["paths"]["vectors"] = None
+            nlp = load_model_from_config(config, auto_fill=True, validate=True)
+            if vectors_file is not None:
+                convert_vectors(nlp, vectors_file, truncate=0, prune=-1, name=None)
+        # spaCy's fill drops [training] settings its own schema lacks; keep ours (checked above).
+        for key, value in config["training"].items():
+            nlp.config["training"].setdefault(key, value)
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="config", details=one_line(e))) from None
+    except (KeyError, ValueError, ImportError, RegistryError) as e:
+        raise RecipeError(Errors.E012.format(where="config", details=f"{type(e).__name__}: {e}")) from None
+    return nlp, auto_batch, transfer
+
+
+def _vectors_file(value: Any) -> Path | None:
+    """The vectors file paths.vectors names, or None when it names a pipeline folder (or nothing)."""
+    if not value:
+        return None
+    path = Path(str(value))
+    if not path.exists():
+        raise RecipeError(Errors.E020.format(path=path))
+    return None if path.is_dir() else path
+
+
+def _check_training_keys(config: Config) -> None:
+    """Refuse unknown [training] settings: spaCy and confection drop them silently, typos included."""
+    known = ConfigSchemaTraining.model_fields
+    for key in config.get("training", {}):
+        if key not in known:
+            close = get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise RecipeError(Errors.E012.format(where="[training]", details=f"training.{key}: unknown setting{hint}"))
+
+
+def resolve_training(config: Config) -> dict[str, Any]:
+    """Resolve [training] once: its schedules are stateful and must not restart.
+
+    T["batcher"] is resolved with its size schedule counted (T["batch_sizes"]), for the training state.
+    """
+    try:
+        T = registry.resolve(config.interpolate()["training"], schema=ConfigSchemaTraining)
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="[training]", details=one_line(e, "training."))) from None
+    except (RegistryError, ValueError, TypeError) as e:
+        raise RecipeError(Errors.E012.format(where="[training]", details=f"{type(e).__name__}: {e}")) from None
+    # The dropout becomes a schedule here, once: the loop draws from it, counted for the training state.
+    T["dropout"] = Counted(as_schedule(T["dropout"]))
+    T["batcher"], T["batch_sizes"] = resolve_training_batcher(config)
+    return T
+
+
+def resolve_training_batcher(config: Config) -> tuple[Any, Counted | None]:
+    """Resolve the batcher alone (again once its automatic maximum size is known), its sizes counted."""
+    try:
+        return resolve_batcher(config.interpolate()["training"]["batcher"])
+    except ConfigValidationError as e:
+        raise RecipeError(
+            Errors.E012.format(where="[training.batcher]", details=one_line(e, "training.batcher."))
+        ) from None
+
+
+def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> TrainingData:
+    """Read the dev examples, and count the training examples in one pass, keeping them in memory unless they
+    are more than shuffle_buffer (> 0), in which case every later pass streams them from the files again.
+
+    Checks that both can teach the trained components; training documents whose gold parse a trained parser's
+    oracle cannot follow lose that parse, on every pass (oracle.ParseCheck).
+    """
+    config = nlp.config.interpolate()
+    T = config["training"]
+    try:
+        train_corpus, dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
+    except ConfigValidationError as e:
+        raise RecipeError(Errors.E012.format(where="[corpora]", details=one_line(e))) from None
+    train_cfg = section_at(config, T["train_corpus"])
+    dev_cfg = section_at(config, T["dev_corpus"])
+    train_path, dev_path = describe_paths(train_cfg.get("path")), describe_paths(dev_cfg.get("path"))
+    # The parser's oracle sees each training document on this first pass; those it cannot follow lose their parse.
+    parse_check = ParseCheck.for_pipeline(nlp, trained)
+    if parse_check is not None:
+        if isinstance(train_corpus, RecipeCorpus):
+            train_corpus.parse_check = parse_check
+        else:
+            train_corpus = parse_check.wrap(train_corpus, train_path)
+    # One counting pass; the examples are kept while they fit in the shuffle buffer (0: no bound).
+    kept: list[Example] | None = []
+
+    def counted() -> Iterator[Example]:
+        nonlocal kept
+        for eg in train_corpus(nlp):
+            if kept is not None:
+                kept.append(eg)
+                if 0 < shuffle_buffer < len(kept):
+                    kept = None  # more than the buffer holds: stream it, reading the files on every pass
+            yield eg
+
+    train_summary = summarize(counted())
+    if not train_summary.docs:
+        raise RecipeError(Errors.E028.format(path=train_path))
+    warnings: list[str] = []
+    if parse_check is not None:
+        parse_check.check_left(train_path)
+        if parse_check.dropped:
+            warnings.append(parse_check.warning())
+    examples = kept
+    if examples is not None:
+        # In memory: read once. A corpus that fits in the buffer is shuffled exactly as a streamed one would be.
+        shuffle_buffer = 0
+
+        def train() -> Iterable[Example]:
+            return examples
+    else:
+
+        def train() -> Iterable[Example]:
+            return train_corpus(nlp)
+
+    dev = list(dev_corpus(nlp))
+    if not dev:
+        raise RecipeError(Errors.E028.format(path=dev_path))
+    check_annotations(train(), trained, train_path, n=train_summary.docs)
+    check_annotations(dev, trained, dev_path, n=len(dev))
+    return TrainingData(
+        train=train,
+        dev=dev,
+        train_summary=train_summary,
+        dev_summary=summarize(dev),
+        train_path=train_path,
+        dev_path=dev_path,
+        heldout=dev_cfg.get("part") == "heldout",
+        shuffle_buffer=max(0, shuffle_buffer),
+        warnings=warnings,
+    )

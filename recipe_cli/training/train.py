@@ -1,0 +1,226 @@
+"""train(): a fresh run. The output folder is checked and prepared, the run set up (setup.py), then fit()."""
+
+import shutil
+import signal
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import IO
+
+from spacy.language import Language
+from thinc.api import Config
+
+from .. import __version__
+from ..config.build import TrainingConfig
+from ..config.schemas import rehearsal_settings
+from ..data.summary import data_warnings
+from ..device import use_gpu as use_gpu_device
+from ..display.console import Console
+from ..errors import Errors, RecipeError, RunInterrupted
+from ..output.failures import error_log, stage
+from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, write_run_file
+from .batching import auto_max_batch_size
+from .fit import fit
+from .setup import (
+    TrainingData,
+    check_keep_epochs,
+    check_limits,
+    create_pipeline,
+    fit_to_categories,
+    initialize,
+    read_training_data,
+    resolve_training,
+    resolve_training_batcher,
+)
+
+
+def train(
+    training_config: TrainingConfig,
+    output_path: Path,
+    *,
+    use_gpu: int = -1,
+    overwrite: bool = False,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    argv: list[str] | None = None,
+    quiet: bool = False,
+    dry_run: bool = False,
+    keep_epochs: int = 0,
+) -> Path:
+    """Train with the recipe, saving averaged weights, dev scores and the training state after every epoch.
+
+    training_config (TrainingConfig): the config (from config.build_config) and how it came about.
+    output_path (Path): the output folder; refused if it holds anything but an earlier run (unless overwrite).
+    use_gpu (int): GPU id, or -1 for the CPU.
+    overwrite (bool): replace an earlier run in output_path and write beside files that are not ours.
+    stdout, stderr (IO): where progress and warnings go (default: sys.stdout, sys.stderr).
+    argv (List[str]): the command line, recorded in OUT/run.json.
+    quiet (bool): print only errors and the final summary.
+    dry_run (bool): check the config and read and summarise the data, then stop before writing anything.
+    keep_epochs (int): keep only the last K epoch folders (0: all); model-best and model-last always stay.
+    RETURNS (Path): the output folder.
+    """
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    console = Console(stdout, quiet=quiet)
+    output_path = Path(output_path)
+    check_keep_epochs(keep_epochs)
+    check_output_dir(output_path, overwrite=overwrite)
+    use_gpu_device(use_gpu)
+    config = training_config.config
+    base = config["paths"].get("base_model")
+    if rehearsal_settings(config["training"]).enabled and not base:
+        raise RecipeError(Errors.E068)
+    if base and config["paths"].get("vectors"):
+        raise RecipeError(Errors.E069)
+    nlp, auto_batch, transfer = create_pipeline(config)
+    # Resolve [training] once, before reading any data, so a bad setting fails fast.
+    T = resolve_training(nlp.config)
+    check_limits(T)
+    created = not output_path.exists()
+    # An earlier run that --overwrite replaces stays until this run is ready to train.
+    replaces = overwrite and not created and holds_results([entry.name for entry in output_path.iterdir()])
+    # Whether this run's run.json is written: from then on the folder can be resumed, and a run stopped before its
+    # first epoch starts again from it.
+    written = not dry_run and not replaces
+    if written:
+        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
+    try:
+        with _removed_on_error(output_path, created and written):
+            data = read_training_data(nlp, T)
+            trained, switched = fit_to_categories(nlp, data, transfer)
+        if auto_batch:
+            # The recipe: the maximum batch size follows the components and the amount of data.
+            nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(
+                list(trained.values()), data.n_train
+            )
+            T["batcher"], T["batch_sizes"] = resolve_training_batcher(nlp.config)
+        # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there.
+        with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
+            initialize(nlp, T, data, transfer)
+
+        _print_setup(console, training_config, nlp, data, output_path, auto_batch, switched=switched)
+    except KeyboardInterrupt:
+        # Ctrl-C before the first update (spaCy and thinc were reading or initialising): no signal handler yet.
+        if written:
+            raise RunInterrupted(Errors.E072.format(out=output_path), signal.SIGINT) from None
+        raise
+    if dry_run:
+        console.good("Dry run: config and data are valid; nothing was written")
+        return output_path
+    if replaces:
+        # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
+        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
+    return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs)
+
+
+@contextmanager
+def _removed_on_error(output_path: Path, remove: bool) -> Iterator[None]:
+    """Data that cannot be trained on: nothing started, and the folder this run created (if remove) goes again."""
+    try:
+        yield
+    except RecipeError:
+        if remove:
+            _remove_output_dir(output_path)
+        raise
+
+
+def check_output_dir(path: Path, *, overwrite: bool) -> None:
+    """Refuse an output folder that holds other files, or an earlier run, unless overwrite."""
+    if path.exists() and not path.is_dir():
+        raise RecipeError(Errors.E042.format(path=path))
+    if not path.exists() or overwrite:
+        return
+    entries = sorted(p.name for p in path.iterdir())
+    foreign = [name for name in entries if not is_run_entry(name)]
+    if foreign:
+        examples = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise RecipeError(Errors.E040.format(path=path, examples=examples))
+    if holds_results(entries):
+        raise RecipeError(Errors.E041.format(path=path))
+
+
+def _prepare_output_dir(
+    path: Path, *, overwrite: bool, argv: list[str] | None, config: Config, keep_epochs: int
+) -> None:
+    """Create the output folder and write run.json; with overwrite, or where an earlier run saved nothing yet,
+    remove the earlier run's entries (only ours).
+
+    config is the run's config before the pipeline is created from it (the automatic batch size not yet
+    filled in): what --resume starts the run again from when it was stopped before its first epoch.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    if overwrite or not holds_results([entry.name for entry in path.iterdir()]):
+        for entry in path.iterdir():
+            if is_run_entry(entry.name):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    run = new_run(
+        version=__version__,
+        argv=argv or [],
+        paths={"train": config["paths"]["train"], "dev": config["paths"]["dev"]},
+        keep_epochs=keep_epochs,
+        config=config.to_str(),
+    )
+    write_run_file(path, run)
+
+
+def _remove_output_dir(path: Path) -> None:
+    """Remove the output folder a run that could not start created: its run.json, and the folder if then empty."""
+    (path / RUN_FILE).unlink(missing_ok=True)
+    if not any(path.iterdir()):
+        path.rmdir()
+
+
+def _print_setup(
+    console: Console,
+    tc: TrainingConfig,
+    nlp: Language,
+    data: TrainingData,
+    out: Path,
+    auto_batch: bool,
+    *,
+    switched: Iterable[str] = (),
+) -> None:
+    for path, (var, value) in tc.env_applied.items():
+        console.info(f"Environment override {var}", f"{path} = {value}")
+    for note in tc.notes:
+        console.info(note)
+    if tc.departures:
+        console.warn("This config departs from the recipe")
+        for line in tc.departures:
+            console.line(f"    {line}")
+    train_summary, dev_summary = data.train_summary, data.dev_summary
+    console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
+    for note in switched:
+        console.info("Component", note)
+    how = f"streamed from disk, shuffled {data.shuffle_buffer:,} at a time" if data.streamed else "in memory"
+    if not data.streamed and nlp.config["training"].get("shuffle_buffer", 0) > 0:
+        how = "in memory: fewer than the shuffle buffer holds"
+    console.info("Training data", f"{data.n_train:,} examples ({how}): {train_summary.describe()} ({data.train_path})")
+    yes_no = train_summary.category_labels if len(train_summary.category_labels) == 1 else set()
+    for name, counts in train_summary.labels.items():
+        if name == "categories" and yes_no:
+            continue
+        top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
+        console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
+    for label in yes_no:  # one category: a yes/no question, its answers counted
+        console.line(f"    categories (1, yes/no): {train_summary.yes_no(label)}")
+    if data.heldout:
+        seed = nlp.config.interpolate()["system"]["seed"]
+        total = data.n_train + len(data.dev)
+        console.info(
+            "Dev data", f"{len(data.dev):,} of {total:,} examples held out from the training data (seed {seed})"
+        )
+    else:
+        console.info("Dev data", f"{len(data.dev):,} examples: {dev_summary.describe()} ({data.dev_path})")
+    for note in data.notes:
+        console.info("Transfer", note)
+    factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]
+    for warning in data.warnings + data_warnings(train_summary, dev_summary, factories):
+        console.warn("Data", warning)
+    size = nlp.config["training"]["batcher"].get("size")
+    if isinstance(size, dict) and "stop" in size:
+        how = "automatic" if auto_batch else "from the config"
+        console.info("Batch size", f"{size.get('start')} → {size['stop']} examples ({how})")
+    console.info("Output", str(out))

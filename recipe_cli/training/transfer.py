@@ -1,0 +1,170 @@
+"""Transfer learning (RECIPE.md §7): start from a pretrained pipeline or static vectors (pseudo-rehearsal, which
+keeps what a pretrained component knew, is in rehearsal.py).
+
+- ``--base-model``: the base pipeline gives the tokenizer, the vocab and every component. A trained
+  component the base already has is updated in place (new entity labels are added, old ones kept); one it
+  lacks is added beside the others with a tok2vec of its own. The base's other components are kept, frozen,
+  and saved with every epoch. An updated component that shares a tok2vec with kept components gets its own
+  copy of it, so that the kept components see the tok2vec they were trained with.
+- ``--vectors``: a pipeline folder with vectors, or a vectors file spaCy's ``init vectors`` reads.
+"""
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Config
+
+from ..errors import Errors, RecipeError
+from ..pipeline import load_pipeline
+
+# Factories whose label set can grow after initialisation.
+GROWING_FACTORIES = ("ner",)
+LISTENER = "spacy.Tok2VecListener.v1"
+
+
+@dataclass
+class Transfer:
+    """How a pipeline was built from a base model."""
+
+    base: str
+    updated: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)
+    own_tok2vec: list[str] = field(default_factory=list)
+
+    def describe(self) -> list[str]:
+        lines = [f"base model {self.base}"]
+        if self.updated:
+            lines.append(f"updated in place: {', '.join(self.updated)}")
+        if self.added:
+            lines.append(f"added: {', '.join(self.added)}")
+        if self.own_tok2vec:
+            lines.append(f"given a copy of the shared tok2vec: {', '.join(self.own_tok2vec)}")
+        if self.frozen:
+            lines.append(f"kept unchanged: {', '.join(self.frozen)}")
+        return lines
+
+
+def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = False) -> tuple[Language, Transfer]:
+    """The base pipeline with the recipe's trained components updated in place or added beside it.
+
+    own_tok2vec: give every updated component its own copy of the tok2vec it listens to (spaCy's rehearse
+        needs that), not only those that share it with kept components.
+    config (Config): the run's config (the recipe's, with overrides); its [components] give the
+        components to add, and its [paths], [corpora], [training] and [system] replace the base's.
+    RETURNS: the pipeline (uninitialised only in its added components) and what was done.
+    """
+    nlp = load_pipeline(base_name)
+    # Added components carry their settings as values: the base's config has none of the recipe's variables.
+    recipe_components = config.interpolate()["components"]
+    # The recipe's own tok2vec serves its components; the base has its own.
+    trained = [name for name in config["nlp"]["pipeline"] if name != "tok2vec"]
+    transfer = Transfer(base=str(base_name))
+    for name in trained:
+        block = copy.deepcopy(recipe_components[name])
+        if name in nlp.pipe_names:
+            factory = nlp.get_pipe_meta(name).factory
+            if factory != block["factory"]:
+                raise RecipeError(Errors.E066.format(base=base_name, name=name, factory=factory, want=block["factory"]))
+            transfer.updated.append(name)
+            continue
+        for path in listener_paths(block):
+            _set_at(block, path, copy.deepcopy(recipe_components["tok2vec"]["model"]))
+        factory = block.pop("factory")
+        nlp.add_pipe(factory, name=name, config=block)
+        transfer.added.append(name)
+    extra_trained: list[str] = []
+    for name in transfer.updated:
+        for t2v_name in listened_tok2vecs(nlp, name):
+            others = [c for c in nlp.get_pipe(t2v_name).listening_components if c not in trained]  # type: ignore[attr-defined]
+            if others or own_tok2vec:
+                paths = [".".join(p) for p in listener_paths(nlp.config["components"][name])]
+                nlp.replace_listeners(t2v_name, name, paths)
+                transfer.own_tok2vec.append(name)
+                if not nlp.get_pipe(t2v_name).listening_components:  # type: ignore[attr-defined]
+                    _remove_unused(nlp, t2v_name, name)
+            else:
+                extra_trained.append(t2v_name)
+    keep_trained = set(trained) | set(extra_trained)
+    transfer.frozen = [name for name in nlp.pipe_names if name not in keep_trained]
+    for section in ("paths", "corpora", "training", "system"):
+        nlp.config[section] = copy.deepcopy(config[section])
+    configured = list(config["training"].get("frozen_components") or [])
+    nlp.config["training"]["frozen_components"] = configured or transfer.frozen
+    if configured:
+        transfer.frozen = configured
+    return nlp, transfer
+
+
+def _remove_unused(nlp: Language, t2v_name: str, owner: str) -> None:
+    """Remove a tok2vec nothing listens to any more. The copy its last listener received may refer to its
+    settings (${components.tok2vec...}): that component's config gets them as values first."""
+    nlp._pipe_configs[owner] = Config(nlp.config.interpolate()["components"][owner])
+    nlp.remove_pipe(t2v_name)
+
+
+def add_new_labels(nlp: Language, transfer: Transfer, examples: Iterable[Example]) -> dict[str, list[str]]:
+    """Add the labels of the training data that the updated components lack; refuse those that cannot grow.
+
+    RETURNS (Dict[str, List[str]]): component → labels added.
+    """
+    wanted: dict[str, set[str]] = {name: set() for name in transfer.updated}
+    factories = {name: nlp.get_pipe_meta(name).factory for name in transfer.updated}
+    for eg in examples:
+        for name, factory in factories.items():
+            wanted[name].update(doc_labels(eg.reference, factory))
+    added: dict[str, list[str]] = {}
+    for name, labels in wanted.items():
+        proc = nlp.get_pipe(name)
+        new = sorted(labels - set(getattr(proc, "labels", ())))
+        if not new:
+            continue
+        if factories[name] not in GROWING_FACTORIES:
+            raise RecipeError(Errors.E067.format(name=name, labels=", ".join(new[:8]), base=transfer.base))
+        for label in new:
+            proc.add_label(label)  # type: ignore[attr-defined]
+        added[name] = new
+    return added
+
+
+def doc_labels(doc: Doc, factory: str) -> set[str]:
+    if factory == "ner":
+        return {ent.label_ for ent in doc.ents}
+    if factory in ("tagger",):
+        return {t.tag_ for t in doc if t.tag_}
+    if factory in ("textcat", "textcat_multilabel"):
+        return set(doc.cats)
+    if factory == "morphologizer":
+        return {str(t.morph) for t in doc if t.pos_ or str(t.morph)}
+    return set()
+
+
+def listened_tok2vecs(nlp: Language, name: str) -> list[str]:
+    return [
+        t2v_name
+        for t2v_name, proc in nlp.pipeline
+        if name in getattr(proc, "listening_components", []) and t2v_name != name
+    ]
+
+
+def listener_paths(block: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths within a component block to its tok2vec listener layers."""
+    paths = []
+    for key, value in block.items():
+        if isinstance(value, dict):
+            if value.get("@architectures") == LISTENER:
+                paths.append((*prefix, key))
+            else:
+                paths.extend(listener_paths(value, (*prefix, key)))
+    return paths
+
+
+def _set_at(block: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        block = block[key]
+    block[path[-1]] = value
