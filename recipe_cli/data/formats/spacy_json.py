@@ -67,6 +67,8 @@ def _read_v2(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
                 _check_cats(path, i, doc)
                 if len(doc):
                     yield doc
+        except RecipeError:
+            raise  # already one line naming the record (RecipeError is a ValueError)
         except _BAD_VALUE as e:
             raise RecipeError(Errors.E025.format(path=path, record=i, reason=one_line(e))) from None
 

@@ -1,0 +1,95 @@
+"""Every error a reader raises, whole: the code, the file, the line or record, and the reason, on one line.
+
+test_validation.py runs a catalogue through the command line; this one calls the readers directly and compares
+each message in full, so that a message naming the wrong line, record or token, or none, fails."""
+
+import pytest
+from spacy.tokens import DocBin
+
+from recipe_cli.data.formats import read_docs
+from recipe_cli.errors import RecipeError
+
+# name, content, the message with {path} for the file.
+CATALOGUE = [
+    ("piped-notag.iob", "Paris|B-LOC is|O\nRome B-LOC x|O\n", "[E026] {path}, line 2: expected word|TAG, got 'Rome'"),
+    ("piped-noword.iob", "Paris|B-LOC is|O\nRome|B-LOC |NNP|O\n", "[E026] {path}, line 2: no word in '|NNP|O'"),
+    ("piped-docstart.iob", "Paris|B-LOC is|O\n\n-DOCSTART-|O x|O\nRome|B-LOC ||O\n", "[E026] {path}, line 4: no word in '||O'"),
+    ("surrogate.jsonl", '{"text": "ok"}\n{"text": "bad \\ud800 x"}\n', "[E026] {path}, line 2: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
+    ("array.jsonl", '{"text": "ok"}\n[1, 2]\n', "[E026] {path}, line 2: expected a JSON object"),
+    ("label-after.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "label": "A"}\n', "[E026] {path}, line 2: a 'label' record after records without one: give every record a 'label', or use 'cats'"),
+    ("answer.jsonl", '{"text": "ok", "label": "A", "answer": "accept"}\n{"text": "b", "label": "A", "answer": "maybe"}\n', "[E026] {path}, line 2: answer 'maybe': expected accept, reject or ignore"),
+    ("spans.jsonl", '{"text": "ok"}\n{"text": "b", "spans": {"start": 0}}\n', "[E026] {path}, line 2: 'spans' is not a list"),
+    ("cats-list.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "cats": [1]}\n', "[E026] {path}, line 2: 'cats' is not an object"),
+    ("cats-text.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "cats": {"A": "yes"}}\n', "[E026] {path}, line 2: 'cats' values must be numbers"),
+    ("cats-nan.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "cats": {"A": NaN}}\n', "[E026] {path}, line 2: 'cats' values must be numbers"),
+    ("tokens-strings.jsonl", '{"text": "ok"}\n{"text": "a b", "tokens": ["a", "b"]}\n', "[E026] {path}, line 2: 'tokens' must be objects with a non-empty 'text'"),
+    ("tokens-empty.jsonl", '{"text": "ok"}\n{"text": "a b", "tokens": []}\n', "[E026] {path}, line 2: 'tokens' is empty"),
+    ("tokens-offsets.jsonl", '{"text": "a b", "tokens": [{"text": "a", "start": 0, "end": 1}, {"text": "b", "start": 1, "end": 3}]}\n', "[E026] {path}, line 1: token 1 'b' has offsets 1-3 that do not match the text"),
+    ("tokens-long.jsonl", '{"text": "abcdefghijklmnopqrstuvwxyz b", "tokens": [{"text": "abcdefghijklmnopqrstuvwxyz", "start": 0, "end": 25}, {"text": "b", "start": 27, "end": 28}]}\n', "[E026] {path}, line 1: token 0 'abcdefghijklmnopqrst...' has offsets 0-25 that do not match the text"),
+    ("tokens-20.jsonl", '{"text": "abcdefghijklmnopqrst b", "tokens": [{"text": "abcdefghijklmnopqrst", "start": 0, "end": 19}]}\n', "[E026] {path}, line 1: token 0 'abcdefghijklmnopqrst' has offsets 0-19 that do not match the text"),
+    ("tokens-gap.jsonl", '{"text": "a  xb c", "tokens": [{"text": "a", "start": 0, "end": 1}, {"text": "b", "start": 4, "end": 5}, {"text": "c", "start": 6, "end": 7}]}\n', "[E026] {path}, line 1: token 1 'b' does not follow token 0 in the text (characters between them: '  x')"),
+    ("tokens-ws.jsonl", '{"text": "a b", "tokens": [{"text": "a", "ws": false}, {"text": "b"}]}\n', "[E026] {path}, line 1: the tokens do not spell out the text (check their 'ws' flags and offsets)"),
+    ("classic-triple.json", '[["ok", {}], ["a", "b", "c"]]', "[E025] {path}, record 2: expected [text, {annotations}]"),
+    ("classic-list.json", '[["ok", {}], ["a", ["b"]]]', "[E025] {path}, record 2: expected [text, {annotations}]"),
+    ("classic-notext.json", '[["ok", {}], [" ", {}]]', "[E025] {path}, record 2: record without text"),
+    ("classic-pair.json", '[["ok", {}], ["a b", {"entities": [[0, 1]]}]]', "[E032] {path}, record 2: entity [0, 1] is not [start, end, label]"),
+    ("classic-nolabel.json", '[["ok", {}], ["a b", {"entities": [[0, 1, ""]]}]]', "[E032] {path}, record 2: entity [0, 1, ''] has no label"),
+    ("classic-range.json", '[["ok", {}], ["a b", {"entities": [[2, 9, "X"]]}]]', "[E032] {path}, record 2: entity [2, 9, 'X'] ('b') does not fall on token boundaries"),
+    ("classic-strings.json", '[["ok", {}], ["a b", {"entities": [["0", 1, "X"]]}]]', "[E032] {path}, record 2: entity [0, 1, 'X'] ('') does not fall on token boundaries"),
+    ("classic-empty.json", '[["ok", {}], ["a b", {"entities": [[1, 1, "X"]]}]]', "[E032] {path}, record 2: entity [1, 1, 'X'] ('') does not fall on token boundaries"),
+    ("classic-cats.json", '[["ok", {"cats": {"A": 1}}], ["a b", {"cats": {"A": "x"}}]]', "[E025] {path}, record 2: 'cats' values must be numbers"),
+    ("v2-noparagraphs.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a"}]}]}]}, {"id": 1}]', "[E025] {path}, record 2: document without 'paragraphs'"),
+    ("v2-cats.json", '[{"id": 0, "paragraphs": [{"raw": "a", "cats": [{"label": "A", "value": "x"}], "sentences": [{"tokens": [{"id": 0, "orth": "a"}]}]}]}]', "[E025] {path}, record 1: 'cats' values must be numbers"),
+    ("table-notext.tsv", "text\tlabel\nhi\tA\n\tB\n", "[E026] {path}, line 3: row without text"),
+    ("table-empty.tsv", "", "[E022] {path}: file is empty."),
+    ("table-header.csv", "Sentence,Foo  Bar\nhi,A\n", "[E026] {path}, line 1: the header must name a text column (text, sentence, content, document, body) and a label column (label, labels, category, categories, class, intent); it holds sentence, foo bar"),
+    ("table-quote.csv", 'text,label\n"hi",A\n"unclosed,B\n', "[E026] {path}, line 3: expected 2 columns as in the header, got 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,content,message", CATALOGUE, ids=[c[0] for c in CATALOGUE])
+def test_reader_errors_in_full(tmp_path, nlp, name, content, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf8")
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert str(error.value) == message.replace("{path}", str(path))
+
+
+def test_table_rows_keep_their_text_and_label_with_windows_line_ends(tmp_path, nlp):
+    path = tmp_path / "crlf.tsv"
+    path.write_bytes(b"text\tlabel\r\nhi there\tA\r\nho\tB\r\n")
+    docs = list(read_docs(path, nlp))
+    assert [doc.text for doc in docs] == ["hi there", "ho"]
+    assert [doc.cats for doc in docs] == [{"A": 1.0, "B": 0.0}, {"A": 0.0, "B": 1.0}]
+
+
+def test_piped_iob_reads_words_and_tags_and_skips_docstart(tmp_path, nlp):
+    path = tmp_path / "piped.iob"
+    path.write_text("-DOCSTART-|O\n\nNew|B-LOC York|I-LOC is|O big|O\nRome|NNP|U-LOC\n")
+    docs = list(read_docs(path, nlp))
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in docs] == [[("New York", "LOC")], [("Rome", "LOC")]]
+    assert [t.text for t in docs[0]] == ["New", "York", "is", "big"]
+
+
+def test_a_damaged_docbin_names_the_document(tmp_path, nlp):
+    good = nlp("one two three")
+    bad = DocBin(attrs=["ORTH", "HEAD"])
+    bad.add(nlp("fine here"))
+    bad.add(good)
+    data = bad.to_bytes()
+    path = tmp_path / "bad.spacy"
+    path.write_bytes(data)
+    assert [doc.text for doc in read_docs(path, nlp)] == ["fine here", "one two three"]
+    broken = DocBin().from_bytes(data)
+    heads = broken.tokens[1].copy()
+    heads[:, 1] = 50  # the second document's heads point outside it
+    broken.tokens[1] = heads
+    path.write_bytes(broken.to_bytes())
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert str(error.value).startswith(f"[E027] {path}: not a spaCy DocBin (document 2: ")
+    path.write_bytes(b"not a docbin")
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert str(error.value).startswith(f"[E027] {path}: not a spaCy DocBin (")
