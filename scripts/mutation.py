@@ -6,8 +6,9 @@ is *survived*: either a test is missing or the change does nothing (an equivalen
 is the share of mutants killed, per module and in all, over every mutant made (those no fast test reaches count as
 survived).
 
-The modules: the loop, schedules, batching, checkpoint, training state, resume, every data format, transfer and
-rehearsal, and scoring. The tests: every test not marked slow (the end-to-end training runs are left out: they
+The modules: the loop, schedules, batching, resume, transfer and rehearsal (training/); the checkpoint, the
+output folder's layout and the training state (output/); every data format (data/formats/); scoring and the
+per-label tables (evaluation/). The tests: every test not marked slow (the end-to-end training runs are left out: they
 take minutes per mutant), in one process.
 
 mutmut works on a copy of the code. This script builds that copy in OUT (the package, the tests, the packaged
@@ -34,21 +35,23 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = [
-    "recipe_cli/loop.py",
-    "recipe_cli/schedules.py",
-    "recipe_cli/batching.py",
-    "recipe_cli/checkpoint.py",
-    "recipe_cli/state.py",
-    "recipe_cli/resume.py",
-    "recipe_cli/formats/*.py",
-    "recipe_cli/transfer.py",
-    "recipe_cli/evaluation.py",
-    "recipe_cli/per_label.py",
+    "recipe_cli/training/loop.py",
+    "recipe_cli/training/schedules.py",
+    "recipe_cli/training/batching.py",
+    "recipe_cli/training/resume.py",
+    "recipe_cli/training/transfer.py",
+    "recipe_cli/training/rehearsal.py",
+    "recipe_cli/output/checkpoint.py",
+    "recipe_cli/output/layout.py",
+    "recipe_cli/output/state.py",
+    "recipe_cli/data/formats/*.py",
+    "recipe_cli/evaluation/scoring.py",
+    "recipe_cli/evaluation/per_label.py",
 ]
 TESTS = ["tests"]
 # The fast tests, in one process, in file order (mutmut runs each mutant's tests itself, several mutants at once).
 PYTEST_ARGS = ["-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-m", "not slow"]
-SMOKE_MODULES = ["recipe_cli/schedules.py"]
+SMOKE_MODULES = ["recipe_cli/training/schedules.py"]
 SMOKE_TESTS = ["tests/test_schedules.py"]
 COPIED = ["recipe_cli", "tests", "configs", "scripts", "README.md"]
 # mutmut's words for a mutant's fate. A timeout is a kill: the mutant made the tests loop or hang.

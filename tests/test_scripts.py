@@ -71,6 +71,6 @@ def test_benchmark_transfer_smoke(tmp_path):
 def test_mutation_smoke(tmp_path):
     _smoke("mutation.py", tmp_path / "out", "--jobs", "1")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert results["smoke"] and set(results["modules"]) == {"recipe_cli/schedules.py"}
+    assert results["smoke"] and set(results["modules"]) == {"recipe_cli/training/schedules.py"}
     assert 0 < results["killed"] <= results["mutants"]
     assert sum(row["mutants"] for row in results["modules"].values()) == results["mutants"]
