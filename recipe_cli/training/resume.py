@@ -25,7 +25,7 @@ from ..output.layout import (
     rebase_config_paths,
     write_run_file,
 )
-from ..output.metrics import write_rows
+from ..output.metrics import read_rows, write_rows
 from ..output.state import TrainingState, read_state, restore_state
 from ..pipeline import load_pipeline
 from .fit import fit
@@ -193,8 +193,15 @@ def _finished(state: TrainingState, T: dict[str, Any]) -> str:
 
 
 def _repair(out: Path, state: TrainingState, keep: int) -> None:
-    """Make OUT what it was right after the saved epoch: its metrics rows, model-last and model-best."""
-    write_rows(out / METRICS_FILE, state.rows)  # type: ignore[arg-type]
+    """Make OUT what it was right after the saved epoch: its metrics rows, model-last and model-best.
+
+    A row metrics.jsonl holds is kept as it is: its timings were measured after the state was saved (the
+    state's copy of the newest row lacks the end of its checkpoint time). Rows it lacks come from the state;
+    rows of later epochs, whose folders never appeared, go.
+    """
+    path = out / METRICS_FILE
+    recorded = {row["epoch"]: row for row in read_rows(path)} if path.is_file() else {}
+    write_rows(path, [recorded.get(row["epoch"], row) for row in state.rows])  # type: ignore[arg-type]
     latest = out / epoch_dir(state.epoch)
     copy_checkpoint(latest, out / DIR_MODEL_LAST)
     best = out / epoch_dir(state.best_epoch)
