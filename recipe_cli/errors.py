@@ -101,6 +101,28 @@ class Errors(metaclass=ErrorsWithCodes):
     # recipe.Corpus.v1 arguments
     E073 = "corpus part must be one of {options}, not {part!r}"
     E074 = "corpus holdout must be 0 or a share from {minimum} to below 1, not {holdout!r}"
+    # The training state of an epoch (shown inside E063)
+    E075 = "the saved state names parameters this pipeline lacks: {names}"
+
+
+class Warnings(metaclass=ErrorsWithCodes):
+    # Data
+    W001 = "the data has no {what} annotation: '{name}' is not scored"
+    W002 = "{path}: skipped {n} record(s) ({counts})."
+    W003 = "{path}: {n} I- tag(s) without a preceding entity of their type were read as B-."
+    W005 = "dev {name} never seen in training: {shown}{more}"
+    W006 = (
+        "{n:,} {corpus} documents are longer than {limit:,} tokens (longest {longest:,}): set "
+        "corpora.{part}.max_length to split them"
+    )
+    W007 = "only one category in the training data, with one answer ({answers}): nothing to choose between"
+    W008 = "entity labels seen fewer than 3 times in training: {labels}"
+    W009 = (
+        "the parser cannot follow the gold parse of {n:,} training {documents} (no sequence of its moves builds "
+        "{trees}; check the heads): {they} without heads and labels, keeping the rest: {names}"
+    )
+    # Config
+    W004 = "This config departs from the recipe"
 
 
 class RecipeError(ValueError):

@@ -132,3 +132,27 @@ def test_no_import_of_another_modules_underscore_names(folder):
             if name is not None and is_private(name):
                 private.append(f"{path.relative_to(ROOT)}:{line} imports {name} from {module}")
     assert private == []
+
+
+def _written_in_place(node: ast.expr) -> bool:
+    """A message written where it is raised or warned: a string literal or f-string, not a coded template."""
+    return isinstance(node, ast.Constant | ast.JoinedStr) and not (isinstance(node, ast.Constant) and node.value == "")
+
+
+def test_every_error_and_warning_has_a_code():
+    """Errors the package raises and warnings it gives take their text from errors.py (Errors.E0xx,
+    Warnings.W0xx), so each has a code a user can search for."""
+    uncoded = []
+    for path in python_files(PACKAGE):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+            raised = name.endswith("Error") and name != "OSError"
+            warned = name == "warn" and owner in ("warnings", "console", "err", "msg")
+            written = _written_in_place(node.args[0]) if raised else all(map(_written_in_place, node.args))
+            if (raised or warned) and written:
+                uncoded.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not uncoded, uncoded

@@ -54,7 +54,7 @@ def test_documents_the_parser_cannot_follow_lose_only_their_parse(nlp, data_dir)
     again = list(corpus(nlp))
     assert [i for i, eg in enumerate(again, start=1) if not eg.reference.has_annotation("DEP")] == CYCLIC
     assert check.warning().endswith(f"{path}: documents 4, 8, 12, 16, 20 and 5 more")
-    assert check.warning().startswith("the parser cannot follow the gold parse of 10 training documents")
+    assert check.warning().startswith("[W009] the parser cannot follow the gold parse of 10 training documents")
 
 
 def test_a_corpus_of_examples_is_checked_example_by_example(nlp, data_dir):
@@ -111,7 +111,7 @@ def test_train_where_spacy_stops_with_e1031(tmp_path, data_dir, shuffle_buffer):
     assert result.exit_code == 0, result.output
     assert ("streamed from disk" in result.output) == (shuffle_buffer > 0)
     assert (
-        "! Data: the parser cannot follow the gold parse of 10 training documents (no sequence of its moves builds "
+        "! Data: [W009] the parser cannot follow the gold parse of 10 training documents (no sequence of its moves builds "
         "their trees; check the heads): they train without heads and labels, keeping the rest: "
         f"{path}: documents 4, 8, 12, 16, 20 and 5 more"
     ) in result.output

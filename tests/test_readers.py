@@ -616,7 +616,7 @@ def test_prodigy_binary_textcat(tmp_path, data_dir, nlp):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert len(list(read_docs(path, nlp))) == 16
-    assert [str(w.message) for w in caught] == [f"{path}: skipped 2 record(s) (2 answered ignore)."]
+    assert [str(w.message) for w in caught] == [f"[W002] {path}: skipped 2 record(s) (2 answered ignore)."]
 
 
 def test_binary_textcat_over_several_labels_leaves_the_others_missing(tmp_path, nlp):

@@ -23,7 +23,7 @@ from spacy.pipeline._parser_internals.arc_eager import ArcEager
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from ..errors import Errors, RecipeError
+from ..errors import Errors, RecipeError, Warnings
 from .formats import Source
 
 # Documents named in the warning and the error.
@@ -94,10 +94,12 @@ class ParseCheck:
     def warning(self) -> str:
         """The warning naming the documents trained without their parse."""
         n = len(self.dropped)
-        return (
-            f"the parser cannot follow the gold parse of {n:,} training document{'s' if n > 1 else ''} (no sequence "
-            f"of its moves builds {'their trees' if n > 1 else 'its tree'}; check the heads): "
-            f"{'they train' if n > 1 else 'it trains'} without heads and labels, keeping the rest: {self.names()}"
+        return Warnings.W009.format(
+            n=n,
+            documents="documents" if n > 1 else "document",
+            trees="their trees" if n > 1 else "its tree",
+            they="they train" if n > 1 else "it trains",
+            names=self.names(),
         )
 
     def check_left(self, path: str) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from ..errors import Warnings
+
 # Documents longer than this slow the transition-based components down and strain memory.
 LONG_DOC_TOKENS = 5000
 # Label layers summarised, by what they are called in the summary, with how to read them from a Doc.
@@ -84,12 +86,14 @@ def data_warnings(train: DataSummary, dev: DataSummary, factories: Iterable[str]
         if unseen:
             shown = ", ".join(f"{label} ({counts[label]})" for label in unseen[:8])
             more = f" and {len(unseen) - 8} more" if len(unseen) > 8 else ""
-            warnings.append(f"dev {name} never seen in training: {shown}{more}")
+            warnings.append(Warnings.W005.format(name=name, shown=shown, more=more))
     for corpus, summary in (("training", train), ("dev", dev)):
         if summary.long_docs:
+            part = "train" if corpus == "training" else "dev"
             warnings.append(
-                f"{summary.long_docs:,} {corpus} documents are longer than {LONG_DOC_TOKENS:,} tokens (longest "
-                f"{summary.longest:,}): set corpora.{'train' if corpus == 'training' else 'dev'}.max_length to split them"
+                Warnings.W006.format(
+                    n=summary.long_docs, corpus=corpus, limit=LONG_DOC_TOKENS, longest=summary.longest, part=part
+                )
             )
     factories = set(factories)
     cats = train.category_labels
@@ -97,9 +101,8 @@ def data_warnings(train: DataSummary, dev: DataSummary, factories: Iterable[str]
         # One label: a yes/no question, which needs both answers to learn from.
         label = next(iter(cats))
         if not train.negatives[label] or not train.labels.get("categories", Counter())[label]:
-            warnings.append(f"only one category in the training data, with one answer ({train.yes_no(label)}): "
-                            "nothing to choose between")  # fmt: skip
+            warnings.append(Warnings.W007.format(answers=train.yes_no(label)))
     rare = sorted(label for label, n in train.labels.get("entities", Counter()).items() if n < 3)
     if "ner" in factories and rare:
-        warnings.append(f"entity labels seen fewer than 3 times in training: {', '.join(rare)}")
+        warnings.append(Warnings.W008.format(labels=", ".join(rare)))
     return warnings

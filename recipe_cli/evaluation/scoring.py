@@ -21,7 +21,7 @@ from spacy.util import registry
 from ..config.build import config_paths, section_at
 from ..data.annotations import REQUIRED_ANNOTATIONS, missing_annotations
 from ..data.corpus import RecipeCorpus
-from ..errors import Errors, RecipeError
+from ..errors import Errors, RecipeError, Warnings
 from ..output.failures import stage
 from ..output.layout import DIR_MODEL_BEST, METRICS_FILE, epoch_dir, read_run_file, run_path
 from ..output.metrics import read_rows
@@ -121,7 +121,7 @@ def check_data(nlp: Language, examples: list[Example]) -> None:
         what = ", ".join(f"{what} ({name})" for name, what in missing.items())
         raise RecipeError(Errors.E052.format(what=what))
     for name, what in missing.items():
-        warnings.warn(f"the data has no {what} annotation: '{name}' is not scored", stacklevel=2)
+        warnings.warn(Warnings.W001.format(what=what, name=name), stacklevel=2)
     for name, factory in components.items():
         known = set(nlp.get_pipe(name).labels)  # type: ignore[attr-defined]
         if factory in ("ner", "beam_ner"):

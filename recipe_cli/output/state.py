@@ -29,6 +29,7 @@ from spacy.language import Language
 from thinc.api import Model, Optimizer
 from thinc.backends import get_array_ops
 
+from ..errors import Errors
 from .layout import ARRAYS_FILE, STATE_FILE
 
 FORMAT_VERSION = 1
@@ -182,7 +183,7 @@ def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
     params = _params(nodes)
     missing = sorted(set(arrays["params"]) - set(params))
     if missing:
-        raise ValueError(f"the saved state names parameters this pipeline lacks: {', '.join(missing[:3])}")
+        raise ValueError(Errors.E075.format(names=", ".join(missing[:3])))
 
     def optimizer_key(key: str) -> tuple[int, str]:
         node, name = params[key]

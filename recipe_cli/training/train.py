@@ -17,7 +17,7 @@ from ..config.schemas import rehearsal_settings
 from ..data.summary import data_warnings
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
-from ..errors import Errors, RecipeError, RunInterrupted
+from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
 from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, write_run_file
 from .batching import auto_max_batch_size
@@ -187,7 +187,7 @@ def _print_setup(
     for note in tc.notes:
         console.info(note)
     if tc.departures:
-        console.warn("This config departs from the recipe")
+        console.warn(Warnings.W004)
         for line in tc.departures:
             console.line(f"    {line}")
     train_summary, dev_summary = data.train_summary, data.dev_summary

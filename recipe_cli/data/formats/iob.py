@@ -18,7 +18,7 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ...errors import Errors, RecipeError
+from ...errors import Errors, RecipeError, Warnings
 from ._text import group_sentences, read_lines
 
 # BILUO prefixes folded onto BIO: U- starts (and ends) an entity, L- continues one.
@@ -136,7 +136,4 @@ def read_iob(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
         # No spaces given: spaCy marks the Doc's spacing as unknown and trains on these tokens as they are.
         yield Doc(nlp.vocab, words=words, ents=tags, sent_starts=starts)  # type: ignore[arg-type]
     if counts["orphan"]:
-        warnings.warn(
-            f"{path}: {counts['orphan']} I- tag(s) without a preceding entity of their type were read as B-.",
-            stacklevel=2,
-        )
+        warnings.warn(Warnings.W003.format(path=path, n=counts["orphan"]), stacklevel=2)

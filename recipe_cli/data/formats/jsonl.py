@@ -27,7 +27,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ...errors import Errors, RecipeError
+from ...errors import Errors, RecipeError, Warnings
 from ._text import SURROGATE, lone_surrogate, read_lines
 from .spacy_json import check_entities
 
@@ -108,7 +108,7 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
         yield lineno, doc
     if skipped:
         counts = " and ".join(f"{n} answered {answer}" for answer, n in sorted(skipped.items()))
-        warnings.warn(f"{path}: skipped {sum(skipped.values())} record(s) ({counts}).", stacklevel=2)
+        warnings.warn(Warnings.W002.format(path=path, n=sum(skipped.values()), counts=counts), stacklevel=2)
 
 
 def _has_label(record: dict[str, Any]) -> bool:
