@@ -642,3 +642,39 @@ def test_fill_in_copy_leaves_the_training_data_as_it_is(base):
     assert [eg.reference.text for eg in copies] == [eg.predicted.text for eg in copies] == [text for text, _ in NEW]
     assert [_ents(eg.reference) for eg in data.train()] == [ents for _, ents in NEW]
     assert all(copy.reference is not eg.reference for copy, eg in zip(copies, examples, strict=True))
+
+
+def test_fill_in_leaves_tokens_the_new_data_did_not_annotate_unannotated():
+    """Partly annotated data: the teacher's entities are added, and the tokens nobody annotated stay missing
+    (they would otherwise teach that they are not entities)."""
+    teacher = _ruler("ner", [("ORG", "Apple")])
+    nlp = spacy.blank("en")
+    gold = Doc(nlp.vocab, words=["Tim", "left", "Apple", "in", "May"], ents=["B-PERSON", "O", "", "", ""])
+    [filled] = fill_in(teacher, _examples(nlp, gold), ["ner"], {"ner": "ner"})
+    assert _ents(filled.reference) == [(0, 1, "PERSON"), (2, 3, "ORG")]
+    assert [t.ent_iob_ for t in filled.reference] == ["B", "O", "B", "", ""]
+
+
+def test_own_tok2vec_for_several_updated_components_saves_and_loads(base, tmp_path):
+    """Both components that listened to the removed tok2vec get its settings as values, not only the last."""
+    nlp, transfer = pipeline_from_base(_recipe(["tagger", "ner"], base), base, own_tok2vec=True)
+    assert transfer.own_tok2vec == ["tagger", "ner"] and "tok2vec" not in nlp.pipe_names
+    assert "${" not in str(nlp.config["components"])
+    nlp.to_disk(tmp_path / "out")
+    loaded = spacy.load(tmp_path / "out")
+    assert loaded.pipe_names == ["tagger", "ner"]
+    assert [_ents(loaded(text)) for text, _, _ in SENTENCES] == [ents for _, _, ents in SENTENCES]
+
+
+def test_a_morphologizer_updated_in_place_takes_its_own_data():
+    """The labels read from the data are named as the morphologizer names them (features and POS)."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("morphologizer")
+    words, pos = ["Dogs", "run", "."], ["NOUN", "VERB", "PUNCT"]
+    gold = Doc(nlp.vocab, words=words, pos=pos, morphs=["Number=Plur", "Tense=Pres|VerbForm=Fin", ""])
+    nlp.initialize(lambda: _examples(nlp, gold))
+    transfer = Transfer(base="b", updated=["morphologizer"])
+    assert add_new_labels(nlp, transfer, _examples(nlp, gold)) == {}
+    new = Doc(nlp.vocab, words=["Cats", "sleep"], pos=["NOUN", "VERB"], morphs=["Number=Plur", "Mood=Ind"])
+    with pytest.raises(RecipeError, match="E067.*Mood=Ind\\|POS=VERB"):
+        add_new_labels(nlp, transfer, _examples(nlp, new))

@@ -79,6 +79,7 @@ def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = Fa
         nlp.add_pipe(factory, name=name, config=block)
         transfer.added.append(name)
     extra_trained: list[str] = []
+    copies: dict[str, list[str]] = {}  # tok2vec → the components given a copy of it
     for name in transfer.updated:
         for t2v_name in listened_tok2vecs(nlp, name):
             others = [c for c in nlp.get_pipe(t2v_name).listening_components if c not in trained]  # type: ignore[attr-defined]
@@ -86,8 +87,9 @@ def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = Fa
                 paths = [".".join(p) for p in listener_paths(nlp.config["components"][name])]
                 nlp.replace_listeners(t2v_name, name, paths)
                 transfer.own_tok2vec.append(name)
+                copies.setdefault(t2v_name, []).append(name)
                 if not nlp.get_pipe(t2v_name).listening_components:  # type: ignore[attr-defined]
-                    _remove_unused(nlp, t2v_name, name)
+                    _remove_unused(nlp, t2v_name, copies[t2v_name])
             else:
                 extra_trained.append(t2v_name)
     keep_trained = set(trained) | set(extra_trained)
@@ -101,10 +103,12 @@ def pipeline_from_base(config: Config, base_name: str, *, own_tok2vec: bool = Fa
     return nlp, transfer
 
 
-def _remove_unused(nlp: Language, t2v_name: str, owner: str) -> None:
-    """Remove a tok2vec nothing listens to any more. The copy its last listener received may refer to its
-    settings (${components.tok2vec...}): that component's config gets them as values first."""
-    nlp._pipe_configs[owner] = Config(nlp.config.interpolate()["components"][owner])
+def _remove_unused(nlp: Language, t2v_name: str, owners: list[str]) -> None:
+    """Remove a tok2vec nothing listens to any more. The copies its listeners received may refer to its
+    settings (${components.tok2vec...}): every one of those components' configs gets them as values first."""
+    interpolated = nlp.config.interpolate()["components"]
+    for owner in owners:
+        nlp._pipe_configs[owner] = Config(interpolated[owner])
     nlp.remove_pipe(t2v_name)
 
 
@@ -140,8 +144,15 @@ def doc_labels(doc: Doc, factory: str) -> set[str]:
     if factory in ("textcat", "textcat_multilabel"):
         return set(doc.cats)
     if factory == "morphologizer":
-        return {str(t.morph) for t in doc if t.pos_ or str(t.morph)}
+        # As the morphologizer names its labels: the features with the POS as one more ("Number=Sing|POS=NOUN").
+        return {_morph_label(doc, t.morph.to_dict(), t.pos_) for t in doc if t.pos_ or str(t.morph)}
     return set()
+
+
+def _morph_label(doc: Doc, features: dict[str, str], pos: str) -> str:
+    if pos:
+        features = {**features, "POS": pos}
+    return str(doc.vocab.strings[doc.vocab.morphology.add(features)])
 
 
 def listened_tok2vecs(nlp: Language, name: str) -> list[str]:
