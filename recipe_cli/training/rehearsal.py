@@ -122,7 +122,8 @@ def fill_in(
                         if ent.label_ not in new_labels[name] and not taken & set(range(ent.start, ent.end))
                     ]
                     if extra:
-                        ref.ents = sorted([*ref.ents, *extra], key=lambda span: span.start)
+                        # Only the teacher's entities are set: tokens the new data left unannotated stay so.
+                        ref.set_ents(extra, default="unmodified")
                 elif factory == "textcat_multilabel" and ref.cats:
                     # Exclusive classes cannot be filled in: the new label already excludes the others.
                     for label, value in _decided(guess.cats, exclusive=False).items():
