@@ -93,3 +93,101 @@ def test_a_damaged_docbin_names_the_document(tmp_path, nlp):
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp))
     assert str(error.value).startswith(f"[E027] {path}: not a spaCy DocBin (")
+
+
+def test_piped_iob_errors_name_the_line_and_a_token_without_a_word(tmp_path, nlp):
+    path = tmp_path / "piped.iob"
+    path.write_text("Paris|B-LOC is|O\nRome|B-LOC |O\n")
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert str(error.value) == f"[E026] {path}, line 2: expected word|TAG, got '|O'"
+    path.write_text("Paris|B-LOC is|O\nRome|X-LOC\n")
+    with pytest.raises(RecipeError, match=r"^\[E026\] .*piped.iob, line 2: unknown tag 'X-LOC'"):
+        list(read_docs(path, nlp))
+
+
+def test_piped_iob_reads_an_orphan_i_tag_as_the_start_of_an_entity(tmp_path, nlp):
+    path = tmp_path / "piped.iob"
+    path.write_text("Paris|I-LOC is|O nice|O\nin|O Rome|I-LOC\n")
+    with pytest.warns(UserWarning, match=r"\[W003\] .*piped.iob: 2 I- tag\(s\) without a preceding entity"):
+        docs = list(read_docs(path, nlp))
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in docs] == [[("Paris", "LOC")], [("Rome", "LOC")]]
+
+
+def test_jsonl_tokens_with_ws_flags_and_without_any(tmp_path, nlp):
+    path = tmp_path / "tokens.jsonl"
+    path.write_text(
+        '{"text": "ab.", "tokens": [{"text": "a", "ws": false}, {"text": "b", "ws": false}, {"text": ".", "ws": false}]}\n'
+        '{"text": "a b c", "tokens": [{"text": "a"}, {"text": "b"}, {"text": "c"}]}\n'
+        '{"text": "a b c ", "tokens": [{"text": "a"}, {"text": "b"}, {"text": "c"}]}\n'
+        '{"text": "a b ", "tokens": [{"text": "a", "start": 0, "end": 1}, {"text": "b", "start": 2, "end": 3}]}\n'
+    )
+    docs = list(read_docs(path, nlp))
+    assert [[t.text for t in doc] for doc in docs] == [["a", "b", "."], ["a", "b", "c"], ["a", "b", "c"], ["a", "b"]]
+    assert [doc.text for doc in docs] == ["ab.", "a b c", "a b c ", "a b "]
+    # Two spaces after the last token: a Doc cannot hold them without a whitespace token.
+    path.write_text(
+        '{"text": "a b  ", "tokens": [{"text": "a", "start": 0, "end": 1}, {"text": "b", "start": 2, "end": 3}]}\n'
+    )
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert (
+        str(error.value)
+        == f"[E026] {path}, line 1: the tokens do not spell out the text (check their 'ws' flags and offsets)"
+    )
+
+
+def test_jsonl_token_shown_in_an_error_is_cut_after_20_characters(tmp_path, nlp):
+    path = tmp_path / "tokens.jsonl"
+    word = "abcdefghijklmnopqrstu"  # 21 characters
+    path.write_text(f'{{"text": "{word} b", "tokens": [{{"text": "{word}", "start": 0, "end": 20}}]}}\n')
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert "token 0 'abcdefghijklmnopqrst...' has offsets 0-20" in str(error.value)
+
+
+def test_jsonl_token_with_only_a_start_is_an_offset_error(tmp_path, nlp):
+    path = tmp_path / "tokens.jsonl"
+    path.write_text('{"text": "a b", "tokens": [{"text": "a", "start": 0}, {"text": "b", "start": 2, "end": 3}]}\n')
+    with pytest.raises(RecipeError, match="token 0 'a' has offsets 0-None that do not match the text"):
+        list(read_docs(path, nlp))
+
+
+def test_a_csv_field_over_the_csv_modules_limit_is_one_line(tmp_path, nlp):
+    import csv
+
+    path = tmp_path / "big.csv"
+    path.write_text("text,label\nhi,A\n" + "x" * (csv.field_size_limit() + 1) + ",B\n")
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert str(error.value).startswith(f"[E026] {path}, line 3: CSV: field larger than field limit")
+
+
+def test_a_table_of_blank_lines_is_empty(tmp_path, nlp):
+    path = tmp_path / "blank.tsv"
+    path.write_text("\n\n")
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert str(error.value) == f"[E022] {path}: file is empty."
+
+
+def test_locate_finds_the_document_and_names_where_it_is(tmp_path, nlp):
+    from recipe_cli.data.formats import locate
+
+    conll = tmp_path / "a.conll"
+    conll.write_text("Paris B-LOC\n\nRome O\n\nBerlin B-LOC\nis O\n")
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text('{"text": "one"}\n\n{"text": "two words"}\n')
+    file, where, doc = locate(conll, nlp, lambda doc: doc[0].text == "Rome")
+    assert (file, where, doc.text.strip()) == (conll, "document 2", "Rome")
+    file, where, doc = locate([str(conll), jsonl], nlp, lambda doc: len(doc) == 2 and doc[0].text == "two")
+    assert (file, where, doc.text) == (jsonl, "line 3", "two words")
+    # Two sentences per document: "Berlin is" is in the second document.
+    file, where, doc = locate(conll, nlp, lambda doc: "Berlin" in doc.text, sents_per_doc=2)
+    assert (file, where) == (conll, "document 2")
+    # A format given is used, whatever the file is called.
+    renamed = tmp_path / "c.txt"
+    renamed.write_text(conll.read_text())
+    file, where, _ = locate(renamed, nlp, lambda doc: doc[0].text == "Berlin", format="iob")
+    assert (file, where) == (renamed, "document 3")
+    assert locate(conll, nlp, lambda doc: False) is None

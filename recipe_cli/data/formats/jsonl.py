@@ -156,7 +156,9 @@ def _tokens_doc(nlp: Language, text: str, tokens: Any, path: Path, lineno: int) 
         if "ws" in token:
             spaces.append(bool(token["ws"]))
         elif offsets[i] is None:
-            spaces.append(True)  # neither a flag nor offsets: words separated by spaces, checked below
+            # Neither a flag nor offsets: words separated by spaces (the last one followed by one only if the text
+            # ends with one), checked below.
+            spaces.append(i + 1 < len(tokens) or text.endswith(" "))
         else:
             following = offsets[i + 1][0] if i + 1 < len(tokens) and offsets[i + 1] is not None else len(text)
             gap = text[offsets[i][1] : following]
