@@ -647,3 +647,21 @@ def test_binary_answers_other_than_prodigys_are_refused(tmp_path, nlp):
     path.write_text('{"text": "a", "label": "X", "answer": "accept"}\n{"text": "b", "label": "X", "answer": "maybe"}\n')
     with pytest.raises(RecipeError, match="teach.jsonl, line 2: answer 'maybe': expected accept, reject or ignore"):
         list(read_docs(path, nlp))
+
+
+def test_default_output_names_of_odd_paths(tmp_path):
+    from pathlib import Path
+
+    from recipe_cli.output.layout import default_output
+
+    # A glob at the top: no folder name to take.
+    assert default_output(Path("*.conllu"), ["tagger"]) == Path("data-tagger")
+    # A file named like a pattern that exists is a file.
+    odd = tmp_path / "weird[1].conll"
+    odd.write_text("")
+    assert default_output(odd, ["ner"]) == Path("weird[1]-ner")
+    # A folder keeps its whole name, suffix included.
+    folder = tmp_path / "corpus.v2"
+    folder.mkdir()
+    assert default_output(folder, ["ner"]) == Path("corpus.v2-ner")
+    assert default_output(Path("data/train.conll"), ["ner"]) == Path("train-ner")

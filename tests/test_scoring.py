@@ -220,3 +220,37 @@ def test_score_refuses_unknown_labels_before_scoring():
     result = score(nlp, [_example(nlp, tags=("NNP", "VBZ"), ents=["PER"])], per_label=False)
     assert result["words"] == 2 and "per_label" not in result
     assert result["score"] == pytest.approx(main_score(result["scores"], nlp.config["training"]["score_weights"]))
+
+
+def test_thresholds_hold_at_their_bound_and_name_what_is_unknown():
+    from recipe_cli.evaluation.scoring import check_thresholds
+
+    scores = {"ents_f": 0.6, "ents_p": 0.5, "speed": 100, "ents_per_type": {}}
+    assert check_thresholds(scores, {"ents_f": 0.6}) == []
+    assert check_thresholds(scores, {"ents_f": 0.7, "ents_p": 0.5}) == ["ents_f=0.6000 < 0.7"]
+    with pytest.raises(RecipeError) as error:
+        check_thresholds(scores, {"ents_r": 0.1, "tag_acc": 0.2})
+    assert "ents_r, tag_acc" in str(error.value) and "ents_f, ents_p, speed" in str(error.value)
+
+
+def test_a_failure_while_scoring_names_the_stage_and_the_model(run, data_dir, monkeypatch):
+    import recipe_cli.evaluation.scoring as scoring
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("inside a component")
+
+    monkeypatch.setattr(scoring, "score", broken)
+    with pytest.raises(RecipeError) as error:
+        evaluate(run / "model-best", [data_dir / "goemotions-dev.json"])
+    assert str(error.value) == f"[E070] Scoring failed for {run / 'model-best'}: ZeroDivisionError: inside a component"
+
+
+def test_evaluate_reads_the_data_in_the_format_given(run, data_dir, tmp_path):
+    renamed = tmp_path / "dev.txt"
+    renamed.write_text((data_dir / "goemotions-dev.json").read_text())
+    with pytest.raises(RecipeError, match="E021"):
+        evaluate(run / "model-best", [renamed])
+    result = evaluate(run / "model-best", [renamed], data_format="json")
+    assert result["scores"] == evaluate(run / "model-best", [data_dir / "goemotions-dev.json"])["scores"] | {
+        "speed": result["scores"]["speed"]
+    }
