@@ -35,7 +35,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
     # Data
     E020 = "Data file not found: {path}"
-    E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv or .csv; or pass --format)."
+    E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv or .csv, or a .txt file of fastText lines; or pass --format)."
     E022 = "{path}: file is empty."
     E023 = "{path}: not valid UTF-8 text ({error})."
     E024 = "{path}: invalid JSON: {error}"
@@ -103,6 +103,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E074 = "corpus holdout must be 0 or a share from {minimum} to below 1, not {holdout!r}"
     # The training state of an epoch (shown inside E063)
     E075 = "the saved state names parameters this pipeline lacks: {names}"
+    E076 = "corpus span_alignment must be one of {options}, not {value!r}"
 
 
 class Warnings(metaclass=ErrorsWithCodes):
@@ -121,6 +122,7 @@ class Warnings(metaclass=ErrorsWithCodes):
         "the parser cannot follow the gold parse of {n:,} training {documents} (no sequence of its moves builds "
         "{trees}; check the heads): {they} without heads and labels, keeping the rest: {names}"
     )
+    W010 = "{path}: {n} relation(s) not read: recipe-train trains entities and categories, not relations."
     # Config
     W004 = "This config departs from the recipe"
 

@@ -187,9 +187,9 @@ def test_user_config_departures_are_listed(user_config):
     assert "training.optimizer.learn_rate: 0.002, recipe: 0.001" in text
     assert "training.optimizer.use_averages: False, recipe: True" in text
     # What the user's config lacks comes from the recipe; its reader is swapped for ours.
-    assert tc.config["corpora"]["train"]["@readers"] == "recipe.Corpus.v1"
+    assert tc.config["corpora"]["train"]["@readers"] == "recipe.Corpus.v2"
     assert tc.config["corpora"]["train"]["holdout"] == 0.1
-    assert any("spacy.Corpus.v1 → recipe.Corpus.v1" in note for note in tc.notes)
+    assert any("spacy.Corpus.v1 → recipe.Corpus.v2" in note for note in tc.notes)
 
 
 def test_packaged_config_has_no_departures():

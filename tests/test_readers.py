@@ -291,7 +291,11 @@ def test_split_is_by_position_and_streams():
 def test_holdout_out_of_range_is_refused():
     for bad in (1.0, -0.1, 1e-9):
         with pytest.raises(RecipeError, match="holdout"):
-            create_corpus_reader(path=None, format="auto", sents_per_doc=1, holdout=bad, part="train", seed=0)
+            create_corpus_reader(path=None, format="auto", sents_per_doc=1, span_alignment="strict", holdout=bad,
+                                 part="train", seed=0)  # fmt: skip
+    with pytest.raises(RecipeError, match=r"\[E076\] corpus span_alignment must be one of strict, expand, contract"):
+        create_corpus_reader(path=None, format="auto", sents_per_doc=1, span_alignment="loose", holdout=0.1,
+                             part="train", seed=0)  # fmt: skip
 
 
 def test_heldout_needs_two_examples(tmp_path):

@@ -74,3 +74,18 @@ def test_mutation_smoke(tmp_path):
     assert results["smoke"] and set(results["modules"]) == {"recipe_cli/training/schedules.py"}
     assert 0 < results["killed"] <= results["mutants"]
     assert sum(row["mutants"] for row in results["modules"].values()) == results["mutants"]
+
+
+def test_make_annotation_fixtures_smoke(tmp_path):
+    """Without Label Studio installed the script says so and exits 0; the tasks it would create are built."""
+    cmd = [
+        sys.executable,
+        str(SCRIPTS / "make_annotation_fixtures.py"),
+        "--smoke",
+        "--label-studio",
+        str(tmp_path / "absent"),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Tasks: 12 NER (16 spans), 10 text classification" in result.stdout
+    assert "Label Studio is not installed" in result.stdout

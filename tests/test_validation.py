@@ -1,7 +1,5 @@
 """Data validation before training: the summary, the warnings, --dry-run, and a catalogue of malformed files."""
 
-from pathlib import Path
-
 import pytest
 from spacy.tokens import Doc
 from spacy.training import Example
@@ -124,6 +122,8 @@ CATALOGUE = [
     ("nolabel.csv", 'text,label\n"hi",\n', "textcat", "line 2: row without a label"),
     ("docbin.spacy", "not a docbin", "ner", "not a spaCy DocBin"),
     ("data.txt", "hello", "ner", "cannot tell the data format"),
+    ("doccano.jsonl", '{"id": 1, "text": "Jane Smith", "label": [[1, 4, "PER"]]}\n', "ner", "line 1: entity [1, 4, 'PER'] ('ane') cuts a token ('Jane')"),
+    ("labelstudio.csv", 'text,emotion,annotator,annotation_id\nhi,"[""a"", ""b""",1,1\n', "textcat", "line 2: label '[\"a\", \"b\"' is a list or a JSON fragment"),
 ]  # fmt: skip
 
 
@@ -141,12 +141,12 @@ def test_malformed_file_catalogue(tmp_path, name, content, component, message):
     assert not out.exists()
 
 
-def test_catalogue_meets_every_reader():
+def test_catalogue_meets_every_reader(tmp_path):
     """Each format's reader is given malformed files here, and so is the detection of a file's format."""
     detected = set()
-    for name, *_ in CATALOGUE:
+    for name, content, *_ in CATALOGUE:
         try:
-            detected.add(detect_format(Path(name)))
+            detected.add(detect_format(_write(tmp_path / name, content)))
         except RecipeError:
             detected.add(None)
     assert detected == set(FORMATS) | {None}

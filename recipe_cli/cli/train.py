@@ -14,6 +14,7 @@ from .util import (
     EXIT_CODES_HELP,
     Arg,
     Opt,
+    SpanAlignment,
     check_format,
     check_resume_options,
     cli_errors,
@@ -47,7 +48,7 @@ def train_cli(
         list[str] | None,
         Arg(
             metavar="DATA...",
-            help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll, .tsv/.csv; a folder or a glob; several may be given",
+            help="Training data: .spacy, .json, .jsonl, .conllu, .iob/.bio/.conll, .tsv/.csv (doccano and Label Studio exports too), fastText .txt; a folder or a glob; several may be given",
             show_default=False,
         ),
     ] = None,
@@ -70,7 +71,17 @@ def train_cli(
         str | None,
         Opt(
             "--format",
-            help="Data format of DATA and --dev, instead of detecting it: spacy, json, jsonl, conllu, iob, table",
+            help="Data format of DATA and --dev, instead of detecting it: spacy, json, jsonl, conllu, iob, table, "
+            "doccano, labelstudio",
+        ),
+    ] = None,
+    span_alignment: Annotated[
+        SpanAlignment | None,
+        Opt(
+            "--span-alignment",
+            help="An annotation tool's entity span that cuts a token: snap it to token boundaries, taking every "
+            "token it touches (expand) or only those inside it (contract), instead of stopping (strict, the default)",
+            show_default=False,
         ),
     ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Print only errors and the final summary")] = False,
@@ -118,14 +129,16 @@ def train_cli(
         free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
         if resume is not None:
             options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,
-                       "--output": output, "--vectors": vectors, "--base-model": base_model}  # fmt: skip
+                       "--span-alignment": span_alignment, "--output": output, "--vectors": vectors,
+                       "--base-model": base_model}  # fmt: skip
             check_resume_options(resume, free, options, EXTENDING)
             resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs)
             return
         components, paths = components_and_data(free)
         check_format(data_format)
         named = cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format, vectors=vectors,
-                              base_model=base_model, rehearse=free.rehearse)  # fmt: skip
+                              base_model=base_model, rehearse=free.rehearse,
+                              span_alignment=span_alignment.value if span_alignment else None)  # fmt: skip
         training_config = build_config(components, config_path=config, overrides={**named, **free.overrides},
                                        environ=os.environ)  # fmt: skip
         output = output if output is not None else default_output(paths[0], components)

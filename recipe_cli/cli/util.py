@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,14 @@ def cli_errors() -> Iterator[None]:
             # Anything else, even a bug of ours: still one line, and the traceback in a file it names.
             err.fail(str(logged(e)))
             raise typer.Exit(1) from None
+
+
+class SpanAlignment(str, Enum):
+    """--span-alignment choices (the corpus reader's span_alignment setting)."""
+
+    strict = "strict"
+    expand = "expand"
+    contract = "contract"
 
 
 def check_format(name: str | None) -> None:
@@ -147,10 +156,12 @@ def cli_overrides(
     vectors: Path | None = None,
     base_model: str | None = None,
     rehearse: Path | bool | None = None,
+    span_alignment: str | None = None,
 ) -> dict[str, Any]:
     """The config settings that recipe-train's named options stand for (several paths become a list).
 
     rehearse: True for rehearsal on the training texts, a path for raw texts, None for none.
+    span_alignment: corpora.train.span_alignment (the dev corpus follows it), or None to keep the config's.
     """
     overrides: dict[str, Any] = {"paths.train": config_paths(data), "paths.dev": config_paths(dev or data)}
     if vectors is not None:
@@ -163,6 +174,8 @@ def cli_overrides(
             overrides["paths.rehearse"] = str(rehearse)
     if format is not None:
         overrides.update({"corpora.train.format": format, "corpora.dev.format": format})
+    if span_alignment is not None:
+        overrides.update({"corpora.train.span_alignment": span_alignment, "corpora.dev.span_alignment": span_alignment})
     if not dev:  # hold out a seeded share of DATA as dev data
         overrides.update({"corpora.train.part": "train", "corpora.dev.part": "heldout"})
     if lang is not None:

@@ -17,7 +17,7 @@ COMPONENTS = ("ner", "tagger", "parser", "morphologizer", "senter", "textcat", "
 AUTO = "auto"
 # Sections taken from a user's config as a whole when it defines its own pipeline.
 _PIPELINE_SECTIONS = ("nlp", "components")
-# Readers that recipe.Corpus.v1 replaces: it takes the same arguments and reads more formats.
+# Readers that recipe.Corpus.v2 replaces: it takes their arguments and reads more formats.
 _REPLACED_READERS = {"spacy.Corpus.v1"}
 # Settings of [training] compared with the recipe to list a config's departures from it.
 _RECIPE_SETTINGS = ("dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency")
@@ -110,7 +110,7 @@ def merge_user_config(recipe: Config, user: Config) -> tuple[Config, list[str]]:
             ours.update({k: v for k, v in reader.items() if k != "@readers"})
             merged["corpora"][name] = ours
             notes.append(
-                f"corpora.{name}: {reader['@readers']} → recipe.Corpus.v1 (same arguments; reads every supported format)"
+                f"corpora.{name}: {reader['@readers']} → recipe.Corpus.v2 (same arguments; reads every supported format)"
             )
     return Config(merged), notes
 

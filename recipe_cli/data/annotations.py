@@ -134,7 +134,8 @@ def _first_training_doc(nlp: Language, predicate: Callable[[Doc], bool]) -> tupl
     config = nlp.config.interpolate()
     corpus = section_at(config, config["training"]["train_corpus"])
     found = locate(corpus.get("path"), nlp, predicate, format=corpus.get("format", "auto"),  # type: ignore[arg-type]
-                   sents_per_doc=corpus.get("sents_per_doc", 1))  # fmt: skip
+                   sents_per_doc=corpus.get("sents_per_doc", 1),
+                   span_alignment=corpus.get("span_alignment", "strict"))  # fmt: skip
     if found is None:
         return describe_paths(corpus.get("path")), None
     file, where, doc = found

@@ -14,15 +14,63 @@ from spacy.training import Corpus, Example
 from spacy.util import registry
 
 from ..errors import Errors, RecipeError
-from .formats import read_docs, source
+from .formats import ALIGNMENTS, read_docs, source
 from .oracle import ParseCheck
 
 PARTS = ("all", "train", "heldout")
 MIN_HOLDOUT = 1e-4
 
 
-@registry.readers("recipe.Corpus.v1")
+@registry.readers("recipe.Corpus.v2")
 def create_corpus_reader(
+    *,
+    path: Path | list[Path] | None,
+    format: str,
+    sents_per_doc: int,
+    span_alignment: str,
+    holdout: float,
+    part: str,
+    seed: int,
+    gold_preproc: bool = False,
+    max_length: int = 0,
+    limit: int = 0,
+    augmenter: Callable | None = None,
+) -> Callable[[Language], Iterable[Example]]:
+    """Read training examples from any supported format (spacy.Corpus.v1's arguments, and more).
+
+    path (Path): the data file, folder or glob, or a list of them.
+    format (str): "auto" to detect from the file, or a format name (spacy, json, conllu, iob, doccano...).
+    sents_per_doc (int): sentences per example for token-per-line formats.
+    span_alignment (str): an annotation tool's span that cuts a token: "strict" (an error naming the record),
+        "expand" or "contract" (snapped to token boundaries as Doc.char_span's alignment_mode does).
+    holdout (float): share of the documents set aside as a seeded dev split (0 for none).
+    part (str): "all", "train" (the documents not held out) or "heldout".
+    seed (int): seed of the held-out split.
+    gold_preproc, max_length, limit, augmenter: as in spacy.Corpus.v1.
+    """
+    if part not in PARTS:
+        raise RecipeError(Errors.E073.format(options=", ".join(PARTS), part=part))
+    if not (holdout == 0 or MIN_HOLDOUT <= holdout < 1):
+        raise RecipeError(Errors.E074.format(minimum=MIN_HOLDOUT, holdout=holdout))
+    if span_alignment not in ALIGNMENTS:
+        raise RecipeError(Errors.E076.format(options=", ".join(ALIGNMENTS), value=span_alignment))
+    return RecipeCorpus(
+        path,
+        format=format,
+        sents_per_doc=sents_per_doc,
+        span_alignment=span_alignment,
+        holdout=holdout,
+        part=part,
+        seed=seed,
+        gold_preproc=gold_preproc,
+        max_length=max_length,
+        limit=limit,
+        augmenter=augmenter,
+    )
+
+
+@registry.readers("recipe.Corpus.v1")
+def create_corpus_reader_v1(
     *,
     path: Path | list[Path] | None,
     format: str,
@@ -35,32 +83,11 @@ def create_corpus_reader(
     limit: int = 0,
     augmenter: Callable | None = None,
 ) -> Callable[[Language], Iterable[Example]]:
-    """Read training examples from any supported format (spacy.Corpus.v1's arguments, and more).
-
-    path (Path): the data file, folder or glob, or a list of them.
-    format (str): "auto" to detect from the file, or a format name (spacy, json, conllu, iob).
-    sents_per_doc (int): sentences per example for token-per-line formats.
-    holdout (float): share of the documents set aside as a seeded dev split (0 for none).
-    part (str): "all", "train" (the documents not held out) or "heldout".
-    seed (int): seed of the held-out split.
-    gold_preproc, max_length, limit, augmenter: as in spacy.Corpus.v1.
-    """
-    if part not in PARTS:
-        raise RecipeError(Errors.E073.format(options=", ".join(PARTS), part=part))
-    if not (holdout == 0 or MIN_HOLDOUT <= holdout < 1):
-        raise RecipeError(Errors.E074.format(minimum=MIN_HOLDOUT, holdout=holdout))
-    return RecipeCorpus(
-        path,
-        format=format,
-        sents_per_doc=sents_per_doc,
-        holdout=holdout,
-        part=part,
-        seed=seed,
-        gold_preproc=gold_preproc,
-        max_length=max_length,
-        limit=limit,
-        augmenter=augmenter,
-    )
+    """recipe.Corpus.v2 without span_alignment: a span that cuts a token is an error (saved configs of earlier
+    runs name v1)."""
+    return create_corpus_reader(path=path, format=format, sents_per_doc=sents_per_doc, span_alignment="strict",
+                                holdout=holdout, part=part, seed=seed, gold_preproc=gold_preproc,
+                                max_length=max_length, limit=limit, augmenter=augmenter)  # fmt: skip
 
 
 class RecipeCorpus(Corpus):
@@ -72,10 +99,11 @@ class RecipeCorpus(Corpus):
     parse_check: ParseCheck | None = None
 
     def __init__(self, path: Path | list[Path] | None, *, format: str, sents_per_doc: int, holdout: float, part: str,
-                 seed: int, **corpus_args) -> None:  # fmt: skip
+                 seed: int, span_alignment: str = "strict", **corpus_args) -> None:  # fmt: skip
         super().__init__(path if path is not None else Path(""), **corpus_args)  # type: ignore[arg-type]
         self.format = format
         self.sents_per_doc = sents_per_doc
+        self.span_alignment = span_alignment
         self.holdout = holdout
         self.part = part
         self.seed = seed
@@ -91,7 +119,8 @@ class RecipeCorpus(Corpus):
 
     def reference_docs(self, nlp: Language) -> Iterator[Doc]:
         """The annotated documents of this corpus's part, in file order, read lazily."""
-        docs: Iterable[Doc] = read_docs(self.path, nlp, format=self.format, sents_per_doc=self.sents_per_doc)
+        docs: Iterable[Doc] = read_docs(self.path, nlp, format=self.format, sents_per_doc=self.sents_per_doc,
+                                        span_alignment=self.span_alignment)  # fmt: skip
         if self.holdout > 0 and self.part != "all":
             docs = split_docs(docs, self.holdout, self.seed, heldout=self.part == "heldout", path=self.path)
         for i, doc in enumerate(docs):

@@ -8,6 +8,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from ..errors import Warnings
+from .formats.labelstudio import ANNOTATIONS, REPEATED
+from .formats.spans import spans_changed
 
 # Documents longer than this slow the transition-based components down and strain memory.
 LONG_DOC_TOKENS = 5000
@@ -40,9 +42,33 @@ class DataSummary:
     # The fewest categories one document gives a value for (Prodigy's yes/no answers give one each); None
     # where no document has categories.
     fewest_categories: int | None = None
+    # Entity spans the readers changed (annotators' slips), by how: "trimmed" of whitespace, "expanded" or
+    # "contracted" to token boundaries.
+    spans_changed: Counter = field(default_factory=Counter)
+    # Texts read from the latest of several completed annotations (Label Studio tasks annotated more than once),
+    # and texts that repeat an earlier row of their file (exports with one row per annotation).
+    multi_annotated: int = 0
+    repeated_texts: int = 0
 
     def describe(self) -> str:
         return f"{self.docs:,} documents, {self.sentences:,} sentences, {self.tokens:,} tokens"
+
+    def reading_notes(self) -> list[str]:
+        """What reading the annotation tools' exports changed or chose, one line each (none for other data)."""
+        notes = []
+        if self.spans_changed:
+            how = ", ".join(f"{n:,} {what}" for what, n in sorted(self.spans_changed.items()))
+            notes.append(f"entity spans changed: {sum(self.spans_changed.values()):,} ({how})")
+        if self.multi_annotated:
+            notes.append(
+                f"tasks annotated more than once: {self.multi_annotated:,} (each read from its most recently "
+                "updated completed annotation)"
+            )
+        if self.repeated_texts:
+            notes.append(
+                f"texts repeating an earlier row: {self.repeated_texts:,} (the export has one row per annotation)"
+            )
+        return notes
 
     @property
     def category_labels(self) -> set[str]:
@@ -66,6 +92,9 @@ def summarize(examples: Iterable[Example]) -> DataSummary:
         summary.long_docs += len(doc) > LONG_DOC_TOKENS
         for name, read in _LAYERS.items():
             summary.labels[name].update(read(doc))
+        summary.spans_changed.update(spans_changed(doc))
+        summary.multi_annotated += ANNOTATIONS in doc.user_data
+        summary.repeated_texts += REPEATED in doc.user_data
         if doc.cats:
             values = list(doc.cats.values())
             summary.negatives.update(label for label, value in doc.cats.items() if value < 0.5)

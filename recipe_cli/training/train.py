@@ -206,6 +206,8 @@ def _print_setup(
         console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
     for label in yes_no:  # one category: a yes/no question, its answers counted
         console.line(f"    categories (1, yes/no): {train_summary.yes_no(label)}")
+    for note in train_summary.reading_notes():
+        console.line(f"    {note}")
     if data.heldout:
         seed = nlp.config.interpolate()["system"]["seed"]
         total = data.n_train + len(data.dev)
@@ -214,6 +216,8 @@ def _print_setup(
         )
     else:
         console.info("Dev data", f"{len(data.dev):,} examples: {dev_summary.describe()} ({data.dev_path})")
+        for note in dev_summary.reading_notes():
+            console.line(f"    {note}")
     for note in data.notes:
         console.info("Transfer", note)
     factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]

@@ -1,10 +1,17 @@
 """Readers for the training-data formats spaCy users bring, detected from the file.
 
 Each reader turns one file into reference ``Doc`` objects and raises ``RecipeError``
-with the file and, where it can, the line or record at fault.
+with the file and, where it can, the line or record at fault. Readers take (path, nlp, sents_per_doc,
+span_alignment); span_alignment (one of spans.ALIGNMENTS) is what the readers of annotation tools' character
+offsets do with a span that cuts a token.
+
+A file's format comes from its extension and, for the extensions that annotation tools share with other
+formats (.json, .jsonl, .csv, .tsv, .txt), from its first record: doccano's and Label Studio's exports are told
+apart from spaCy's own layouts and from plain tables by their keys and columns.
 """
 
 import glob
+import json
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,17 +26,20 @@ from ...errors import Errors, RecipeError
 from ._text import read_lines as read_lines  # noqa: E402
 from .conllu import read_conllu
 from .docbin import read_docbin
+from .doccano import is_doccano_record, is_fasttext, read_doccano
 from .iob import read_iob
 from .jsonl import read_jsonl, read_jsonl_lines
+from .labelstudio import is_labelstudio_header, is_labelstudio_json, read_labelstudio
 from .spacy_json import read_json
-from .table import read_table
+from .spans import ALIGNMENTS as ALIGNMENTS  # noqa: E402
+from .table import read_table, table_rows
 
 # doc.user_data key of the (file, document number) a reference document was read from, named in errors.
 ORIGIN = "recipe_origin"
 
-DocReader = Callable[[Path, Language, int], Iterator[Doc]]
+DocReader = Callable[[Path, Language, int, str], Iterator[Doc]]
 
-# Format name → reader. Each reader takes (path, nlp, sents_per_doc).
+# Format name → reader. Each reader takes (path, nlp, sents_per_doc, span_alignment).
 FORMATS: dict[str, DocReader] = {
     "spacy": read_docbin,
     "json": read_json,
@@ -37,6 +47,8 @@ FORMATS: dict[str, DocReader] = {
     "conllu": read_conllu,
     "iob": read_iob,
     "table": read_table,
+    "doccano": read_doccano,
+    "labelstudio": read_labelstudio,
 }
 
 EXTENSIONS = {
@@ -54,15 +66,58 @@ EXTENSIONS = {
 
 
 def detect_format(path: Path) -> str:
-    """Name the format of a data file from its extension.
+    """Name the format of a data file from its extension and, where annotation tools share it, its content.
 
     path (Path): the data file.
     RETURNS (str): a key of FORMATS.
     """
     fmt = EXTENSIONS.get(path.suffix.lower())
+    if path.suffix.lower() == ".txt" and path.is_file() and is_fasttext(_first_line(path)):
+        return "doccano"  # doccano's fastText export
     if fmt is None:
         raise RecipeError(Errors.E021.format(path=path))
+    if not path.is_file() or path.stat().st_size == 0:
+        return fmt
+    if fmt == "json":
+        with path.open(encoding="utf8", errors="replace") as file:
+            start = file.read(1 << 16)
+        if is_labelstudio_json(start):
+            return "labelstudio"
+        if start.lstrip().startswith("[") and '"paragraphs"' not in start and is_doccano_record(_first_object(path)):
+            return "doccano"  # doccano's JSON export: a list of its JSONL records
+    elif fmt == "jsonl":
+        try:
+            first = json.loads(_first_line(path))
+        except (json.JSONDecodeError, RecipeError):
+            return fmt  # the JSON Lines reader names the line
+        if is_doccano_record(first):
+            return "doccano"
+    elif fmt == "table":
+        try:
+            header = next(table_rows(path, quoted_tsv=True), (0, []))[1]
+        except RecipeError:
+            return fmt
+        if is_labelstudio_header(header):
+            return "labelstudio"
+        if {"id", "text", "label", "comments"} <= {cell.strip().lower() for cell in header}:
+            return "doccano"  # doccano's CSV export (several labels joined by '#'), which always has Comments
     return fmt
+
+
+def _first_line(path: Path) -> str:
+    try:
+        return next((line for _, line in read_lines(path) if line.strip()), "")
+    except RecipeError:
+        return ""
+
+
+def _first_object(path: Path) -> object:
+    """The first record of a JSON list, or None where the file is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data[0] if isinstance(data, list) and data else None
 
 
 def data_files(path: Path | str) -> list[Path]:
@@ -94,7 +149,12 @@ class Source(NamedTuple):
 
 
 def read_docs(
-    path: Path | str | Sequence[Path | str], nlp: Language, *, format: str = "auto", sents_per_doc: int = 1
+    path: Path | str | Sequence[Path | str],
+    nlp: Language,
+    *,
+    format: str = "auto",
+    sents_per_doc: int = 1,
+    span_alignment: str = "strict",
 ) -> Iterator[Doc]:
     """Read reference Docs lazily from data files, folders of them or globs; formats may be mixed.
 
@@ -102,12 +162,14 @@ def read_docs(
     nlp (Language): gives the vocab and, for raw text, the tokenizer.
     format (str): a key of FORMATS, or "auto" to detect it for each file.
     sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
+    span_alignment (str): what to do with an annotation tool's span that cuts a token: "strict" (an error),
+        "expand" or "contract" (snap it as Doc.char_span does).
     YIELDS (Doc): reference documents with the files' annotation, each tagged with its file and position there
         (see source()).
     """
     for each in [path] if isinstance(path, (str, Path)) else path:
         for file in data_files(each):
-            yield from _read_file(file, nlp, format, sents_per_doc)
+            yield from _read_file(file, nlp, format, sents_per_doc, span_alignment)
 
 
 def source(doc: Doc) -> Source:
@@ -116,7 +178,7 @@ def source(doc: Doc) -> Source:
     return Source(Path(name), index)
 
 
-def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> Iterator[Doc]:
+def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     if not path.is_file():
         raise RecipeError(Errors.E020.format(path=path))
     fmt = detect_format(path) if format == "auto" else format
@@ -125,13 +187,14 @@ def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int) -> It
     if path.stat().st_size == 0:
         raise RecipeError(Errors.E022.format(path=path))
     name = str(path)
-    for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc), start=1):
+    for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc, span_alignment), start=1):
         doc.user_data[ORIGIN] = (name, number)
         yield doc
 
 
 def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Callable[[Doc], bool], *,
-           format: str = "auto", sents_per_doc: int = 1) -> tuple[Path, str, Doc] | None:  # fmt: skip
+           format: str = "auto", sents_per_doc: int = 1,
+           span_alignment: str = "strict") -> tuple[Path, str, Doc] | None:  # fmt: skip
     """The first document that predicate accepts: (file, "line N" (JSON Lines) or "document N", the Doc).
 
     Reads the files again, whole (no held-out split): for error messages, after the data has been read once.
@@ -144,7 +207,7 @@ def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Ca
                 if fmt == "jsonl":
                     found = ((f"line {n}", doc) for n, doc in read_jsonl_lines(file, nlp))
                 else:
-                    docs = _read_file(file, nlp, fmt, sents_per_doc)
+                    docs = _read_file(file, nlp, fmt, sents_per_doc, span_alignment)
                     found = ((f"document {n}", doc) for n, doc in enumerate(docs, start=1))
                 for where, doc in found:
                     if predicate(doc):

@@ -82,7 +82,7 @@ def _int(value: str, path: Path, lineno: int) -> int:
         raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=f"{value!r} is not a number")) from None
 
 
-def read_conllu(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+def read_conllu(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     """Read a CoNLL-U file into Docs of `sents_per_doc` sentences each."""
     sentences = (_parse_sentence(path, rows) for rows in _token_rows(path))
     for group in group_sentences(sentences, sents_per_doc):  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from spacy.tokens import Doc, DocBin
 from ...errors import Errors, RecipeError, one_line
 
 
-def read_docbin(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+def read_docbin(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     """Read a spaCy DocBin (.spacy) file, as spaCy's own Corpus does."""
     try:
         doc_bin = DocBin().from_disk(path)

@@ -126,7 +126,7 @@ def _normalise_tag(tag: str, prev: str, path: Path, lineno: int, counts: dict[st
     return f"{prefix}-{label}"
 
 
-def read_iob(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+def read_iob(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     """Read a token-per-line BIO/BILUO file into Docs of `sents_per_doc` sentences."""
     counts = {"orphan": 0}
     for group in group_sentences(_sentences(path, counts), sents_per_doc):

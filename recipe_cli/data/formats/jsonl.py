@@ -52,7 +52,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield lineno, record
 
 
-def read_jsonl(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+def read_jsonl(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     """Read a JSON Lines file of texts with entities, Prodigy spans, cats or one label each."""
     for _, doc in read_jsonl_lines(path, nlp):
         yield doc

@@ -26,7 +26,7 @@ from ._text import SURROGATE, lone_surrogate, read_text
 _BAD_VALUE = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError)
 
 
-def read_json(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+def read_json(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     """Read either JSON layout, telling them apart by their first record."""
     data = _load(path)
     if not isinstance(data, list):

@@ -22,9 +22,9 @@ LABEL_COLUMNS = ("label", "labels", "category", "categories", "class", "intent")
 _LABEL_SEPARATORS = re.compile(r"[,;|]")
 
 
-def read_table(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
+def read_table(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     """Read a .tsv or .csv file of texts and labels into Docs with cats."""
-    rows = list(_rows(path))
+    rows = list(table_rows(path, quoted_tsv=False))
     if not rows:
         raise RecipeError(Errors.E022.format(path=path))
     header = [cell.strip().lower() for cell in rows[0][1]]
@@ -55,15 +55,21 @@ def read_table(path: Path, nlp: Language, sents_per_doc: int) -> Iterator[Doc]:
         yield doc
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    text = read_text(path)
-    if path.suffix.lower() == ".tsv":
+def table_rows(path: Path, *, quoted_tsv: bool, text: str | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank row of a .csv file, or of a .tsv file read verbatim (quoted_tsv
+    False: a quote is text) or with CSV quoting and tabs (quoted_tsv True: as pandas writes a TSV file).
+
+    text (str): the file's text, where already read (path then only names the kind of table).
+    """
+    text = read_text(path) if text is None else text
+    tsv = path.suffix.lower() == ".tsv"
+    if tsv and not quoted_tsv:
         # Lines end at "\n" only: str.splitlines() would also break cells at \x0b, \x1c or \u2028.
         for lineno, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 yield lineno, line.removesuffix("\r").split("\t")
         return
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter="\t" if tsv else ",")
     try:
         for cells in reader:
             if any(cell.strip() for cell in cells):
