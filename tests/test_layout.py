@@ -156,3 +156,31 @@ def test_every_error_and_warning_has_a_code():
             if (raised or warned) and written:
                 uncoded.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     assert not uncoded, uncoded
+
+
+def test_entry_points_name_the_functions_registered_under_their_names():
+    """spaCy tools that resolve a saved config find our functions through pyproject's entry points: each name
+    must lead to the function the package registers under that name."""
+    import importlib
+
+    from spacy.util import registry
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    import recipe_cli  # noqa: F401  (registers the functions)
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf8"))["project"]
+    groups = {
+        "spacy_readers": registry.readers,
+        "spacy_loggers": registry.loggers,
+        "thinc_schedules": registry.schedules,
+    }
+    checked = 0
+    for group, table in groups.items():
+        for name, target in project["entry-points"][group].items():
+            module, function = target.split(":")
+            assert getattr(importlib.import_module(module), function) is table.get(name), (group, name)
+            checked += 1
+    registered = [name for name in registry.readers.get_all() if name.startswith("recipe.")]
+    assert set(registered) <= set(project["entry-points"]["spacy_readers"]), registered
+    assert checked >= 4
