@@ -14,9 +14,10 @@ take minutes per mutant), in one process.
 mutmut works on a copy of the code. This script builds that copy in OUT (the package, the tests, the packaged
 configs, and a pyproject.toml that holds the [tool.mutmut] settings below), runs `mutmut run` there, and reads
 its results. Running it again on the same OUT continues: mutmut keeps each mutant's result until the function it
-changed, or the tests, change.
+changed changes (mutmut keeps a verdict when tests are added): --recheck tests the mutants not killed last time
+again, against the tests as they are now.
 
-Usage: python scripts/mutation.py [--out mutation-out] [--jobs 2] [--json]
+Usage: python scripts/mutation.py [--out mutation-out] [--jobs 2] [--json] [--recheck]
        python scripts/mutation.py --show NAME      (the diff of one mutant of the last run in OUT)
        python scripts/mutation.py --smoke          (schedules.py against its own tests, in a temporary folder)
 """
@@ -66,6 +67,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON (also in OUT/results.json)")
     parser.add_argument("--show", metavar="NAME", default=None, help="print the diff of one mutant and stop")
     parser.add_argument("--smoke", action="store_true", help="schedules.py and its tests: checks that it runs")
+    parser.add_argument("--recheck", action="store_true", help="test the mutants not killed last time again")
     args = parser.parse_args()
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="mutation-smoke-"))
@@ -76,12 +78,19 @@ def main() -> int:
     if args.show:
         return subprocess.run([sys.executable, "-m", "mutmut", "show", args.show], cwd=out, check=False).returncode
 
+    again = sorted(name for name, fate in read_results(out).items() if fate not in KILLED) if args.recheck else []
     prepare(out, modules, tests)
     start = time.perf_counter()
     log = out / "mutmut.log"
     with log.open("w", encoding="utf8") as stream:
         run = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
         code = subprocess.run(run, cwd=out, stdout=stream, stderr=subprocess.STDOUT, check=False).returncode
+        # Names mutmut no longer makes (their function changed) were tested above, under their new names.
+        again = [name for name in again if name in read_results(out)] if code == 0 else []
+        if again:
+            code = subprocess.run(
+                [*run, *again], cwd=out, stdout=stream, stderr=subprocess.STDOUT, check=False
+            ).returncode
     if code != 0:
         print(f"mutmut run failed (exit {code}); its output is in {log}")
         print(log.read_text(encoding="utf8", errors="replace")[-2000:])
@@ -127,6 +136,8 @@ def prepare(out: Path, modules: list[str], tests: list[str]) -> None:
 
 def read_results(out: Path) -> dict[str, str]:
     """Every mutant's fate, by name ("recipe_cli.batching.x_auto_max_batch_size__mutmut_10": "survived")."""
+    if not (out / "mutants").is_dir():
+        return {}
     cmd = [sys.executable, "-m", "mutmut", "results", "--all", "true"]
     listing = subprocess.run(cmd, cwd=out, capture_output=True, text=True, check=True).stdout
     fates = {}
