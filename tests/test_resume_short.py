@@ -148,14 +148,19 @@ def test_a_broken_state_is_one_error_naming_it(copy):
 
 
 def test_a_run_stopped_before_its_first_epoch_starts_again(copy, finished):
-    for name in ("epoch-001", "epoch-002", "model-best", "model-last"):
+    argv = srsly.read_json(copy / "run.json")["argv"]
+    for name in ("epoch-001", "epoch-002", "model-best"):
         shutil.rmtree(copy / name)
     (copy / "metrics.jsonl").unlink()
+    # What Ctrl-C in the first epoch leaves: model-last with the unfinished epoch's weights. It is replaced.
     result = _train(["--resume", copy, "--training.max_epochs", 2])
-    assert "Starting again" in result.output
+    assert "Starting again" in result.output and f"{copy} was stopped before its first epoch" in result.output
+    assert "Extended" in result.output and "training.max_epochs = 2" in result.output
     assert _rows(copy) == _rows(finished)
-    # The extension went into the recorded config, for a later resume.
-    assert "max_epochs = 2" in srsly.read_json(copy / "run.json")["config"]
+    run = srsly.read_json(copy / "run.json")
+    # The extension went into the recorded config, for a later resume; the command line stays the run's own.
+    assert "max_epochs = 2" in run["config"] and run["argv"] == argv
+    assert "${" in run["config"]  # the config is kept uninterpolated, as recorded
 
 
 def test_keep_epochs_of_a_resumed_run(copy):
