@@ -269,6 +269,23 @@ def test_new_categories_of_a_textcat_are_refused():
         add_new_labels(nlp, Transfer(base="b", updated=["textcat"]), [Example(nlp.make_doc("hello"), doc)])
 
 
+@pytest.mark.parametrize("factory", ["textcat", "textcat_multilabel"])
+def test_new_categories_of_either_classifier_are_refused(factory):
+    nlp = _textcat(factory, [0.0, 0.0, 0.0])
+    doc = nlp.make_doc("hello")
+    doc.cats = {"A": 1.0, "E": 1.0}
+    with pytest.raises(RecipeError, match=rf"'{factory}' does not know \(E\)"):
+        add_new_labels(nlp, Transfer(base="b", updated=[factory]), [Example(nlp.make_doc("hello"), doc)])
+
+
+def test_every_updated_component_is_looked_at_when_an_earlier_one_has_nothing_new(base):
+    nlp = spacy.load(base)
+    examples = _examples(nlp, _doc(nlp.vocab, "Tim bought an iPhone", [(0, 1, "PERSON"), (3, 4, "PRODUCT")]))
+    # The tagger comes first and has nothing new (no tags in the data); the ner after it still grows.
+    added = add_new_labels(nlp, Transfer(base="b", updated=["tagger", "ner"]), examples)
+    assert added == {"ner": ["PRODUCT"]}
+
+
 # --- read_raw_texts ---
 
 
