@@ -17,7 +17,10 @@ its results. Running it again on the same OUT continues: mutmut keeps each mutan
 changed changes (mutmut keeps a verdict when tests are added): --recheck tests the mutants not killed last time
 again, against the tests as they are now.
 
-Usage: python scripts/mutation.py [--out mutation-out] [--jobs 2] [--json] [--recheck]
+The installed package's entry points (spaCy finds our registered functions through them) must be those of the
+code being mutated: reinstall (`pip install -e .`) before a run if pyproject.toml's entry points changed.
+
+Usage: python scripts/mutation.py [--out mutation-out] [--jobs 2] [--json] [--recheck] [--only GLOB ...]
        python scripts/mutation.py --show NAME      (the diff of one mutant of the last run in OUT)
        python scripts/mutation.py --smoke          (schedules.py against its own tests, in a temporary folder)
 """
@@ -68,6 +71,8 @@ def main() -> int:
     parser.add_argument("--show", metavar="NAME", default=None, help="print the diff of one mutant and stop")
     parser.add_argument("--smoke", action="store_true", help="schedules.py and its tests: checks that it runs")
     parser.add_argument("--recheck", action="store_true", help="test the mutants not killed last time again")
+    parser.add_argument("--only", nargs="+", default=[], metavar="GLOB",
+                        help="test only (again) the mutants whose names match, e.g. 'recipe_cli.training.loop.*'")  # fmt: skip
     args = parser.parse_args()
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="mutation-smoke-"))
@@ -84,7 +89,9 @@ def main() -> int:
     log = out / "mutmut.log"
     with log.open("w", encoding="utf8") as stream:
         run = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)]
-        code = subprocess.run(run, cwd=out, stdout=stream, stderr=subprocess.STDOUT, check=False).returncode
+        code = subprocess.run(
+            [*run, *args.only], cwd=out, stdout=stream, stderr=subprocess.STDOUT, check=False
+        ).returncode
         # Names mutmut no longer makes (their function changed) were tested above, under their new names.
         again = [name for name in again if name in read_results(out)] if code == 0 else []
         if again:
