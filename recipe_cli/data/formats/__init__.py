@@ -79,7 +79,7 @@ def detect_format(path: Path) -> str:
     if not path.is_file() or path.stat().st_size == 0:
         return fmt
     if fmt == "json":
-        with path.open(encoding="utf8", errors="replace") as file:
+        with path.open(encoding="utf-8-sig", errors="replace") as file:
             start = file.read(1 << 16)
         if is_labelstudio_json(start):
             return "labelstudio"
@@ -114,7 +114,7 @@ def _first_line(path: Path) -> str:
 def _first_object(path: Path) -> object:
     """The first record of a JSON list, or None where the file is not one."""
     try:
-        data = json.loads(path.read_text(encoding="utf8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return data[0] if isinstance(data, list) and data else None

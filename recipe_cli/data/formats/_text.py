@@ -9,9 +9,10 @@ from ...errors import Errors, RecipeError
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, naming the file and byte offset of undecodable input."""
+    """Read a UTF-8 text file (a byte order mark, as some tools write, left out), naming the file and byte offset
+    of undecodable input."""
     try:
-        return path.read_text(encoding="utf8")
+        return path.read_text(encoding="utf8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         raise RecipeError(Errors.E023.format(path=path, error=f"byte {e.start}: {e.reason}")) from None
     except OSError as e:

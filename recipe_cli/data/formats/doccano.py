@@ -149,7 +149,7 @@ def _fasttext_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         else:
             labels = [word.removeprefix(_FASTTEXT_LABEL) for word in match.group(1).split()]
             text = match.group(2)
-        text = text.split(f" {_COMMENT}")[0].strip()
+        text = f" {text}".split(f" {_COMMENT}")[0].strip()  # comments follow the text, or stand for it
         yield f"line {lineno}", {"text": text, "label": labels}
 
 

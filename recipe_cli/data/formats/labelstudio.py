@@ -67,8 +67,8 @@ def read_labelstudio(path: Path, nlp: Language, sents_per_doc: int, span_alignme
             doc.user_data[REPEATED] = True
         seen.add(item.text)
         yield doc
-    if skipped:
-        counts = " and ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
+    if sum(skipped.values()):
+        counts = " and ".join(f"{n} {why}" for why, n in sorted(skipped.items()) if n)
         warnings.warn(Warnings.W002.format(path=path, n=sum(skipped.values()), counts=counts), stacklevel=2)
 
 
@@ -120,7 +120,7 @@ def _load(path: Path) -> list:
 
 def _tasks(path: Path, skipped: Counter) -> Iterator[_Item]:
     for i, task in enumerate(_load(path), start=1):
-        where = f"task {task.get('id', i)} (record {i})" if isinstance(task, dict) else f"record {i}"
+        where = f"task {task['id']} (record {i})" if isinstance(task, dict) and "id" in task else f"record {i}"
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise RecipeError(Errors.E032.format(path=path, where=where, reason="a task without 'data'"))
         annotations = task.get("annotations") or []
