@@ -19,6 +19,23 @@ def read_text(path: Path) -> str:
         raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
 
 
+def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) of every non-blank line of a JSON Lines file; each line must hold a JSON object."""
+    for lineno, line in read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            reason = f"invalid JSON at column {e.colno}: {e.msg}"
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason)) from None
+        if not isinstance(record, dict):
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="expected a JSON object"))
+        if lone_surrogate(line, record):
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=SURROGATE))
+        yield lineno, record
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, line without its line break) lazily, one line in memory at a time.
 

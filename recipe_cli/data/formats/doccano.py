@@ -29,7 +29,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ...errors import Errors, RecipeError, Warnings
-from ._text import SURROGATE, lone_surrogate, read_lines, read_text
+from ._text import json_lines, read_lines, read_text
 from .spans import check_label, entity_spans
 from .table import table_rows
 
@@ -104,18 +104,7 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 raise RecipeError(Errors.E025.format(path=path, record=i, reason="expected a JSON object"))
             yield f"record {i}", record
     else:
-        for lineno, line in read_lines(path):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                reason = f"invalid JSON at column {e.colno}: {e.msg}"
-                raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason)) from None
-            if not isinstance(record, dict):
-                raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="expected a JSON object"))
-            if lone_surrogate(line, record):
-                raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=SURROGATE))
+        for lineno, record in json_lines(path):
             yield f"line {lineno}", record
 
 

@@ -16,7 +16,6 @@ read it. Only a text classification record (``cats`` or ``label``) without eithe
 it says nothing about them.
 """
 
-import json
 import math
 import warnings
 from collections import Counter
@@ -28,28 +27,11 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ...errors import Errors, RecipeError, Warnings
-from ._text import SURROGATE, lone_surrogate, read_lines
+from ._text import json_lines
 from .spacy_json import check_entities
 
 # Prodigy's answers on a binary text classification record: the category value they stand for (None: skipped).
 _BINARY_ANSWERS = {"accept": 1.0, "reject": 0.0, "ignore": None}
-
-
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, line in read_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RecipeError(
-                Errors.E026.format(path=path, line=lineno, reason=f"invalid JSON at column {e.colno}: {e.msg}")
-            ) from None
-        if not isinstance(record, dict):
-            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="expected a JSON object"))
-        if lone_surrogate(line, record):
-            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=SURROGATE))
-        yield lineno, record
 
 
 def read_jsonl(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
@@ -62,7 +44,7 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
     """(line number, Doc) for each record of a JSON Lines file that is read (see read_jsonl)."""
     skipped: Counter = Counter()
     labels: list[str] | None = None
-    for lineno, record in _records(path):
+    for lineno, record in json_lines(path):
         if labels is None:
             # Exclusive labels (the first record tells) need a first pass: every label in the file becomes
             # a category of every text. Other files are read in one lazy pass.
@@ -121,7 +103,7 @@ def _is_exclusive(record: dict[str, Any]) -> bool:
 
 
 def _exclusive_labels(path: Path) -> list[str]:
-    return sorted({str(r["label"]) for _, r in _records(path) if _is_exclusive(r)})
+    return sorted({str(r["label"]) for _, r in json_lines(path) if _is_exclusive(r)})
 
 
 def _tokens_doc(nlp: Language, text: str, tokens: Any, path: Path, lineno: int) -> Doc:
