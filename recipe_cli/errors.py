@@ -104,6 +104,22 @@ class Errors(metaclass=ErrorsWithCodes):
     # The training state of an epoch (shown inside E063)
     E075 = "the saved state names parameters this pipeline lacks: {names}"
     E076 = "corpus span_alignment must be one of {options}, not {value!r}"
+    # recipe-sweep
+    E080 = "Sweep spec not found: {path}"
+    E081 = "{path}: {key}: {error}"
+    E082 = '--ray needs Ray: pip install "recipe-train[ray]" (or pip install "ray>=2.59").'
+    E083 = (
+        "Trial {id} was run with other settings than the spec now gives ({folder}): the spec changed. "
+        "Use another output folder for the changed sweep, or move that trial's folder and row away."
+    )
+    E084 = "Trial {id}: {step} exited with {code}: {line} (log: {log})"
+    E085 = "No score {metric!r} in recipe-eval's scores (they are: {scores})."
+    E086 = "Interrupted: {n} running trial(s) stopped and saved. Run the same command again to continue {sweep}."
+    E087 = (
+        "The spec asks for a GPU per trial (resources.gpus), but no GPU is visible (CUDA_VISIBLE_DEVICES, nvidia-smi)."
+    )
+    E088 = "No finished trials in {sweep} to report on (no {file})."
+    E089 = "Ray at {address}: {error}"
 
 
 class Warnings(metaclass=ErrorsWithCodes):
@@ -125,6 +141,8 @@ class Warnings(metaclass=ErrorsWithCodes):
     W010 = "{path}: {n} relation(s) not read: recipe-train trains entities and categories, not relations."
     # Config
     W004 = "This config departs from the recipe"
+    # recipe-sweep
+    W011 = "Interrupted: stopping {n} running trial(s); each saves model-last"
 
 
 class RecipeError(ValueError):

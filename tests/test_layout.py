@@ -16,6 +16,7 @@ LAYERS = [
     ("output",),
     ("evaluation", "display"),
     ("training",),
+    ("sweep",),
     ("cli", "__main__"),
 ]
 

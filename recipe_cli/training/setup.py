@@ -108,18 +108,20 @@ def check_keep_epochs(keep_epochs: int) -> None:
         raise UsageError(Errors.E065.format(value=keep_epochs))
 
 
-def create_pipeline(config: Config) -> tuple[Language, bool, Transfer | None]:
+def create_pipeline(config: Config) -> tuple[Language, list[str], Transfer | None]:
     """Create the pipeline (from paths.base_model if set, else uninitialised from the config).
 
-    RETURNS: the pipeline, whether the batch size maximum is automatic, and how a base model was used.
+    RETURNS: the pipeline, the batch size settings that are the automatic maximum, and how a base model was used.
     """
     _check_training_keys(config)
     config = Config(config)
     size = config["training"].get("batcher", {}).get("size", {})
-    auto_batch = isinstance(size, dict) and size.get("stop") == AUTO
-    if auto_batch:
+    # start and stop of the size schedule that are the recipe's maximum ("auto"); start = "auto" keeps the batch
+    # size constant at it.
+    auto_batch = [key for key in ("start", "stop") if isinstance(size, dict) and size.get(key) == AUTO]
+    for key in auto_batch:
         # A number stands in until the training data has been counted.
-        size["stop"] = 1
+        size[key] = 1
     rehearsal = rehearsal_settings(config["training"])
     transfer = None
     try:

@@ -92,9 +92,9 @@ def train(
             trained, switched = fit_to_categories(nlp, data, transfer)
         if auto_batch:
             # The recipe: the maximum batch size follows the components and the amount of data.
-            nlp.config["training"]["batcher"]["size"]["stop"] = auto_max_batch_size(
-                list(trained.values()), data.n_train
-            )
+            largest = auto_max_batch_size(list(trained.values()), data.n_train)
+            for key in auto_batch:
+                nlp.config["training"]["batcher"]["size"][key] = largest
             T["batcher"], T["batch_sizes"] = resolve_training_batcher(nlp.config)
         # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there.
         with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
@@ -178,7 +178,7 @@ def _print_setup(
     nlp: Language,
     data: TrainingData,
     out: Path,
-    auto_batch: bool,
+    auto_batch: list[str],
     *,
     switched: Iterable[str] = (),
 ) -> None:

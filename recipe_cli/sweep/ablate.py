@@ -1,0 +1,69 @@
+"""`recipe-sweep ablate`: a spec whose variants are the recipe, each of its elements off in turn, and spaCy's own
+default training settings for the same architecture, so that "the recipe vs spaCy" is one row of every table."""
+
+from pathlib import Path
+from typing import Any
+
+import srsly
+from spacy.cli.init_config import init_config
+from thinc.api import Config
+
+# Each element of the recipe, off: the override that turns it off (the rest of the recipe as it is).
+ELEMENTS_OFF: dict[str, dict[str, Any]] = {
+    # Batch size constant at the recipe's maximum: compounding from "auto" to "auto" never moves.
+    "constant-batch": {"training.batcher.size.start": "auto"},
+    "no-averaging": {"training.optimizer.use_averages": False},
+    "constant-dropout": {"training.dropout": 0.2},
+    "no-grad-clip": {"training.optimizer.grad_clip": 0.0},
+    "no-l2": {"training.optimizer.L2": 0.0},
+}
+SPACY_DEFAULT = "spacy-default"
+# The [training] settings taken from spaCy's generated config: how it batches, drops out and optimises. The loop
+# (epochs, patience, evaluation after every epoch) stays the recipe-train one, so that both rows train alike.
+SPACY_TRAINING_KEYS = ("batcher", "dropout", "optimizer", "accumulate_gradient")
+
+
+def spacy_default_config(component: str, lang: str = "en") -> Config:
+    """spaCy's `init config` training settings for the component (CPU, efficiency), as a user config."""
+    generated = init_config(lang=lang, pipeline=component.split(","), optimize="efficiency", gpu=False, silent=True)
+    training = {key: generated["training"][key] for key in SPACY_TRAINING_KEYS}
+    return Config({"training": training})
+
+
+def ablation_spec(
+    *,
+    component: str,
+    train: list[str],
+    dev: list[str],
+    test: list[str],
+    out: Path,
+    seeds: int,
+    data_format: str | None = None,
+    lang: str | None = None,
+    common: dict[str, Any] | None = None,
+) -> Path:
+    """Write OUT/ablation.yml (and spaCy's settings as OUT/spacy-default.cfg); RETURNS the spec's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    spacy_cfg = out / f"{SPACY_DEFAULT}.cfg"
+    spacy_default_config(component, lang or "en").to_disk(spacy_cfg)
+    task: dict[str, Any] = {"component": component, "train": _absolute(train), "test": _absolute(test)}
+    if dev:
+        task["dev"] = _absolute(dev)
+    if data_format:
+        task["format"] = data_format
+    if lang:
+        task["lang"] = lang
+    spec = {
+        "tasks": {"task": task},
+        "seeds": seeds,
+        "common": dict(common or {}),
+        "variants": {"recipe": {}, **ELEMENTS_OFF, SPACY_DEFAULT: {"config": spacy_cfg.name}},
+        "baseline": "recipe",
+    }
+    path = out / "ablation.yml"
+    srsly.write_yaml(path, spec)
+    return path
+
+
+def _absolute(paths: list[str]) -> list[str]:
+    return [str(Path(p).resolve()) for p in paths]

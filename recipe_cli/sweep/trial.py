@@ -1,0 +1,172 @@
+"""One trial: a recipe-train run in its own process (or its --resume), then recipe-eval --json of its model-best on
+the task's test data, and the row that trials.jsonl records for it.
+
+The trial's folder, SWEEP/trials/<task>/<variant>/seed-<n>/, is recipe-train's output folder, so recipe-eval and
+spacy.load read it as any other. Beside what recipe-train writes it holds train.log and eval.log (each process's
+output), test-scores.json (recipe-eval's JSON) and trial.json (the trial's id and fingerprint).
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import srsly
+
+from ..errors import Errors, RecipeError
+from ..output.layout import METRICS_FILE, RUN_FILE
+from ..output.metrics import read_rows
+from .spec import Trial
+
+TRIAL_FILE = "trial.json"
+TEST_SCORES = "test-scores.json"
+TRAIN_LOG = "train.log"
+EVAL_LOG = "eval.log"
+# Each trial's BLAS and OpenMP threads (resources.cpus).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_PR_SET_PDEATHSIG = 1
+_prctl: Any
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: children are stopped by the driver's own signal handling only
+    _prctl = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the process that started it dies (a killed driver or Ray worker),
+    which a trainer handles as Ctrl-C: it saves model-last and exits."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def check_folder(trial: Trial, sweep: Path) -> None:
+    """A trial folder left by an earlier run of the sweep must be this trial's: the spec may have changed."""
+    path = trial.folder(sweep) / TRIAL_FILE
+    if path.is_file():
+        recorded = srsly.read_json(path).get("fingerprint")
+        if recorded != trial.fingerprint:
+            raise RecipeError(Errors.E083.format(id=trial.id, folder=trial.folder(sweep)))
+
+
+def commands(trial: Trial, sweep: Path, gpu_id: int = -1, python: str = sys.executable) -> list[tuple[str, list[str]]]:
+    """The trial's processes, in order: ("train", argv) — a fresh run, or --resume of the folder an interrupted
+    one left — and ("eval", argv)."""
+    out = trial.folder(sweep)
+    task = trial.task
+    gpu = ["--gpu-id", str(gpu_id)] if gpu_id >= 0 else []
+    if (out / RUN_FILE).is_file():
+        train = [python, "-m", "recipe_cli", "train", "--resume", str(out), *gpu]
+    else:
+        train = [python, "-m", "recipe_cli", "train", task.component, *task.train, "-o", str(out), "--overwrite"]
+        for dev in task.dev:
+            train += ["--dev", dev]
+        train += ["--seed", str(trial.seed), *gpu]
+        if trial.config:
+            train += ["-c", trial.config]
+        if task.format:
+            train += ["--format", task.format]
+        if task.lang:
+            train += ["--lang", task.lang]
+        train += [f"--{key}={srsly.json_dumps(value)}" for key, value in trial.overrides.items()]
+    evaluate = [python, "-m", "recipe_cli", "eval", str(out / "model-best"), *task.test, "--json"]
+    evaluate += ["-o", str(out / TEST_SCORES), *gpu]
+    if task.format:
+        evaluate += ["--format", task.format]
+    return [("train", train), ("eval", evaluate)]
+
+
+def environment(trial: Trial) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in THREAD_VARIABLES:
+        env[name] = str(trial.cpus)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def start(trial: Trial, sweep: Path, step: str, argv: list[str]) -> tuple[subprocess.Popen, IO[bytes]]:
+    """Start one of the trial's processes, its output in the trial's log, in its own session (so that a Ctrl-C at
+    the terminal reaches the driver alone, which passes it on once), dying with the process that started it."""
+    out = trial.folder(sweep)
+    out.mkdir(parents=True, exist_ok=True)
+    srsly.write_json(out / TRIAL_FILE, {"id": trial.id, "fingerprint": trial.fingerprint})
+    log = (out / (TRAIN_LOG if step == "train" else EVAL_LOG)).open("ab")
+    log.write(f"$ {' '.join(argv)}\n".encode())
+    log.flush()
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment(trial),
+        start_new_session=True, preexec_fn=_die_with_parent,
+    )  # fmt: skip
+    return proc, log
+
+
+def failure(trial: Trial, sweep: Path, step: str, code: int) -> str:
+    """One line: which trial failed where, with the last line its process printed."""
+    log = trial.folder(sweep) / (TRAIN_LOG if step == "train" else EVAL_LOG)
+    lines = [line.strip() for line in log.read_text("utf8", errors="replace").splitlines() if line.strip()]
+    last = lines[-1] if lines else "(no output)"
+    return Errors.E084.format(id=trial.id, step=step, code=code, line=last, log=log)
+
+
+def run_trial(trial: Trial, sweep: Path, gpu_id: int = -1) -> dict[str, Any]:
+    """Run a trial to the end in this process's thread (as a Ray task does); RETURNS its row."""
+    started = time.perf_counter()
+    for step, argv in commands(trial, sweep, gpu_id):
+        proc, log = start(trial, sweep, step, argv)
+        try:
+            code = proc.wait()
+        except BaseException:
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
+            raise
+        finally:
+            log.close()
+        if code != 0:
+            raise RecipeError(failure(trial, sweep, step, code))
+    return result_row(trial, sweep, wall_seconds=time.perf_counter() - started)
+
+
+def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, Any]:
+    """The trial's row in trials.jsonl: ids, settings, best dev score and epoch, test scores, timings."""
+    out = trial.folder(sweep)
+    rows = read_rows(out / METRICS_FILE)
+    test = srsly.read_json(out / TEST_SCORES)
+    # The epoch model-best holds: the last one that improved on every earlier epoch.
+    best_epoch = max((row["epoch"] for row in rows if row["best"]), default=rows[0]["epoch"])
+    best = next(row for row in rows if row["epoch"] == best_epoch)
+    train_seconds = sum(row["train_seconds"] for row in rows)
+    return {
+        "id": trial.id,
+        "task": trial.task.name,
+        "variant": trial.variant,
+        "seed": trial.seed,
+        "component": trial.task.component,
+        "fingerprint": trial.fingerprint,
+        "config": trial.config,
+        "overrides": trial.overrides,
+        "metric": trial.metric,
+        "test_score": metric_value(test, trial.metric),
+        "best_dev": best["score"],
+        "best_epoch": best_epoch,
+        "epochs": len(rows),
+        "seconds_to_best": sum(row["seconds"] for row in rows if row["epoch"] <= best_epoch),
+        "train_seconds": train_seconds,
+        "words_per_second": rows[-1]["words"] / train_seconds if train_seconds > 0 else 0.0,
+        "wall_seconds": wall_seconds,
+        "test": test,
+    }
+
+
+def metric_value(result: dict[str, Any], metric: str) -> float:
+    """A score of recipe-eval's JSON: "score" (the main score) or a key of its scores."""
+    if metric == "score":
+        return float(result["score"])
+    value = result.get("scores", {}).get(metric)
+    if not isinstance(value, (int, float)):
+        names = ", ".join(k for k, v in result.get("scores", {}).items() if isinstance(v, (int, float)))
+        raise RecipeError(Errors.E085.format(metric=metric, scores=names))
+    return float(value)
