@@ -57,9 +57,9 @@ def paired(variant: dict[int, float], baseline: dict[int, float]) -> Comparison:
     if n < 2:
         return Comparison(n, diffs, mean, None, None, None, None, UNCLEAR)
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    if sd == 0:
+    if sd <= 1e-12 * max(1.0, abs(mean)):
         # Every seed moved by the same amount: no spread to test against (scipy gives nan).
-        p = 1.0 if mean == 0 else 0.0
+        p = 1.0 if abs(mean) <= 1e-12 else 0.0
         return Comparison(n, diffs, mean, mean, mean, p, None, UNCLEAR)
     half = stats.t.ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
     p = float(stats.ttest_rel([variant[s] for s in seeds], [baseline[s] for s in seeds]).pvalue)

@@ -1,0 +1,354 @@
+"""recipe-sweep's spec: every bad key named in one line, nothing written; trials and their ids; the statistics of
+the report checked against scipy; the report rendered from recorded rows."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import srsly
+from scipy import stats as scipy_stats
+
+from recipe_cli.errors import RecipeError
+from recipe_cli.sweep import report as report_module
+from recipe_cli.sweep.ablate import ELEMENTS_OFF, SPACY_DEFAULT, ablation_spec, spacy_default_config
+from recipe_cli.sweep.report import build_report, markdown, write_report
+from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, prepare, read_results
+from recipe_cli.sweep.spec import load_spec, parse_spec
+from recipe_cli.sweep.stats import BETTER, UNCLEAR, WORSE, Comparison, decide, holm, paired, summarise
+from recipe_cli.sweep.trial import commands, result_row
+
+
+DATA = Path(__file__).parent / "data"
+TRAIN, DEV = str(DATA / "goemotions-train.json"), str(DATA / "goemotions-dev.json")
+
+
+def spec_dict(**changes):
+    spec = {
+        "tasks": {"emo": {"component": "textcat", "train": TRAIN, "dev": DEV, "test": DEV}},
+        "seeds": 2,
+        "common": {"training.max_epochs": 2},
+        "variants": {"recipe": {}, "no-averaging": {"training.optimizer.use_averages": False}},
+    }
+    spec.update(changes)
+    return spec
+
+
+def test_trials_ids_and_overrides(tmp_path):
+    spec = parse_spec(spec_dict(), tmp_path / "s.yml")
+    trials = spec.trials()
+    assert [t.id for t in trials] == [
+        "emo/recipe/seed-1", "emo/recipe/seed-2", "emo/no-averaging/seed-1", "emo/no-averaging/seed-2"
+    ]  # fmt: skip
+    assert trials[2].overrides == {"training.max_epochs": 2, "training.optimizer.use_averages": False}
+    assert trials[0].folder(tmp_path) == tmp_path / "trials" / "emo" / "recipe" / "seed-1"
+    assert spec.baseline == "recipe" and spec.metric == "score" and (spec.cpus, spec.gpus) == (1, 0)
+
+
+def test_trial_ids_and_fingerprints_stable_across_runs_and_order(tmp_path):
+    one = parse_spec(spec_dict(), tmp_path / "s.yml").trials()
+    reordered = spec_dict(variants={"no-averaging": {"training.optimizer.use_averages": False}, "recipe": {}})
+    two = parse_spec(reordered, tmp_path / "s.yml").trials()
+    assert {t.id: t.fingerprint for t in one} == {t.id: t.fingerprint for t in two}
+    changed = parse_spec(spec_dict(common={"training.max_epochs": 3}), tmp_path / "s.yml").trials()
+    assert all(a.fingerprint != b.fingerprint for a, b in zip(one, changed, strict=True))
+    # The fingerprint is a hash of the settings, not of the process: a second interpreter computes the same.
+    code = (
+        "import sys, json; from pathlib import Path; from recipe_cli.sweep.spec import parse_spec; "
+        "s = parse_spec(json.loads(sys.argv[1]), Path(sys.argv[2])); print(s.trials()[0].fingerprint)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, srsly.json_dumps(spec_dict()), str(tmp_path / "s.yml")],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert out.stdout.strip() == one[0].fingerprint
+
+
+def test_paths_resolved_against_the_spec_folder(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.json").write_text(open(TRAIN).read())
+    spec = spec_dict(tasks={"emo": {"component": "textcat", "train": "data/train.json", "test": ["data/train.json"]}})
+    srsly.write_yaml(tmp_path / "spec.yml", spec)
+    task = load_spec(tmp_path / "spec.yml").tasks[0]
+    assert task.train == [str((tmp_path / "data" / "train.json").resolve())] == task.test
+    assert task.dev == []
+
+
+def test_seeds_as_a_list_and_grid_crossed_with_variants(tmp_path):
+    spec = parse_spec(spec_dict(seeds=[7, 3], grid={"training.optimizer.learn_rate": [0.001, 0.002]}), tmp_path / "s")
+    names = list(spec.variants)
+    assert names == ["recipe+learn_rate=0.001", "recipe+learn_rate=0.002",
+                     "no-averaging+learn_rate=0.001", "no-averaging+learn_rate=0.002"]  # fmt: skip
+    assert spec.variants["no-averaging+learn_rate=0.002"] == {
+        "training.optimizer.use_averages": False, "training.optimizer.learn_rate": 0.002
+    }  # fmt: skip
+    assert [t.seed for t in spec.trials()][:2] == [7, 3]
+    # With the default variant alone, a grid point is the variant's whole name; the first is the baseline.
+    alone = parse_spec(spec_dict(variants={"recipe": {}}, grid={"training.dropout": [0.1, 0.2]}), tmp_path / "s")
+    assert list(alone.variants) == ["dropout=0.1", "dropout=0.2"] and alone.baseline == "dropout=0.1"
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"tasks": {}}, "tasks: Dictionary should have at least 1 item after validation, not 0"),
+        ({"tasks": {"emo": {"component": "nerr", "train": TRAIN, "test": DEV}}},
+         "tasks.emo.component: 'nerr' is not one of ner, tagger, parser, morphologizer, senter, textcat, textcat_multilabel"),
+        ({"tasks": {"emo": {"component": "ner", "test": DEV}}}, "tasks.emo.train: Field required"),
+        ({"tasks": {"emo": {"component": "ner", "train": TRAIN}}}, "tasks.emo.test: Field required"),
+        ({"tasks": {"emo": {"component": "ner", "train": "nope.json", "test": DEV}}}, "tasks.emo.train: no such file: "),
+        ({"tasks": {"emo": {"component": "ner", "train": TRAIN, "test": DEV, "epochs": 3}}},
+         "tasks.emo.epochs: Extra inputs are not permitted"),
+        ({"tasks": {"e/mo": {"component": "ner", "train": TRAIN, "test": DEV}}},
+         "tasks.e/mo: a name may hold letters, digits and . _ - = + , only"),
+        ({"seeds": "three"}, "seeds.list[int]: Input should be a valid list"),
+        ({"seeds": [1, 1]}, "seeds: needs at least one seed, none twice"),
+        ({"seeds": 0}, "seeds: needs at least one seed, none twice"),
+        ({"variants": {"recipe": {"max_epochs": 3}}}, "variants.recipe.max_epochs: not a dotted config path (section.key)"),
+        ({"variants": {"recipe": {"config": "missing.cfg"}}}, "variants.recipe.config: no such file: "),
+        ({"common": {"epochs": 3}}, "common.epochs: not a dotted config path (section.key)"),
+        ({"grid": {"training.dropout": []}}, "grid.training.dropout: needs a dotted config path and at least one value"),
+        ({"baseline": "spacy"}, "baseline: no variant 'spacy' (variants: recipe, no-averaging)"),
+        ({"resources": {"gpus": 2}}, "resources.gpus: Input should be less than or equal to 1"),
+        ({"resources": {"cpu": 2}}, "resources.cpu: Extra inputs are not permitted"),
+        ({"metrics": "ents_f"}, "metrics: Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_bad_spec_is_one_line_naming_the_key(tmp_path, changes, message):
+    with pytest.raises(RecipeError) as info:
+        parse_spec(spec_dict(**changes), tmp_path / "spec.yml")
+    assert str(info.value).startswith(f"[E081] {tmp_path / 'spec.yml'}: {message}")
+    assert "\n" not in str(info.value)
+
+
+def test_bad_spec_file_through_the_command_writes_nothing(tmp_path):
+    (tmp_path / "spec.yml").write_text("tasks: [unclosed\n")
+    out = tmp_path / "sweep"
+    result = subprocess.run([sys.executable, "-m", "recipe_cli", "sweep", "run", str(tmp_path / "spec.yml"), "-o",
+                             str(out)], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith(f"error: [E081] {tmp_path / 'spec.yml'}: (file): not valid")
+    )
+    assert "Traceback" not in result.stderr and not out.exists()
+    missing = subprocess.run([sys.executable, "-m", "recipe_cli", "sweep", "run", str(tmp_path / "no.yml"), "-o",
+                              str(out)], capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 1 and f"[E080] Sweep spec not found: {tmp_path / 'no.yml'}" in missing.stderr
+
+
+def test_dry_run_lists_trials_and_writes_nothing(tmp_path):
+    srsly.write_yaml(tmp_path / "spec.yml", spec_dict())
+    out = tmp_path / "sweep"
+    result = subprocess.run([sys.executable, "-m", "recipe_cli", "sweep", "run", str(tmp_path / "spec.yml"), "-o",
+                             str(out), "--dry-run"], capture_output=True, text=True, check=True)  # fmt: skip
+    assert result.stdout.splitlines()[:4] == [
+        "emo/recipe/seed-1  to run", "emo/recipe/seed-2  to run",
+        "emo/no-averaging/seed-1  to run", "emo/no-averaging/seed-2  to run",
+    ]  # fmt: skip
+    assert not out.exists()
+
+
+def test_commands_of_a_fresh_and_an_interrupted_trial(tmp_path):
+    spec = parse_spec(spec_dict(tasks={"emo": {"component": "textcat", "train": TRAIN, "test": DEV, "format": "json",
+                                               "lang": "de"}}), tmp_path / "s")  # fmt: skip
+    trial = spec.trials()[2]
+    (train_step, train), (eval_step, evaluate) = commands(trial, tmp_path / "sweep", python="py")
+    out = str(trial.folder(tmp_path / "sweep"))
+    assert (train_step, eval_step) == ("train", "eval")
+    assert train == ["py", "-m", "recipe_cli", "train", "textcat", TRAIN, "-o", out, "--overwrite", "--seed", "1",
+                     "--format", "json", "--lang", "de", "--training.max_epochs=2",
+                     "--training.optimizer.use_averages=false"]  # fmt: skip
+    assert evaluate == ["py", "-m", "recipe_cli", "eval", f"{out}/model-best", DEV, "--json", "-o",
+                        f"{out}/test-scores.json", "--format", "json"]  # fmt: skip
+    trial.folder(tmp_path / "sweep").mkdir(parents=True)
+    (trial.folder(tmp_path / "sweep") / "run.json").write_text("{}")
+    (_, resumed), _ = commands(trial, tmp_path / "sweep", gpu_id=1, python="py")
+    assert resumed == ["py", "-m", "recipe_cli", "train", "--resume", out, "--gpu-id", "1"]
+
+
+def test_a_changed_spec_is_refused_before_anything_runs(tmp_path):
+    sweep = tmp_path / "sweep"
+    spec = parse_spec(spec_dict(), tmp_path / "s")
+    trial = spec.trials()[0]
+    sweep.mkdir()
+    srsly.write_jsonl(sweep / RESULTS_FILE, [{"id": trial.id, "fingerprint": "0123"}])
+    with pytest.raises(RecipeError, match=r"^\[E083\] Trial emo/recipe/seed-1 was run with other settings"):
+        prepare(spec, sweep)
+    (sweep / RESULTS_FILE).write_text(srsly.json_dumps({"id": trial.id, "fingerprint": trial.fingerprint}) + "\n")
+    todo, done = prepare(spec, sweep)
+    assert done == 1 and [t.id for t in todo] == [t.id for t in spec.trials()[1:]]
+
+
+def test_a_cut_last_line_of_trials_jsonl_is_left_out(tmp_path):
+    (tmp_path / RESULTS_FILE).write_text('{"id": "a/b/seed-1"}\n{"id": "a/b/se')
+    assert read_results(tmp_path) == [{"id": "a/b/seed-1"}]
+
+
+# The statistics, checked against scipy.
+
+
+def test_summary_is_mean_and_sample_sd():
+    s = summarise([0.5, 0.7, 0.6])
+    assert s.n == 3 and s.mean == pytest.approx(0.6) and s.sd == pytest.approx(scipy_stats.tstd([0.5, 0.7, 0.6]))
+    assert summarise([0.4]).sd is None
+
+
+def test_paired_interval_and_p_equal_scipy():
+    variant = {1: 0.62, 2: 0.60, 3: 0.65, 4: 0.61, 5: 0.63}
+    baseline = {1: 0.60, 2: 0.59, 3: 0.61, 4: 0.61, 5: 0.60, 6: 0.99}  # seed 6 has no pair: left out
+    c = paired(variant, baseline)
+    seeds = [1, 2, 3, 4, 5]
+    ref = scipy_stats.ttest_rel([variant[s] for s in seeds], [baseline[s] for s in seeds])
+    ci = ref.confidence_interval(0.95)
+    assert c.n == 5 and c.mean == pytest.approx(0.02)
+    assert (c.low, c.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert c.p == pytest.approx(ref.pvalue)
+
+
+def test_holm_matches_its_definition():
+    # Four p-values: sorted 0.005, 0.01, 0.03, 0.04 → ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04 → monotone: 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, None, 0.6]) == [pytest.approx(1.0), None, pytest.approx(1.0)]
+    assert holm([]) == []
+
+
+def comparison(diffs, p):
+    return Comparison(len(diffs), diffs, sum(diffs) / len(diffs), None, None, p, None, UNCLEAR)
+
+
+def test_verdicts_follow_the_rule():
+    better, worse, mixed, weak = comparison([0.02, 0.01, 0.03], 0.001), comparison([-0.02, -0.01, -0.03], 0.002), \
+        comparison([0.05, -0.001, 0.04], 0.001), comparison([0.01, 0.02, 0.01], 0.03)  # fmt: skip
+    decide([better, worse, mixed, weak])
+    # weak: p = 0.03 alone would pass; Holm multiplies the largest of four p-values' rank: 0.03 × 1 → but its
+    # place among the four (sorted 0.001, 0.001, 0.002, 0.03) gives 0.03 × 1 = 0.03 < 0.05: still better.
+    assert [c.verdict for c in (better, worse, mixed, weak)] == [BETTER, WORSE, UNCLEAR, BETTER]
+    corrected = [comparison([0.01, 0.02, 0.01], 0.03), comparison([0.01, 0.02, 0.01], 0.03)]
+    decide(corrected)  # 0.03 × 2 = 0.06 ≥ 0.05 for the smaller one: neither is better after correction
+    assert [c.verdict for c in corrected] == [UNCLEAR, UNCLEAR] and corrected[0].p_holm == pytest.approx(0.06)
+    single = comparison([0.5], None)
+    decide([single])
+    assert single.verdict == UNCLEAR
+
+
+def test_paired_with_one_seed_or_no_spread():
+    assert paired({1: 0.7}, {1: 0.6}).low is None
+    same = paired({1: 0.7, 2: 0.8}, {1: 0.6, 2: 0.7})
+    decide([same])
+    assert same.p == 0.0 and same.verdict == BETTER and same.low == pytest.approx(0.1)
+    tie = paired({1: 0.7, 2: 0.8}, {1: 0.7, 2: 0.8})
+    decide([tie])
+    assert tie.verdict == UNCLEAR and tie.mean == 0
+
+
+# The report, from recorded rows.
+
+
+def recorded_sweep(tmp_path, scores):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    rows = []
+    for variant, values in scores.items():
+        for seed, value in enumerate(values, start=1):
+            rows.append({"id": f"emo/{variant}/seed-{seed}", "task": "emo", "variant": variant, "seed": seed,
+                         "metric": "score", "test_score": value, "best_dev": value + 0.01, "best_epoch": seed,
+                         "seconds_to_best": 10.0 * seed, "words_per_second": 1000.0 * seed})  # fmt: skip
+    srsly.write_jsonl(sweep / RESULTS_FILE, rows)
+    trials = [row["id"] for row in rows] + ["emo/recipe/seed-9"]
+    srsly.write_json(sweep / SWEEP_FILE, {"metric": "score", "baseline": "recipe", "tasks": {"emo": "textcat"},
+                                          "variants": {v: {} for v in scores}, "trials": trials})  # fmt: skip
+    return sweep
+
+
+def test_report_numbers_and_markdown(tmp_path):
+    scores = {"recipe": [0.60, 0.61, 0.62, 0.60], "fast": [0.64, 0.65, 0.65, 0.645], "bad": [0.5, 0.62, 0.55, 0.61]}
+    sweep = recorded_sweep(tmp_path, scores)
+    report = build_report(sweep)
+    emo = report["tasks"]["emo"]
+    fast = emo["variants"]["fast"]
+    assert fast["mean"] == pytest.approx(sum(scores["fast"]) / 4)
+    assert fast["sd"] == pytest.approx(scipy_stats.tstd(scores["fast"]))
+    assert fast["values"] == {"1": 0.64, "2": 0.65, "3": 0.65, "4": 0.645}
+    assert emo["variants"]["recipe"]["seconds_to_best_mean"] == pytest.approx(25.0)
+    diffs = [a - b for a, b in zip(scores["fast"], scores["recipe"], strict=True)]
+    assert emo["comparisons"]["fast"]["mean"] == pytest.approx(sum(diffs) / 4)
+    p_fast = scipy_stats.ttest_rel(scores["fast"], scores["recipe"]).pvalue
+    p_bad = scipy_stats.ttest_rel(scores["bad"], scores["recipe"]).pvalue
+    assert emo["comparisons"]["fast"]["p_holm"] == pytest.approx(2 * p_fast)  # the smaller of two p-values, × 2
+    assert emo["comparisons"]["bad"]["p_holm"] == pytest.approx(max(2 * p_fast, p_bad))
+    assert emo["comparisons"]["fast"]["verdict"] == BETTER
+    assert emo["comparisons"]["bad"]["verdict"] == UNCLEAR
+    assert "recipe" not in emo["comparisons"]
+    assert report["unfinished"] == ["emo/recipe/seed-9"]
+    text = markdown(report)
+    assert (
+        f"| fast | {fast['mean']:.4f} ± {fast['sd']:.4f} | 4 | 0.6400, 0.6500, 0.6500, 0.6450 | {emo['comparisons']['fast']['mean']:+.4f} ["
+        in text
+    )
+    assert "| better |" in text and "| recipe | 0.6075 ± 0.0096 | 4 |" in text and "(baseline)" in text
+    assert "Not finished yet (1): emo/recipe/seed-9" in text
+    # Another baseline on request.
+    other = build_report(sweep, baseline="fast")
+    assert other["tasks"]["emo"]["comparisons"]["recipe"]["verdict"] == WORSE
+
+
+def test_report_files_written(tmp_path):
+    sweep = recorded_sweep(tmp_path, {"recipe": [0.60, 0.61], "fast": [0.63, 0.65]})
+    text = write_report(sweep, build_report(sweep))
+    assert (sweep / report_module.RESULTS_MD).read_text() == text
+    assert srsly.read_json(sweep / report_module.RESULTS_JSON)["tasks"]["emo"]["variants"]["fast"]["n"] == 2
+    assert (sweep / report_module.RESULTS_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_of_an_empty_sweep_is_one_line(tmp_path):
+    with pytest.raises(RecipeError, match=r"^\[E088\] No finished trials in"):
+        build_report(tmp_path)
+
+
+def test_result_row_from_a_trial_folder(tmp_path):
+    spec = parse_spec(spec_dict(metric="cats_macro_f"), tmp_path / "s")
+    trial = spec.trials()[0]
+    out = trial.folder(tmp_path)
+    out.mkdir(parents=True)
+    rows = [
+        {"epoch": 1, "score": 0.5, "best": True, "seconds": 3.0, "train_seconds": 2.0, "words": 100},
+        {"epoch": 2, "score": 0.7, "best": True, "seconds": 4.0, "train_seconds": 3.0, "words": 200},
+        {"epoch": 3, "score": 0.6, "best": False, "seconds": 5.0, "train_seconds": 3.0, "words": 300},
+    ]
+    srsly.write_jsonl(out / "metrics.jsonl", rows)
+    srsly.write_json(out / "test-scores.json", {"score": 0.4, "scores": {"cats_macro_f": 0.35}})
+    row = result_row(trial, tmp_path, wall_seconds=12.5)
+    assert (row["best_epoch"], row["best_dev"], row["epochs"]) == (2, pytest.approx(0.7), 3)
+    assert row["seconds_to_best"] == 7.0 and row["train_seconds"] == 8.0
+    assert row["words_per_second"] == pytest.approx(300 / 8.0)
+    assert row["test_score"] == pytest.approx(0.35) and row["wall_seconds"] == 12.5
+    assert row["test"] == srsly.read_json(out / "test-scores.json")
+    srsly.write_json(out / "test-scores.json", {"score": 0.4, "scores": {"cats_micro_f": 0.3, "speed": 9}})
+    with pytest.raises(RecipeError, match=r"^\[E085\] No score 'cats_macro_f' .*: cats_micro_f, speed\)"):
+        result_row(trial, tmp_path, wall_seconds=1.0)
+
+
+# The ablation spec.
+
+
+def test_ablation_spec_variants_and_spacy_settings(tmp_path):
+    path = ablation_spec(component="textcat", train=[TRAIN], dev=[DEV], test=[DEV], out=tmp_path, seeds=3,
+                         common={"training.max_epochs": 4})  # fmt: skip
+    spec = load_spec(path)
+    assert list(spec.variants) == ["recipe", *ELEMENTS_OFF, SPACY_DEFAULT]
+    assert spec.seeds == [1, 2, 3] and spec.baseline == "recipe"
+    assert spec.variants["constant-batch"] == {"training.batcher.size.start": "auto"}
+    spacy_cfg = spec.variants[SPACY_DEFAULT]["config"]
+    assert spacy_cfg == str((tmp_path / "spacy-default.cfg").resolve())
+    trial = next(t for t in spec.trials() if t.variant == SPACY_DEFAULT)
+    assert trial.config == spacy_cfg and trial.overrides == {"training.max_epochs": 4}
+
+
+def test_spacy_default_settings_are_spacys_own():
+    training = spacy_default_config("ner")["training"]
+    assert training["batcher"]["@batchers"] == "spacy.batch_by_words.v1"
+    assert training["batcher"]["size"]["start"] == 100 and training["batcher"]["size"]["stop"] == 1000
+    assert training["dropout"] == 0.1
+    assert training["optimizer"]["use_averages"] is False
+    # For CPU pipelines spaCy generates a constant learning rate (its warm-up schedule is the transformer config's).
+    assert training["optimizer"]["learn_rate"] == 0.001 and training["optimizer"]["L2"] == 0.01
+    assert set(training) == {"batcher", "dropout", "optimizer", "accumulate_gradient"}
