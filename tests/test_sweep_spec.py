@@ -1,7 +1,6 @@
 """recipe-sweep's spec: every bad key named in one line, nothing written; trials and their ids; the statistics of
 the report checked against scipy; the report rendered from recorded rows."""
 
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,6 @@ from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, prepare, read_results
 from recipe_cli.sweep.spec import load_spec, parse_spec
 from recipe_cli.sweep.stats import BETTER, UNCLEAR, WORSE, Comparison, decide, holm, paired, summarise
 from recipe_cli.sweep.trial import commands, result_row
-
 
 DATA = Path(__file__).parent / "data"
 TRAIN, DEV = str(DATA / "goemotions-train.json"), str(DATA / "goemotions-dev.json")
