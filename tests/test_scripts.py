@@ -89,3 +89,15 @@ def test_make_annotation_fixtures_smoke(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Tasks: 12 NER (16 spans), 10 text classification" in result.stdout
     assert "Label Studio is not installed" in result.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_sweep_smoke(tmp_path):
+    _smoke("benchmark_sweep.py", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["smoke"] and results["trials"] == 2 and set(results["modes"]) == {"by-hand", "jobs-1"}
+    assert results["overhead_share"] == pytest.approx(
+        results["modes"]["jobs-1"]["seconds"] / results["modes"]["by-hand"]["seconds"] - 1, abs=1e-3
+    )
+    rows = (tmp_path / "out" / "jobs-1" / "trials.jsonl").read_text().splitlines()
+    assert len(rows) == 2
