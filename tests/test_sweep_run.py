@@ -120,23 +120,42 @@ def trainers_of(out: Path) -> list[int]:
     return pids
 
 
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert condition(), what
+
+
+def with_epoch(out: Path) -> list[Path]:
+    return list(out.glob("trials/*/*/*/epoch-001"))
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="children die with the driver through prctl")
-def test_sigkill_of_the_driver_leaves_no_trainer_and_the_rerun_matches(sweep, tmp_path):
+def test_ctrl_c_then_sigkill_of_the_driver_and_the_reruns_match(sweep, tmp_path):
     full, _ = sweep
     out = tmp_path / "out"
     spec = write_spec(tmp_path)
+    # Ctrl-C: every running trial saves model-last, the driver exits 130 and says how to go on.
+    driver = subprocess.Popen(sweep_command(spec, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: with_epoch(out), 300, "no trial reached its first epoch")
+    running = [Path(p).parent for p in with_epoch(out)]
+    driver.send_signal(signal.SIGINT)
+    _, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130
+    assert (
+        stderr.strip().splitlines()[-1].startswith("error: [E086] Interrupted: 2 running trial(s) stopped and saved.")
+    )
+    assert trainers_of(out) == []
+    for folder in running:
+        assert (folder / "model-last" / "meta.json").is_file()
+    # SIGKILL: no trainer outlives the driver.
     driver = subprocess.Popen(sweep_command(spec, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not list(out.glob("trials/*/*/*/epoch-001")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert list(out.glob("trials/*/*/*/epoch-001")), "no trial reached its first epoch"
+    wait_for(lambda: len(with_epoch(out)) >= 3, 300, "the re-run started no new trial")
     assert trainers_of(out), "no trainer running when the driver was killed"
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
-    deadline = time.monotonic() + 60
-    while trainers_of(out) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert trainers_of(out) == []
+    wait_for(lambda: trainers_of(out) == [], 60, "trainers outlived the killed driver")
     finished_before = len(list(srsly.read_jsonl(out / RESULTS_FILE))) if (out / RESULTS_FILE).exists() else 0
     assert finished_before < 4
     result = subprocess.run(sweep_command(spec, out), capture_output=True, text=True, timeout=600)
