@@ -61,6 +61,14 @@ def test_trial_ids_and_fingerprints_stable_across_runs_and_order(tmp_path):
     assert out.stdout.strip() == one[0].fingerprint
 
 
+def test_a_variant_given_as_a_config_file(tmp_path):
+    (tmp_path / "spacy.cfg").write_text("[training]\ndropout = 0.1\n")
+    spec = parse_spec(spec_dict(variants={"recipe": {}, "spacy": "spacy.cfg"}), tmp_path / "s.yml")
+    assert spec.variants["spacy"] == {"config": str((tmp_path / "spacy.cfg").resolve())}
+    trial = next(t for t in spec.trials() if t.variant == "spacy")
+    assert trial.config == str((tmp_path / "spacy.cfg").resolve()) and trial.overrides == {"training.max_epochs": 2}
+
+
 def test_paths_resolved_against_the_spec_folder(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.json").write_text(open(TRAIN).read())

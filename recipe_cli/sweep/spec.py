@@ -9,10 +9,10 @@
         format: iob                         # optional, as recipe-train --format; lang, config likewise
     seeds: [1, 2, 3]                        # or a count: 3 means seeds 1, 2, 3
     common: {training.max_epochs: 10}       # overrides for every trial
-    variants:                               # name → overrides (and an optional config file)
+    variants:                               # name → overrides (and an optional config file), or a config file
       recipe: {}
       no-averaging: {training.optimizer.use_averages: false}
-      spacy-default: {config: spacy-default-ner.cfg}
+      spacy-default: spacy-default-ner.cfg
     grid: {training.optimizer.learn_rate: [0.001, 0.002]}   # optional: every variant at every grid point
     metric: score                           # a key of recipe-eval's scores; default: the main score
     baseline: recipe                        # what the report compares with; default: "recipe", else the first
@@ -75,7 +75,7 @@ class SpecSchema(BaseModel):
     tasks: dict[StrictStr, TaskSchema] = Field(..., min_length=1, title="Task name → task")
     seeds: list[StrictInt] | StrictInt = Field(..., title="Seeds, or how many (1..N)")
     common: dict[StrictStr, Scalar | list[Scalar]] = Field({}, title="Overrides for every trial")
-    variants: dict[StrictStr, dict[StrictStr, Scalar | list[Scalar]] | None] = Field({DEFAULT_BASELINE: {}}, min_length=1, title="Variant name → overrides")
+    variants: dict[StrictStr, dict[StrictStr, Scalar | list[Scalar]] | StrictStr | None] = Field({DEFAULT_BASELINE: {}}, min_length=1, title="Variant name → overrides, or a config file")
     grid: dict[StrictStr, list[Scalar]] = Field({}, title="Override → values; every variant runs at every combination")
     metric: StrictStr = Field(DEFAULT_METRIC, title="Score compared across variants (a key of recipe-eval's scores)")
     baseline: StrictStr | None = Field(None, title="Variant the others are compared with")
@@ -231,7 +231,8 @@ def _variants(schema: SpecSchema, base: Path, spec: Path) -> dict[str, dict[str,
     variants: dict[str, dict[str, Any]] = {}
     for name, settings in schema.variants.items():
         _check_name(name, f"variants.{name}", spec)
-        settings = dict(settings or {})
+        # A variant given as a string is a whole config file (as recipe-train -c).
+        settings = {"config": settings} if isinstance(settings, str) else dict(settings or {})
         if "config" in settings:
             config = base / str(settings["config"])
             if not config.is_file():
