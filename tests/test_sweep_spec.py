@@ -326,6 +326,7 @@ def test_result_row_from_a_trial_folder(tmp_path):
     assert (row["best_epoch"], row["best_dev"], row["epochs"]) == (2, pytest.approx(0.7), 3)
     assert row["seconds_to_best"] == 7.0 and row["train_seconds"] == 8.0
     assert row["words_per_second"] == pytest.approx(300 / 8.0)
+    assert row["curve"] == [[1, 0.5, 3.0], [2, pytest.approx(0.7), 7.0], [3, pytest.approx(0.6), 12.0]]
     assert row["test_score"] == pytest.approx(0.35) and row["wall_seconds"] == 12.5
     assert row["test"] == srsly.read_json(out / "test-scores.json")
     srsly.write_json(out / "test-scores.json", {"score": 0.4, "scores": {"cats_micro_f": 0.3, "speed": 9}})

@@ -139,6 +139,11 @@ def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, A
     best_epoch = max((row["epoch"] for row in rows if row["best"]), default=rows[0]["epoch"])
     best = next(row for row in rows if row["epoch"] == best_epoch)
     train_seconds = sum(row["train_seconds"] for row in rows)
+    # The dev score after each epoch against the seconds spent so far: when a trial reached a given quality.
+    elapsed, curve = 0.0, []
+    for row in rows:
+        elapsed += row["seconds"]
+        curve.append([row["epoch"], row["score"], round(elapsed, 3)])
     return {
         "id": trial.id,
         "task": trial.task.name,
@@ -157,6 +162,7 @@ def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, A
         "train_seconds": train_seconds,
         "words_per_second": rows[-1]["words"] / train_seconds if train_seconds > 0 else 0.0,
         "wall_seconds": wall_seconds,
+        "curve": curve,
         "test": test,
     }
 
