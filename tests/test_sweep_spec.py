@@ -297,6 +297,35 @@ def test_report_numbers_and_markdown(tmp_path):
     assert other["tasks"]["emo"]["comparisons"]["recipe"]["verdict"] == WORSE
 
 
+def test_time_to_quality_of_a_variant(tmp_path):
+    sweep = recorded_sweep(tmp_path, {"recipe": [0.60, 0.61], "spacy": [0.59, 0.58]})
+    rows = list(srsly.read_jsonl(sweep / RESULTS_FILE))
+    curves = {  # [epoch, dev score, seconds so far]; spacy's best dev scores: 0.60 and 0.59 (mean 0.595)
+        "emo/recipe/seed-1": [[1, 0.55, 10.0], [2, 0.596, 21.0], [3, 0.61, 30.0]],
+        "emo/recipe/seed-2": [[1, 0.50, 10.0], [2, 0.58, 20.0]],
+        "emo/spacy/seed-1": [[1, 0.595, 12.0], [2, 0.60, 24.0]],
+        "emo/spacy/seed-2": [[1, 0.59, 8.0]],
+    }
+    for row in rows:
+        row["curve"] = curves[row["id"]]
+    rows[2]["best_dev"], rows[3]["best_dev"] = 0.60, 0.59
+    srsly.write_jsonl(sweep / RESULTS_FILE, rows)
+    report = build_report(sweep, quality_of="spacy")
+    emo = report["tasks"]["emo"]
+    assert emo["quality"] == pytest.approx(0.595)
+    assert emo["variants"]["recipe"]["seconds_to_quality_mean"] == 21.0
+    assert emo["variants"]["recipe"]["reached_quality"] == 1
+    assert (
+        emo["variants"]["spacy"]["seconds_to_quality_mean"] == 12.0 and emo["variants"]["spacy"]["reached_quality"] == 1
+    )
+    text = markdown(report)
+    assert "Quality: dev 0.5950 (spacy's mean best)" in text
+    assert "| 21 (1/2) |" in text and "| s to quality |" in text
+    assert "s to quality" not in markdown(build_report(sweep))
+    with pytest.raises(RecipeError, match=r"quality_of: no variant 'nope'"):
+        build_report(sweep, quality_of="nope")
+
+
 def test_report_files_written(tmp_path):
     sweep = recorded_sweep(tmp_path, {"recipe": [0.60, 0.61], "fast": [0.63, 0.65]})
     text = write_report(sweep, build_report(sweep))

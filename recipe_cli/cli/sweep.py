@@ -78,11 +78,15 @@ def report_cli(
     sweep: Annotated[Path, Arg(help="A sweep's folder", show_default=False)],
     as_json: Annotated[bool, Opt("--json", help="Print the report as JSON instead of Markdown")] = False,
     baseline: Annotated[str | None, Opt("--baseline", help="Compare with this variant (default: the spec's)")] = None,
+    quality_of: Annotated[
+        str | None,
+        Opt("--quality-of", help="Also the time each variant took to reach this variant's mean best dev score"),
+    ] = None,
     # fmt: on
 ) -> None:
     """The sweep's results: per task and variant the metric over seeds, each variant against the baseline."""
     with cli_errors():
-        report = build_report(sweep, baseline)
+        report = build_report(sweep, baseline, quality_of=quality_of)
         text = write_report(sweep, report)
         typer.echo(srsly.json_dumps(report, indent=2) if as_json else text, nl=as_json)
 

@@ -19,8 +19,12 @@ RESULTS_MD = "results.md"
 RESULTS_PNG = "results.png"
 
 
-def build_report(sweep: Path, baseline: str | None = None) -> dict[str, Any]:
-    """The report's numbers, from SWEEP/sweep.json and the finished trials in SWEEP/trials.jsonl."""
+def build_report(sweep: Path, baseline: str | None = None, quality_of: str | None = None) -> dict[str, Any]:
+    """The report's numbers, from SWEEP/sweep.json and the finished trials in SWEEP/trials.jsonl.
+
+    quality_of: a variant whose mean best dev score is the quality each trial's time to quality is measured
+        against (the seconds until its dev score first reached it); None leaves time to quality out.
+    """
     sweep = Path(sweep)
     rows = read_results(sweep)
     if not rows:
@@ -38,7 +42,12 @@ def build_report(sweep: Path, baseline: str | None = None) -> dict[str, Any]:
         "alpha": ALPHA,
         "tasks": {},
         "unfinished": [trial for trial in meta.get("trials", []) if trial not in finished],
+        "quality_of": quality_of,
     }
+    if quality_of is not None and quality_of not in variants:
+        raise RecipeError(
+            Errors.E081.format(path=sweep / SWEEP_FILE, key="quality_of", error=f"no variant {quality_of!r}")
+        )
     for task in tasks:
         task_rows = [row for row in rows if row["task"] == task]
         by_variant = {v: {row["seed"]: row for row in task_rows if row["variant"] == v} for v in variants}
@@ -57,6 +66,15 @@ def build_report(sweep: Path, baseline: str | None = None) -> dict[str, Any]:
                 "seconds_to_best_mean": _mean(row["seconds_to_best"] for row in seeds.values()),
                 "words_per_second_mean": _mean(row["words_per_second"] for row in seeds.values()),
             }
+        if quality_of is not None and by_variant.get(quality_of):
+            target = _mean(row["best_dev"] for row in by_variant[quality_of].values())
+            entry["quality"] = target
+            for variant, seeds in by_variant.items():
+                if variant in entry["variants"]:
+                    times = [time_to(row.get("curve", []), target) for row in seeds.values()]
+                    reached = [t for t in times if t is not None]
+                    entry["variants"][variant]["seconds_to_quality_mean"] = _mean(reached) if reached else None
+                    entry["variants"][variant]["reached_quality"] = len(reached)
         base = {seed: row["test_score"] for seed, row in by_variant.get(baseline, {}).items()}
         compared: dict[str, Comparison] = {}
         for variant, seeds in by_variant.items():
@@ -66,6 +84,14 @@ def build_report(sweep: Path, baseline: str | None = None) -> dict[str, Any]:
         entry["comparisons"] = {variant: vars(comparison) for variant, comparison in compared.items()}
         report["tasks"][task] = entry
     return report
+
+
+def time_to(curve: list[list[float]], quality: float) -> float | None:
+    """The seconds until the first epoch whose dev score reached quality ([epoch, score, seconds] rows)."""
+    for _, score, seconds in curve:
+        if score >= quality - 1e-12:
+            return seconds
+    return None
 
 
 def _mean(values: Any) -> float:
@@ -81,11 +107,21 @@ def markdown(report: dict[str, Any]) -> str:
         f"paired t-test, Holm-corrected across the variants of a task. Verdict: better (worse) only when every "
         f"seed's difference is above (below) 0 and the corrected p < {report['alpha']}."
     )
+    quality_of = report.get("quality_of")
+    if quality_of:
+        lines.append("")
+        lines.append(
+            f"Time to quality: the mean seconds (training and checkpoints) until a trial's dev score first reached "
+            f"{quality_of}'s mean best dev score, over the seeds that reached it (how many, in brackets)."
+        )
     for task, entry in report["tasks"].items():
         lines += ["", f"## {task}" + (f" ({entry['component']})" if entry.get("component") else ""), ""]
+        if "quality" in entry:
+            lines += [f"Quality: dev {entry['quality']:.4f} ({quality_of}'s mean best)", ""]
+        quality = " s to quality |" if "quality" in entry else ""
         lines.append(f"| variant | {metric} | n | per seed | Δ vs {baseline} [95% CI] | p (Holm) | verdict "
-                     "| best epoch | s to best | words/s |")  # fmt: skip
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+                     f"| best epoch | s to best |{quality} words/s |")  # fmt: skip
+        lines.append("|---|---|---|---|---|---|---|---|---|" + ("---|" if quality else "") + "---|")
         for variant, v in entry["variants"].items():
             sd = f" ± {v['sd']:.4f}" if v["sd"] is not None else ""
             seeds = ", ".join(f"{value:.4f}" for value in v["values"].values())
@@ -97,9 +133,16 @@ def markdown(report: dict[str, Any]) -> str:
                 delta = f"{c['mean']:+.4f}{interval}"
                 p = f"{c['p_holm']:.3g}" if c["p_holm"] is not None else ""
                 verdict = c["verdict"]
+            to_quality = ""
+            if "quality" in entry:
+                mean = v.get("seconds_to_quality_mean")
+                to_quality = (
+                    f" {mean:.0f} ({v['reached_quality']}/{v['n']}) |" if mean is not None else f" — (0/{v['n']}) |"
+                )
             lines.append(
                 f"| {variant} | {v['mean']:.4f}{sd} | {v['n']} | {seeds} | {delta} | {p} | {verdict} "
-                f"| {v['best_epoch_mean']:.1f} | {v['seconds_to_best_mean']:.0f} | {v['words_per_second_mean']:,.0f} |"
+                f"| {v['best_epoch_mean']:.1f} | {v['seconds_to_best_mean']:.0f} |{to_quality} "
+                f"{v['words_per_second_mean']:,.0f} |"
             )
     if report["unfinished"]:
         lines += ["", f"Not finished yet ({len(report['unfinished'])}): {', '.join(report['unfinished'])}"]
