@@ -120,6 +120,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E088 = "No finished trials in {sweep} to report on (no {file})."
     E089 = "Ray at {address}: {error}"
+    E092 = "Another recipe-sweep (pid {pid}) is running on {sweep}: wait for it, or stop it first."
 
 
 class Warnings(metaclass=ErrorsWithCodes):

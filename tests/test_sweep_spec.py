@@ -13,7 +13,7 @@ from recipe_cli.errors import RecipeError
 from recipe_cli.sweep import report as report_module
 from recipe_cli.sweep.ablate import ELEMENTS_OFF, SPACY_DEFAULT, ablation_spec, spacy_default_config
 from recipe_cli.sweep.report import build_report, markdown, write_report
-from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, prepare, read_results
+from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, locked, prepare, read_results, run_sweep
 from recipe_cli.sweep.spec import load_spec, parse_spec
 from recipe_cli.sweep.stats import BETTER, UNCLEAR, WORSE, Comparison, decide, holm, paired, summarise
 from recipe_cli.sweep.trial import commands, result_row
@@ -182,6 +182,29 @@ def test_a_changed_spec_is_refused_before_anything_runs(tmp_path):
     (sweep / RESULTS_FILE).write_text(srsly.json_dumps({"id": trial.id, "fingerprint": trial.fingerprint}) + "\n")
     todo, done = prepare(spec, sweep)
     assert done == 1 and [t.id for t in todo] == [t.id for t in spec.trials()[1:]]
+
+
+def test_a_second_driver_on_the_same_sweep_is_refused(tmp_path):
+    import fcntl
+    import os
+
+    spec = parse_spec(spec_dict(), tmp_path / "s")
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    with (sweep / ".lock").open("w") as held:  # what a running driver holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        with pytest.raises(RecipeError) as info:
+            run_sweep(spec, sweep, jobs=1)
+    assert (
+        str(info.value)
+        == f"[E092] Another recipe-sweep (pid 4242) is running on {sweep}: wait for it, or stop it first."
+    )
+    assert not (sweep / RESULTS_FILE).exists() and not (sweep / "trials").exists()
+    # Once it is gone the lock is free: a driver takes it and writes its own pid.
+    with locked(sweep):
+        assert (sweep / ".lock").read_text() == str(os.getpid())
 
 
 def test_a_cut_last_line_of_trials_jsonl_is_left_out(tmp_path):

@@ -4,15 +4,18 @@ as Ray tasks; each finished trial appends its row to SWEEP/trials.jsonl as soon 
 SWEEP/
   sweep.json        the validated spec (paths absolute), so that `recipe-sweep report SWEEP` needs nothing else
   trials.jsonl      one row per finished trial (see trial.result_row)
+  .lock             held by the driver while it runs
   trials/<task>/<variant>/seed-<n>/   each trial's recipe-train output folder
 """
 
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +30,8 @@ from .trial import check_folder, commands, failure, result_row, start
 
 SWEEP_FILE = "sweep.json"
 RESULTS_FILE = "trials.jsonl"
+# Held by the driver running the sweep (its pid inside).
+LOCK_FILE = ".lock"
 # How often the local pool looks at its running processes.
 POLL_SECONDS = 0.2
 
@@ -95,6 +100,31 @@ def run_sweep(
     console = console or Console()
     sweep = Path(sweep)
     todo, skipped = prepare(spec, sweep)
+    sweep.mkdir(parents=True, exist_ok=True)
+    with locked(sweep):
+        return _run(spec, sweep, todo, skipped, jobs=jobs, ray_address=ray_address, console=console)
+
+
+@contextmanager
+def locked(sweep: Path) -> Iterator[None]:
+    """One driver per sweep folder: a second one would run the same trials twice. The lock goes with the process
+    that holds it, however it ends."""
+    with (sweep / LOCK_FILE).open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            raise RecipeError(Errors.E092.format(sweep=sweep, pid=lock.read().strip() or "?")) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def _run(
+    spec: Spec, sweep: Path, todo: list[Trial], skipped: int, *, jobs: int, ray_address: str | None, console: Console
+) -> Outcome:
     write_sweep_file(spec, sweep)
     outcome = Outcome(total=len(todo) + skipped, skipped=skipped)
     if skipped:
