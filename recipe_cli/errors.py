@@ -120,6 +120,7 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E088 = "No finished trials in {sweep} to report on (no {file})."
     E089 = "Ray at {address}: {error}"
+    E090 = "Trial {id}: its Ray task failed: {error} (a task whose worker or node died is retried {retries} times)"
 
 
 class Warnings(metaclass=ErrorsWithCodes):

@@ -94,6 +94,10 @@ def run_sweep(
     after a Ctrl-C has stopped every running trial (each saves model-last and can be resumed)."""
     console = console or Console()
     sweep = Path(sweep)
+    if ray_address is not None:
+        from .cluster import require_ray
+
+        require_ray()
     todo, skipped = prepare(spec, sweep)
     write_sweep_file(spec, sweep)
     outcome = Outcome(total=len(todo) + skipped, skipped=skipped)
