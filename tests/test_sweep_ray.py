@@ -97,6 +97,20 @@ def test_a_trial_that_fails_by_itself_is_an_error_line_not_a_retry(tmp_path, mon
     assert row is None and error is not None and "boom" in error
 
 
+@pytest.mark.parametrize("address,hint", [("127.0.0.1:6379", True), ("local", False)])
+def test_a_cluster_ray_cannot_reach_is_one_line_naming_the_token_settings(monkeypatch, address, hint):
+    """Ray says only "Failed to connect" for a missing or wrong token too: the line says what to set."""
+
+    def init(*args, **kwargs):
+        raise ConnectionError(f"Failed to connect to Ray cluster at {address}\n(after 20 s)")
+
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(init=init))
+    with pytest.raises(RecipeError) as e:
+        cluster.connect(address, jobs=1)
+    assert "\n" not in str(e.value) and f"Failed to connect to Ray cluster at {address} (after 20 s)" in str(e.value)
+    assert ("RAY_AUTH_MODE=token" in str(e.value)) == hint
+
+
 def _table(sweep: Path) -> list[str]:
     """The report's table rows without the timing columns (s to best, words/s)."""
     text = (sweep / "results.md").read_text(encoding="utf8")

@@ -68,7 +68,9 @@ def connect(address: str, jobs: int) -> None:
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except Exception as e:  # noqa: BLE001 — Ray's own errors (connection, authentication) are one line
-        raise RecipeError(Errors.E089.format(address=address, error=" ".join(str(e).split())[:500])) from None
+        # Ray says only "Failed to connect" for a missing or wrong token too (its log lines above say which).
+        template = Errors.E089 if address == "local" else Errors.E091
+        raise RecipeError(template.format(address=address, error=" ".join(str(e).split())[:500])) from None
 
 
 def run_on_ray(
