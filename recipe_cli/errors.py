@@ -120,6 +120,12 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E088 = "No finished trials in {sweep} to report on (no {file})."
     E089 = "Ray at {address}: {error}"
+    E090 = "Trial {id}: its Ray task failed: {error} (a task whose worker or node died is retried {retries} times)"
+    E091 = (
+        "Ray at {address}: {error}. Is its head node there, and does this shell see the cluster's token as its "
+        "nodes do? Ray >= 2.59 authenticates with one: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
+        "RAY_AUTH_TOKEN_PATH, a file holding it)."
+    )
     E092 = "Another recipe-sweep (pid {pid}) is running on {sweep}: wait for it, or stop it first."
 
 

@@ -99,6 +99,10 @@ def run_sweep(
     after a Ctrl-C has stopped every running trial (each saves model-last and can be resumed)."""
     console = console or Console()
     sweep = Path(sweep)
+    if ray_address is not None:
+        from .cluster import require_ray
+
+        require_ray()
     todo, skipped = prepare(spec, sweep)
     sweep.mkdir(parents=True, exist_ok=True)
     with locked(sweep):
