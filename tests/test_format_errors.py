@@ -62,10 +62,11 @@ def test_reader_errors_in_full(tmp_path, nlp, name, content, message):
 
 def test_table_rows_keep_their_text_and_label_with_windows_line_ends(tmp_path, nlp):
     path = tmp_path / "crlf.tsv"
-    path.write_bytes(b"text\tlabel\r\nhi there\tA\r\nho\tB\r\n")
-    docs = list(read_docs(path, nlp))
-    assert [doc.text for doc in docs] == ["hi there", "ho"]
-    assert [doc.cats for doc in docs] == [{"A": 1.0, "B": 0.0}, {"A": 0.0, "B": 1.0}]
+    for content in (b"text\tlabel\r\nhi there\tA\r\nho\tB\r\n", b"label\ttext\r\nA\thi there\r\nB\tho\r\n"):
+        path.write_bytes(content)
+        docs = list(read_docs(path, nlp))
+        assert [doc.text for doc in docs] == ["hi there", "ho"]
+        assert [doc.cats for doc in docs] == [{"A": 1.0, "B": 0.0}, {"A": 0.0, "B": 1.0}]
 
 
 def test_piped_iob_reads_words_and_tags_and_skips_docstart(tmp_path, nlp):
@@ -92,11 +93,19 @@ def test_a_damaged_docbin_names_the_document(tmp_path, nlp):
     path.write_bytes(broken.to_bytes())
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp))
-    assert str(error.value).startswith(f"[E027] {path}: not a spaCy DocBin (document 2: ")
+    assert str(error.value) == (
+        f"[E027] {path}: not a spaCy DocBin (document 2: [E190] Token head out of range in `Doc.from_array()` for "
+        "token index '0' with value '50' (equivalent to relative head index: '50'). The head indices should be "
+        "relative to the current token index rather than absolute indices in the array.)."
+    )
     path.write_bytes(b"not a docbin")
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp))
-    assert str(error.value).startswith(f"[E027] {path}: not a spaCy DocBin (")
+    assert str(error.value) == (
+        f"[E027] {path}: not a spaCy DocBin ([E1014] Error loading DocBin data. It doesn't look like the data is in "
+        "DocBin (.spacy) format. If your data is in spaCy v2's JSON training format, convert it using `python -m "
+        "spacy convert file.json .`.)."
+    )
 
 
 def test_piped_iob_errors_name_the_line_and_a_token_without_a_word(tmp_path, nlp):

@@ -55,13 +55,10 @@ def read_table(path: Path, nlp: Language, sents_per_doc: int, span_alignment: st
         yield doc
 
 
-def table_rows(path: Path, *, quoted_tsv: bool, text: str | None = None) -> Iterator[tuple[int, list[str]]]:
+def table_rows(path: Path, *, quoted_tsv: bool) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each non-blank row of a .csv file, or of a .tsv file read verbatim (quoted_tsv
-    False: a quote is text) or with CSV quoting and tabs (quoted_tsv True: as pandas writes a TSV file).
-
-    text (str): the file's text, where already read (path then only names the kind of table).
-    """
-    text = read_text(path) if text is None else text
+    False: a quote is text) or with CSV quoting and tabs (quoted_tsv True: as pandas writes a TSV file)."""
+    text = read_text(path)
     tsv = path.suffix.lower() == ".tsv"
     if tsv and not quoted_tsv:
         # Lines end at "\n" only: str.splitlines() would also break cells at \x0b, \x1c or \u2028.
@@ -69,7 +66,7 @@ def table_rows(path: Path, *, quoted_tsv: bool, text: str | None = None) -> Iter
             if line.strip():
                 yield lineno, line.removesuffix("\r").split("\t")
         return
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter="\t" if tsv else ",")
+    reader = csv.reader(io.StringIO(text), delimiter="\t" if tsv else ",")
     try:
         for cells in reader:
             if any(cell.strip() for cell in cells):
