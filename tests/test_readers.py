@@ -231,11 +231,24 @@ def test_classic_json_list(tmp_path, nlp):
     records = [
         ["Apple buys a U.K. startup", {"entities": [[0, 5, "ORG"], [13, 17, "GPE"]]}],
         ["I loved it", {"cats": {"POS": 1.0, "NEG": 0.0}}],
+        ["Apple buys a U.K. startup", {"entities": [[13, 17, "GPE"], [0, 5, "ORG"]]}],
     ]
     path.write_text(json.dumps(records))
-    first, second = read_docs(path, nlp)
+    first, second, third = read_docs(path, nlp)
     assert [(e.text, e.label_) for e in first.ents] == [("Apple", "ORG"), ("U.K.", "GPE")]
     assert second.cats == {"POS": 1.0, "NEG": 0.0}
+    assert [(e.text, e.label_) for e in third.ents] == [("Apple", "ORG"), ("U.K.", "GPE")]
+
+
+def test_classic_json_with_its_own_words_takes_entities_on_those_words(tmp_path, nlp):
+    """Given "words", entity offsets need only fall on those words, not on the tokenizer's tokens."""
+    path = tmp_path / "words.json"
+    words = ["a", "U.K.", "-", "based", "firm"]
+    annots = {"words": words, "spaces": [True, False, False, True, False], "entities": [[2, 6, "GPE"]]}
+    path.write_text(json.dumps([["a U.K.-based firm", annots]]))
+    (doc,) = read_docs(path, nlp)
+    assert [t.text for t in doc] == words
+    assert [(e.text, e.label_) for e in doc.ents] == [("U.K.", "GPE")]
 
 
 def test_goemotions_slice_has_cats(data_dir, nlp):
