@@ -161,7 +161,8 @@ def test_annotation_errors_in_full(tmp_path, nlp, name, content, kwargs, message
     assert str(error.value) == message.replace("{path}", str(path))
 
 
-# Messages that name the wrong place or give the wrong reason: the right message, until the reader gives it.
+# Messages that named the wrong place or gave the wrong reason, with what was wrong. WRONG_STILL: those the
+# readers still get wrong (strict xfails), until they give the right message.
 WRONG = [
     ("ls-task-noid.json", _ls({"annotations": []}), "[E032] {path}, record 2: a task without 'data'",
      "labelstudio.py names a task without an 'id' 'task 2 (record 2)': it makes up a task id from the record number"),
@@ -172,7 +173,7 @@ WRONG = [
 ]  # fmt: skip
 
 
-WRONG_STILL = {"ls-label-list.json", "ls-width-quoted.csv"}
+WRONG_STILL: set[str] = set()
 
 
 @pytest.mark.parametrize(

@@ -46,9 +46,9 @@ def entity_spans(path: Path, where: str, doc: Doc, entities: Any, alignment: str
         if not (isinstance(ent, (list, tuple)) and len(ent) == 3):
             raise fail(f"entity {ent!r} is not [start, end, label]")
         start, end, label = ent
-        if not isinstance(label, str) or not label:
+        if not (label and isinstance(label, (str, list, dict))):
             raise fail(f"entity {ent!r} has no label")
-        check_label(path, where, label)
+        label = check_label(path, where, label)  # a list or a piece of JSON is no name
         in_text = type(start) is int and type(end) is int and 0 <= start < end <= len(text)
         if not in_text:
             shown = text[start:end] if isinstance(start, int) and isinstance(end, int) else ""

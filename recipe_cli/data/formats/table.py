@@ -67,9 +67,11 @@ def table_rows(path: Path, *, quoted_tsv: bool) -> Iterator[tuple[int, list[str]
                 yield lineno, line.removesuffix("\r").split("\t")
         return
     reader = csv.reader(io.StringIO(text), delimiter="\t" if tsv else ",")
+    start = 1  # the line a row starts on: a quoted cell may span lines, and reader.line_num is the row's last
     try:
         for cells in reader:
             if any(cell.strip() for cell in cells):
-                yield reader.line_num, cells
+                yield start, cells
+            start = reader.line_num + 1
     except csv.Error as e:
-        raise RecipeError(Errors.E026.format(path=path, line=reader.line_num, reason=f"CSV: {e}")) from None
+        raise RecipeError(Errors.E026.format(path=path, line=start, reason=f"CSV: {e}")) from None
