@@ -79,6 +79,7 @@ CATALOGUE = [
     # Label Studio JSON: offsets
     ("ls-offset-past.json", _ls(_task(3, _labels(19, 40, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [19, 40, 'LOC'] ('Paris') does not fall on token boundaries"),
     ("ls-offset-reversed.json", _ls(_task(3, _labels(10, 4, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [10, 4, 'LOC'] ('') does not fall on token boundaries"),
+    ("ls-offset-empty.json", _ls(_task(3, _labels(4, 4, ["PER"]))), {}, "[E032] {path}, task 3 (record 2): entity [4, 4, 'PER'] ('') does not fall on token boundaries"),
     ("ls-offset-negative.json", _ls(_task(3, _labels(-5, 24, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [-5, 24, 'LOC'] ('Paris') does not fall on token boundaries"),
     ("ls-offset-float.json", _ls(_task(3, {"type": "labels", "value": {"start": 0.0, "end": 4, "labels": ["PER"]}})), {}, "[E032] {path}, task 3 (record 2): entity [0.0, 4, 'PER'] ('') does not fall on token boundaries"),
     ("ls-offset-bool.json", _ls(_task(3, {"type": "labels", "value": {"start": False, "end": 4, "labels": ["PER"]}})), {}, "[E032] {path}, task 3 (record 2): entity [False, 4, 'PER'] ('Jane') does not fall on token boundaries"),
@@ -309,3 +310,11 @@ def test_json_exports_with_a_byte_order_mark(tmp_path, nlp, fmt, content):
     path.write_text("\ufeff" + content, encoding="utf8")
     assert [doc.text for doc in read_docs(path, nlp, format=fmt)] == ["a"]
     assert [doc.text for doc in read_docs(path, nlp)] == ["a"]  # and told apart from the other layouts
+
+
+def test_labelstudio_spans_in_any_order_each_trim_counted(tmp_path, nlp):
+    # Results are stored in the order they were made: " Paris" before "Jane Smith ", each taking a space.
+    content = _ls(_task(2, _labels(18, 24, ["LOC"]), _labels(0, 11, ["PER"])))
+    _, docs, _ = _read(tmp_path, "order.json", content, nlp=nlp)
+    assert _ents(docs[1]) == [(0, 10, "PER"), (19, 24, "LOC")]
+    assert spans_changed(docs[1]) == Counter(trimmed=2)
