@@ -318,3 +318,8 @@ def test_labelstudio_spans_in_any_order_each_trim_counted(tmp_path, nlp):
     _, docs, _ = _read(tmp_path, "order.json", content, nlp=nlp)
     assert _ents(docs[1]) == [(0, 10, "PER"), (19, 24, "LOC")]
     assert spans_changed(docs[1]) == Counter(trimmed=2)
+    # "Pari" and "ane Smith" cut a token each: both snapped, both counted.
+    content = _ls(_task(2, _labels(19, 23, ["LOC"]), _labels(1, 10, ["PER"])))
+    _, docs, _ = _read(tmp_path, "order.json", content, nlp=nlp, span_alignment="expand")
+    assert _ents(docs[1]) == [(0, 10, "PER"), (19, 24, "LOC")]
+    assert spans_changed(docs[1]) == Counter(expanded=2)

@@ -61,10 +61,11 @@ def table_rows(path: Path, *, quoted_tsv: bool) -> Iterator[tuple[int, list[str]
     text = read_text(path)
     tsv = path.suffix.lower() == ".tsv"
     if tsv and not quoted_tsv:
-        # Lines end at "\n" only: str.splitlines() would also break cells at \x0b, \x1c or \u2028.
+        # Lines end at "\n" only (read_text has turned "\r\n" into it): str.splitlines() would also break cells
+        # at \x0b, \x1c or \u2028.
         for lineno, line in enumerate(text.split("\n"), start=1):
             if line.strip():
-                yield lineno, line.removesuffix("\r").split("\t")
+                yield lineno, line.split("\t")
         return
     reader = csv.reader(io.StringIO(text), delimiter="\t" if tsv else ",")
     start = 1  # the line a row starts on: a quoted cell may span lines, and reader.line_num is the row's last
