@@ -387,3 +387,6 @@ def test_labelstudio_text_classification_exports(data_dir, nlp, name):
     assert chosen[1:3] == ([["gratitude", "love"], ["gratitude"]] if rows else [["gratitude", "love"], ["neutral"]])
     assert summary.labels["categories"] == Counter(neutral=6, love=2, admiration=1, gratitude=2 if rows else 1)
     assert set(docs[0].cats) == {"admiration", "gratitude", "love", "neutral"}
+    # No <Labels> result: entities are missing, not "none"; only the JSON export tells a task was annotated twice.
+    assert not any(doc.has_annotation("ENT_IOB") for doc in docs)
+    assert (summary.multi_annotated, summary.repeated_texts) == ((0, 1) if rows else (1, 0))

@@ -37,9 +37,20 @@ CATALOGUE = [
     ("classic-range.json", '[["ok", {}], ["a b", {"entities": [[2, 9, "X"]]}]]', "[E032] {path}, record 2: entity [2, 9, 'X'] ('b') does not fall on token boundaries"),
     ("classic-strings.json", '[["ok", {}], ["a b", {"entities": [["0", 1, "X"]]}]]', "[E032] {path}, record 2: entity [0, 1, 'X'] ('') does not fall on token boundaries"),
     ("classic-empty.json", '[["ok", {}], ["a b", {"entities": [[1, 1, "X"]]}]]', "[E032] {path}, record 2: entity [1, 1, 'X'] ('') does not fall on token boundaries"),
+    ("classic-biluo.json", '[["ok", {}], ["a b", {"entities": "B-X L-X"}]]', "[E032] {path}, record 2: 'entities' is not a list"),
+    ("classic-heads.json", '[["ok", {}], ["a b", {"heads": [5, 1], "deps": ["x", "ROOT"]}]]', "[E025] {path}, record 2: [E190] Token head out of range in `Doc.from_array()` for token index '0' with value '5' (equivalent to relative head index: '5'). The head indices should be relative to the current token index rather than absolute indices in the array."),
+    ("classic-surrogate.json", '[["ok", {}], ["bad \\ud800 x", {}]]', "[E025] {path}, record 2: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
+    ("dict-surrogate.json", '{"text": "bad \\ud800 x"}', "[E025] {path}, record 1: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
+    ("layout.json", '[{"id": 0}]', "[E031] {path}: unsupported JSON layout: expected spaCy v2 documents with 'paragraphs' or [text, annotations] pairs"),
+    ("v2-head.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 0, "dep": "ROOT"}]}]}]}, {"id": 1, "paragraphs": [{"raw": "a b", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 5, "dep": "x"}, {"id": 1, "orth": "b", "head": 0, "dep": "ROOT"}]}]}]}]', "[E025] {path}, record 2: [E190] Token head out of range in `Doc.from_array()` for token index '0' with value '5' (equivalent to relative head index: '5'). The head indices should be relative to the current token index rather than absolute indices in the array."),
+    ("entities-dict.jsonl", '{"text": "ok", "entities": []}\n{"text": "a b", "entities": {"start": 0, "end": 1, "label": "X"}}\n', "[E032] {path}, line 2: 'entities' is not a list"),
     ("classic-cats.json", '[["ok", {"cats": {"A": 1}}], ["a b", {"cats": {"A": "x"}}]]', "[E025] {path}, record 2: 'cats' values must be numbers"),
     ("v2-noparagraphs.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a"}]}]}]}, {"id": 1}]', "[E025] {path}, record 2: document without 'paragraphs'"),
     ("v2-cats.json", '[{"id": 0, "paragraphs": [{"raw": "a", "cats": [{"label": "A", "value": "x"}], "sentences": [{"tokens": [{"id": 0, "orth": "a"}]}]}]}]', "[E025] {path}, record 1: 'cats' values must be numbers"),
+    ("conllu-head.conllu", "# sent_id = 1\n1\tGo\tgo\tVERB\tVB\t_\t0\troot\t_\t_\n2\t!\t!\tPUNCT\t.\t_\tx\tpunct\t_\t_\n", "[E026] {path}, line 3: 'x' is not a number"),
+    ("conllu-range.conllu", "# sent_id = 1\n1-x\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n", "[E026] {path}, line 2: 'x' is not a number"),
+    ("conllu-open-range.conllu", "1\tI\tI\tPRON\tPRP\t_\t2\tnsubj\t_\t_\n2-4\tcannot\t_\t_\t_\t_\t_\t_\t_\t_\n2\tcan\tcan\tAUX\tMD\t_\t0\troot\t_\t_\n3\tnot\tnot\tPART\tRB\t_\t2\tadvmod\t_\t_\n", "[E026] {path}, line 4: the sentence ends at word 3, inside a multiword token that ends at word 4"),
+    ("conllu-upos.conllu", "1\tGo\tgo\tVERB\tVB\t_\t0\troot\t_\t_\n\n# sent_id = 2\n1\tStop\tstop\tVB\tVB\t_\t0\troot\t_\t_\n", '[E026] {path}, line 4: [E1021] `pos` value "VB" is not a valid Universal Dependencies tag. Non-UD tags should use the `tag` property.'),
     ("table-notext.tsv", "text\tlabel\nhi\tA\n\tB\n", "[E026] {path}, line 3: row without text"),
     ("table-empty.tsv", "", "[E022] {path}: file is empty."),
     ("table-header.csv", "Sentence,Foo  Bar\nhi,A\n", "[E026] {path}, line 1: the header must name a text column (text, sentence, content, document, body) and a label column (label, labels, category, categories, class, intent); it holds sentence, foo bar"),
@@ -58,10 +69,11 @@ def test_reader_errors_in_full(tmp_path, nlp, name, content, message):
 
 def test_table_rows_keep_their_text_and_label_with_windows_line_ends(tmp_path, nlp):
     path = tmp_path / "crlf.tsv"
-    path.write_bytes(b"text\tlabel\r\nhi there\tA\r\nho\tB\r\n")
-    docs = list(read_docs(path, nlp))
-    assert [doc.text for doc in docs] == ["hi there", "ho"]
-    assert [doc.cats for doc in docs] == [{"A": 1.0, "B": 0.0}, {"A": 0.0, "B": 1.0}]
+    for content in (b"text\tlabel\r\nhi there\tA\r\nho\tB\r\n", b"label\ttext\r\nA\thi there\r\nB\tho\r\n"):
+        path.write_bytes(content)
+        docs = list(read_docs(path, nlp))
+        assert [doc.text for doc in docs] == ["hi there", "ho"]
+        assert [doc.cats for doc in docs] == [{"A": 1.0, "B": 0.0}, {"A": 0.0, "B": 1.0}]
 
 
 def test_piped_iob_reads_words_and_tags_and_skips_docstart(tmp_path, nlp):
@@ -88,11 +100,19 @@ def test_a_damaged_docbin_names_the_document(tmp_path, nlp):
     path.write_bytes(broken.to_bytes())
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp))
-    assert str(error.value).startswith(f"[E027] {path}: not a spaCy DocBin (document 2: ")
+    assert str(error.value) == (
+        f"[E027] {path}: not a spaCy DocBin (document 2: [E190] Token head out of range in `Doc.from_array()` for "
+        "token index '0' with value '50' (equivalent to relative head index: '50'). The head indices should be "
+        "relative to the current token index rather than absolute indices in the array.)."
+    )
     path.write_bytes(b"not a docbin")
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp))
-    assert str(error.value).startswith(f"[E027] {path}: not a spaCy DocBin (")
+    assert str(error.value) == (
+        f"[E027] {path}: not a spaCy DocBin ([E1014] Error loading DocBin data. It doesn't look like the data is in "
+        "DocBin (.spacy) format. If your data is in spaCy v2's JSON training format, convert it using `python -m "
+        "spacy convert file.json .`.)."
+    )
 
 
 def test_piped_iob_errors_name_the_line_and_a_token_without_a_word(tmp_path, nlp):

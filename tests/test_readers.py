@@ -105,6 +105,93 @@ def test_conllu_multiword_tokens_keep_spacing(tmp_path, nlp):
     assert [t.text for t in doc] == ["do", "n't", "go", "!"]
 
 
+def _conllu(*sentences):
+    """CoNLL-U text from sentences given as rows of space-separated columns (a `~` stands for a space in FORM)."""
+    return "".join("\n".join(row.replace(" ", "\t").replace("~", " ") for row in rows) + "\n\n" for rows in sentences)
+
+
+def test_conllu_spacing_from_the_first_word_a_range_and_a_range_that_ends_the_sentence(tmp_path, nlp):
+    path = tmp_path / "space.conllu"
+    path.write_text(
+        _conllu(
+            [
+                "# text = Hi, I can't.",
+                "1 Hi hi INTJ UH _ 4 discourse _ SpaceAfter=No",
+                "2 , , PUNCT , _ 1 punct _ _",
+                "3 I I PRON PRP Case=Nom|Number=Sing|Person=1|PronType=Prs 4 nsubj _ _",
+                "4-5 can't _ _ _ _ _ _ _ SpaceAfter=No",
+                "4 ca can AUX MD VerbForm=Fin 0 root _ _",
+                "5 n't not PART RB _ 4 advmod _ _",
+                "6 . . PUNCT . _ 4 punct _ _",
+            ],
+            [
+                "1 They they PRON PRP _ 2 nsubj _ _",
+                "2-3 can't _ _ _ _ _ _ _ _",
+                "2 ca can AUX MD _ 0 root _ _",
+                "3 n't not PART RB _ 2 advmod _ _",
+            ],
+            ["1 They they PRON PRP _ 2 nsubj _ _", "2 left leave VERB VBD _ 0 root _ SpaceAfter=No"],
+        )
+    )
+    docs = list(read_docs(path, nlp))
+    assert [doc.text for doc in docs] == ["Hi, I can't. ", "They can't ", "They left"]
+    assert [[t.head.i for t in doc] for doc in docs] == [[3, 0, 3, 3, 3, 3], [1, 1, 1], [1, 1]]
+    assert [[t.dep_ for t in doc] for doc in docs][2] == ["nsubj", "ROOT"]
+
+
+def test_conllu_words_may_hold_spaces(tmp_path, nlp):
+    """UD allows spaces inside a word in some treebanks (Vietnamese): only TABs separate the columns."""
+    path = tmp_path / "vi.conllu"
+    path.write_text(_conllu(["1 Hà~Nội Hà~Nội PROPN NNP _ 2 nsubj _ _", "2 đẹp đẹp ADJ JJ _ 0 root _ SpaceAfter=No"]))
+    (doc,) = read_docs(path, nlp)
+    assert [(t.text, t.lemma_, t.head.i) for t in doc] == [("Hà Nội", "Hà Nội", 1), ("đẹp", "đẹp", 1)]
+
+
+def test_conllu_missing_lemmas_heads_and_relations_leave_those_tokens_unannotated(tmp_path, nlp):
+    """A `_` is a missing value: an empty lemma, the token as its own head with no relation, the UPOS as its tag.
+    The word `_` keeps its lemma `_`."""
+    path = tmp_path / "partial.conllu"
+    path.write_text(
+        _conllu(
+            ["1 Press press VERB VB Mood=Imp|VerbForm=Fin 0 root _ _", "2 _ _ SYM NFP _ 1 obj _ SpaceAfter=No"],
+            ["1 Thanks _ NOUN _ _ _ _ _ _", "2 again again ADV RB _ 1 advmod _ _", "3 ! ! PUNCT . _ 1 punct _ _"],
+        )
+    )
+    (doc,) = read_docs(path, nlp, sents_per_doc=2)
+    assert [t.lemma_ for t in doc] == ["press", "_", "", "again", "!"]
+    assert [t.tag_ for t in doc] == ["VB", "NFP", "NOUN", "RB", "."]
+    assert [t.head.i for t in doc] == [0, 0, 2, 2, 2]
+    assert [t.dep_ for t in doc] == ["ROOT", "obj", "", "advmod", "punct"]
+    assert [str(t.morph) for t in doc] == ["Mood=Imp|VerbForm=Fin", "", "", "", ""]
+
+
+def test_conllu_upos_without_features_is_an_empty_morphology_and_no_upos_none(tmp_path, nlp):
+    path = tmp_path / "morph.conllu"
+    path.write_text(_conllu(["1 Thanks thanks NOUN NNS _ 0 root _ _", "2 ! ! PUNCT . _ 1 punct _ _"]))
+    (doc,) = read_docs(path, nlp)
+    assert [doc.has_annotation(layer) for layer in ("POS", "MORPH", "LEMMA")] == [True, True, True]
+    path.write_text(_conllu(["1 Thanks _ _ _ _ 0 root _ _", "2 ! _ _ _ _ 1 punct _ _"]))
+    (doc,) = read_docs(path, nlp)
+    assert [doc.has_annotation(layer) for layer in ("POS", "MORPH", "LEMMA")] == [False, False, False]
+    assert [(t.head.i, t.dep_) for t in doc] == [(0, "ROOT"), (0, "punct")]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        ["1 Thanks thanks NOUN NNS _ 0 _ _ _", "2 ! ! PUNCT . _ 1 _ _ _"],
+        ["1 Thanks thanks NOUN NNS _ _ root _ _", "2 ! ! PUNCT . _ _ punct _ _"],
+    ],
+    ids=["heads-without-relations", "relations-without-heads"],
+)
+def test_conllu_heads_or_relations_alone_give_no_parse(tmp_path, nlp, rows):
+    path = tmp_path / "half.conllu"
+    path.write_text(_conllu(rows))
+    (doc,) = read_docs(path, nlp)
+    assert not doc.has_annotation("DEP")
+    assert [(t.head.i, t.dep_, t.tag_) for t in doc] == [(0, "", "NNS"), (1, "", ".")]
+
+
 def test_conllu_sentences_per_doc(data_dir, nlp):
     docs = list(read_docs(data_dir / "ewt-dev.conllu", nlp, sents_per_doc=10))
     assert len(docs) == 15
@@ -144,11 +231,24 @@ def test_classic_json_list(tmp_path, nlp):
     records = [
         ["Apple buys a U.K. startup", {"entities": [[0, 5, "ORG"], [13, 17, "GPE"]]}],
         ["I loved it", {"cats": {"POS": 1.0, "NEG": 0.0}}],
+        ["Apple buys a U.K. startup", {"entities": [[13, 17, "GPE"], [0, 5, "ORG"]]}],
     ]
     path.write_text(json.dumps(records))
-    first, second = read_docs(path, nlp)
+    first, second, third = read_docs(path, nlp)
     assert [(e.text, e.label_) for e in first.ents] == [("Apple", "ORG"), ("U.K.", "GPE")]
     assert second.cats == {"POS": 1.0, "NEG": 0.0}
+    assert [(e.text, e.label_) for e in third.ents] == [("Apple", "ORG"), ("U.K.", "GPE")]
+
+
+def test_classic_json_with_its_own_words_takes_entities_on_those_words(tmp_path, nlp):
+    """Given "words", entity offsets need only fall on those words, not on the tokenizer's tokens."""
+    path = tmp_path / "words.json"
+    words = ["a", "U.K.", "-", "based", "firm"]
+    annots = {"words": words, "spaces": [True, False, False, True, False], "entities": [[2, 6, "GPE"]]}
+    path.write_text(json.dumps([["a U.K.-based firm", annots]]))
+    (doc,) = read_docs(path, nlp)
+    assert [t.text for t in doc] == words
+    assert [(e.text, e.label_) for e in doc.ents] == [("U.K.", "GPE")]
 
 
 def test_goemotions_slice_has_cats(data_dir, nlp):

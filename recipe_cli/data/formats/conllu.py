@@ -65,6 +65,9 @@ def _parse_sentence(path: Path, rows: list[tuple[int, list[str]]]) -> dict[str, 
         sent["heads"].append(_int(head, path, lineno) if head != "_" else None)
         sent["deps"].append(("ROOT" if deprel == "root" else deprel) if deprel != "_" else None)
     n = len(sent["words"])
+    if mwt_end > n:
+        reason = f"the sentence ends at word {n}, inside a multiword token that ends at word {mwt_end}"
+        raise RecipeError(Errors.E026.format(path=path, line=rows[-1][0], reason=reason))
     for i, (head, lineno) in enumerate(zip(sent["heads"], lines, strict=True)):
         if head is None:
             continue

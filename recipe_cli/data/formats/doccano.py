@@ -127,7 +127,7 @@ def _csv_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 def _fasttext_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """fastText lines, as doccano writes them: pandas' CSV of one column, so that a text holding a comma, a quote
     or a line break is quoted (and spans lines); its comments follow the text as __comment__ words."""
-    for lineno, cells in table_rows(path, quoted_tsv=True, text=read_text(path)):
+    for lineno, cells in table_rows(path, quoted_tsv=True):
         line = ",".join(cells)
         match = _FASTTEXT_LINE.match(line + " ")
         if match is None:

@@ -72,7 +72,7 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
             entities = []
         if entities is not None:
             # An empty list sets every token outside an entity: annotated, with no entities.
-            doc.ents = check_entities(path, f"line {lineno}", doc, entities) if entities else []
+            doc.ents = check_entities(path, f"line {lineno}", doc, entities)
         if "cats" in record:
             if not isinstance(record["cats"], dict):
                 raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="'cats' is not an object"))

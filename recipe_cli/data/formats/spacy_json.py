@@ -103,9 +103,11 @@ def check_entities(path: Path, where: str, doc: Doc, entities: Any) -> list[Span
     where (str): the record, e.g. "record 3" or "line 7", named in the error.
     RETURNS (List[Span]): the entities as spans of doc.
     """
+    if not isinstance(entities, list):
+        raise RecipeError(Errors.E032.format(path=path, where=where, reason="'entities' is not a list"))
     spans: list[Span] = []
     taken: set[int] = set()
-    for ent in entities if isinstance(entities, list) else []:
+    for ent in entities:
         if not (isinstance(ent, (list, tuple)) and len(ent) == 3):
             raise RecipeError(
                 Errors.E032.format(path=path, where=where, reason=f"entity {ent!r} is not [start, end, label]")

@@ -28,7 +28,7 @@ SPANS_CHANGED = "recipe_spans_changed"
 _FRAGMENT = "[]{}\"'"
 
 
-def entity_spans(path: Path, where: str, doc: Doc, entities: Any, alignment: str) -> list[Span]:
+def entity_spans(path: Path, where: str, doc: Doc, entities: list, alignment: str) -> list[Span]:
     """Entities given as [start, end, label] character offsets, as spans of doc; changes are counted on doc.
 
     where (str): the record, e.g. "line 7" or "task 3", named in errors.
@@ -42,13 +42,13 @@ def entity_spans(path: Path, where: str, doc: Doc, entities: Any, alignment: str
     text = doc.text
     spans: list[Span] = []
     changed = Counter[str]()
-    for ent in entities if isinstance(entities, list) else []:
+    for ent in entities:
         if not (isinstance(ent, (list, tuple)) and len(ent) == 3):
             raise fail(f"entity {ent!r} is not [start, end, label]")
         start, end, label = ent
-        if not isinstance(label, str) or not label:
+        if not (label and isinstance(label, (str, list, dict))):
             raise fail(f"entity {ent!r} has no label")
-        check_label(path, where, label)
+        label = check_label(path, where, label)  # a list or a piece of JSON is no name
         in_text = type(start) is int and type(end) is int and 0 <= start < end <= len(text)
         if not in_text:
             shown = text[start:end] if isinstance(start, int) and isinstance(end, int) else ""
@@ -61,7 +61,7 @@ def entity_spans(path: Path, where: str, doc: Doc, entities: Any, alignment: str
             changed["trimmed"] += 1
         span = doc.char_span(trimmed_start, trimmed_end, label=label)
         if span is None:
-            cut = doc.char_span(trimmed_start, trimmed_end, label=label, alignment_mode="expand")
+            cut = doc.char_span(trimmed_start, trimmed_end, alignment_mode="expand")
             words = cut.text if cut is not None else text[trimmed_start:trimmed_end]
             if alignment == "strict":
                 raise fail(

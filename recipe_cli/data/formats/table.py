@@ -55,24 +55,24 @@ def read_table(path: Path, nlp: Language, sents_per_doc: int, span_alignment: st
         yield doc
 
 
-def table_rows(path: Path, *, quoted_tsv: bool, text: str | None = None) -> Iterator[tuple[int, list[str]]]:
+def table_rows(path: Path, *, quoted_tsv: bool) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each non-blank row of a .csv file, or of a .tsv file read verbatim (quoted_tsv
-    False: a quote is text) or with CSV quoting and tabs (quoted_tsv True: as pandas writes a TSV file).
-
-    text (str): the file's text, where already read (path then only names the kind of table).
-    """
-    text = read_text(path) if text is None else text
+    False: a quote is text) or with CSV quoting and tabs (quoted_tsv True: as pandas writes a TSV file)."""
+    text = read_text(path)
     tsv = path.suffix.lower() == ".tsv"
     if tsv and not quoted_tsv:
-        # Lines end at "\n" only: str.splitlines() would also break cells at \x0b, \x1c or \u2028.
+        # Lines end at "\n" only (read_text has turned "\r\n" into it): str.splitlines() would also break cells
+        # at \x0b, \x1c or \u2028.
         for lineno, line in enumerate(text.split("\n"), start=1):
             if line.strip():
-                yield lineno, line.removesuffix("\r").split("\t")
+                yield lineno, line.split("\t")
         return
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter="\t" if tsv else ",")
+    reader = csv.reader(io.StringIO(text), delimiter="\t" if tsv else ",")
+    start = 1  # the line a row starts on: a quoted cell may span lines, and reader.line_num is the row's last
     try:
         for cells in reader:
             if any(cell.strip() for cell in cells):
-                yield reader.line_num, cells
+                yield start, cells
+            start = reader.line_num + 1
     except csv.Error as e:
-        raise RecipeError(Errors.E026.format(path=path, line=reader.line_num, reason=f"CSV: {e}")) from None
+        raise RecipeError(Errors.E026.format(path=path, line=start, reason=f"CSV: {e}")) from None
