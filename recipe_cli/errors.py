@@ -126,6 +126,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "nodes do? Ray >= 2.59 authenticates with one: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
         "RAY_AUTH_TOKEN_PATH, a file holding it)."
     )
+    E093 = (
+        '[training.dropout] total_steps = "auto" plans the run\'s updates: it needs training.max_epochs or '
+        "training.max_steps above 0."
+    )
     E092 = "Another recipe-sweep (pid {pid}) is running on {sweep}: wait for it, or stop it first."
 
 

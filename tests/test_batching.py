@@ -1,6 +1,7 @@
 import pytest
+from spacy.util import minibatch
 
-from recipe_cli.training.batching import MAX_BATCH_SIZE, auto_max_batch_size
+from recipe_cli.training.batching import MAX_BATCH_SIZE, auto_max_batch_size, planned_updates
 
 RECIPE_TABLE = {
     "tagger": 32,
@@ -45,3 +46,14 @@ def test_several_components_take_the_smallest():
 def test_unknown_components_do_not_count():
     assert auto_max_batch_size(["tok2vec", "textcat"], 5000) == 64
     assert auto_max_batch_size(["entity_ruler"], 5000) == 16
+
+
+def test_planned_updates_count_the_batches_of_every_epoch():
+    def batcher(items):
+        return minibatch(items, size=4)
+
+    ten = lambda: range(10)  # noqa: E731 — ten examples: batches of 4, 4 and 2 per epoch
+    assert planned_updates(batcher, ten, max_epochs=3, max_steps=0) == 9
+    assert planned_updates(batcher, ten, max_epochs=3, max_steps=5) == 5
+    assert planned_updates(batcher, ten, max_epochs=0, max_steps=7) == 7
+    assert planned_updates(batcher, ten, max_epochs=1, max_steps=0) == 3

@@ -7,7 +7,7 @@ from thinc.api import Config
 
 from recipe_cli.config.build import AUTO, COMPONENTS, recipe_config
 from recipe_cli.config.schemas import ConfigSchemaTraining
-from recipe_cli.training.schedules import as_schedule, linear_decay
+from recipe_cli.training.schedules import as_schedule, linear_decay, linear_decay_share
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
@@ -82,3 +82,15 @@ def test_batches_follow_the_schedule_across_epochs():
     second = [len(b) for b in batcher(list(range(10)))]
     assert first == [1, 1, 2, 3, 3]  # 1, 1.5, 2.25, 3.375, 5.06→4 (last batch holds what is left)
     assert second == [4, 4, 2]
+
+
+def test_linear_decay_share_reaches_its_floor_at_the_share_of_the_planned_updates():
+    values = list(islice(linear_decay_share(start=0.6, stop=0.2, share=0.5, total_steps=100), 101))
+    assert values[0] == pytest.approx(0.6)
+    assert values[25] == pytest.approx(0.4)
+    assert values[49] == pytest.approx(0.208)
+    assert values[50:] == pytest.approx([0.2] * 51)
+    # A run shorter than one update's share still starts at start and ends at the floor.
+    assert list(islice(linear_decay_share(start=0.5, stop=0.1, share=0.1, total_steps=3), 3)) == pytest.approx(
+        [0.5, 0.1, 0.1]
+    )

@@ -1,5 +1,6 @@
 """The automatic maximum batch size of the recipe, and batchers whose size schedule can be saved."""
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -56,3 +57,24 @@ def resolve_batcher(block: dict[str, Any]) -> tuple[Callable[[Iterable[Any]], It
     args = {key: value for key, value in block.items() if not key.startswith("@") and key != "size"}
     make_batcher = registry.get("batchers", block["@batchers"])
     return make_batcher(**registry.resolve(args), size=sizes), sizes
+
+
+def planned_updates(
+    batcher: Callable[[Iterable[Any]], Iterable[list[Any]]],
+    examples: Callable[[], Iterable[Any]],
+    *,
+    max_epochs: int,
+    max_steps: int,
+) -> int:
+    """The updates a run plans: the batches a fresh batcher makes over max_epochs passes over the training
+    examples (0: no limit), stopping at max_steps (0: no limit). Early stopping by patience is not foreseen.
+
+    batcher: a batcher with its own, unused size schedule (not the run's: drawing from it would move the run).
+    """
+    steps = 0
+    for _ in range(max_epochs if max_epochs > 0 else sys.maxsize):
+        for _batch in batcher(examples()):
+            steps += 1
+            if 0 < max_steps <= steps:
+                return steps
+    return steps

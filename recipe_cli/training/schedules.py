@@ -16,6 +16,16 @@ def linear_decay(*, start: float, stop: float, decay: float) -> Iterator[float]:
         t += 1
 
 
+@registry.schedules("recipe.linear_decay_share.v1")
+def linear_decay_share(*, start: float, stop: float, share: float, total_steps: int) -> Iterator[float]:
+    """Linear decay from start to stop over the first `share` of total_steps updates, then stop."""
+    span = max(1.0, share * total_steps)
+    t = 0
+    while True:
+        yield max(stop, start - (start - stop) * t / span)
+        t += 1
+
+
 def as_schedule(value: float | Iterable[float]) -> Iterator[float]:
     """Normalise a float to a constant schedule; pass schedules through."""
     if isinstance(value, (int, float)):

@@ -111,17 +111,25 @@ def check_keep_epochs(keep_epochs: int) -> None:
 def create_pipeline(config: Config) -> tuple[Language, list[str], Transfer | None]:
     """Create the pipeline (from paths.base_model if set, else uninitialised from the config).
 
-    RETURNS: the pipeline, the batch size settings that are the automatic maximum, and how a base model was used.
+    RETURNS: the pipeline, the settings given as "auto" (dotted under [training]: the batch size schedule's start
+        and stop, the dropout schedule's total_steps), and how a base model was used.
     """
     _check_training_keys(config)
     config = Config(config)
     size = config["training"].get("batcher", {}).get("size", {})
     # start and stop of the size schedule that are the recipe's maximum ("auto"); start = "auto" keeps the batch
     # size constant at it.
-    auto_batch = [key for key in ("start", "stop") if isinstance(size, dict) and size.get(key) == AUTO]
-    for key in auto_batch:
+    auto = [f"batcher.size.{key}" for key in ("start", "stop") if isinstance(size, dict) and size.get(key) == AUTO]
+    for key in auto:
         # A number stands in until the training data has been counted.
-        size[key] = 1
+        size[key.rsplit(".", 1)[1]] = 1
+    # A dropout schedule over the planned updates: their number once the data has been counted and batched.
+    dropout = config["training"].get("dropout")
+    if isinstance(dropout, dict) and dropout.get("total_steps") == AUTO:
+        if not (config["training"].get("max_epochs") or config["training"].get("max_steps")):
+            raise RecipeError(Errors.E093)
+        dropout["total_steps"] = 1
+        auto.append("dropout.total_steps")
     rehearsal = rehearsal_settings(config["training"])
     transfer = None
     try:
@@ -149,7 +157,7 @@ def create_pipeline(config: Config) -> tuple[Language, list[str], Transfer | Non
         raise RecipeError(Errors.E012.format(where="config", details=one_line(e))) from None
     except (KeyError, ValueError, ImportError, RegistryError) as e:
         raise RecipeError(Errors.E012.format(where="config", details=f"{type(e).__name__}: {e}")) from None
-    return nlp, auto_batch, transfer
+    return nlp, auto, transfer
 
 
 def _vectors_file(value: Any) -> Path | None:
@@ -187,6 +195,17 @@ def resolve_training(config: Config) -> dict[str, Any]:
     T["dropout"] = Counted(as_schedule(T["dropout"]))
     T["batcher"], T["batch_sizes"] = resolve_training_batcher(config)
     return T
+
+
+def resolve_dropout(config: Config) -> Counted:
+    """Resolve the dropout alone (again once its planned updates are known), counted."""
+    try:
+        dropout = registry.resolve({"dropout": config.interpolate()["training"]["dropout"]})["dropout"]
+    except ConfigValidationError as e:
+        raise RecipeError(
+            Errors.E012.format(where="[training.dropout]", details=one_line(e, "training.dropout."))
+        ) from None
+    return Counted(as_schedule(dropout))
 
 
 def resolve_training_batcher(config: Config) -> tuple[Any, Counted | None]:

@@ -20,7 +20,7 @@ from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
 from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, write_run_file
-from .batching import auto_max_batch_size
+from .batching import auto_max_batch_size, planned_updates
 from .fit import fit
 from .setup import (
     TrainingData,
@@ -30,6 +30,7 @@ from .setup import (
     fit_to_categories,
     initialize,
     read_training_data,
+    resolve_dropout,
     resolve_training,
     resolve_training_batcher,
 )
@@ -74,7 +75,7 @@ def train(
         raise RecipeError(Errors.E068)
     if base and config["paths"].get("vectors"):
         raise RecipeError(Errors.E069)
-    nlp, auto_batch, transfer = create_pipeline(config)
+    nlp, auto, transfer = create_pipeline(config)
     # Resolve [training] once, before reading any data, so a bad setting fails fast.
     T = resolve_training(nlp.config)
     check_limits(T)
@@ -90,17 +91,24 @@ def train(
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
             trained, switched = fit_to_categories(nlp, data, transfer)
-        if auto_batch:
+        training = nlp.config["training"]
+        if any(key.startswith("batcher.") for key in auto):
             # The recipe: the maximum batch size follows the components and the amount of data.
             largest = auto_max_batch_size(list(trained.values()), data.n_train)
-            for key in auto_batch:
-                nlp.config["training"]["batcher"]["size"][key] = largest
+            for key in auto:
+                if key.startswith("batcher.size."):
+                    training["batcher"]["size"][key.rsplit(".", 1)[1]] = largest
             T["batcher"], T["batch_sizes"] = resolve_training_batcher(nlp.config)
+        if "dropout.total_steps" in auto:
+            fresh, _ = resolve_training_batcher(nlp.config)
+            planned = planned_updates(fresh, data.train, max_epochs=T["max_epochs"], max_steps=T["max_steps"])
+            training["dropout"]["total_steps"] = planned
+            T["dropout"] = resolve_dropout(nlp.config)
         # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there.
         with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
             initialize(nlp, T, data, transfer)
 
-        _print_setup(console, training_config, nlp, data, output_path, auto_batch, switched=switched)
+        _print_setup(console, training_config, nlp, data, output_path, auto, switched=switched)
     except KeyboardInterrupt:
         # Ctrl-C before the first update (spaCy and thinc were reading or initialising): no signal handler yet.
         if written:
@@ -178,7 +186,7 @@ def _print_setup(
     nlp: Language,
     data: TrainingData,
     out: Path,
-    auto_batch: list[str],
+    auto: list[str],
     *,
     switched: Iterable[str] = (),
 ) -> None:
@@ -225,6 +233,13 @@ def _print_setup(
         console.warn("Data", warning)
     size = nlp.config["training"]["batcher"].get("size")
     if isinstance(size, dict) and "stop" in size:
-        how = "automatic" if auto_batch else "from the config"
+        how = "automatic" if any(key.startswith("batcher.") for key in auto) else "from the config"
         console.info("Batch size", f"{size.get('start')} → {size['stop']} examples ({how})")
+    dropout = nlp.config["training"].get("dropout")
+    if "dropout.total_steps" in auto and isinstance(dropout, dict):
+        console.info(
+            "Dropout",
+            f"{dropout['start']} → {dropout['stop']} over the first {dropout['share']:.0%} of "
+            f"{dropout['total_steps']:,} planned updates",
+        )
     console.info("Output", str(out))

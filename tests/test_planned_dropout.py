@@ -1,0 +1,53 @@
+"""A dropout schedule over the run's planned updates (total_steps = "auto"): their number is counted once the data
+is read and batched, the run reaches the floor where the share says, and a resumed run keeps the number."""
+
+from pathlib import Path
+
+import pytest
+import srsly
+from typer.testing import CliRunner
+
+from recipe_cli.cli.train import app as train_app
+from recipe_cli.errors import Errors
+
+DATA = Path(__file__).parent / "data"
+runner = CliRunner()
+SHARE_CONFIG = """
+[training]
+
+[training.dropout]
+@schedules = "recipe.linear_decay_share.v1"
+start = 0.6
+stop = 0.2
+share = 0.5
+total_steps = "auto"
+"""
+
+
+def _train(tmp_path, *extra):
+    (tmp_path / "share.cfg").write_text(SHARE_CONFIG)
+    args = ["ner", str(DATA / "wnut17-train.conll"), "--dev", str(DATA / "wnut17-dev.conll"), "-o",
+            str(tmp_path / "out"), "-c", str(tmp_path / "share.cfg"), "--corpora.train.limit", "30",
+            "--corpora.dev.limit", "8", "--seed", "1", *extra]  # fmt: skip
+    return runner.invoke(train_app, args)
+
+
+def test_dropout_reaches_its_floor_at_the_share_of_the_planned_updates(tmp_path):
+    result = _train(tmp_path, "--training.max_epochs", "4", "--training.patience", "0")
+    assert result.exit_code == 0, result.output
+    rows = list(srsly.read_jsonl(tmp_path / "out" / "metrics.jsonl"))
+    planned = rows[-1]["step"]  # no early stop: every planned update was made
+    assert f"- Dropout: 0.6 → 0.2 over the first 50% of {planned:,} planned updates" in result.output.splitlines()
+    saved = (tmp_path / "out" / "model-last" / "config.cfg").read_text()
+    assert f"total_steps = {planned}" in saved
+    # Each row's dropout is the one of its epoch's last update: the floor from half of the planned updates on.
+    for row in rows:
+        expected = max(0.2, 0.6 - 0.4 * (row["step"] - 1) / (0.5 * planned))
+        assert row["dropout"] == pytest.approx(expected)
+    assert rows[0]["dropout"] > rows[1]["dropout"] > 0.2 == rows[2]["dropout"] == rows[3]["dropout"]
+
+
+def test_planned_updates_need_a_limit(tmp_path):
+    result = _train(tmp_path, "--training.max_epochs", "0", "--training.max_steps", "0")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"error: {Errors.E093}"
