@@ -61,6 +61,20 @@ def test_trial_ids_and_fingerprints_stable_across_runs_and_order(tmp_path):
     assert out.stdout.strip() == one[0].fingerprint
 
 
+def test_a_variant_with_its_own_seeds(tmp_path):
+    variants = {"recipe": {}, "no-l2": {"training.optimizer.L2": 0.0, "seeds": [2]}}
+    spec = parse_spec(spec_dict(seeds=3, variants=variants), tmp_path / "s.yml")
+    assert [t.id for t in spec.trials()] == [
+        "emo/recipe/seed-1",
+        "emo/recipe/seed-2",
+        "emo/recipe/seed-3",
+        "emo/no-l2/seed-2",
+    ]
+    assert spec.trials()[-1].overrides == {"training.max_epochs": 2, "training.optimizer.L2": 0.0}
+    with pytest.raises(RecipeError, match=r"variants.no-l2.seeds: needs at least one seed, none twice"):
+        parse_spec(spec_dict(variants={"no-l2": {"seeds": [1, 1]}}), tmp_path / "s.yml")
+
+
 def test_a_variant_given_as_a_config_file(tmp_path):
     (tmp_path / "spacy.cfg").write_text("[training]\ndropout = 0.1\n")
     spec = parse_spec(spec_dict(variants={"recipe": {}, "spacy": "spacy.cfg"}), tmp_path / "s.yml")

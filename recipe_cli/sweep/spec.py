@@ -9,9 +9,9 @@
         format: iob                         # optional, as recipe-train --format; lang, config likewise
     seeds: [1, 2, 3]                        # or a count: 3 means seeds 1, 2, 3
     common: {training.max_epochs: 10}       # overrides for every trial
-    variants:                               # name → overrides (and an optional config file), or a config file
+    variants:                               # name → overrides (and optional config: FILE, seeds: [...]), or a file
       recipe: {}
-      no-averaging: {training.optimizer.use_averages: false}
+      no-averaging: {training.optimizer.use_averages: false, seeds: 3}   # this variant on seeds 1-3 only
       spacy-default: spacy-default-ner.cfg
     grid: {training.optimizer.learn_rate: [0.001, 0.002]}   # optional: every variant at every grid point
     metric: score                           # a key of recipe-eval's scores; default: the main score
@@ -154,8 +154,9 @@ class Spec:
             for variant, settings in self.variants.items():
                 settings = dict(settings)
                 config = settings.pop("config", None) or task.config
+                seeds = settings.pop("seeds", None) or self.seeds
                 overrides = {**self.raw.get("common", {}), **task.overrides, **settings}
-                for seed in self.seeds:
+                for seed in seeds:
                     trials.append(
                         Trial(task, variant, seed, overrides, config, self.metric, cpus=self.cpus, gpus=self.gpus)
                     )
@@ -187,9 +188,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         raise RecipeError(Errors.E081.format(path=path, key=key, error=message)) from None
     base = path.resolve().parent
     tasks = [_task(name, task, base, path) for name, task in schema.tasks.items()]
-    seeds = list(range(1, schema.seeds + 1)) if isinstance(schema.seeds, int) else list(schema.seeds)
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise RecipeError(Errors.E081.format(path=path, key="seeds", error="needs at least one seed, none twice"))
+    seeds = _seeds(schema.seeds, "seeds", path)
     variants = _variants(schema, base, path)
     baseline = schema.baseline or (DEFAULT_BASELINE if DEFAULT_BASELINE in variants else next(iter(variants)))
     if baseline not in variants:
@@ -229,17 +228,19 @@ def _task(name: str, task: TaskSchema, base: Path, spec: Path) -> Task:
 
 def _variants(schema: SpecSchema, base: Path, spec: Path) -> dict[str, dict[str, Any]]:
     variants: dict[str, dict[str, Any]] = {}
-    for name, settings in schema.variants.items():
+    for name, given in schema.variants.items():
         _check_name(name, f"variants.{name}", spec)
         # A variant given as a string is a whole config file (as recipe-train -c).
-        settings = {"config": settings} if isinstance(settings, str) else dict(settings or {})
+        settings: dict[str, Any] = {"config": given} if isinstance(given, str) else dict(given or {})
         if "config" in settings:
             config = base / str(settings["config"])
             if not config.is_file():
                 raise RecipeError(Errors.E081.format(path=spec, key=f"variants.{name}.config", error=f"no such file: {config.resolve()}"))  # fmt: skip
             settings["config"] = str(config.resolve())
+        if "seeds" in settings:
+            settings["seeds"] = _seeds(settings["seeds"], f"variants.{name}.seeds", spec)
         for key in settings:
-            if key != "config" and "." not in key:
+            if key not in ("config", "seeds") and "." not in key:
                 raise RecipeError(Errors.E081.format(path=spec, key=f"variants.{name}.{key}", error="not a dotted config path (section.key)"))  # fmt: skip
         variants[name] = settings
     for key, values in schema.grid.items():
@@ -261,6 +262,20 @@ def _variants(schema: SpecSchema, base: Path, spec: Path) -> dict[str, dict[str,
             full = label if len(variants) == 1 and name == DEFAULT_BASELINE and not settings else f"{name}+{label}"
             crossed[full] = {**settings, **dict(zip(keys, point, strict=True))}
     return crossed
+
+
+def _seeds(value: Any, key: str, spec: Path) -> list[int]:
+    """Seeds as given (a list), or a count N: seeds 1..N."""
+    if isinstance(value, bool) or not isinstance(value, int | list):
+        raise RecipeError(Errors.E081.format(path=spec, key=key, error="seeds are a list of integers or a count"))
+    seeds = list(range(1, value + 1)) if isinstance(value, int) else list(value)
+    if (
+        not seeds
+        or len(set(seeds)) != len(seeds)
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
+        raise RecipeError(Errors.E081.format(path=spec, key=key, error="needs at least one seed, none twice"))
+    return seeds
 
 
 def _check_name(name: str, key: str, spec: Path) -> None:
