@@ -1,0 +1,107 @@
+"""The data of the evidence study (scripts/evidence.yml), made from the corpora in ../shared/data.
+
+Writes evidence-data/<task>/{train,dev,test}.* in formats recipe-train reads, the same files on every run:
+  wnut17       WNUT17 ner: train, dev (emerging.dev) and test (emerging.test.annotated) as they are (IOB).
+  uner         UNER English ner: its dev split without every 10th sentence (train), those sentences (dev), its test.
+  ewt          UD English EWT for the tagger and the parser: the first --ewt-train sentences of train, the first
+               --ewt-dev of dev, all of test (CoNLL-U).
+  tweeteval    TweetEval emotion textcat: train, val (dev) and test, as JSON Lines with one category per text.
+  goemotions   GoEmotions textcat_multilabel: the first --goemotions-train comments of train, the first
+               --goemotions-dev of dev, all of test, as JSON Lines with every label 0 or 1.
+The sizes keep the whole study within its time budget (3 hours with --jobs 2 on 2 cores); the defaults are what
+evidence.yml was run with.
+
+Usage: python scripts/evidence_data.py [--out evidence-data] [--shared ../shared/data]
+"""
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "evidence-data")
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--ewt-train", type=int, default=3000)
+    parser.add_argument("--ewt-dev", type=int, default=1000)
+    parser.add_argument("--goemotions-train", type=int, default=8000)
+    parser.add_argument("--goemotions-dev", type=int, default=2000)
+    args = parser.parse_args()
+    shared, out = args.shared, args.out
+    if not shared.is_dir():
+        print(f"Corpora not found: {shared}. Nothing written.")
+        return 1
+    wnut = out / "wnut17"
+    wnut.mkdir(parents=True, exist_ok=True)
+    for name, target in (("wnut17train.conll", "train"), ("emerging.dev.conll", "dev"),
+                         ("emerging.test.annotated", "test")):  # fmt: skip
+        shutil.copyfile(shared / "wnut17" / name, wnut / f"{target}.conll")
+    uner = out / "uner"
+    uner.mkdir(parents=True, exist_ok=True)
+    sentences = blocks((shared / "uner-english-ewt-devtest" / "en_ewt-ud-dev.iob2").read_text(encoding="utf8"))
+    write_blocks(uner / "train.iob2", [s for i, s in enumerate(sentences) if i % 10 != 9])
+    write_blocks(uner / "dev.iob2", [s for i, s in enumerate(sentences) if i % 10 == 9])
+    shutil.copyfile(shared / "uner-english-ewt-devtest" / "en_ewt-ud-test.iob2", uner / "test.iob2")
+    ewt = out / "ewt"
+    ewt.mkdir(parents=True, exist_ok=True)
+    source = shared / "ud-english-ewt"
+    write_blocks(ewt / "train.conllu", blocks((source / "en_ewt-ud-train.conllu").read_text("utf8"))[: args.ewt_train])
+    write_blocks(ewt / "dev.conllu", blocks((source / "en_ewt-ud-dev.conllu").read_text("utf8"))[: args.ewt_dev])
+    shutil.copyfile(source / "en_ewt-ud-test.conllu", ewt / "test.conllu")
+    tweeteval(shared / "tweeteval-emotion", out / "tweeteval")
+    goemotions(shared / "goemotions", out / "goemotions", args.goemotions_train, args.goemotions_dev)
+    for path in sorted(out.rglob("*.*")):
+        print(f"{path.relative_to(out)}: {count(path):,} {'sentences' if path.suffix != '.jsonl' else 'texts'}")
+    return 0
+
+
+def blocks(text: str) -> list[str]:
+    """Blank-line separated blocks (sentences of CoNLL-U and IOB files)."""
+    return [block.strip("\n") for block in re.split(r"\n[ \t]*\n", text) if block.strip()]
+
+
+def write_blocks(path: Path, sentences: list[str]) -> None:
+    path.write_text("\n\n".join(sentences) + "\n\n", encoding="utf8")
+
+
+def count(path: Path) -> int:
+    text = path.read_text(encoding="utf8")
+    return len(text.splitlines()) if path.suffix == ".jsonl" else len(blocks(text))
+
+
+def tweeteval(source: Path, out: Path) -> None:
+    """One tweet per line in *_text.txt, its label id on the same line of *_labels.txt."""
+    out.mkdir(parents=True, exist_ok=True)
+    names = dict(line.split("\t") for line in (source / "mapping.txt").read_text().splitlines() if line)
+    for split, target in (("train", "train"), ("val", "dev"), ("test", "test")):
+        texts = (source / f"{split}_text.txt").read_text(encoding="utf8").splitlines()
+        labels = (source / f"{split}_labels.txt").read_text().split()
+        with (out / f"{target}.jsonl").open("w", encoding="utf8") as f:
+            for text, label in zip(texts, labels, strict=True):
+                cats = {name: float(idx == label) for idx, name in names.items()}
+                f.write(json.dumps({"text": text.strip(), "cats": cats}, ensure_ascii=False) + "\n")
+
+
+def goemotions(source: Path, out: Path, n_train: int, n_dev: int) -> None:
+    """text<TAB>label ids<TAB>id, split on tabs alone (the texts hold CSV-style quotes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    names = (source / "labels.txt").read_text().split()
+    for split, limit in (("train", n_train), ("dev", n_dev), ("test", 0)):
+        lines = (source / f"{split}.tsv").read_text(encoding="utf8").splitlines()
+        with (out / f"{split}.jsonl").open("w", encoding="utf8") as f:
+            for line in lines[:limit] if limit else lines:
+                text, ids, _ = line.split("\t")
+                chosen = {int(i) for i in ids.split(",")}
+                cats = {name: float(i in chosen) for i, name in enumerate(names)}
+                f.write(json.dumps({"text": text, "cats": cats}, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

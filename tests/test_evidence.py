@@ -1,0 +1,88 @@
+"""The evidence study's spec (scripts/evidence.yml) does not rot: it parses with every variant and task, its
+spaCy-default settings are still spaCy's own, and a 2-trial version of it trains on the bundled slices."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import srsly
+from thinc.api import Config
+
+from recipe_cli.sweep.ablate import spacy_default_config
+from recipe_cli.sweep.spec import load_spec
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+DATA = Path(__file__).parent / "data"
+
+
+def test_the_spec_parses_with_every_task_and_variant(tmp_path):
+    """With empty stand-ins for the data evidence_data.py makes (the corpora are not in the repository)."""
+    shutil.copy(SCRIPTS / "evidence.yml", tmp_path / "evidence.yml")
+    shutil.copytree(SCRIPTS / "evidence", tmp_path / "evidence")
+    raw = srsly.read_yaml(SCRIPTS / "evidence.yml")
+    for task in raw["tasks"].values():
+        for key in ("train", "dev", "test"):
+            path = (tmp_path / task[key]).resolve()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    spec = load_spec(tmp_path / "evidence.yml")
+    assert [t.name for t in spec.tasks] == ["wnut17", "uner", "ewt-tagger", "ewt-parser", "tweeteval", "goemotions"]
+    assert spec.baseline == "recipe"
+    deciding = ["recipe", "spacy-default", "dropout-share", "constant-dropout", "fast-compounding"]
+    off = ["constant-batch", "no-averaging", "no-grad-clip", "no-l2"]
+    assert list(spec.variants) == deciding + off
+    trials = spec.trials()
+    for variant in deciding:
+        assert sorted({t.seed for t in trials if t.variant == variant}) == [1, 2, 3, 4, 5]
+    for variant in off:
+        assert sorted({t.seed for t in trials if t.variant == variant}) == [1, 2, 3]
+    assert len(trials) == 6 * (5 * 5 + 4 * 3)
+
+
+def test_spacy_default_settings_are_still_spacys_own():
+    saved = Config().from_disk(SCRIPTS / "evidence" / "spacy-default.cfg")
+    assert saved == spacy_default_config("ner")
+
+
+@pytest.mark.slow
+def test_two_trials_of_the_study_run_on_the_bundled_slices(tmp_path):
+    raw = srsly.read_yaml(SCRIPTS / "evidence.yml")
+    variants = {name: raw["variants"][name] for name in ("spacy-default", "dropout-share")}
+    for name, value in variants.items():
+        variants[name] = str(SCRIPTS / value)  # the config files, by absolute path
+    spec = {
+        "tasks": {"emo": {"component": "textcat", "train": str(DATA / "goemotions-train.json"),
+                          "dev": str(DATA / "goemotions-dev.json"), "test": str(DATA / "goemotions-dev.json")}},
+        "seeds": [1],
+        "common": {**raw["common"], "training.max_epochs": 1, "corpora.train.limit": 100},
+        "variants": variants,
+        "baseline": "spacy-default",
+    }  # fmt: skip
+    srsly.write_yaml(tmp_path / "spec.yml", spec)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipe_cli",
+        "sweep",
+        "run",
+        str(tmp_path / "spec.yml"),
+        "-o",
+        str(out),
+        "--jobs",
+        "2",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {row["variant"]: row for row in srsly.read_jsonl(out / "trials.jsonl")}
+    assert set(rows) == {"spacy-default", "dropout-share"}
+    # Each variant trained with its own settings: spaCy's words-based batches, the planned-updates dropout.
+    spacy_cfg = Config().from_disk(out / "trials/emo/spacy-default/seed-1/model-best/config.cfg")
+    assert spacy_cfg["training"]["batcher"]["@batchers"] == "spacy.batch_by_words.v1"
+    share_cfg = Config().from_disk(out / "trials/emo/dropout-share/seed-1/model-best/config.cfg")
+    assert share_cfg["training"]["dropout"]["@schedules"] == "recipe.linear_decay_share.v1"
+    # One epoch, every planned update made: the planned number is the epoch's step count.
+    (epoch,) = srsly.read_jsonl(out / "trials/emo/dropout-share/seed-1/metrics.jsonl")
+    assert share_cfg["training"]["dropout"]["total_steps"] == epoch["step"]
