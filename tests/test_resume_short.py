@@ -131,6 +131,32 @@ def test_resume_refuses_overrides_that_would_change_or_shorten_the_run(copy, ove
     assert (copy / "run.json").read_text() == before
 
 
+def test_resume_says_where_it_goes_on_from_and_every_extension(copy):
+    state = srsly.read_json(copy / "epoch-002" / STATE_DIR / "state.json")
+    best = f"best epoch {state['best_epoch']}, score {state['best_score']:.4f}"
+    stdout = io.StringIO()
+    resume(copy, overrides={"training.max_epochs": 3, "training.patience": 6}, stdout=stdout)
+    lines = stdout.getvalue().splitlines()
+    assert f"- Resuming: {copy} after epoch 2 (step {state['step']:,}; {best})" in lines
+    assert [line for line in lines if "Extended" in line] == [
+        "- Extended: training.max_epochs = 3",
+        "- Extended: training.patience = 6",
+    ]
+    stdout = io.StringIO()
+    resume(copy, overrides={"training.max_epochs": 4}, stdout=stdout)
+    assert [line for line in stdout.getvalue().splitlines() if "Extended" in line] == [
+        "- Extended: training.patience = 6 (by an earlier --resume)",
+        "- Extended: training.max_epochs = 4",
+    ]
+    assert srsly.read_json(copy / "run.json")["extended"] == {"training.max_epochs": 4, "training.patience": 6}
+    stdout = io.StringIO()
+    resume(copy, stdout=stdout)
+    assert stdout.getvalue().splitlines() == [
+        f"+ Nothing to resume in {copy}: the run ended at epoch 4 (training.max_epochs = 4; extend it with "
+        "--training.max_epochs N)"
+    ]
+
+
 def test_no_limit_is_an_extension(copy):
     # 0 lifts a limit (patience was 5): allowed, and recorded.
     resume(copy, overrides={"training.max_epochs": 3, "training.patience": 0}, quiet=True)
