@@ -114,6 +114,9 @@ def test_the_state_file_round_trips(tmp_path):
     *_, state = _saved_and_restored(tmp_path)
     assert (tmp_path / "state" / ARRAYS_FILE).is_file() and (tmp_path / "state" / STATE_FILE).is_file()
     assert read_state(tmp_path / "state") == state
+    # Both files carry the format's version, for a later recipe-train to read them by.
+    assert srsly.read_msgpack(tmp_path / "state" / ARRAYS_FILE)["version"] == 1
+    assert srsly.read_json(tmp_path / "state" / STATE_FILE)["version"] == 1
 
 
 def test_pending_gradients_are_saved_and_restored(tmp_path):
