@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy
 import pytest
 import spacy
@@ -10,9 +12,11 @@ from recipe_cli.output.checkpoint import copy_checkpoint, prune_epochs, remove_l
 from recipe_cli.output.layout import (
     DIR_MODEL_BEST,
     STATE_DIR,
+    default_output,
     epoch_folders,
     holds_results,
     is_run_entry,
+    rebase_config_paths,
     write_run_file,
 )
 from recipe_cli.training.setup import resolve_training
@@ -199,3 +203,45 @@ def test_copy_checkpoint_leaves_the_training_state_out(tmp_path):
     copy_checkpoint(tmp_path / "epoch-001", tmp_path / "model-last")
     assert _listing(tmp_path / "model-last") == ["meta.json"]
     assert (tmp_path / "epoch-001" / STATE_DIR).is_dir()
+
+
+def test_default_output_is_named_after_the_data_whatever_letters_it_holds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # Only *, ? and [ make a glob: a data file not (yet) there is named by its stem, capitals included.
+    assert default_output(Path("corpora/XNLI.conll"), ["textcat"]) == Path("XNLI-textcat")
+    assert default_output(Path("corpora/Xtra-*.conll"), ["ner"]) == Path("corpora-ner")
+    # The working folder itself has no name to take.
+    assert default_output(Path("."), ["ner", "tagger"]) == Path("data-ner+tagger")
+
+
+def test_rebase_config_paths_rebases_relative_paths_that_exist_where_the_run_started(tmp_path):
+    (tmp_path / "train.conll").write_text("")
+    (tmp_path / "dev.conll").write_text("")
+    run = {"cwd": str(tmp_path)}
+    config = {
+        "paths": {"train": "train.conll", "dev": "dev.conll", "raw": "absent.txt", "vectors": None},
+        "corpora": {
+            "train": {"@readers": "recipe.Corpus.v2", "path": "${paths.train}"},
+            "dev": {"@readers": "recipe.Corpus.v2", "path": "dev.conll"},
+            "extra": {"@readers": "recipe.Corpus.v2", "path": ["train.conll", "absent.conll"]},
+            "pretrain": {"@readers": "spacy.JsonlCorpus.v1"},
+        },
+    }
+    rebase_config_paths(config, run)
+    assert config == {
+        "paths": {"train": str(tmp_path / "train.conll"), "dev": str(tmp_path / "dev.conll"), "raw": "absent.txt",
+                  "vectors": None},
+        "corpora": {
+            "train": {"@readers": "recipe.Corpus.v2", "path": "${paths.train}"},
+            "dev": {"@readers": "recipe.Corpus.v2", "path": str(tmp_path / "dev.conll")},
+            "extra": {"@readers": "recipe.Corpus.v2", "path": [str(tmp_path / "train.conll"), "absent.conll"]},
+            "pretrain": {"@readers": "spacy.JsonlCorpus.v1"},
+        },
+    }  # fmt: skip
+    # A config without [paths] (or without [corpora]) has only the other to rebase.
+    corpora_only = {"corpora": {"dev": {"path": "dev.conll"}}}
+    rebase_config_paths(corpora_only, run)
+    assert corpora_only == {"corpora": {"dev": {"path": str(tmp_path / "dev.conll")}}}
+    paths_only = {"paths": {"dev": "dev.conll"}}
+    rebase_config_paths(paths_only, run)
+    assert paths_only == {"paths": {"dev": str(tmp_path / "dev.conll")}}

@@ -164,3 +164,66 @@ def test_shuffle_buffer_is_bounded_and_keeps_every_item():
     assert sorted(out) == list(range(5_000)) and out != list(range(5_000))
     # Seeded: the same generator state gives the same order.
     assert list(shuffled(range(5_000), random.Random(0), 100)) == out
+
+
+def _epochs(nlp, T, examples, **kwargs):
+    """train_epochs on the first 8 examples in batches of 4 (two updates an epoch), without dropout."""
+    batcher = lambda egs: (lambda egs: [egs[i : i + 4] for i in range(0, len(egs), 4)])(list(egs))  # noqa: E731
+    kwargs = {"max_epochs": 1, "rng": random.Random(0), **kwargs}
+    return train_epochs(nlp, T["optimizer"], lambda: examples[:8], batcher=batcher,
+                        dropouts=linear_decay(start=0.0, stop=0.0, decay=0.0), **kwargs)  # fmt: skip
+
+
+def test_a_resumed_run_goes_on_from_its_epoch_step_and_words(setup):
+    nlp, T, examples = setup
+    words = sum(len(eg.predicted) for eg in examples[:8])
+    seen = []
+    infos = list(_epochs(nlp, T, examples, first_epoch=3, step=10, words=100, max_epochs=4,
+                         before_update=lambda nlp, info: seen.append(info)))  # fmt: skip
+    assert [(i.epoch, i.step, i.words) for i in infos] == [(3, 12, 100 + words), (4, 14, 100 + 2 * words)]
+    assert seen == [{"step": 10, "epoch": 3}, {"step": 11, "epoch": 3}, {"step": 12, "epoch": 4},
+                    {"step": 13, "epoch": 4}]  # fmt: skip
+    assert all(i.finished and not i.interrupted and i.seconds > 0 for i in infos)
+    # Already at max_epochs: nothing more.
+    assert list(_epochs(nlp, T, examples, first_epoch=5, max_epochs=4)) == []
+
+
+def test_should_stop_ends_the_epoch_after_the_update_and_the_loop(setup):
+    nlp, T, examples = setup
+    asked = []
+
+    def should_stop():
+        asked.append(len(asked))
+        return len(asked) > 2  # before epoch 1, after update 1: go on; after update 2 of 2: stop
+
+    infos = list(_epochs(nlp, T, examples, max_epochs=3, should_stop=should_stop))
+    assert [(i.epoch, i.step, i.finished, i.interrupted) for i in infos] == [(1, 2, False, True)]
+    assert list(_epochs(nlp, T, examples, should_stop=lambda: True)) == []
+
+
+class _Rehearse:
+    """A rehearsal stand-in: `per` extra examples per new one, recording the batch sizes asked for."""
+
+    def __init__(self, examples, per, distill=False):
+        self.examples, self.per, self.distill, self.asked = examples, per, distill, []
+
+    def __call__(self, n):
+        self.asked.append(n)
+        return self.examples[: self.per * n]
+
+
+def test_rehearsal_examples_join_the_update_or_make_a_rehearse_step(setup, monkeypatch):
+    nlp, T, examples = setup
+    updated, rehearsed = [], []
+    update, rehearse = nlp.update, nlp.rehearse
+    monkeypatch.setattr(nlp, "update", lambda egs, **kw: updated.append(len(egs)) or update(egs, **kw))
+    monkeypatch.setattr(nlp, "rehearse", lambda egs, **kw: rehearsed.append(len(egs)) or rehearse(egs, **kw))
+    joined = _Rehearse(examples[8:], 1)
+    (info,) = _epochs(nlp, T, examples, rehearse=joined)
+    # Each batch of 4 gets 4 more; steps and words count the new examples only.
+    assert joined.asked == [4, 4] and updated == [8, 8] and rehearsed == []
+    assert (info.step, info.words) == (2, sum(len(eg.predicted) for eg in examples[:8])) and info.batch_size == 4
+    updated.clear()
+    distill = _Rehearse(examples[8:], 2, distill=True)
+    list(_epochs(nlp, T, examples, rehearse=distill))
+    assert distill.asked == [4, 4] and updated == [4, 4] and rehearsed == [8, 8]

@@ -120,7 +120,10 @@ def test_span_tables_are_named_by_their_key(nlp):
     gold = Doc(nlp.vocab, words=["New", "York", "City"])
     gold.spans["places"] = [Span(gold, 0, 2, "CITY"), Span(gold, 0, 3, "CITY"), Span(gold, 2, 3, "THING")]
     scores = {"spans_places_per_type": {"CITY": {"p": 1.0, "r": 0.5, "f": 0.667}}, "spans_places_f": 0.667}
-    tables = per_label_tables(scores, [Example(Doc(nlp.vocab, words=["New", "York", "City"]), gold)])
+    # A second document has no "places" group at all: it adds nothing.
+    examples = [Example(Doc(nlp.vocab, words=["New", "York", "City"]), gold), Example(Doc(nlp.vocab, words=["Oslo"]),
+                Doc(nlp.vocab, words=["Oslo"]))]  # fmt: skip
+    tables = per_label_tables(scores, examples)
     assert list(tables) == ["spans_places"]
     assert tables["spans_places"] == {
         "CITY": {"p": 1.0, "r": 0.5, "f": 0.667, "support": 2},

@@ -1,17 +1,21 @@
 """Resume on short runs (seconds each): the same rows as the uninterrupted run, the repairs, the refusals, and
 a run stopped before its first epoch started again from run.json."""
 
+import errno
+import io
 import shutil
 from pathlib import Path
 
 import pytest
 import srsly
+from thinc.api import Config
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.errors import RecipeError, UsageError
+from recipe_cli.errors import Errors, RecipeError, UsageError
 from recipe_cli.output.layout import STATE_DIR, epoch_folders
 from recipe_cli.output.metrics import read_rows, write_rows
+from recipe_cli.training import resume as resume_module
 from recipe_cli.training.resume import latest_state, resume
 
 runner = CliRunner()
@@ -127,6 +131,32 @@ def test_resume_refuses_overrides_that_would_change_or_shorten_the_run(copy, ove
     assert (copy / "run.json").read_text() == before
 
 
+def test_resume_says_where_it_goes_on_from_and_every_extension(copy):
+    state = srsly.read_json(copy / "epoch-002" / STATE_DIR / "state.json")
+    best = f"best epoch {state['best_epoch']}, score {state['best_score']:.4f}"
+    stdout = io.StringIO()
+    resume(copy, overrides={"training.max_epochs": 3, "training.patience": 6}, stdout=stdout)
+    lines = stdout.getvalue().splitlines()
+    assert f"- Resuming: {copy} after epoch 2 (step {state['step']:,}; {best})" in lines
+    assert [line for line in lines if "Extended" in line] == [
+        "- Extended: training.max_epochs = 3",
+        "- Extended: training.patience = 6",
+    ]
+    stdout = io.StringIO()
+    resume(copy, overrides={"training.max_epochs": 4}, stdout=stdout)
+    assert [line for line in stdout.getvalue().splitlines() if "Extended" in line] == [
+        "- Extended: training.patience = 6 (by an earlier --resume)",
+        "- Extended: training.max_epochs = 4",
+    ]
+    assert srsly.read_json(copy / "run.json")["extended"] == {"training.max_epochs": 4, "training.patience": 6}
+    stdout = io.StringIO()
+    resume(copy, stdout=stdout)
+    assert stdout.getvalue().splitlines() == [
+        f"+ Nothing to resume in {copy}: the run ended at epoch 4 (training.max_epochs = 4; extend it with "
+        "--training.max_epochs N)"
+    ]
+
+
 def test_no_limit_is_an_extension(copy):
     # 0 lifts a limit (patience was 5): allowed, and recorded.
     resume(copy, overrides={"training.max_epochs": 3, "training.patience": 0}, quiet=True)
@@ -167,3 +197,86 @@ def test_keep_epochs_of_a_resumed_run(copy):
     resume(copy, overrides={"training.max_epochs": 3}, keep_epochs=1, quiet=True)
     assert list(epoch_folders(copy)) == [3]
     assert (copy / "epoch-003" / STATE_DIR).is_dir()
+
+
+# --- a run stopped before its first epoch, started again (train() itself stands in: it only gets the arguments) ---
+
+
+def _stopped_before_its_first_epoch(out):
+    for name in ("epoch-001", "epoch-002", "model-best", "model-last"):
+        shutil.rmtree(out / name)
+    (out / "metrics.jsonl").unlink()
+    return srsly.read_json(out / "run.json")
+
+
+@pytest.fixture
+def trains(monkeypatch):
+    calls = []
+
+    def train(config, out, **kwargs):
+        calls.append((config, out, kwargs))
+        return out
+
+    monkeypatch.setattr(resume_module, "train", train)
+    return calls
+
+
+def test_a_run_started_again_gets_the_recorded_config_and_command_line_and_this_resumes_settings(copy, trains):
+    run = _stopped_before_its_first_epoch(copy)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    result = resume(copy, overrides={"training.max_epochs": 3}, stdout=stdout, stderr=stderr, keep_epochs=1)
+    assert result == copy
+    [(config, out, kwargs)] = trains
+    assert out == copy and config.config["training"]["max_epochs"] == 3
+    assert kwargs == {"use_gpu": -1, "overwrite": True, "stdout": stdout, "stderr": stderr, "argv": run["argv"],
+                      "quiet": False, "keep_epochs": 1}  # fmt: skip
+    assert stdout.getvalue().splitlines() == [
+        f"- Starting again: {copy} was stopped before its first epoch was saved; run.json has its config",
+        "- Extended: training.max_epochs = 3",
+    ]
+    assert stderr.getvalue() == ""
+    # The extension is recorded before the run starts again (which rewrites run.json only once its data is read):
+    # stopped again before that, the folder still resumes to the longer run.
+    recorded = srsly.read_json(copy / "run.json")
+    assert {k: v for k, v in recorded.items() if k != "config"} == {k: v for k, v in run.items() if k != "config"}
+    assert Config().from_str(recorded["config"], interpolate=False)["training"]["max_epochs"] == 3
+    assert recorded["config"] == run["config"].replace("max_epochs = 2", "max_epochs = 3")
+
+
+def test_a_quiet_run_started_again_prints_nothing_and_stays_quiet(copy, trains):
+    _stopped_before_its_first_epoch(copy)
+    stdout = io.StringIO()
+    resume(copy, stdout=stdout, quiet=True, use_gpu=-1)
+    assert stdout.getvalue() == ""
+    [(_, _, kwargs)] = trains
+    assert kwargs["quiet"] is True and kwargs["keep_epochs"] == 0 and kwargs["stdout"] is stdout
+
+
+def test_a_run_started_again_refuses_what_would_shorten_it(copy, trains):
+    _stopped_before_its_first_epoch(copy)
+    before = (copy / "run.json").read_text()
+    with pytest.raises(UsageError) as info:
+        resume(copy, overrides={"training.max_epochs": 1}, quiet=True)
+    assert str(info.value) == Errors.E061.format(path=copy, name="training.max_epochs", new=1, old=2)
+    assert (copy / "run.json").read_text() == before and trains == []
+
+
+def test_a_run_json_whose_config_cannot_be_read_is_one_error(copy, trains):
+    run = _stopped_before_its_first_epoch(copy)
+    srsly.write_json(copy / "run.json", {**run, "config": "[training\nmax_epochs = "})
+    with pytest.raises(RecipeError) as info:
+        resume(copy, quiet=True)
+    why = " (nor a config in run.json to start it again from: ConfigValidationError)"
+    assert str(info.value) == Errors.E059.format(path=copy, why=why) and trains == []
+
+
+def test_a_full_disk_while_recording_the_extension_is_one_error_naming_the_folder(copy, trains, monkeypatch):
+    _stopped_before_its_first_epoch(copy)
+
+    def full(out, run):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(resume_module, "write_run_file", full)
+    with pytest.raises(RecipeError) as info:
+        resume(copy, overrides={"training.max_epochs": 3}, quiet=True)
+    assert str(info.value) == Errors.E062.format(path=copy, reason="No space left on device") and trains == []

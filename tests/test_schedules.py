@@ -40,6 +40,11 @@ def test_as_schedule_float_is_constant():
     assert [next(schedule) for _ in range(3)] == [0.3, 0.3, 0.3]
 
 
+def test_as_schedule_int_is_a_constant_float():
+    values = [next(as_schedule(1)), next(as_schedule(0))]
+    assert values == [1.0, 0.0] and all(type(v) is float for v in values)
+
+
 def test_as_schedule_passes_generators_through():
     schedule = as_schedule(linear_decay(start=0.6, stop=0.2, decay=0.1))
     assert next(schedule) == pytest.approx(0.6)

@@ -11,7 +11,7 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.errors import RecipeError
+from recipe_cli.errors import Errors, RecipeError
 from recipe_cli.evaluation.scoring import (
     check_data,
     evaluate,
@@ -130,8 +130,9 @@ def test_evaluate_one_pipeline(run, data_dir):
     assert result["words"] == sum(len(eg.reference) for eg in examples)
     assert result["speed"] == result["scores"]["speed"] > 0
     assert "cats" in result["per_label"] and "per_label" not in evaluate(run / "model-best", data, per_label=False)
-    with pytest.raises(RecipeError, match="E054"):
+    with pytest.raises(RecipeError) as info:
         evaluate(run / "model-best", [])
+    assert str(info.value) == Errors.E054.format(model=run / "model-best")
 
 
 def test_a_data_file_with_nothing_in_it_is_named(run, tmp_path):

@@ -29,7 +29,7 @@ from recipe_cli.training.rehearsal import (
     setup_rehearsal,
 )
 from recipe_cli.training.setup import TrainingData
-from recipe_cli.training.transfer import Transfer, add_new_labels, pipeline_from_base
+from recipe_cli.training.transfer import Transfer, add_new_labels, doc_labels, pipeline_from_base
 
 LISTENER = "spacy.Tok2VecListener.v1"
 # A tiny tok2vec, so that building, training and loading take a fraction of a second.
@@ -184,6 +184,26 @@ def test_new_component_is_added_beside_with_the_recipes_tok2vec(base):
     assert nlp.config["training"]["frozen_components"] == ["tok2vec", "tagger", "ner"]
 
 
+def test_a_component_is_added_under_its_own_name_beside_one_of_its_factory(base):
+    config = _recipe(["ner"], base)
+    config["nlp"]["pipeline"] = ["tok2vec", "products"]
+    config["components"]["products"] = config["components"].pop("ner")
+    nlp, transfer = pipeline_from_base(config, base)
+    assert transfer == Transfer(base=str(base), added=["products"], frozen=["tok2vec", "tagger", "ner"])
+    assert nlp.pipe_names == ["tok2vec", "tagger", "ner", "products"]
+    assert nlp.get_pipe_meta("products").factory == "ner"
+
+
+def test_the_pipelines_settings_are_its_own_copy_of_the_runs(base):
+    config = _recipe(["ner"], base, **{"corpora.train.limit": 13})
+    nlp, _ = pipeline_from_base(config, base)
+    # Resuming rebases the pipeline's corpus paths in place: the run's config stays as it was given.
+    nlp.config["corpora"]["train"]["limit"] = 99
+    nlp.config["training"]["optimizer"]["learn_rate"] = 0.5
+    assert config["corpora"]["train"]["limit"] == 13
+    assert config["training"]["optimizer"]["learn_rate"] != 0.5
+
+
 def test_component_of_another_factory_in_the_base_is_refused(tmp_path):
     _ruler("ner", [("ORG", "Apple")]).to_disk(tmp_path / "base")
     base = str(tmp_path / "base")
@@ -276,6 +296,22 @@ def test_new_categories_of_either_classifier_are_refused(factory):
     doc.cats = {"A": 1.0, "E": 1.0}
     with pytest.raises(RecipeError, match=rf"'{factory}' does not know \(E\)"):
         add_new_labels(nlp, Transfer(base="b", updated=[factory]), [Example(nlp.make_doc("hello"), doc)])
+
+
+def test_a_component_without_labels_has_none_to_add(base):
+    nlp = spacy.load(base)
+    nlp.add_pipe("merge_entities")
+    examples = _examples(nlp, _doc(nlp.vocab, "Tim bought an iPhone", [(0, 1, "PERSON"), (3, 4, "PRODUCT")]))
+    added = add_new_labels(nlp, Transfer(base="b", updated=["merge_entities", "ner"]), examples)
+    assert added == {"ner": ["PRODUCT"]}
+
+
+def test_morphologizer_labels_are_the_tokens_with_a_pos_or_features():
+    nlp = spacy.blank("en")
+    doc = Doc(nlp.vocab, words=["Dogs", "run", ".", "x"], morphs=["Number=Plur", "Tense=Pres", "", ""])
+    doc[0].pos_, doc[2].pos_ = "NOUN", "PUNCT"
+    # "x" has neither: no label for it.
+    assert doc_labels(doc, "morphologizer") == {"Number=Plur|POS=NOUN", "Tense=Pres", "POS=PUNCT"}
 
 
 def test_every_updated_component_is_looked_at_when_an_earlier_one_has_nothing_new(base):
@@ -490,6 +526,10 @@ def test_rehearsed_components_are_the_trained_ones_the_base_has_of_the_same_fact
     assert rehearsed_components(nlp, teacher) == ["tagger", "ner", "parser"]
     nlp.config["training"]["frozen_components"] = ["tagger", "parser"]
     assert rehearsed_components(nlp, teacher) == ["ner"]
+    # A function component (no is_trainable at all) in both is not one that learns.
+    nlp.add_pipe("merge_entities")
+    teacher.add_pipe("merge_entities")
+    assert rehearsed_components(nlp, teacher) == ["ner"]
 
 
 # --- setup_rehearsal, set_tutors, fill_in_copy ---
@@ -499,13 +539,15 @@ NEW = [("Tim Cook visited Apple in Paris", [(0, 2, "PERSON")]), ("Apple hired Ti
 FILLED = [[(0, 2, "PERSON"), (3, 4, "ORG"), (5, 6, "GPE")], [(0, 1, "PRODUCT"), (4, 5, "GPE")]]
 
 
-def _finetune(base, **overrides):
+def _finetune(base, new=NEW, **overrides):
     """The pipeline fine-tuned from the base (its ner updated in place) and its training data."""
     nlp, transfer = pipeline_from_base(_recipe(["ner"], base, **overrides), base)
-    examples = [Example(nlp.make_doc(text), _doc(nlp.vocab, text, ents)) for text, ents in NEW]
+    examples = [Example(nlp.make_doc(text), _doc(nlp.vocab, text, ents)) for text, ents in new]
     add_new_labels(nlp, transfer, examples)
     entities = Counter(ent.label_ for eg in examples for ent in eg.reference.ents)
-    data = TrainingData(train=lambda: examples, dev=[], train_summary=DataSummary(labels={"entities": entities}),
+    # As the data summary has it: a label layer the data does not use is not there.
+    labels = {"entities": entities} if entities else {}
+    data = TrainingData(train=lambda: examples, dev=[], train_summary=DataSummary(labels=labels),
                         dev_summary=DataSummary(), train_path="new.spacy", dev_path="dev.spacy", heldout=False,
                         shuffle_buffer=100)  # fmt: skip
     return nlp, data, examples
@@ -549,6 +591,26 @@ def test_rehearsal_on_the_filled_in_training_texts_by_default(base):
     assert data.rehearsal.examples is data.train() and data.rehearsal.distill is False
     assert data.rehearsal.ratio == 1.0
     assert data.rehearsal(8) == Rehearsal(data.train(), 1.0, seed=0)(8)
+
+
+def test_fill_in_counts_every_entity_it_adds_to_data_without_entities(base):
+    nlp, data, _ = _finetune(base, new=[(text, []) for text, _ in NEW])
+    setup_rehearsal(nlp, _T(), data)
+    assert [_ents(eg.reference) for eg in data.train()] == [ents for text, _, ents in SENTENCES[:2]]
+    assert data.notes[0] == "fill-in: the base model added 6 entities of the types the new data lacks"
+
+
+def test_rehearsal_names_every_rehearsed_component(base):
+    nlp, transfer = pipeline_from_base(_recipe(["tagger", "ner"], base), base)
+    examples = [Example(nlp.make_doc(text), _doc(nlp.vocab, text, ents, tags)) for text, tags, ents in SENTENCES[:2]]
+    add_new_labels(nlp, transfer, examples)
+    data = TrainingData(train=lambda: examples, dev=[], train_summary=DataSummary(), dev_summary=DataSummary(),
+                        train_path="", dev_path="", heldout=False, shuffle_buffer=100)  # fmt: skip
+    setup_rehearsal(nlp, _T(fill_in=False), data)
+    assert data.notes == [
+        "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for tok2vec, tagger, "
+        "ner; 1 per new example in each batch"
+    ]
 
 
 def test_rehearsal_without_fill_in_leaves_the_training_data_alone(base):
@@ -602,10 +664,11 @@ def test_distill_rehearsal_sets_tutors_and_draws_raw_texts(base, tmp_path):
     assert data.notes == [
         f"rehearsal (distill): 2 raw texts ({raw}); 0.5 per new example, in an nlp.rehearse() step after each update"
     ]
-    # Without raw texts: the training texts (filled in first).
+    # Without raw texts: the training texts (filled in first); without a seed, drawn as with seed 0.
     nlp, data, _ = _finetune(base)
-    setup_rehearsal(nlp, _T(mode="distill"), data)
+    setup_rehearsal(nlp, _T(seed=None, mode="distill"), data)
     assert [eg.reference.text for eg in data.rehearsal.examples] == [text for text, _ in NEW]
+    assert data.rehearsal(8) == Rehearsal(data.rehearsal.examples, 1.0, seed=0)(8)
     assert [_ents(eg.reference) for eg in data.train()] == FILLED
     assert data.notes[-1] == (
         "rehearsal (distill): 2 raw texts (the training texts); 1 per new example, in an nlp.rehearse() step after "

@@ -28,12 +28,13 @@ def per_label_tables(scores: dict[str, Any], examples: Iterable[Example]) -> dic
         support = Counter(label for eg in examples for label, value in eg.reference.cats.items() if value >= 0.5)
         table = _prf_table(scores["cats_f_per_type"], support)
         for label, auc in (scores.get("cats_auc_per_type") or {}).items():
-            table.setdefault(label, {"support": support.get(label, 0)})["auc"] = auc
+            # Every label with gold support has a row already: a new row is for a label the data lacks.
+            table.setdefault(label, {"support": 0})["auc"] = auc
         tables["cats"] = table
     if scores.get("tag_acc") is not None:
-        tables["tags"] = _accuracy_table(examples, "TAG", "tag_")
+        tables["tags"] = _accuracy_table(examples, "tag_")
     if scores.get("pos_acc") is not None:
-        tables["pos"] = _accuracy_table(examples, "POS", "pos_")
+        tables["pos"] = _accuracy_table(examples, "pos_")
     if isinstance(scores.get("morph_per_feat"), dict):
         support = Counter(feat for eg in examples for token in eg.reference for feat in token.morph.to_dict())
         tables["morph"] = _prf_table(scores["morph_per_feat"], _only(support, scores["morph_per_feat"]))
@@ -56,7 +57,7 @@ def _only(support: Counter, per_type: dict[str, Any]) -> Counter:
     return Counter({label: count for label, count in support.items() if label in per_type})
 
 
-def _accuracy_table(examples: list[Example], attr: str, token_attr: str) -> dict[str, dict[str, float]]:
+def _accuracy_table(examples: list[Example], token_attr: str) -> dict[str, dict[str, float]]:
     """Accuracy per gold label: the share of gold tokens with that label whose aligned prediction matches.
 
     As in spaCy's Scorer, a prediction counts only where a predicted token aligns to exactly one gold

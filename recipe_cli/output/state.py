@@ -150,10 +150,8 @@ def encode_arrays(nlp: Language, optimizer: Optimizer) -> Callable[[], dict[str,
         "mom1": {stable[key]: pool.submit(_encode, v) for key, v in optimizer.mom1.items() if key in stable},
         "mom2": {stable[key]: pool.submit(_encode, v) for key, v in optimizer.mom2.items() if key in stable},
     }  # fmt: skip
-    counts = {
-        "nr_update": {stable[key]: int(v) for key, v in optimizer.nr_update.items() if key in stable},
-        "last_seen": {stable[key]: int(v) for key, v in optimizer.last_seen.items() if key in stable},
-    }
+    # thinc's Optimizer never writes its last_seen table: the update counts are all there is to keep.
+    counts = {"nr_update": {stable[key]: int(v) for key, v in optimizer.nr_update.items() if key in stable}}
 
     def arrays() -> dict[str, Any]:
         try:
@@ -197,6 +195,7 @@ def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
     for key, blob in arrays["params"].items():
         node, name = params[key]
         node.set_param(name, node.ops.asarray(_decode(blob)))  # type: ignore[arg-type]
+    # A state saved before the parser's unseen classes were kept has no "attrs".
     for node_key, kept in arrays.get("attrs", {}).items():
         for name, values in kept.items():
             nodes[node_key].attrs[name] = set(values)
@@ -211,8 +210,6 @@ def restore_state(nlp: Language, optimizer: Optimizer, path: Path) -> None:
         optimizer.nr_update[optimizer_key(key)] = count
         if optimizer.averages is not None:
             optimizer.averages[optimizer_key(key)] = averaged[key]
-    for key, count in arrays["last_seen"].items():
-        optimizer.last_seen[optimizer_key(key)] = count
 
 
 def _encode(array: Any) -> dict[str, Any]:
