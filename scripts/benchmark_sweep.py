@@ -54,6 +54,7 @@ def main() -> int:
         if not task["train"].parent.is_dir():
             print(f"Benchmark data not found: {task['train'].parent}. Nothing measured.")
             return 1
+        (args.out / "data").mkdir(parents=True, exist_ok=True)
         files = prepare_data(task, args.out / "data")
         train, dev = files["train"], files["dev"]
         common = {"training.max_epochs": args.epochs, "training.patience": 0}
@@ -66,7 +67,8 @@ def main() -> int:
     import srsly
 
     srsly.write_yaml(spec_path, {
-        "tasks": {"emotion": {"component": "textcat", "train": str(train), "dev": str(dev), "test": str(dev)}},
+        "tasks": {"emotion": {"component": "textcat", "train": str(Path(train).resolve()), "dev": str(Path(dev).resolve()),
+                              "test": str(Path(dev).resolve())}},
         "seeds": seeds, "common": common, "variants": {"recipe": {}},
     })  # fmt: skip
     results: dict = {

@@ -416,6 +416,20 @@ def test_ablation_spec_variants_and_spacy_settings(tmp_path):
     assert trial.config == spacy_cfg and trial.overrides == {"training.max_epochs": 4}
 
 
+def test_ablate_command_writes_its_spec_and_lists_the_trials(tmp_path):
+    out = tmp_path / "ablation"
+    cmd = [sys.executable, "-m", "recipe_cli", "sweep", "ablate", "textcat", TRAIN, "--dev", DEV, "--test", DEV,
+           "-o", str(out), "--seeds", "2", "--dry-run", "--training.max_epochs", "3"]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    spec = load_spec(out / "ablation.yml")
+    assert spec.raw["common"] == {"training.max_epochs": 3} and spec.seeds == [1, 2]
+    lines = [line for line in result.stdout.splitlines() if line.endswith("  to run")]
+    assert len(lines) == 2 * 7 and lines[0] == "goemotions-train/recipe/seed-1  to run"
+    assert lines[-1] == "goemotions-train/spacy-default/seed-2  to run"
+    assert not (out / "trials").exists() and not (out / "trials.jsonl").exists()
+
+
 def test_spacy_default_settings_are_spacys_own():
     training = spacy_default_config("ner")["training"]
     assert training["batcher"]["@batchers"] == "spacy.batch_by_words.v1"

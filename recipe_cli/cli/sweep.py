@@ -12,7 +12,7 @@ from ..sweep.ablate import ablation_spec
 from ..sweep.report import build_report, write_report
 from ..sweep.run import prepare, run_sweep
 from ..sweep.spec import load_spec
-from .util import Arg, Opt, check_format, cli_errors
+from .util import Arg, Opt, check_format, cli_errors, split_data_words
 
 app = typer.Typer(
     name="recipe-sweep", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -118,10 +118,12 @@ def ablate_cli(
     then that sweep. Extra --section.key value words apply to every trial (e.g. --training.max_epochs 10)."""
     with cli_errors():
         check_format(data_format)
+        # TRAIN takes every free word: the --section.key value overrides among them are split off.
+        paths, override_words = split_data_words([str(p) for p in train] + list(ctx.args))
         path = ablation_spec(
-            component=component, train=[str(p) for p in train], dev=[str(p) for p in dev or []],
+            component=component, train=[str(p) for p in paths], dev=[str(p) for p in dev or []],
             test=[str(p) for p in test], out=output, seeds=seeds, data_format=data_format, lang=lang,
-            common=parse_overrides(list(ctx.args)),
+            common=parse_overrides(override_words),
         )  # fmt: skip
         Console().info("Spec", str(path))
     run_cli(spec=path, output=output, jobs=jobs, ray=ray, dry_run=dry_run)

@@ -53,8 +53,9 @@ def ablation_spec(
         task["format"] = data_format
     if lang:
         task["lang"] = lang
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(train[0]).stem) or "task"
     spec = {
-        "tasks": {"task": task},
+        "tasks": {name: task},
         "seeds": seeds,
         "common": dict(common or {}),
         "variants": {"recipe": {}, **ELEMENTS_OFF, SPACY_DEFAULT: {"config": spacy_cfg.name}},
