@@ -84,7 +84,7 @@ elif point == "replace":  # between moving the old model-last away and the new o
 else:
     raise SystemExit(f"unknown point {point}")
 
-from recipe_cli.cli import app  # noqa: E402
+from recipe_cli.cli.main import app  # noqa: E402
 
 sys.argv = ["recipe", "train", *args]
 app()

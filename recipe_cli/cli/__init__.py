@@ -1,10 +1,2 @@
-"""The `recipe` umbrella command (python -m recipe_cli): train, eval and sweep side by side."""
-
-import typer
-
-from . import evaluate, sweep, train
-
-app = typer.Typer(name="recipe", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-app.add_typer(train.app)
-app.add_typer(evaluate.app)
-app.add_typer(sweep.app, name="sweep")
+"""The commands: one module each (train, evaluate, sweep), and main, the `recipe` umbrella over them. Nothing is
+imported here, so that one command loads only what it needs."""

@@ -33,7 +33,7 @@ RESULTS_FILE = "trials.jsonl"
 # Held by the driver running the sweep (its pid inside).
 LOCK_FILE = ".lock"
 # How often the local pool looks at its running processes.
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.05
 
 
 @dataclass
