@@ -8,8 +8,8 @@ import spacy
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-from recipe_cli.cli.main import app as umbrella_app
 from recipe_cli.cli.evaluate import app as eval_app
+from recipe_cli.cli.main import app as umbrella_app
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.evaluation.scoring import read_data

@@ -96,8 +96,10 @@ def test_benchmark_sweep_smoke(tmp_path):
     _smoke("benchmark_sweep.py", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["smoke"] and results["trials"] == 2 and set(results["modes"]) == {"by-hand", "jobs-1"}
+    modes = results["modes"]
     assert results["overhead_share"] == pytest.approx(
-        results["modes"]["jobs-1"]["seconds"] / results["modes"]["by-hand"]["seconds"] - 1, abs=1e-3
+        modes["jobs-1"]["median_seconds"] / modes["by-hand"]["median_seconds"] - 1, abs=1e-3
     )
+    assert 0 < modes["jobs-1"]["driver_seconds"][0] < modes["jobs-1"]["seconds"][0]
     rows = (tmp_path / "out" / "jobs-1" / "trials.jsonl").read_text().splitlines()
     assert len(rows) == 2
