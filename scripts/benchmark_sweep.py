@@ -92,7 +92,7 @@ def main() -> int:
             seconds = by_hand(spec_path, folder) if mode == "by-hand" else sweep(spec_path, folder, mode)
             row = results["modes"].setdefault(mode, {"seconds": [], "driver_seconds": []})
             row["seconds"].append(round(seconds, 2))
-            if mode != "by-hand":
+            if mode == "jobs-1":
                 # The driver's own time: its wall time less the trials' (one at a time with --jobs 1).
                 trials = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
                 row["driver_seconds"].append(round(seconds - sum(t["wall_seconds"] for t in trials), 2))
