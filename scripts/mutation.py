@@ -62,6 +62,8 @@ SMOKE_TESTS = ["tests/test_schedules.py"]
 COPIED = ["recipe_cli", "tests", "configs", "scripts", "README.md"]
 # mutmut's words for a mutant's fate. A timeout is a kill: the mutant made the tests loop or hang.
 KILLED = {"killed", "timeout", "segfault"}
+# A mutant no run has reached yet (a stopped run goes on with it next time).
+NOT_CHECKED = "not checked"
 RESULT_LINE = re.compile(r"^\s*(\S+): (.+)$")
 
 
@@ -173,15 +175,20 @@ def summarise(fates: dict[str, str], *, seconds: float, smoke: bool) -> dict:
     for module, counts in sorted(by_module.items()):
         total = sum(counts.values())
         killed = sum(n for fate, n in counts.items() if fate in KILLED)
-        modules[module] = {"mutants": total, "killed": killed, "score": killed / total, "fates": dict(counts)}
+        tested = total - counts.get(NOT_CHECKED, 0)
+        modules[module] = {"mutants": total, "tested": tested, "killed": killed, "score": killed / total,
+                           "score_of_tested": killed / tested if tested else None, "fates": dict(counts)}  # fmt: skip
     total = len(fates)
     killed = sum(1 for fate in fates.values() if fate in KILLED)
-    survivors = sorted(name for name, fate in fates.items() if fate not in KILLED)
+    tested = sum(1 for fate in fates.values() if fate != NOT_CHECKED)
+    survivors = sorted(name for name, fate in fates.items() if fate not in KILLED and fate != NOT_CHECKED)
     return {
         "smoke": smoke,
         "mutants": total,
+        "tested": tested,
         "killed": killed,
         "score": killed / total,
+        "score_of_tested": killed / tested if tested else None,
         "seconds": round(seconds, 1),
         "modules": modules,
         "survivors": {name: fates[name] for name in survivors},
@@ -190,11 +197,15 @@ def summarise(fates: dict[str, str], *, seconds: float, smoke: bool) -> dict:
 
 def report(results: dict, out: Path) -> None:
     width = max(len(m) for m in results["modules"])
-    print(f"{'module':<{width}}  mutants  killed  score")
-    for module, row in results["modules"].items():
-        print(f"{module:<{width}}  {row['mutants']:>7}  {row['killed']:>6}  {row['score']:>5.1%}")
-    print(f"{'all':<{width}}  {results['mutants']:>7}  {results['killed']:>6}  {results['score']:>5.1%}")
-    print(f"{len(results['survivors'])} not killed ({results['seconds']:.0f} s); see one with --show NAME --out {out}")
+    print(f"{'module':<{width}}  mutants  tested  killed  score  of tested")
+    for module, row in [*results["modules"].items(), ("all", results)]:
+        of_tested = f"{row['score_of_tested']:>9.1%}" if row["score_of_tested"] is not None else f"{'–':>9}"
+        print(
+            f"{module:<{width}}  {row['mutants']:>7}  {row['tested']:>6}  {row['killed']:>6}  {row['score']:>5.1%}  {of_tested}"
+        )
+    untested = results["mutants"] - results["tested"]
+    print(f"{len(results['survivors'])} tested and not killed, {untested} not tested yet ({results['seconds']:.0f} s); "
+          f"see one with --show NAME --out {out}")  # fmt: skip
     for name, fate in results["survivors"].items():
         print(f"  {name}: {fate}")
 

@@ -72,7 +72,8 @@ def test_mutation_smoke(tmp_path):
     _smoke("mutation.py", tmp_path / "out", "--jobs", "1")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["smoke"] and set(results["modules"]) == {"recipe_cli/training/schedules.py"}
-    assert 0 < results["killed"] <= results["mutants"]
+    assert 0 < results["killed"] <= results["tested"] == results["mutants"]  # a finished run tests every mutant
+    assert results["score_of_tested"] == results["killed"] / results["tested"]
     assert sum(row["mutants"] for row in results["modules"].values()) == results["mutants"]
 
 
