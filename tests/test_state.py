@@ -77,7 +77,9 @@ def _assert_same(a, b):
 def _saved_and_restored(tmp_path):
     """Save the state of a trained tagger; load its averaged pipeline as recipe-train does, restore into it."""
     nlp, optimizer = _trained()
-    state = TrainingState(epoch=2, step=3, words=30, best_score=0.5, best_epoch=1, draws={"dropout": 3}, rngs={})
+    # A best score with all 17 digits: a resumed run compares its epochs with exactly this number.
+    state = TrainingState(epoch=2, step=3, words=30, best_score=0.2341772151898734, best_epoch=1, draws={"dropout": 3},
+                          rngs={})  # fmt: skip
     with nlp.use_params(optimizer.averages):
         nlp.to_disk(tmp_path / "epoch")
     save_state(nlp, optimizer, state, tmp_path / "state")

@@ -14,6 +14,7 @@ rename) at the same moment as the epoch's pipeline:
 The averaged weights are not stored twice: they are the weights of the epoch's pipeline itself.
 """
 
+import json
 import os
 import random
 import zlib
@@ -122,8 +123,11 @@ def save_state(
     """
     path.mkdir(parents=True, exist_ok=True)
     srsly.write_msgpack(path / ARRAYS_FILE, (arrays or encode_arrays(nlp, optimizer))())
-    # The fields are plain lists and dicts already: no deep copy (asdict's) of rows and trace.
-    srsly.write_json(path / STATE_FILE, {f.name: getattr(state, f.name) for f in fields(state)})
+    # The fields are plain lists and dicts already: no deep copy (asdict's) of rows and trace. The standard
+    # library's JSON, whose floats read back exactly: the best score a resumed run compares its epochs with must be
+    # the very one the run had (srsly's ujson keeps 10 digits, and a tie then passes for an improvement).
+    text = json.dumps({f.name: getattr(state, f.name) for f in fields(state)})
+    (path / STATE_FILE).write_text(text, encoding="utf8")
 
 
 def encode_arrays(nlp: Language, optimizer: Optimizer) -> Callable[[], dict[str, Any]]:
@@ -166,7 +170,7 @@ def encode_arrays(nlp: Language, optimizer: Optimizer) -> Callable[[], dict[str,
 
 
 def read_state(path: Path) -> TrainingState:
-    data = srsly.read_json(path / STATE_FILE)
+    data = json.loads((path / STATE_FILE).read_text(encoding="utf8"))
     return TrainingState(**data)
 
 
