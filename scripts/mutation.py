@@ -164,7 +164,9 @@ def module_of(mutant: str) -> str:
     dotted = mutant.split("__mutmut_")[0].rsplit(".", 1)[0]
     if "ǁ" in dotted:  # a method: module.xǁClassǁmethod
         dotted = dotted.split("ǁ")[0].rsplit(".", 1)[0]
-    return dotted.replace(".", "/") + ".py"
+    path = dotted.replace(".", "/")
+    # A package's own functions live in its __init__.py.
+    return f"{path}/__init__.py" if (REPO / path).is_dir() else f"{path}.py"
 
 
 def summarise(fates: dict[str, str], *, seconds: float, smoke: bool) -> dict:
