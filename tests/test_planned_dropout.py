@@ -5,10 +5,13 @@ from pathlib import Path
 
 import pytest
 import srsly
+from thinc.api import Config
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
+from recipe_cli.config.build import recipe_config
 from recipe_cli.errors import Errors
+from recipe_cli.training.setup import create_pipeline
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()
@@ -45,6 +48,25 @@ def test_dropout_reaches_its_floor_at_the_share_of_the_planned_updates(tmp_path)
         expected = max(0.2, 0.6 - 0.4 * (row["step"] - 1) / (0.5 * planned))
         assert row["dropout"] == pytest.approx(expected)
     assert rows[0]["dropout"] > rows[1]["dropout"] > 0.2 == rows[2]["dropout"] == rows[3]["dropout"]
+
+
+def test_the_recorded_config_keeps_auto_for_a_run_that_starts_again(tmp_path):
+    """run.json's config is what a run stopped before its first epoch starts again from: its "auto" settings must be
+    there as given, not the numbers that stand in for them until the data is counted."""
+    config = recipe_config(["ner"])
+    config["training"]["dropout"] = {"@schedules": "recipe.linear_decay_share.v1", "start": 0.6, "stop": 0.2,
+                                     "share": 0.5, "total_steps": "auto"}  # fmt: skip
+    config["training"]["batcher"]["size"]["start"] = "auto"
+    before = config.to_str()
+    nlp, auto, _ = create_pipeline(config)
+    assert config.to_str() == before
+    assert auto == ["batcher.size.start", "batcher.size.stop", "dropout.total_steps"]
+    assert nlp.config["training"]["dropout"]["total_steps"] == 1  # a stand-in, in the pipeline's own copy
+    result = _train(tmp_path, "--training.max_epochs", "1")
+    assert result.exit_code == 0, result.output
+    recorded = Config().from_str(srsly.read_json(tmp_path / "out" / "run.json")["config"], interpolate=False)
+    assert recorded["training"]["dropout"]["total_steps"] == "auto"
+    assert recorded["training"]["batcher"]["size"]["stop"] == "auto"
 
 
 def test_planned_updates_need_a_limit(tmp_path):

@@ -115,7 +115,9 @@ def create_pipeline(config: Config) -> tuple[Language, list[str], Transfer | Non
         and stop, the dropout schedule's total_steps), and how a base model was used.
     """
     _check_training_keys(config)
-    config = Config(config)
+    # A deep copy: the placeholders below must not reach the config run.json records, from which a run stopped
+    # before its first epoch starts again.
+    config = config.copy()
     size = config["training"].get("batcher", {}).get("size", {})
     # start and stop of the size schedule that are the recipe's maximum ("auto"); start = "auto" keeps the batch
     # size constant at it.
