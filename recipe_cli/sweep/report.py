@@ -11,6 +11,7 @@ from typing import Any
 import srsly
 
 from ..errors import Errors, RecipeError
+from ..output.layout import temp_path
 from .run import RESULTS_FILE, SWEEP_FILE, read_results
 from .stats import ALPHA, Comparison, decide, paired, summarise
 
@@ -159,7 +160,7 @@ def write_report(sweep: Path, report: dict[str, Any]) -> str:
 
 
 def _replace(path: Path, text: str) -> None:
-    tmp = path.parent / f".{path.name}.tmp"
+    tmp = temp_path(path)
     tmp.write_text(text, encoding="utf8")
     os.replace(tmp, path)
 

@@ -24,7 +24,8 @@ import srsly
 
 from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
-from ..output.metrics import append_row
+from ..output.layout import temp_path
+from ..output.metrics import append_row, read_rows
 from .spec import Spec, Trial
 from .trial import check_folder, commands, failure, result_row, start
 
@@ -47,17 +48,10 @@ class Outcome:
 
 
 def read_results(sweep: Path) -> list[dict[str, Any]]:
-    """The rows of SWEEP/trials.jsonl; a last line cut short by a kill is left out."""
+    """The rows of SWEEP/trials.jsonl (appended as metrics.jsonl's are); a last line cut short by a kill is left
+    out."""
     path = Path(sweep) / RESULTS_FILE
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text("utf8").splitlines():
-        try:
-            rows.append(srsly.json_loads(line))
-        except ValueError:
-            continue
-    return rows
+    return [dict(row) for row in read_rows(path)] if path.is_file() else []
 
 
 def prepare(spec: Spec, sweep: Path) -> tuple[list[Trial], int]:
@@ -87,7 +81,7 @@ def write_sweep_file(spec: Spec, sweep: Path) -> None:
         "trials": [trial.id for trial in spec.trials()],
         "settings": spec.raw,
     }
-    tmp = sweep / f".{SWEEP_FILE}.tmp"
+    tmp = temp_path(sweep / SWEEP_FILE)
     srsly.write_json(tmp, record)
     os.replace(tmp, sweep / SWEEP_FILE)
 

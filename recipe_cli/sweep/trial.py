@@ -20,6 +20,7 @@ import srsly
 from ..errors import Errors, RecipeError
 from ..output.layout import METRICS_FILE, RUN_FILE
 from ..output.metrics import read_rows
+from ..training.fit import training_speed
 from .spec import Trial
 
 TRIAL_FILE = "trial.json"
@@ -138,7 +139,7 @@ def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, A
     # The epoch model-best holds: the last one that improved on every earlier epoch.
     best_epoch = max((row["epoch"] for row in rows if row["best"]), default=rows[0]["epoch"])
     best = next(row for row in rows if row["epoch"] == best_epoch)
-    train_seconds = sum(row["train_seconds"] for row in rows)
+    words, train_seconds, _ = training_speed(rows)
     # The dev score after each epoch against the seconds spent so far: when a trial reached a given quality.
     elapsed, curve = 0.0, []
     for row in rows:
@@ -160,7 +161,7 @@ def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, A
         "epochs": len(rows),
         "seconds_to_best": sum(row["seconds"] for row in rows if row["epoch"] <= best_epoch),
         "train_seconds": train_seconds,
-        "words_per_second": rows[-1]["words"] / train_seconds if train_seconds > 0 else 0.0,
+        "words_per_second": words / train_seconds if train_seconds > 0 else 0.0,
         "wall_seconds": wall_seconds,
         "curve": curve,
         "test": test,
