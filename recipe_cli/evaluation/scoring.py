@@ -18,10 +18,11 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Corpus, Example, validate_examples
 from spacy.util import registry
 
-from ..config.build import config_paths, section_at
+from ..config.build import config_paths, one_line, section_at
 from ..data.annotations import REQUIRED_ANNOTATIONS, missing_annotations
 from ..data.corpus import RecipeCorpus
 from ..errors import Errors, RecipeError, Warnings
+from ..errors import one_line as error_line
 from ..output.failures import stage
 from ..output.layout import DIR_MODEL_BEST, METRICS_FILE, epoch_dir, read_run_file, run_path
 from ..output.metrics import read_rows
@@ -77,10 +78,13 @@ def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
     # Relative paths are relative to the folder training ran in.
     paths = [Path(run_path(str(p), run)) for p in paths]
     section["path"] = config_paths(paths)
+    # Resolved under its own name, so that a bad setting is named as in the config ("corpora.dev.limit: ...").
+    *where, name = config["training"]["dev_corpus"].split(".")
     try:
-        corpus = registry.resolve({"corpus": section})["corpus"]
+        corpus = registry.resolve({name: section})[name]
     except (ConfigValidationError, ValueError) as e:
-        raise RecipeError(Errors.E051.format(path=run_dir, error=f"its dev corpus cannot be read: {e}")) from None
+        why = one_line(e, prefix=".".join([*where, ""])) if isinstance(e, ConfigValidationError) else error_line(e)
+        raise RecipeError(Errors.E051.format(path=run_dir, error=f"its dev corpus cannot be read: {why}")) from None
     docs = [eg.reference for eg in corpus(nlp)]
     return EvalData(paths=[str(p) for p in paths], docs=docs, gold_preproc=bool(section.get("gold_preproc")))
 
@@ -168,18 +172,15 @@ def evaluate_run(
         raise RecipeError(Errors.E051.format(path=run_dir, error="no epoch folders listed in metrics.jsonl"))
     dev_best = max(epochs, key=lambda e: (rows[e]["score"], -e))  # ties keep the earlier epoch
     eval_data: EvalData | None = None
-    results = []
-    best_result: dict[str, Any] = {}
+    scored: dict[int, dict[str, Any]] = {}
     for epoch in epochs:
         nlp = load_pipeline(run_dir / epoch_dir(epoch))
         if eval_data is None:
             eval_data = read_data(nlp, data, data_format) if data else recorded_dev_data(nlp, run_dir)
         with stage("Scoring", f" for epoch {epoch} of {run_dir}"):
-            result = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
-        results.append({"epoch": epoch, "dev_score": rows[epoch]["score"], "best": epoch == dev_best, **result})
-        if epoch == dev_best:
-            best_result = result
+            scored[epoch] = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
     assert eval_data is not None
+    results = [{"epoch": e, "dev_score": rows[e]["score"], "best": e == dev_best, **r} for e, r in scored.items()]
     on_data = max(results, key=lambda r: (r["score"], -r["epoch"]))
     return {
         "run": str(run_dir),
@@ -188,7 +189,7 @@ def evaluate_run(
         "epochs": [{k: v for k, v in r.items() if k != "per_label"} for r in results],
         "best_epoch": dev_best,
         "best_epoch_on_data": on_data["epoch"],
-        **best_result,
+        **scored[dev_best],
     }
 
 
