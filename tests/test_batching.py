@@ -58,5 +58,6 @@ def test_planned_updates_count_the_batches_of_every_epoch():
     ten = lambda: range(10)  # noqa: E731 — ten examples: batches of 4, 4 and 2 per epoch
     assert planned_updates(batcher, ten, max_epochs=3, max_steps=0) == 9
     assert planned_updates(batcher, ten, max_epochs=3, max_steps=5) == 5
+    assert planned_updates(batcher, ten, max_epochs=3, max_steps=1) == 1
     assert planned_updates(batcher, ten, max_epochs=0, max_steps=7) == 7
     assert planned_updates(batcher, ten, max_epochs=1, max_steps=0) == 3
