@@ -3,8 +3,12 @@ a run stopped before its first epoch started again from run.json."""
 
 import errno
 import io
+import json
 import shutil
+import sys
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import srsly
@@ -15,6 +19,7 @@ from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import Errors, RecipeError, UsageError
 from recipe_cli.output.layout import STATE_DIR, epoch_folders
 from recipe_cli.output.metrics import read_rows, write_rows
+from recipe_cli.output.state import read_state
 from recipe_cli.training import resume as resume_module
 from recipe_cli.training.resume import latest_state, resume
 
@@ -112,22 +117,32 @@ def test_resume_extends_a_finished_run_and_remembers_the_extension(copy):
     assert "Nothing to resume" in again.output and "training.max_epochs = 3" in again.output
 
 
+ALLOWED = "training.max_epochs, training.max_steps, training.patience"
+
+
 @pytest.mark.parametrize(
-    "overrides,message",
+    "overrides,code,fields",
     [
-        ({"training.dropout": 0.1}, "E060"),
-        ({"training.max_epochs": 1}, "E061.*training.max_epochs = 1 would shorten the run.*was 2"),
-        ({"training.max_epochs": -1}, "E061"),
-        ({"training.max_epochs": 2.5}, "E061"),
-        ({"training.max_epochs": True}, "E061"),
-        # max_steps was 0 (no limit): any limit would shorten it.
-        ({"training.max_steps": 100}, "E061.*training.max_steps = 100.*was 0"),
+        ({"training.dropout": 0.1}, "E060", {"what": "training.dropout", "allowed": ALLOWED}),
+        ({"training.dropout": 0.1, "nlp.lang": "de", "training.max_epochs": 3}, "E060",
+         {"what": "training.dropout, nlp.lang", "allowed": ALLOWED}),
+        ({"training.max_epochs": 1}, "E061", {"name": "training.max_epochs", "new": 1, "old": 2}),
+        ({"training.max_epochs": -1}, "E061", {"name": "training.max_epochs", "new": -1, "old": 2}),
+        ({"training.max_epochs": 2.5}, "E061", {"name": "training.max_epochs", "new": 2.5, "old": 2}),
+        ({"training.max_epochs": True}, "E061", {"name": "training.max_epochs", "new": True, "old": 2}),
+        # max_steps was 0 (no limit): any limit would shorten it, and no number below 0 lifts it.
+        ({"training.max_steps": 100}, "E061", {"name": "training.max_steps", "new": 100, "old": 0}),
+        ({"training.max_steps": -1}, "E061", {"name": "training.max_steps", "new": -1, "old": 0}),
+        ({"training.patience": 4}, "E061", {"name": "training.patience", "new": 4, "old": 5}),
     ],
-)
-def test_resume_refuses_overrides_that_would_change_or_shorten_the_run(copy, overrides, message):
+    ids=["not-extending", "two-not-extending", "shorter", "negative", "not-whole", "bool", "limit-where-none",
+         "negative-where-none", "less-patience"],
+)  # fmt: skip
+def test_resume_refuses_overrides_that_would_change_or_shorten_the_run(copy, overrides, code, fields):
     before = (copy / "run.json").read_text()
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError) as info:
         resume(copy, overrides=overrides, quiet=True)
+    assert str(info.value) == getattr(Errors, code).format(path=copy, **fields)
     assert (copy / "run.json").read_text() == before
 
 
@@ -173,8 +188,11 @@ def test_the_newest_epoch_with_a_state_is_resumed_from(copy):
 
 def test_a_broken_state_is_one_error_naming_it(copy):
     (copy / "epoch-002" / STATE_DIR / "state.json").write_text("{")
-    with pytest.raises(RecipeError, match="E063.*epoch-002"):
+    with pytest.raises(ValueError) as json_error:
+        json.loads("{")
+    with pytest.raises(RecipeError) as info:
         resume(copy, quiet=True)
+    assert str(info.value) == Errors.E063.format(path=copy / "epoch-002" / STATE_DIR, error=json_error.value)
 
 
 def test_a_run_stopped_before_its_first_epoch_starts_again(copy, finished):
@@ -280,3 +298,124 @@ def test_a_full_disk_while_recording_the_extension_is_one_error_naming_the_folde
     with pytest.raises(RecipeError) as info:
         resume(copy, overrides={"training.max_epochs": 3}, quiet=True)
     assert str(info.value) == Errors.E062.format(path=copy, reason="No space left on device") and trains == []
+
+
+# --- why a run would not go on, and what resume says and keeps (short, without training where it can) ---
+
+
+@pytest.mark.parametrize(
+    "limits,at,reason",
+    [
+        ({"max_epochs": 1}, {"epoch": 1}, "training.max_epochs = 1; extend it with --training.max_epochs N"),
+        ({"max_epochs": 3}, {"epoch": 2}, ""),
+        ({"max_epochs": 0}, {"epoch": 9}, ""),
+        ({"max_steps": 1}, {"step": 1}, "training.max_steps = 1; extend it with --training.max_steps N"),
+        ({"max_steps": 40}, {"step": 39}, ""),
+        ({"patience": 1}, {"epoch": 3, "best_epoch": 2},
+         "no better score for training.patience = 1 epochs; extend it with --training.patience N"),
+        ({"patience": 3}, {"epoch": 4, "best_epoch": 2}, ""),
+        ({"patience": 0}, {"epoch": 9, "best_epoch": 1}, ""),
+    ],
+)  # fmt: skip
+def test_a_run_is_finished_by_the_first_limit_it_reached(limits, at, reason):
+    T = {"max_epochs": 0, "max_steps": 0, "patience": 0, **limits}
+    state = SimpleNamespace(**{"epoch": 1, "step": 10, "best_epoch": 1, **at})
+    assert resume_module._finished(state, T) == reason
+
+
+def test_a_folder_without_a_readable_run_file_is_one_error_naming_it(copy, tmp_path):
+    (copy / "run.json").write_text("{")
+    with pytest.raises(RecipeError) as info:
+        resume(copy, quiet=True)
+    assert str(info.value).startswith(Errors.E059.format(path=copy, why=" (run.json cannot be read: ")[:-1])
+    with pytest.raises(RecipeError) as info:
+        resume(tmp_path, quiet=True)
+    why = " (run.json not found: not a recipe-train output folder)"
+    assert str(info.value) == Errors.E059.format(path=tmp_path, why=why)
+
+
+def test_the_newest_epoch_with_a_state_is_resumed_from_whatever_older_ones_keep(copy):
+    shutil.copytree(copy / "epoch-002" / STATE_DIR, copy / "epoch-001" / STATE_DIR)
+    assert latest_state(copy) == copy / "epoch-002"
+    for epoch in (1, 2):
+        shutil.rmtree(copy / f"epoch-{epoch:03d}" / STATE_DIR)
+    with pytest.raises(RecipeError) as info:
+        latest_state(copy)
+    assert str(info.value) == Errors.E059.format(path=copy, why="")
+
+
+def test_a_state_that_cannot_be_restored_is_one_error_naming_it(copy, monkeypatch):
+    def broken(nlp, optimizer, path):
+        raise KeyError("model.tok2vec.W")
+
+    monkeypatch.setattr(resume_module, "restore_state", broken)
+    with pytest.raises(RecipeError) as info:
+        resume(copy, overrides={"training.max_epochs": 3}, quiet=True)
+    assert str(info.value) == Errors.E063.format(path=copy / "epoch-002" / STATE_DIR, error="'model.tok2vec.W'")
+
+
+def test_a_resumed_run_keeps_the_epochs_its_run_file_says(copy):
+    run = srsly.read_json(copy / "run.json")
+    srsly.write_json(copy / "run.json", {**run, "keep_epochs": 1})
+    resume(copy, overrides={"training.max_epochs": 3}, quiet=True)
+    assert list(epoch_folders(copy)) == [3]
+    # A run file without the setting (an older one) keeps every epoch.
+    run = srsly.read_json(copy / "run.json")
+    del run["keep_epochs"]
+    srsly.write_json(copy / "run.json", run)
+    resume(copy, overrides={"training.max_epochs": 4}, quiet=True)
+    assert list(epoch_folders(copy)) == [3, 4]
+
+
+def test_a_quiet_resume_prints_only_the_summary_and_a_plain_one_prints_to_stdout(copy, capsys):
+    resume(copy, overrides={"training.max_epochs": 3}, quiet=True)
+    out = capsys.readouterr().out
+    assert out.startswith("+ Best epoch ") and "Resuming" not in out and "Extended" not in out
+    resume(copy, overrides={"training.max_epochs": 4})
+    out = capsys.readouterr().out
+    assert f"- Resuming: {copy} after epoch 3" in out and "- Extended: training.max_epochs = 4" in out
+
+
+@pytest.mark.parametrize("step", ["_repair", "remove_leftovers"])
+def test_a_full_disk_while_tidying_the_folder_is_one_error_naming_it(copy, monkeypatch, step):
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(resume_module, step, full)
+    with pytest.raises(RecipeError) as info:
+        resume(copy, quiet=True)
+    assert str(info.value) == Errors.E062.format(path=copy, reason="No space left on device")
+
+
+def test_repair_replaces_a_stale_model_best_when_the_saved_epoch_is_the_best(copy):
+    state = replace(read_state(copy / "epoch-002" / STATE_DIR), best_epoch=2)
+    # Killed after epoch 2 (the best) was in place, before model-best was replaced: it still holds epoch 1.
+    shutil.rmtree(copy / "model-best")
+    shutil.copytree(copy / "epoch-001", copy / "model-best", ignore=shutil.ignore_patterns(STATE_DIR))
+    resume_module._repair(copy, state, keep=0)
+    assert (copy / "model-best" / "meta.json").read_bytes() == (copy / "epoch-002" / "meta.json").read_bytes()
+
+
+def test_repair_leaves_model_best_alone_when_the_best_epoch_is_gone(copy):
+    state = replace(read_state(copy / "epoch-002" / STATE_DIR), best_epoch=1)
+    shutil.rmtree(copy / "epoch-001")
+    shutil.rmtree(copy / "model-best")
+    resume_module._repair(copy, state, keep=0)
+    assert not (copy / "model-best").exists() and (copy / "model-last").is_dir()
+    # With the metrics file gone too, its rows come back from the state.
+    (copy / "metrics.jsonl").unlink()
+    resume_module._repair(copy, state, keep=0)
+    assert [row["epoch"] for row in read_rows(copy / "metrics.jsonl")] == [1, 2]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_resume_without_streams_given_draws_its_progress_on_the_processes_stderr(copy, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    resume(copy, overrides={"training.max_epochs": 3})
+    assert terminal.getvalue().startswith("\rEpoch 3:   0%|")

@@ -172,9 +172,10 @@ def _check_override_names(out: Path, overrides: dict[str, Any]) -> None:
 def _apply_overrides(out: Path, training: dict[str, Any], overrides: dict[str, Any]) -> None:
     """Set the extending settings in the run's [training] block, refusing any that would shorten it (0: no limit)."""
     for name, new in overrides.items():
-        key = name.split(".", 1)[1]
+        key = name.removeprefix("training.")
         old = training.get(key, 0)
-        if not isinstance(new, int) or isinstance(new, bool) or new < 0:
+        # A negative number is refused below with the rest: it is not 0 and it is below any limit.
+        if not isinstance(new, int) or isinstance(new, bool):
             raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
         if new != 0 and (old == 0 or new < old):
             raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
