@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from recipe_cli.data.formats import read_docs
+from recipe_cli.data.formats import detect_format, read_docs
 from recipe_cli.data.formats.labelstudio import ANNOTATIONS, REPEATED
 from recipe_cli.data.formats.spans import spans_changed
 from recipe_cli.errors import RecipeError
@@ -142,6 +142,7 @@ CATALOGUE = [
     ("dc-list-cut.json", '[{"text": "a", "label": []}, {"text": "Jane Smith", "label": [[0, 2, "PER"]]}]', {}, "[E032] {path}, record 2: entity [0, 2, 'PER'] ('Ja') " + CUT.format(words="Jane")),
     # doccano CSV
     ("dc-header.csv", "id,sentence,category\n1,a,A\n", {"format": "doccano"}, "[E026] {path}, line 1: a doccano CSV export has 'text' and 'label' columns; the header holds id, sentence, category"),
+    ("dc-header-nolabel.csv", "id,text,Comments\n1,a,\n", {"format": "doccano"}, "[E026] {path}, line 1: a doccano CSV export has 'text' and 'label' columns; the header holds id, text, comments"),
     ("dc-wide.csv", 'id,text,label,Comments\n1,a,X,\n2,"b, c",Y,,\n', {}, "[E026] {path}, line 3: expected 4 columns as in the header, got 5"),
     ("dc-fragment.csv", 'id,text,label,Comments\n1,a,X,\n2,b,"[\'X\', \'Y\']",\n', {}, f"[E032] {{path}}, line 3: label \"['X', 'Y']\" {FRAGMENT}"),
     ("dc-notext.csv", "id,text,label,Comments\n1,a,X,\n2, ,Y,\n", {}, "[E032] {path}, line 3: record without text"),
@@ -310,6 +311,17 @@ def test_json_exports_with_a_byte_order_mark(tmp_path, nlp, fmt, content):
     path.write_text("\ufeff" + content, encoding="utf8")
     assert [doc.text for doc in read_docs(path, nlp, format=fmt)] == ["a"]
     assert [doc.text for doc in read_docs(path, nlp)] == ["a"]  # and told apart from the other layouts
+
+
+@pytest.mark.parametrize("fmt,content", [
+    ("doccano", '\n  [{"text": "a", "label": ["A"]}]'),
+    ("labelstudio", "\n" + json.dumps([_task(1, text="a")])),
+])  # fmt: skip
+def test_json_exports_after_whitespace(tmp_path, nlp, fmt, content):
+    path = tmp_path / "spaced.json"
+    path.write_text(content, encoding="utf8")
+    assert [doc.text for doc in read_docs(path, nlp)] == ["a"]
+    assert detect_format(path) == fmt
 
 
 def test_labelstudio_spans_in_any_order_each_trim_counted(tmp_path, nlp):
