@@ -113,6 +113,8 @@ CATALOGUE = [
     ("ls-blank.tsv", "text\tid\temotion\tannotator\tannotation_id\nfine\t1\tjoy\t1\t1\n \t2\tjoy\t1\t2\n", {}, "[E032] {path}, line 3: a row without text ('text')"),
     ("ls-cell-number.csv", CSV_HEADER + CSV_OK + 'Bob,2,"{""rating"": 4}",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds {'rating': 4}: neither spans nor choices"),
     ("ls-cell-list.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[1, 2]",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds [1, 2]: neither spans nor choices"),
+    # A cell Excel cut at its 32,767 characters: no longer JSON, and no category name.
+    ("ls-cell-truncated.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[{""start"": 0, ""end"": 3",1,2\n', {}, f"[E032] {{path}}, line 3: label '[{{\"start\": 0, \"end\": 3' {FRAGMENT}"),
     ("ls-cell-fragment.tsv", "text\tid\temotion\tannotator\tannotation_id\nfine\t1\tjoy\t1\t1\nBob\t2\t['joy', 'love']\t1\t2\n", {}, f"[E032] {{path}}, line 3: label \"['joy', 'love']\" {FRAGMENT}"),
     ("ls-cell-cut.csv", CSV_HEADER + CSV_OK + f'{TEXT},2,"[{{""start"": 19, ""end"": 22, ""labels"": [""LOC""]}}]",1,2\n', {}, "[E032] {path}, line 3: entity [19, 22, 'LOC'] ('Par') " + CUT.format(words="Paris")),
     # doccano JSONL
@@ -311,6 +313,19 @@ def test_json_exports_with_a_byte_order_mark(tmp_path, nlp, fmt, content):
     path.write_text("\ufeff" + content, encoding="utf8")
     assert [doc.text for doc in read_docs(path, nlp, format=fmt)] == ["a"]
     assert [doc.text for doc in read_docs(path, nlp)] == ["a"]  # and told apart from the other layouts
+
+
+@pytest.mark.parametrize("name", ["tasks.json", "rows.json"])
+def test_labelstudio_export_resaved_in_latin_1(tmp_path, nlp, name):
+    """An export an editor saved back as Latin-1: the byte named, whichever layout it holds."""
+    content = _ls(_task(2, text="Café ok")) if name == "tasks.json" else _min(_row(text="Café ok"))
+    content = json.dumps(json.loads(content), ensure_ascii=False)  # as Label Studio writes it
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf8").replace("é".encode(), "é".encode("latin-1")))
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    byte = content.encode("utf8").index("é".encode())
+    assert str(error.value) == f"[E023] {path}: not valid UTF-8 text (byte {byte}: invalid continuation byte)."
 
 
 @pytest.mark.parametrize("fmt,content", [
