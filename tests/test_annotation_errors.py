@@ -78,6 +78,8 @@ CATALOGUE = [
     ("ls-choice-blank.json", _ls(_task(4, {"type": "choices", "value": {"choices": ["joy", " "]}})), {}, "[E032] {path}, task 4 (record 2): empty label"),
     # Label Studio JSON: offsets
     ("ls-offset-past.json", _ls(_task(3, _labels(19, 40, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [19, 40, 'LOC'] ('Paris') does not fall on token boundaries"),
+    # The task's text cut short after it was annotated: neither Python's nor UTF-16 offsets give value.text.
+    ("ls-offset-edited.json", _ls(_task(3, _labels(19, 40, ["LOC"], text="Jane Smith went to Paris, France"))), {}, "[E032] {path}, task 3 (record 2): entity [19, 40, 'LOC'] ('Paris') does not fall on token boundaries"),
     ("ls-offset-reversed.json", _ls(_task(3, _labels(10, 4, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [10, 4, 'LOC'] ('') does not fall on token boundaries"),
     ("ls-offset-empty.json", _ls(_task(3, _labels(4, 4, ["PER"]))), {}, "[E032] {path}, task 3 (record 2): entity [4, 4, 'PER'] ('') does not fall on token boundaries"),
     ("ls-offset-negative.json", _ls(_task(3, _labels(-5, 24, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [-5, 24, 'LOC'] ('Paris') does not fall on token boundaries"),
@@ -244,6 +246,49 @@ def test_labelstudio_reads_the_latest_completed_annotation_and_counts_the_rest(t
     assert caught == [
         f"[W002] {path}: skipped 6 record(s) (4 cancelled annotation(s) and 2 task(s) without a completed annotation)."
     ]
+
+
+def test_labelstudio_ties_and_undated_annotations(tmp_path, nlp):
+    """The same updated_at: the higher id, wherever it stands; an annotation without an id or a date loses."""
+    a, b = _labels(0, 10, ["A"]), _labels(19, 24, ["B"])
+    tasks = [
+        {"id": 1, "data": {"text": TEXT}, "annotations": [_annotation(1, [a], "2024-01-02"),
+                                                          _annotation(2, [b], "2024-01-02")]},
+        {"id": 2, "data": {"text": TEXT}, "annotations": [{"result": [a], "updated_at": "2024-01-02"},
+                                                          _annotation(1, [b], "2024-01-02")]},
+        {"id": 3, "data": {"text": TEXT}, "annotations": [_annotation(1, [b], "2024-01-02"), _annotation(2, [a])]},
+    ]  # fmt: skip
+    _, docs, _ = _read(tmp_path, "ties.json", tasks, nlp=nlp)
+    assert [_ents(doc) for doc in docs] == [[(19, 24, "B")]] * 3
+
+
+def test_labelstudio_results_not_read_and_results_without_a_type(tmp_path, nlp):
+    """A relation (no 'value') or a text area between two spans hides neither; results without a 'type' are read
+    by their value's keys. Data fields beside 'text' (a task imported from a table keeps every column) are not
+    the text."""
+    relation = {"from_id": "a", "to_id": "b", "type": "relation", "direction": "right", "labels": []}
+    note = {"type": "textarea", "value": {"text": ["met at the station"]}}
+    untyped = [{"value": {"start": 19, "end": 24, "labels": ["LOC"]}}, {"value": {"text": ["a note"]}},
+               {"value": {"choices": ["travel"]}}]  # fmt: skip
+    data = {"text": TEXT, "source": "wnut17", "split": "dev"}
+    tasks = [
+        {"id": 1, "data": data, "annotations": [_annotation(1, [_labels(0, 10, ["PER"]), relation, note,
+                                                                 _labels(19, 24, ["LOC"])])]},
+        {"id": 2, "data": data, "annotations": [_annotation(2, untyped)]},
+    ]  # fmt: skip
+    _, docs, caught = _read(tmp_path, "results.json", tasks, nlp=nlp)
+    assert [doc.text for doc in docs] == [TEXT, TEXT] and caught == []
+    assert [_ents(doc) for doc in docs] == [[(0, 10, "PER"), (19, 24, "LOC")], [(19, 24, "LOC")]]
+    assert [doc.cats for doc in docs] == [{}, {"travel": 1.0}]
+
+
+def test_labelstudio_utf16_units_at_the_edge_of_the_basic_plane(tmp_path, nlp):
+    """U+FFFF is one UTF-16 unit, U+10000 two: "Paris" is 4-9 in the labelling view's units, 3-8 in Python's."""
+    text = "\uffff\U00010000 Paris"
+    content = _ls(_task(2, {"type": "labels", "value": {"start": 4, "end": 9, "text": "Paris", "labels": ["LOC"]}},
+                        text=text))  # fmt: skip
+    _, docs, _ = _read(tmp_path, "edge.json", content, nlp=nlp)
+    assert _ents(docs[1]) == [(3, 8, "LOC")]
 
 
 def test_labelstudio_warns_nothing_where_nothing_was_skipped(tmp_path, nlp):
