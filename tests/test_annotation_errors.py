@@ -112,6 +112,7 @@ CATALOGUE = [
     # Label Studio CSV and TSV
     ("ls-width.csv", CSV_HEADER + CSV_OK + "a,2,,1\n", {}, "[E026] {path}, line 3: expected 5 columns as in the header, got 4"),
     ("ls-notext.csv", "review,id,label,annotator,annotation_id\ngood,1,,1,1\n", {}, "[E032] {path}, line 2: a row without text ('text')"),
+    ("ls-annotation-columns-only.csv", "annotation_id,annotator\n1,1\n", {}, "[E032] {path}, line 2: a row without text ('text')"),
     ("ls-blank.tsv", "text\tid\temotion\tannotator\tannotation_id\nfine\t1\tjoy\t1\t1\n \t2\tjoy\t1\t2\n", {}, "[E032] {path}, line 3: a row without text ('text')"),
     ("ls-cell-number.csv", CSV_HEADER + CSV_OK + 'Bob,2,"{""rating"": 4}",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds {'rating': 4}: neither spans nor choices"),
     ("ls-cell-list.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[1, 2]",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds [1, 2]: neither spans nor choices"),
