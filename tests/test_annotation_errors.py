@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from recipe_cli.data.formats import read_docs
+from recipe_cli.data.formats import detect_format, read_docs
 from recipe_cli.data.formats.labelstudio import ANNOTATIONS, REPEATED
 from recipe_cli.data.formats.spans import spans_changed
 from recipe_cli.errors import RecipeError
@@ -78,6 +78,8 @@ CATALOGUE = [
     ("ls-choice-blank.json", _ls(_task(4, {"type": "choices", "value": {"choices": ["joy", " "]}})), {}, "[E032] {path}, task 4 (record 2): empty label"),
     # Label Studio JSON: offsets
     ("ls-offset-past.json", _ls(_task(3, _labels(19, 40, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [19, 40, 'LOC'] ('Paris') does not fall on token boundaries"),
+    # The task's text cut short after it was annotated: neither Python's nor UTF-16 offsets give value.text.
+    ("ls-offset-edited.json", _ls(_task(3, _labels(19, 40, ["LOC"], text="Jane Smith went to Paris, France"))), {}, "[E032] {path}, task 3 (record 2): entity [19, 40, 'LOC'] ('Paris') does not fall on token boundaries"),
     ("ls-offset-reversed.json", _ls(_task(3, _labels(10, 4, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [10, 4, 'LOC'] ('') does not fall on token boundaries"),
     ("ls-offset-empty.json", _ls(_task(3, _labels(4, 4, ["PER"]))), {}, "[E032] {path}, task 3 (record 2): entity [4, 4, 'PER'] ('') does not fall on token boundaries"),
     ("ls-offset-negative.json", _ls(_task(3, _labels(-5, 24, ["LOC"]))), {}, "[E032] {path}, task 3 (record 2): entity [-5, 24, 'LOC'] ('Paris') does not fall on token boundaries"),
@@ -110,9 +112,12 @@ CATALOGUE = [
     # Label Studio CSV and TSV
     ("ls-width.csv", CSV_HEADER + CSV_OK + "a,2,,1\n", {}, "[E026] {path}, line 3: expected 5 columns as in the header, got 4"),
     ("ls-notext.csv", "review,id,label,annotator,annotation_id\ngood,1,,1,1\n", {}, "[E032] {path}, line 2: a row without text ('text')"),
+    ("ls-annotation-columns-only.csv", "annotation_id,annotator\n1,1\n", {}, "[E032] {path}, line 2: a row without text ('text')"),
     ("ls-blank.tsv", "text\tid\temotion\tannotator\tannotation_id\nfine\t1\tjoy\t1\t1\n \t2\tjoy\t1\t2\n", {}, "[E032] {path}, line 3: a row without text ('text')"),
     ("ls-cell-number.csv", CSV_HEADER + CSV_OK + 'Bob,2,"{""rating"": 4}",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds {'rating': 4}: neither spans nor choices"),
     ("ls-cell-list.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[1, 2]",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds [1, 2]: neither spans nor choices"),
+    # A cell Excel cut at its 32,767 characters: no longer JSON, and no category name.
+    ("ls-cell-truncated.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[{""start"": 0, ""end"": 3",1,2\n', {}, f"[E032] {{path}}, line 3: label '[{{\"start\": 0, \"end\": 3' {FRAGMENT}"),
     ("ls-cell-fragment.tsv", "text\tid\temotion\tannotator\tannotation_id\nfine\t1\tjoy\t1\t1\nBob\t2\t['joy', 'love']\t1\t2\n", {}, f"[E032] {{path}}, line 3: label \"['joy', 'love']\" {FRAGMENT}"),
     ("ls-cell-cut.csv", CSV_HEADER + CSV_OK + f'{TEXT},2,"[{{""start"": 19, ""end"": 22, ""labels"": [""LOC""]}}]",1,2\n', {}, "[E032] {path}, line 3: entity [19, 22, 'LOC'] ('Par') " + CUT.format(words="Paris")),
     # doccano JSONL
@@ -142,6 +147,7 @@ CATALOGUE = [
     ("dc-list-cut.json", '[{"text": "a", "label": []}, {"text": "Jane Smith", "label": [[0, 2, "PER"]]}]', {}, "[E032] {path}, record 2: entity [0, 2, 'PER'] ('Ja') " + CUT.format(words="Jane")),
     # doccano CSV
     ("dc-header.csv", "id,sentence,category\n1,a,A\n", {"format": "doccano"}, "[E026] {path}, line 1: a doccano CSV export has 'text' and 'label' columns; the header holds id, sentence, category"),
+    ("dc-header-nolabel.csv", "id,text,Comments\n1,a,\n", {"format": "doccano"}, "[E026] {path}, line 1: a doccano CSV export has 'text' and 'label' columns; the header holds id, text, comments"),
     ("dc-wide.csv", 'id,text,label,Comments\n1,a,X,\n2,"b, c",Y,,\n', {}, "[E026] {path}, line 3: expected 4 columns as in the header, got 5"),
     ("dc-fragment.csv", 'id,text,label,Comments\n1,a,X,\n2,b,"[\'X\', \'Y\']",\n', {}, f"[E032] {{path}}, line 3: label \"['X', 'Y']\" {FRAGMENT}"),
     ("dc-notext.csv", "id,text,label,Comments\n1,a,X,\n2, ,Y,\n", {}, "[E032] {path}, line 3: record without text"),
@@ -243,6 +249,49 @@ def test_labelstudio_reads_the_latest_completed_annotation_and_counts_the_rest(t
     ]
 
 
+def test_labelstudio_ties_and_undated_annotations(tmp_path, nlp):
+    """The same updated_at: the higher id, wherever it stands; an annotation without an id or a date loses."""
+    a, b = _labels(0, 10, ["A"]), _labels(19, 24, ["B"])
+    tasks = [
+        {"id": 1, "data": {"text": TEXT}, "annotations": [_annotation(1, [a], "2024-01-02"),
+                                                          _annotation(2, [b], "2024-01-02")]},
+        {"id": 2, "data": {"text": TEXT}, "annotations": [{"result": [a], "updated_at": "2024-01-02"},
+                                                          _annotation(1, [b], "2024-01-02")]},
+        {"id": 3, "data": {"text": TEXT}, "annotations": [_annotation(1, [b], "2024-01-02"), _annotation(2, [a])]},
+    ]  # fmt: skip
+    _, docs, _ = _read(tmp_path, "ties.json", tasks, nlp=nlp)
+    assert [_ents(doc) for doc in docs] == [[(19, 24, "B")]] * 3
+
+
+def test_labelstudio_results_not_read_and_results_without_a_type(tmp_path, nlp):
+    """A relation (no 'value') or a text area between two spans hides neither; results without a 'type' are read
+    by their value's keys. Data fields beside 'text' (a task imported from a table keeps every column) are not
+    the text."""
+    relation = {"from_id": "a", "to_id": "b", "type": "relation", "direction": "right", "labels": []}
+    note = {"type": "textarea", "value": {"text": ["met at the station"]}}
+    untyped = [{"value": {"start": 19, "end": 24, "labels": ["LOC"]}}, {"value": {"text": ["a note"]}},
+               {"value": {"choices": ["travel"]}}]  # fmt: skip
+    data = {"text": TEXT, "source": "wnut17", "split": "dev"}
+    tasks = [
+        {"id": 1, "data": data, "annotations": [_annotation(1, [_labels(0, 10, ["PER"]), relation, note,
+                                                                 _labels(19, 24, ["LOC"])])]},
+        {"id": 2, "data": data, "annotations": [_annotation(2, untyped)]},
+    ]  # fmt: skip
+    _, docs, caught = _read(tmp_path, "results.json", tasks, nlp=nlp)
+    assert [doc.text for doc in docs] == [TEXT, TEXT] and caught == []
+    assert [_ents(doc) for doc in docs] == [[(0, 10, "PER"), (19, 24, "LOC")], [(19, 24, "LOC")]]
+    assert [doc.cats for doc in docs] == [{}, {"travel": 1.0}]
+
+
+def test_labelstudio_utf16_units_at_the_edge_of_the_basic_plane(tmp_path, nlp):
+    """U+FFFF is one UTF-16 unit, U+10000 two: "Paris" is 4-9 in the labelling view's units, 3-8 in Python's."""
+    text = "\uffff\U00010000 Paris"
+    content = _ls(_task(2, {"type": "labels", "value": {"start": 4, "end": 9, "text": "Paris", "labels": ["LOC"]}},
+                        text=text))  # fmt: skip
+    _, docs, _ = _read(tmp_path, "edge.json", content, nlp=nlp)
+    assert _ents(docs[1]) == [(3, 8, "LOC")]
+
+
 def test_labelstudio_warns_nothing_where_nothing_was_skipped(tmp_path, nlp):
     # A Counter holding a 0 is true: every clean export warned "skipped 0 record(s) (0 cancelled annotation(s))".
     _, docs, caught = _read(tmp_path, "clean.json", _ls(), nlp=nlp)
@@ -310,6 +359,30 @@ def test_json_exports_with_a_byte_order_mark(tmp_path, nlp, fmt, content):
     path.write_text("\ufeff" + content, encoding="utf8")
     assert [doc.text for doc in read_docs(path, nlp, format=fmt)] == ["a"]
     assert [doc.text for doc in read_docs(path, nlp)] == ["a"]  # and told apart from the other layouts
+
+
+@pytest.mark.parametrize("name", ["tasks.json", "rows.json"])
+def test_labelstudio_export_resaved_in_latin_1(tmp_path, nlp, name):
+    """An export an editor saved back as Latin-1: the byte named, whichever layout it holds."""
+    content = _ls(_task(2, text="Café ok")) if name == "tasks.json" else _min(_row(text="Café ok"))
+    content = json.dumps(json.loads(content), ensure_ascii=False)  # as Label Studio writes it
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf8").replace("é".encode(), "é".encode("latin-1")))
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    byte = content.encode("utf8").index("é".encode())
+    assert str(error.value) == f"[E023] {path}: not valid UTF-8 text (byte {byte}: invalid continuation byte)."
+
+
+@pytest.mark.parametrize("fmt,content", [
+    ("doccano", '\n  [{"text": "a", "label": ["A"]}]'),
+    ("labelstudio", "\n" + json.dumps([_task(1, text="a")])),
+])  # fmt: skip
+def test_json_exports_after_whitespace(tmp_path, nlp, fmt, content):
+    path = tmp_path / "spaced.json"
+    path.write_text(content, encoding="utf8")
+    assert [doc.text for doc in read_docs(path, nlp)] == ["a"]
+    assert detect_format(path) == fmt
 
 
 def test_labelstudio_spans_in_any_order_each_trim_counted(tmp_path, nlp):

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from recipe_cli.cli.train import app
 from recipe_cli.cli.util import cli_overrides
 from recipe_cli.data.formats import detect_format, read_docs
+from recipe_cli.data.formats.doccano import is_fasttext
 from recipe_cli.data.summary import summarize
 from recipe_cli.errors import RecipeError
 
@@ -122,6 +123,55 @@ def test_doccano_older_labels_key_json_list_and_intent_detection(tmp_path, nlp):
         '{"text": "book a flight to Paris", "cats": ["book"], "entities": [[17, 22, "LOC"]]}\n',
     )
     (doc,), _ = _read(intent, nlp)
+    assert _ents(doc) == [(17, 22, "LOC")] and doc.cats == {"book": 1.0}
+
+
+def test_doccano_fasttext_export_whatever_its_first_record(data_dir, tmp_path, nlp):
+    """The first record decides nothing: one quoted by the CSV writer (its text holds a comma) is still a fastText
+    line, and one nobody labelled (a space, then the text) still starts a fastText file."""
+    lines = (data_dir / "doccano-emotions.txt").read_text(encoding="utf8").splitlines(keepends=True)
+    whole = [(doc.text, doc.cats) for doc in _read(data_dir / "doccano-emotions.txt", nlp)[0]]
+    quoted = _write(tmp_path, "quoted.txt", "".join(lines[1:]))
+    assert lines[1].startswith('"__label__gratitude') and detect_format(quoted) == "doccano"
+    assert [(doc.text, doc.cats) for doc in _read(quoted, nlp)[0]] == whole[1:]
+    unlabelled = _write(tmp_path, "unlabelled.txt", "".join([lines[-1], *lines[:-1]]))
+    assert lines[-1].startswith(" [NAME] is such")
+    docs, _ = _read(unlabelled, nlp, format="doccano")
+    assert [(doc.text, doc.cats) for doc in docs] == [whole[-1], *whole[:-1]]
+
+
+def test_fasttext_lines_as_other_tools_write_them(tmp_path, nlp):
+    """fastText's own files quote nothing: a comma is part of the text."""
+    content = "__label__baking How to keep cookies soft, chewy?\n__label__equipment __label__cast-iron Rust, again\n"
+    docs, _ = _read(_write(tmp_path, "cooking.txt", content), nlp)
+    assert [(doc.text, _chosen(doc)) for doc in docs] == [
+        ("How to keep cookies soft, chewy?", ["baking"]), ("Rust, again", ["cast-iron", "equipment"])
+    ]  # fmt: skip
+    # Named .tsv and read with --format doccano, doccano's quoting is still undone.
+    renamed = _write(tmp_path, "export.tsv", '"__label__baking He said ""soft"", then left"\n__label__equipment Pans\n')
+    docs, _ = _read(renamed, nlp, format="doccano")
+    assert [(doc.text, _chosen(doc)) for doc in docs] == [
+        ('He said "soft", then left', ["baking"]),
+        ("Pans", ["equipment"]),
+    ]
+
+
+def test_is_fasttext_strips_only_the_quotes_of_the_csv_writer():
+    assert is_fasttext("__label__a text") and is_fasttext('"__label__a text, quoted"')
+    assert not is_fasttext(" __label__a text") and not is_fasttext("X__label__a text")
+
+
+def test_doccano_older_text_key_and_spans_with_categories(tmp_path, nlp):
+    """Older doccano releases export the text as 'data'; spans under 'label' do not hide the record's 'cats'."""
+    old = _write(
+        tmp_path, "old.jsonl", '{"id": 1, "data": "Alice lives in Paris", "label": [[0, 5, "PER"]], "user": 1}\n'
+    )
+    (doc,), _ = _read(old, nlp)
+    assert doc.text == "Alice lives in Paris" and _ents(doc) == [(0, 5, "PER")]
+    both = _write(
+        tmp_path, "both.jsonl", '{"text": "book a flight to Paris", "label": [[17, 22, "LOC"]], "cats": ["book"]}\n'
+    )
+    (doc,), _ = _read(both, nlp)
     assert _ents(doc) == [(17, 22, "LOC")] and doc.cats == {"book": 1.0}
 
 

@@ -17,6 +17,7 @@ CATALOGUE = [
     ("surrogate.jsonl", '{"text": "ok"}\n{"text": "bad \\ud800 x"}\n', "[E026] {path}, line 2: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("array.jsonl", '{"text": "ok"}\n[1, 2]\n', "[E026] {path}, line 2: expected a JSON object"),
     ("label-after.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "label": "A"}\n', "[E026] {path}, line 2: a 'label' record after records without one: give every record a 'label', or use 'cats'"),
+    ("label-after-answers.jsonl", '{"text": "ok", "label": "A", "answer": "accept"}\n{"text": "b", "label": "A"}\n', "[E026] {path}, line 2: a 'label' record without an 'answer' after Prodigy's answers: give every record an 'answer'"),
     ("answer.jsonl", '{"text": "ok", "label": "A", "answer": "accept"}\n{"text": "b", "label": "A", "answer": "maybe"}\n', "[E026] {path}, line 2: answer 'maybe': expected accept, reject or ignore"),
     ("spans.jsonl", '{"text": "ok"}\n{"text": "b", "spans": {"start": 0}}\n', "[E026] {path}, line 2: 'spans' is not a list"),
     ("cats-list.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "cats": [1]}\n', "[E026] {path}, line 2: 'cats' is not an object"),
@@ -211,3 +212,43 @@ def test_locate_finds_the_document_and_names_where_it_is(tmp_path, nlp):
     file, where, _ = locate(renamed, nlp, lambda doc: doc[0].text == "Berlin", format="iob")
     assert (file, where) == (renamed, "document 3")
     assert locate(conll, nlp, lambda doc: False) is None
+
+
+def test_locate_reads_annotation_tools_spans_as_the_corpus_does(tmp_path, data_dir, nlp):
+    """A span that cuts a token: refused unless span_alignment snaps it, as when the corpus was read."""
+    from recipe_cli.data.formats import locate
+
+    path = tmp_path / "slips.jsonl"
+    slips = '{"text": "Jane Smith met Bob", "label": [[0, 3, "PER"], [14, 18, "PER"]]}\n'
+    path.write_text((data_dir / "doccano-ner.jsonl").read_text(encoding="utf8") + slips, encoding="utf8")
+    with pytest.raises(RecipeError) as error:
+        locate(path, nlp, lambda doc: doc.text.startswith("Jane"))
+    assert str(error.value) == (
+        f"[E032] {path}, line 10: entity [0, 3, 'PER'] ('Jan') cuts a token ('Jane'): fix the span, or pass "
+        "--span-alignment expand (or contract) to snap it to token boundaries"
+    )
+    file, where, doc = locate(path, nlp, lambda doc: doc.text.startswith("Jane"), span_alignment="expand")
+    assert (file, where, [(e.text, e.label_) for e in doc.ents]) == (
+        path,
+        "document 10",
+        [("Jane", "PER"), ("Bob", "PER")],
+    )
+
+
+@pytest.mark.parametrize("name", ["blank.txt", "blank.jsonl", "latin-1.txt", "latin-1.jsonl"])
+def test_detecting_the_format_of_a_file_without_a_first_line(tmp_path, nlp, name):
+    """Blank lines only, or a first line that is not UTF-8: a .txt file is no fastText export (its format cannot be
+    told), a .jsonl file is read as JSON Lines, whose reader names what is wrong."""
+    from recipe_cli.data.formats import detect_format
+
+    path = tmp_path / name
+    path.write_bytes(b"\n \n" if name.startswith("blank") else "Café\n".encode("latin-1"))
+    if name.endswith(".jsonl"):
+        assert detect_format(path) == "jsonl"
+        return
+    with pytest.raises(RecipeError) as error:
+        detect_format(path)
+    assert str(error.value) == (
+        f"[E021] {path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, "
+        ".iob, .bio, .conll, .tsv or .csv, or a .txt file of fastText lines; or pass --format)."
+    )

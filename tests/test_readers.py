@@ -615,6 +615,39 @@ def test_prodigy_ner_export_without_ws(data_dir, nlp):
     assert all(d.has_annotation("ENT_IOB") and all(t.ent_iob_ in ("O", "B", "I") for t in d) for d in docs)
 
 
+def test_prodigy_ner_skips_rejected_and_ignored_answers_and_counts_each(tmp_path, data_dir, nlp):
+    records = _jsonl(data_dir / FASHION)
+    answers = {1: "ignore", 4: "reject", 6: "ignore"}
+    path = tmp_path / "answered.jsonl"
+    path.write_text(
+        "".join(json.dumps({**r, "answer": answers.get(i, "accept")}) + "\n" for i, r in enumerate(records))
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        docs = list(read_docs(path, nlp))
+    assert [d.text for d in docs] == [r["text"] for i, r in enumerate(records) if i not in answers]
+    assert [str(w.message) for w in caught] == [
+        f"[W002] {path}: skipped 3 record(s) (2 answered ignore and 1 answered reject)."
+    ]
+
+
+def test_prodigy_tokens_with_and_without_offsets_in_one_record(tmp_path, nlp):
+    """Each token's space comes from its own offsets, or, without them, is a space between words."""
+    path = tmp_path / "mixed.jsonl"
+    tokens = [{"text": "Hi"}, {"text": "there", "start": 3, "end": 8}, {"text": "!", "start": 8, "end": 9}]
+    path.write_text(json.dumps({"text": "Hi there!", "tokens": tokens, "spans": []}) + "\n")
+    (doc,) = read_docs(path, nlp)
+    assert [(t.text, t.whitespace_) for t in doc] == [("Hi", " "), ("there", ""), ("!", "")]
+
+
+def test_cats_are_read_over_a_label_beside_them(tmp_path, nlp):
+    """A record with 'cats' is read from its 'cats', whatever 'label' it also holds: not an exclusive class."""
+    path = tmp_path / "cats.jsonl"
+    path.write_text('{"text": "Great", "cats": {"POS": 1.0, "NEG": 0.0}}\n'
+                    '{"text": "Awful", "label": "NEG", "cats": {"POS": 0.0, "NEG": 1.0}}\n')  # fmt: skip
+    assert [d.cats for d in read_docs(path, nlp)] == [{"POS": 1.0, "NEG": 0.0}, {"POS": 0.0, "NEG": 1.0}]
+
+
 @pytest.mark.parametrize(
     "tokens,message",
     [
@@ -713,6 +746,7 @@ def test_prodigy_binary_textcat(tmp_path, data_dir, nlp):
     assert [d.text for d in docs] == [r["text"] for r in records]  # \r\n and emoji kept
     assert [d.cats for d in docs] == [{"DOCUMENTATION": 1.0 if r["answer"] == "accept" else 0.0} for r in records]
     assert sum(d.cats["DOCUMENTATION"] == 0.0 for d in docs) == 12  # the rejects: negative examples
+    assert not any(d.has_annotation("ENT_IOB") for d in docs)  # a text classification answer: entities missing
     # ignore is skipped and counted.
     path = tmp_path / "with-ignore.jsonl"
     ignored = [{**r, "answer": "ignore"} if i in (2, 5) else r for i, r in enumerate(records)]

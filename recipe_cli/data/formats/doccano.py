@@ -97,8 +97,7 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             raise RecipeError(
                 Errors.E024.format(path=path, error=f"line {e.lineno}, column {e.colno}: {e.msg}")
             ) from None
-        if not isinstance(data, list):
-            raise RecipeError(Errors.E031.format(path=path, reason="expected a list of doccano records"))
+        # The first non-blank line starts with "[": the text, once parsed, is a list.
         for i, record in enumerate(data, start=1):
             if not isinstance(record, dict):
                 raise RecipeError(Errors.E025.format(path=path, record=i, reason="expected a JSON object"))

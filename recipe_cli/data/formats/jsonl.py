@@ -49,9 +49,14 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
             # Exclusive labels (the first record tells) need a first pass: every label in the file becomes
             # a category of every text. Other files are read in one lazy pass.
             labels = _exclusive_labels(path) if _is_exclusive(record) else []
+            # Why a later {"text", "label"} record cannot join the file (never needed where this one is such a
+            # record): the file starts with Prodigy's answers on a label, or with records without a 'label'.
+            if _has_label(record):
+                mixed = "a 'label' record without an 'answer' after Prodigy's answers: give every record an 'answer'"
+            else:
+                mixed = "a 'label' record after records without one: give every record a 'label', or use 'cats'"
         elif _is_exclusive(record) and not labels:
-            reason = "a 'label' record after records without one: give every record a 'label', or use 'cats'"
-            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=mixed))
         binary = _has_label(record) and "answer" in record
         if binary and record["answer"] not in _BINARY_ANSWERS:
             reason = f"answer {record['answer']!r}: expected accept, reject or ignore"

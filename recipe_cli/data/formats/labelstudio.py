@@ -142,9 +142,12 @@ def _tasks(path: Path, skipped: Counter) -> Iterator[_Item]:
             if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
                 continue
             value = result["value"]
-            if result.get("type") == "labels" or (result.get("type") is None and "labels" in value):
+            kind = result.get("type")
+            if kind is None:  # a result without a type: what its value holds
+                kind = next((key for key in ("labels", "choices") if key in value), None)
+            if kind == "labels":
                 item.entities = [*(item.entities or []), _span(path, where, item.text, value)]
-            elif result.get("type") == "choices" or (result.get("type") is None and "choices" in value):
+            elif kind == "choices":
                 item.choices.update(_choices(path, where, value.get("choices")))
         yield item
 
