@@ -19,9 +19,10 @@ def _smoke(script: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_benchmark_smoke(tmp_path):
-    _smoke("benchmark.py", tmp_path / "out")
+    # Two of its three tasks (the tagger's is the ner task's code on a CoNLL-U slice): the loop overhead is ner's.
+    _smoke("benchmark.py", tmp_path / "out", "--tasks", "ner,textcat")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert results["smoke"] and set(results["tasks"]) == {"ner", "tagger", "textcat"}
+    assert results["smoke"] and set(results["tasks"]) == {"ner", "textcat"}
     for task in results["tasks"].values():
         assert task["epochs"] == 1
         for who in ("spacy", "recipe"):
