@@ -11,7 +11,7 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
-from recipe_cli.errors import Errors, RecipeError
+from recipe_cli.errors import Errors, RecipeError, Warnings
 from recipe_cli.evaluation.scoring import (
     check_data,
     evaluate,
@@ -348,3 +348,42 @@ def test_docs_carried_to_another_pipelines_vocab_leave_their_user_data_behind(ru
     examples = data.examples(other)
     assert examples[0].reference.vocab is other.vocab and examples[0].reference.user_data == {}
     assert [eg.reference.cats for eg in examples] == [doc.cats for doc in data.docs]
+
+
+def test_check_data_names_every_component_left_unscored_and_every_unknown_label():
+    nlp = _ner_tagger()
+    with pytest.raises(RecipeError) as info:
+        check_data(nlp, [_example(nlp)])
+    assert str(info.value) == Errors.E052.format(what="tag (tagger), entity (ner)")
+    with pytest.warns(UserWarning) as record:
+        check_data(nlp, [_example(nlp, ents=["PER"])])
+    # The warning points at the code that asked for the check, not at scoring.py.
+    assert [str(w.message) for w in record] == [Warnings.W001.format(what="tag", name="tagger")]
+    assert record[0].filename == __file__
+    doc = Doc(nlp.vocab, words=["Bob", "flew", "to", "Paris"], tags=["NNP", "VBD", "IN", "NNP"])
+    doc.ents = [Span(doc, 0, 1, "ORG"), Span(doc, 3, 4, "LOC")]
+    with pytest.raises(RecipeError) as info:
+        check_data(nlp, [Example(nlp.make_doc(doc.text), doc)])
+    assert str(info.value) == Errors.E053.format(labels="LOC, ORG", name="ner", known="PER")
+
+
+@pytest.mark.parametrize("factory", ["beam_ner", "textcat", "textcat_multilabel"])
+def test_check_data_refuses_labels_the_component_does_not_know(factory):
+    nlp = spacy.blank("en")
+    nlp.add_pipe(factory)
+    doc = Doc(nlp.vocab, words=["Anna", "sings"])
+    if factory == "beam_ner":
+        doc.ents = [Span(doc, 0, 1, "PER")]
+    else:
+        doc.cats = {"joy": 1.0, "anger": 0.0}
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc)])
+    other = Doc(nlp.vocab, words=["Bob", "shouts"])
+    if factory == "beam_ner":
+        other.ents = [Span(other, 0, 1, "ORG")]
+        expected = Errors.E053.format(labels="ORG", name=factory, known="PER")
+    else:
+        other.cats = {"joy": 0.0, "anger": 0.0, "fear": 1.0}
+        expected = Errors.E053.format(labels="fear", name=factory, known="anger, joy")
+    with pytest.raises(RecipeError) as info:
+        check_data(nlp, [Example(nlp.make_doc(other.text), other)])
+    assert str(info.value) == expected

@@ -16,8 +16,10 @@ from .summary import DataSummary
 # Factory → (description, test on a reference Doc).
 REQUIRED_ANNOTATIONS: dict[str, tuple[str, Callable[[Doc], bool]]] = {
     "ner": ("entity", lambda doc: len(doc.ents) > 0),
+    "beam_ner": ("entity", lambda doc: len(doc.ents) > 0),
     "tagger": ("tag", lambda doc: doc.has_annotation("TAG")),
     "parser": ("dependency", lambda doc: doc.has_annotation("DEP")),
+    "beam_parser": ("dependency", lambda doc: doc.has_annotation("DEP")),
     "morphologizer": ("morphology or POS", lambda doc: doc.has_annotation("MORPH") or doc.has_annotation("POS")),
     "senter": ("sentence boundary", lambda doc: doc.has_annotation("SENT_START")),
     "textcat": ("category (cats)", lambda doc: bool(doc.cats)),
