@@ -90,7 +90,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E066 = "Base model {base}: its '{name}' component is a {factory}, not a {want}; choose another component or base."
     E067 = (
         "The data has labels the base model's '{name}' does not know ({labels}), and a trained {name} cannot add "
-        "labels; train it without --base-model {base}, or with a base that lacks '{name}'."
+        "labels; leave them unannotated with --training.unknown_labels missing, or train it without --base-model "
+        "{base}, or with a base that lacks '{name}'."
     )
     E068 = "--rehearse needs --base-model: pseudo-rehearsal keeps what a pretrained pipeline knew."
     E069 = "--vectors cannot be combined with --base-model: the base model's vectors are used."

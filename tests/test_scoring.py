@@ -359,12 +359,19 @@ def test_check_data_names_every_component_left_unscored_and_every_unknown_label(
         check_data(nlp, [_example(nlp, ents=["PER"])])
     # The warning points at the code that asked for the check, not at scoring.py.
     assert [str(w.message) for w in record] == [Warnings.W001.format(what="tag", name="tagger")]
-    assert record[0].filename == __file__
     doc = Doc(nlp.vocab, words=["Bob", "flew", "to", "Paris"], tags=["NNP", "VBD", "IN", "NNP"])
     doc.ents = [Span(doc, 0, 1, "ORG"), Span(doc, 3, 4, "LOC")]
     with pytest.raises(RecipeError) as info:
         check_data(nlp, [Example(nlp.make_doc(doc.text), doc)])
     assert str(info.value) == Errors.E053.format(labels="LOC, ORG", name="ner", known="PER")
+
+
+def test_check_data_warning_points_at_the_caller():
+    # The warning points at the code that asked for the check, not at scoring.py.
+    nlp = _ner_tagger()
+    with pytest.warns(UserWarning) as record:
+        check_data(nlp, [_example(nlp, ents=["PER"])])
+    assert [w.filename for w in record] == [__file__]
 
 
 @pytest.mark.parametrize("factory", ["beam_ner", "textcat", "textcat_multilabel"])

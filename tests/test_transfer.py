@@ -1,5 +1,6 @@
 """Transfer learning: --base-model (in place, beside, shared tok2vec), --rehearse, --vectors."""
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.config.build import build_config
 from recipe_cli.data.formats import read_docs
+from recipe_cli.errors import Errors
 from recipe_cli.output.metrics import read_rows
 
 runner = CliRunner()
@@ -237,6 +239,75 @@ def test_tagger_and_textcat_finetune_with_rehearsal(tmp_path, component, train, 
     tuned, original = spacy.load(out / "model-best"), spacy.load(base / "model-best")
     assert tuned.get_pipe(component).labels == original.get_pipe(component).labels
     assert check(tuned("Thanks so much, I love this new phone from Apple!"))
+
+
+def _with_new_tag(source: Path, target: Path, sentences: int, tagged: int) -> None:
+    """The first sentences of a .conllu file, the first token of the first `tagged` of them given the XPOS tag
+    NEW, which no base tagger trained on the file knows."""
+    blocks = source.read_text(encoding="utf8").strip().split("\n\n")[:sentences]
+    for i in range(tagged):
+        lines = blocks[i].split("\n")
+        first = next(n for n, line in enumerate(lines) if line.startswith("1\t"))
+        cols = lines[first].split("\t")
+        cols[4] = "NEW"
+        lines[first] = "\t".join(cols)
+        blocks[i] = "\n".join(lines)
+    target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf8")
+
+
+@pytest.mark.slow
+def test_a_base_tagger_given_a_tag_it_lacks_refuses_or_leaves_those_tokens_missing(tmp_path):
+    base = tmp_path / "base"
+    result = _train(["tagger", DATA / "ewt-train.conllu", "--dev", DATA / "ewt-dev.conllu", "-o", base, "-q",
+                     "--training.max_epochs", 1, "--corpora.train.limit", 100])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    new = tmp_path / "new.conllu"
+    _with_new_tag(DATA / "ewt-train.conllu", new, sentences=60, tagged=7)
+    args = ["tagger", new, "--dev", DATA / "ewt-dev.conllu", "--base-model", base / "model-best",
+            "--training.max_epochs", 1]  # fmt: skip
+    refused = _train([*args, "-o", tmp_path / "refused"])
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit)
+    expected = Errors.E067.format(name="tagger", labels="NEW", base=base / "model-best")
+    assert refused.output.strip().splitlines() == [f"error: {expected}"]
+    assert not (tmp_path / "refused").exists()
+    # Streamed from disk (a buffer smaller than the data) or in memory: the same tokens are left unannotated.
+    for name, extra in (("memory", []), ("streamed", ["--training.shuffle_buffer", 20])):
+        out = tmp_path / name
+        result = _train([*args, "-o", out, "--training.unknown_labels", "missing", *extra])
+        assert result.exit_code == 0, result.output
+        assert (
+            "tagger: 7 tokens left unannotated, their labels unknown to the base model's tagger: NEW (7)"
+            in result.output
+        )
+        tuned, original = spacy.load(out / "model-best"), spacy.load(base / "model-best")
+        assert tuned.get_pipe("tagger").labels == original.get_pipe("tagger").labels
+
+
+@pytest.mark.slow
+def test_a_base_textcat_learns_a_new_category(tmp_path):
+    base = tmp_path / "base"
+    result = _train(["textcat", DATA / "goemotions-train.json", "-o", base, "-q", "--training.max_epochs", 1,
+                     "--corpora.train.limit", 150])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    old = spacy.load(base / "model-best").get_pipe("textcat").labels
+    records = json.loads((DATA / "goemotions-dev.json").read_text(encoding="utf8"))
+    # One of the old categories renamed: the new data's documents of it belong to a category the base lacks.
+    renamed = old[0]
+    for _, annotations in records:
+        annotations["cats"] = {("awe" if k == renamed else k): v for k, v in annotations["cats"].items()}
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(records), encoding="utf8")
+    out = tmp_path / "out"
+    result = _train(["textcat", new, "--base-model", base / "model-best", "-o", out, "--training.max_epochs", 2])
+    assert result.exit_code == 0, result.output
+    assert "textcat: new labels added to the base model's: awe" in result.output
+    tuned = spacy.load(out / "model-best")
+    assert tuned.get_pipe("textcat").labels == (*old, "awe")
+    # The new category is learnt: the documents of it are scored higher for it than the others are.
+    docs = list(tuned.pipe(text for text, _ in records))
+    of_it = [doc.cats["awe"] for doc, (_, a) in zip(docs, records, strict=True) if a["cats"].get("awe") == 1.0]
+    others = [doc.cats["awe"] for doc, (_, a) in zip(docs, records, strict=True) if a["cats"].get("awe") != 1.0]
+    assert of_it and sum(of_it) / len(of_it) > sum(others) / len(others), (of_it, others)
 
 
 def test_rehearsal_texts_from_jsonl(tmp_path):

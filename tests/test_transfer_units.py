@@ -29,7 +29,7 @@ from recipe_cli.training.rehearsal import (
     setup_rehearsal,
 )
 from recipe_cli.training.setup import TrainingData
-from recipe_cli.training.transfer import Transfer, add_new_labels, doc_labels, pipeline_from_base
+from recipe_cli.training.transfer import Transfer, UnknownLabels, add_new_labels, doc_labels, pipeline_from_base
 
 LISTENER = "spacy.Tok2VecListener.v1"
 # A tiny tok2vec, so that building, training and loading take a fraction of a second.
@@ -281,21 +281,104 @@ def test_labels_of_a_component_that_cannot_grow_are_refused(base):
     assert "NN" in nlp.get_pipe("tagger").labels and "T0" not in nlp.get_pipe("tagger").labels
 
 
-def test_new_categories_of_a_textcat_are_refused():
-    nlp = _textcat("textcat", [0.0, 0.0, 0.0])
+@pytest.mark.parametrize("factory", ["textcat", "textcat_multilabel"])
+def test_a_resizable_text_classifier_grows_and_keeps_its_old_scores(factory):
+    nlp = _textcat(factory, [1.0, 0.0, -1.0])
+    before = nlp("hello").cats
     doc = nlp.make_doc("hello")
-    doc.cats = {"A": 1.0, "D": 0.0}
-    with pytest.raises(RecipeError, match=r"'textcat' does not know \(D\)"):
-        add_new_labels(nlp, Transfer(base="b", updated=["textcat"]), [Example(nlp.make_doc("hello"), doc)])
+    doc.cats = {"A": 0.0, "E": 1.0, "D": 0.0}
+    added = add_new_labels(nlp, Transfer(base="b", updated=[factory]), [Example(nlp.make_doc("hello"), doc)])
+    assert added == {factory: ["D", "E"]}
+    assert nlp.get_pipe(factory).labels == ("A", "B", "C", "D", "E")
+    after = nlp("hello").cats
+    # The new classes start from the old ones' mean bias (0 here), not from spaCy's -5000, so they can be learnt.
+    if factory == "textcat_multilabel":
+        # Independent classes: the old scores are unchanged; a new class scores as a bias of 0 does.
+        assert [round(after[k], 5) for k in "ABC"] == [round(before[k], 5) for k in "ABC"]
+        assert round(after["D"], 5) == round(after["E"], 5) == 0.5
+    else:
+        # Exclusive classes: the old scores keep their ratios, and share the mass with the new ones.
+        assert round(after["A"] / after["B"], 4) == round(before["A"] / before["B"], 4)
+        assert round(after["D"], 5) == round(after["E"], 5) == round(after["B"], 5)
+        assert round(sum(after.values()), 5) == 1.0
+
+
+def _ensemble(factory):
+    """A text classifier whose model spaCy cannot resize (TextCatEnsemble), trained on one document."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe(factory)
+    doc = nlp.make_doc("hello there")
+    doc.cats = {"A": 1.0, "B": 0.0}
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc)])
+    return nlp
 
 
 @pytest.mark.parametrize("factory", ["textcat", "textcat_multilabel"])
-def test_new_categories_of_either_classifier_are_refused(factory):
-    nlp = _textcat(factory, [0.0, 0.0, 0.0])
-    doc = nlp.make_doc("hello")
-    doc.cats = {"A": 1.0, "E": 1.0}
-    with pytest.raises(RecipeError, match=rf"'{factory}' does not know \(E\)"):
-        add_new_labels(nlp, Transfer(base="b", updated=[factory]), [Example(nlp.make_doc("hello"), doc)])
+def test_a_text_classifier_that_cannot_grow_is_refused_unless_its_new_categories_are_left_missing(factory):
+    nlp = _ensemble(factory)
+    docs = [nlp.make_doc(text) for text in ("one", "two", "three")]
+    docs[0].cats = {"A": 0.0, "B": 0.0, "E": 1.0}  # its class unknown
+    docs[1].cats = {"A": 1.0, "B": 0.0, "E": 0.0}  # its class known
+    docs[2].cats = {"A": 1.0, "B": 1.0}
+    examples = _examples(nlp, *docs)
+    transfer = Transfer(base="the-base", updated=[factory])
+    with pytest.raises(RecipeError) as info:
+        add_new_labels(nlp, transfer, examples)
+    assert str(info.value) == Errors.E067.format(name=factory, labels="E", base="the-base")
+    assert add_new_labels(nlp, transfer, examples, missing=True) == {}
+    assert nlp.get_pipe(factory).labels == ("A", "B")
+    unknown = UnknownLabels.find(nlp, {factory: factory}, examples)
+    assert unknown.counts == {factory: Counter({"E": 2})}
+    assert unknown.describe() == [
+        f"{factory}: 2 documents left unannotated, their labels unknown to the base model's {factory}: E (2)"
+    ]
+    for eg in examples:
+        unknown.erase(eg)
+    # Exclusive classes: the document whose class is unknown keeps no category; independent ones keep the others.
+    first = {} if factory == "textcat" else {"A": 0.0, "B": 0.0}
+    assert [eg.reference.cats for eg in examples] == [first, {"A": 1.0, "B": 0.0}, {"A": 1.0, "B": 1.0}]
+
+
+def test_unknown_tags_are_left_missing_token_by_token(base):
+    nlp = spacy.load(base)
+    transfer = Transfer(base="the-base", updated=["tagger", "ner"])
+    examples = _examples(
+        nlp,
+        _doc(nlp.vocab, "Sara works for Zorg", [(3, 4, "PRODUCT")], tags=["NNP", "T1", "IN", "T1"]),
+        _doc(nlp.vocab, "x y", tags=["T2", "NN"]),
+    )
+    # The ner grows; the tagger cannot, and its new tags are left for UnknownLabels.
+    assert add_new_labels(nlp, transfer, examples, missing=True) == {"ner": ["PRODUCT"]}
+    unknown = UnknownLabels.find(nlp, {"tagger": "tagger", "ner": "ner"}, examples)
+    assert unknown.counts == {"tagger": Counter({"T1": 2, "T2": 1})}
+    assert unknown.describe() == [
+        "tagger: 3 tokens left unannotated, their labels unknown to the base model's tagger: T1 (2), T2 (1)"
+    ]
+    erased = [unknown.erase(eg) for eg in examples]
+    assert [[t.tag_ for t in eg.reference] for eg in erased] == [["NNP", "", "IN", ""], ["", "NN"]]
+    assert _ents(erased[0].reference) == [(3, 4, "PRODUCT")]
+    # Nothing unknown is left.
+    assert UnknownLabels.find(nlp, {"tagger": "tagger"}, examples).counts == {}
+
+
+def test_unknown_morphology_is_left_missing_and_more_than_eight_labels_are_counted():
+    nlp = spacy.blank("en")
+    morphologizer = nlp.add_pipe("morphologizer")
+    doc = Doc(nlp.vocab, words=["Dogs", "run"], morphs=["Number=Plur", ""], pos=["NOUN", "VERB"])
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc)])
+    assert set(morphologizer.labels) == {"Number=Plur|POS=NOUN", "POS=VERB"}
+    words = [f"w{i}" for i in range(10)]
+    new = Doc(nlp.vocab, words=["Cats", *words, "x"], morphs=["Number=Plur", *[f"Case=C{i}" for i in range(10)], ""],
+              pos=["NOUN", *["NOUN"] * 10, ""])  # fmt: skip
+    examples = [Example(nlp.make_doc(new.text), new)]
+    unknown = UnknownLabels.find(nlp, {"morphologizer": "morphologizer"}, examples)
+    assert sorted(unknown.counts["morphologizer"]) == sorted(f"Case=C{i}|POS=NOUN" for i in range(10))
+    (line,) = unknown.describe()
+    assert line.startswith("morphologizer: 10 tokens left unannotated, their labels unknown to the base model's ")
+    assert line.endswith(" and 2 more") and line.count("(1)") == 8
+    unknown.erase(examples[0])
+    ref = examples[0].reference
+    assert [(t.pos_, str(t.morph)) for t in ref] == [("NOUN", "Number=Plur"), *[("", "")] * 10, ("", "")]
 
 
 def test_a_component_without_labels_has_none_to_add(base):

@@ -38,6 +38,7 @@ class ConfigSchemaTraining(BaseModel):
     gpu_allocator: StrictStr | None = Field(..., title="Memory allocator when running on GPU")
     shuffle_buffer: StrictInt = Field(0, title="Examples held to shuffle a corpus streamed from disk (0: read it all into memory)")
     rehearsal: RehearsalSchema = Field(RehearsalSchema(), title="Pseudo-rehearsal when fine-tuning a base model")
+    unknown_labels: Literal["refuse", "missing"] = Field("refuse", title="Labels a base model's component lacks and cannot add: stop, or leave them unannotated")
     accumulate_gradient: StrictInt = Field(..., title="Sub-batches whose gradients are summed per update")
     score_weights: dict[StrictStr, StrictFloat | StrictInt | None] = Field(..., title="Scores to report and their weights for the main score")
     optimizer: Optimizer = Field(..., title="The optimizer to use")

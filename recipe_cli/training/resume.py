@@ -29,7 +29,14 @@ from ..output.metrics import read_rows, write_rows
 from ..output.state import TrainingState, read_state, restore_state
 from ..pipeline import load_pipeline
 from .fit import fit
-from .setup import check_keep_epochs, check_limits, read_training_data, resolve_training, start_rehearsal
+from .setup import (
+    check_keep_epochs,
+    check_limits,
+    leave_unknown_labels_missing,
+    read_training_data,
+    resolve_training,
+    start_rehearsal,
+)
 from .train import train
 
 # Settings a resumed run may change: each can only make the run longer.
@@ -99,6 +106,8 @@ def resume(
         with disk_errors(out):
             write_run_file(out, {**run, "extended": {**extended, **overrides}})
     data = read_training_data(nlp, T)
+    # The same labels left unannotated as the run's start left (its components have the same labels now).
+    leave_unknown_labels_missing(nlp, T, data)
     # The same base-annotated examples as the run had (the base model must still be where it was).
     start_rehearsal(nlp, T, data)
     try:

@@ -27,7 +27,7 @@ from ..pipeline import trained_components
 from .batching import resolve_batcher
 from .rehearsal import setup_rehearsal
 from .schedules import Counted, as_schedule
-from .transfer import Transfer, add_new_labels, pipeline_from_base
+from .transfer import Transfer, UnknownLabels, add_new_labels, labels_to_add, pipeline_from_base
 
 
 @dataclass
@@ -75,6 +75,12 @@ def fit_to_categories(nlp: Language, data: TrainingData, transfer: Transfer | No
     return (trained_components(nlp) if switched else trained), switched
 
 
+def check_new_labels(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
+    """Refuse, before anything is initialised or written, labels a base model's component lacks and cannot add."""
+    if transfer is not None:
+        labels_to_add(nlp, transfer, data.train(), missing=T["unknown_labels"] == "missing")
+
+
 def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
     """With [training.rehearsal] enabled, the base model's examples join the data (a resumed run draws the same)."""
     if T["rehearsal"]["enabled"]:
@@ -89,13 +95,31 @@ def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: T
             nlp.initialize(data.train, sgd=optimizer)
     else:
         # The base's components keep their weights; only added components are initialised.
-        for name, labels in add_new_labels(nlp, transfer, data.train()).items():
+        missing = T["unknown_labels"] == "missing"
+        for name, labels in add_new_labels(nlp, transfer, data.train(), missing=missing).items():
             data.notes.append(f"{name}: new labels added to the base model's: {', '.join(labels)}")
+        leave_unknown_labels_missing(nlp, T, data)
         if transfer.added:
             with nlp.select_pipes(enable=transfer.added):
                 nlp.initialize(data.train, sgd=optimizer)
         data.notes[:0] = transfer.describe()
     start_rehearsal(nlp, T, data)
+
+
+def leave_unknown_labels_missing(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
+    """With [training] unknown_labels = "missing", the labels a trained component lacks and cannot add (a base
+    model's tagger or morphologizer) are left unannotated in the training data, on every pass, and counted."""
+    if T["unknown_labels"] != "missing":
+        return
+    unknown = UnknownLabels.find(nlp, trained_components(nlp), data.train())
+    if not unknown.counts:
+        return
+    if data.streamed:
+        data.train = unknown.wrap(data.train)
+    else:
+        for eg in data.train():
+            unknown.erase(eg)
+    data.notes.extend(unknown.describe())
 
 
 def check_limits(T: dict[str, Any]) -> None:

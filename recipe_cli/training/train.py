@@ -26,6 +26,7 @@ from .setup import (
     TrainingData,
     check_keep_epochs,
     check_limits,
+    check_new_labels,
     create_pipeline,
     fit_to_categories,
     initialize,
@@ -91,6 +92,7 @@ def train(
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
             trained, switched = fit_to_categories(nlp, data, transfer)
+            check_new_labels(nlp, T, data, transfer)
         training = nlp.config["training"]
         if any(key.startswith("batcher.") for key in auto):
             # The recipe: the maximum batch size follows the components and the amount of data.

@@ -7,10 +7,16 @@ keeps what a pretrained component knew, is in rehearsal.py).
   and saved with every epoch. An updated component that shares a tok2vec with kept components gets its own
   copy of it, so that the kept components see the tok2vec they were trained with.
 - ``--vectors``: a pipeline folder with vectors, or a vectors file spaCy's ``init vectors`` reads.
+
+Labels the new data uses that an updated component lacks are added where spaCy can grow the component (ner, and a
+text classifier whose model can be resized, as spaCy's TextCatBOW); a trained tagger or morphologizer cannot add
+labels, and such data is refused unless ``[training] unknown_labels = "missing"``, which leaves those tokens
+unannotated (counted and reported) instead of teaching a label the model has no output for.
 """
 
 import copy
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +28,10 @@ from thinc.api import Config
 from ..errors import Errors, RecipeError
 from ..pipeline import load_pipeline
 
-# Factories whose label set can grow after initialisation.
-GROWING_FACTORIES = ("ner",)
+# Factories whose label set can grow after initialisation (a text classifier can where its model is resizable).
+GROWING_FACTORIES = ("ner", "beam_ner")
+# Factories whose unknown labels can be left unannotated (training.unknown_labels = "missing").
+MASKABLE_FACTORIES = ("tagger", "morphologizer", "textcat", "textcat_multilabel")
 LISTENER = "spacy.Tok2VecListener.v1"
 
 
@@ -112,28 +120,144 @@ def _remove_unused(nlp: Language, t2v_name: str, owners: list[str]) -> None:
     nlp.remove_pipe(t2v_name)
 
 
-def add_new_labels(nlp: Language, transfer: Transfer, examples: Iterable[Example]) -> dict[str, list[str]]:
-    """Add the labels of the training data that the updated components lack; refuse those that cannot grow.
+def add_new_labels(
+    nlp: Language, transfer: Transfer, examples: Iterable[Example], *, missing: bool = False
+) -> dict[str, list[str]]:
+    """Add the labels of the training data that the updated components lack (see labels_to_add).
 
     RETURNS (Dict[str, List[str]]): component → labels added.
+    """
+    added = labels_to_add(nlp, transfer, examples, missing=missing)
+    for name, new in added.items():
+        proc = nlp.get_pipe(name)
+        known = len(getattr(proc, "labels", ()))
+        for label in new:
+            proc.add_label(label)  # type: ignore[attr-defined]
+        if nlp.get_pipe_meta(name).factory in ("textcat", "textcat_multilabel"):
+            _start_new_classes(proc, known)
+    return added
+
+
+def labels_to_add(
+    nlp: Language, transfer: Transfer, examples: Iterable[Example], *, missing: bool = False
+) -> dict[str, list[str]]:
+    """The labels of the training data that the updated components lack and can add; refuse (E067) those of a
+    component that cannot grow, unless missing (they are then left unannotated, see UnknownLabels).
+
+    RETURNS (Dict[str, List[str]]): component → labels to add.
     """
     wanted: dict[str, set[str]] = {name: set() for name in transfer.updated}
     factories = {name: nlp.get_pipe_meta(name).factory for name in transfer.updated}
     for eg in examples:
         for name, factory in factories.items():
             wanted[name].update(doc_labels(eg.reference, factory))
-    added: dict[str, list[str]] = {}
+    to_add: dict[str, list[str]] = {}
     for name, labels in wanted.items():
         proc = nlp.get_pipe(name)
         new = sorted(labels - set(getattr(proc, "labels", ())))
         if not new:
             continue
-        if factories[name] not in GROWING_FACTORIES:
+        if can_grow(proc, factories[name]):
+            to_add[name] = new
+        elif not (missing and factories[name] in MASKABLE_FACTORIES):
             raise RecipeError(Errors.E067.format(name=name, labels=", ".join(new[:8]), base=transfer.base))
-        for label in new:
-            proc.add_label(label)  # type: ignore[attr-defined]
-        added[name] = new
-    return added
+    return to_add
+
+
+def can_grow(proc: Any, factory: str) -> bool:
+    """Whether a trained component can add labels: ner can, and a model spaCy can resize (TextCatBOW)."""
+    return factory in GROWING_FACTORIES or bool(getattr(proc, "is_resizable", False))
+
+
+def _start_new_classes(proc: Any, known: int) -> None:
+    """Give a resized text classifier's new classes the mean bias of its old ones. spaCy's resize gives them a bias
+    of -5000, which keeps the old predictions exactly but which Adam, moving a weight by about the learning rate
+    per update, would need millions of updates to bring into play: the new classes would never be predicted."""
+    layer = proc.model.get_ref("output_layer")
+    if known and layer.has_param("b"):
+        bias = layer.get_param("b").copy()
+        bias[known:] = bias[:known].mean()
+        layer.set_param("b", bias)
+
+
+@dataclass
+class UnknownLabels:
+    """The labels trained components lack and cannot add, to be left unannotated in the training data: a token's
+    tag or morphology, a document's category (with exclusive classes, all of that document's categories)."""
+
+    # Component → label → how many tokens (tagger, morphologizer) or documents (text classifiers) carry it.
+    counts: dict[str, Counter]
+    factories: dict[str, str]
+
+    @classmethod
+    def find(cls, nlp: Language, trained: dict[str, str], examples: Iterable[Example]) -> "UnknownLabels":
+        """The labels of the examples that the trained components (name → factory) lack and cannot add."""
+        components = {
+            name: factory
+            for name, factory in trained.items()
+            if factory in MASKABLE_FACTORIES and not can_grow(nlp.get_pipe(name), factory)
+        }
+        known = {name: set(getattr(nlp.get_pipe(name), "labels", ())) for name in components}
+        counts: dict[str, Counter] = {name: Counter() for name in components}
+        for eg in examples:
+            for name, factory in components.items():
+                counts[name].update(label for label in _labels(eg.reference, factory) if label not in known[name])
+        return cls({name: found for name, found in counts.items() if found}, components)
+
+    def erase(self, eg: Example) -> Example:
+        """Leave the example's unknown labels unannotated (in place; a second call finds nothing left)."""
+        doc = eg.reference
+        for name, counts in self.counts.items():
+            factory = self.factories[name]
+            if factory == "tagger":
+                for token in doc:
+                    if token.tag_ in counts:
+                        token.tag_ = ""
+            elif factory == "morphologizer":
+                for token in doc:
+                    if (token.pos_ or str(token.morph)) and _morph_label(
+                        doc, token.morph.to_dict(), token.pos_
+                    ) in counts:
+                        token.pos_ = ""
+                        token.set_morph(None)  # type: ignore[attr-defined]
+            else:
+                unknown = [label for label in doc.cats if label in counts]
+                if factory == "textcat" and any(doc.cats[label] >= 0.5 for label in unknown):
+                    # Exclusive classes: a document whose class is unknown says nothing of the others either.
+                    doc.cats = {}
+                for label in unknown:
+                    doc.cats.pop(label, None)
+        return eg
+
+    def wrap(self, train: Callable[[], Iterable[Example]]) -> Callable[[], Iterator[Example]]:
+        """The training corpus with the unknown labels left unannotated on every pass."""
+
+        def erased() -> Iterator[Example]:
+            for eg in train():
+                yield self.erase(eg)
+
+        return erased
+
+    def describe(self) -> list[str]:
+        lines = []
+        for name, counts in self.counts.items():
+            what = "documents" if self.factories[name].startswith("textcat") else "tokens"
+            labels = ", ".join(f"{label} ({n:,})" for label, n in counts.most_common(8))
+            more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
+            lines.append(
+                f"{name}: {sum(counts.values()):,} {what} left unannotated, their labels unknown to the base "
+                f"model's {name}: {labels}{more}"
+            )
+        return lines
+
+
+def _labels(doc: Doc, factory: str) -> list[str]:
+    """Every label a document uses, once per token (tagger, morphologizer) or once (text classifiers)."""
+    if factory == "tagger":
+        return [t.tag_ for t in doc if t.tag_]
+    if factory == "morphologizer":
+        return [_morph_label(doc, t.morph.to_dict(), t.pos_) for t in doc if t.pos_ or str(t.morph)]
+    return sorted(doc_labels(doc, factory))
 
 
 def doc_labels(doc: Doc, factory: str) -> set[str]:
