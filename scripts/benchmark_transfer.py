@@ -15,10 +15,27 @@ tweets count as false positives), and `old_f` over the 6 WNUT17 types alone (pre
 Target: with rehearsal, the old task keeps >= 90% of the base's score and the new task ends within 2 points
 of plain fine-tuning.
 
+--scenario new-type: the case pseudo-rehearsal exists for, a new entity type taught to a model that knows others.
+1. Base: `recipe-train ner` on UNER English dev (PER/LOC/ORG), 90% of its sentences; the other 10% (seeded) as dev.
+2. New data: WNUT17 train with only its `product` spans kept (every other token outside an entity), as an
+   annotator adding one type delivers it; dev likewise from WNUT17 dev. Each variant, --seeds seeds each:
+     plain        --base-model BASE
+     rehearse     --base-model BASE --rehearse               (the base fills in PER/LOC/ORG on the new texts)
+     rehearse-raw --base-model BASE --rehearse EWT-TEXTS     (raw UD English EWT train texts)
+     distill      --base-model BASE --rehearse --training.rehearsal.mode distill
+     joint        no base: from scratch on both data sets joined (old spans + product spans), the upper bound
+                  of a user who still has the old data
+3. Old task: UNER English test, F over PER/LOC/ORG (predictions of product left out). New task: WNUT17 test, F of
+   product alone (spaCy's ents_per_type). Target: --rehearse keeps >= 90% of the base's old-task F and ends within
+   2 points of plain fine-tuning on product.
+A re-run with the same --out continues: the base and every finished run are kept.
+
 Usage: python scripts/benchmark_transfer.py [--base-epochs 15] [--epochs 10] [--variants plain,rehearse,...]
        [--base PATH (reuse a trained base)] [--out bench-transfer]
-       python scripts/benchmark_transfer.py --smoke   (the bundled WNUT17 and UNER slices, one epoch each, the
-       plain and rehearse-raw variants, a temporary folder)
+       python scripts/benchmark_transfer.py --scenario new-type [--seeds 3] [--base-epochs 15] [--epochs 10]
+       [--out bench-transfer-new-type]
+       python scripts/benchmark_transfer.py --smoke [--scenario new-type]   (the bundled WNUT17 and UNER slices,
+       one epoch each, two variants (new-type: plain and rehearse, one seed), a temporary folder)
 Writes OUT/results.json and prints a Markdown table.
 """
 
@@ -39,6 +56,17 @@ OLD_TRAIN, OLD_DEV, OLD_TEST = WNUT / "wnut17train.conll", WNUT / "emerging.dev.
 NEW_TRAIN, NEW_TEST = UNER / "en_ewt-ud-dev.iob2", UNER / "en_ewt-ud-test.iob2"
 # --smoke: the slices the tests use (WNUT17 dev doubles as its test), the training sets cut to 40 sentences.
 SMOKE_LIMIT = ["--corpora.train.limit", "40"]
+EWT_TRAIN = SHARED / "ud-english-ewt" / "en_ewt-ud-train.conllu"
+# --scenario new-type: the base's types, the type the new data brings, and the variants (None: no base model).
+OLD_TYPES = ("PER", "LOC", "ORG")
+NEW_TYPE = "product"
+NEW_TYPE_VARIANTS: dict[str, list[str] | None] = {
+    "plain": [],
+    "rehearse": ["--rehearse"],
+    "rehearse-raw": ["--rehearse", "{raw}"],
+    "distill": ["--rehearse", "--training.rehearsal.mode", "distill"],
+    "joint": None,
+}
 
 VARIANTS = {
     "plain": [],
@@ -110,13 +138,18 @@ def ner_scores(model: Path, data: Path, old_labels: set[str]) -> dict[str, float
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", choices=["relabel", "new-type"], default="relabel")
     parser.add_argument("--base-epochs", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--variants", default="plain,rehearse,rehearse-raw,rehearse-raw-missing")
+    parser.add_argument("--variants", default=None, help="comma list (default: the scenario's)")
+    parser.add_argument("--seeds", type=int, default=3, help="new-type: seeds per variant")
     parser.add_argument("--base", type=Path, help="a trained base pipeline to reuse (skips step 1)")
     parser.add_argument("--out", type=Path, default=None, help="default: bench-transfer (--smoke: a temporary folder)")
     parser.add_argument("--smoke", action="store_true", help="the bundled slices, one epoch: checks that it runs")
     args = parser.parse_args()
+    if args.scenario == "new-type":
+        return new_type(args)
+    args.variants = args.variants or "plain,rehearse,rehearse-raw,rehearse-raw-missing"
     global OLD_TRAIN, OLD_DEV, OLD_TEST, NEW_TRAIN, NEW_TEST
     limit: list[str] = []
     if args.smoke:
@@ -163,6 +196,176 @@ def main() -> int:
     print(report(results))
     print(f"Results in {args.out / 'results.json'}")
     return 0
+
+
+def new_type(args: argparse.Namespace) -> int:
+    """A base that knows PER/LOC/ORG taught `product` from data that annotates nothing else (see the docstring)."""
+    uner_dev, uner_test = NEW_TRAIN, NEW_TEST
+    wnut_train, wnut_dev, wnut_test, ewt = OLD_TRAIN, OLD_DEV, OLD_TEST, EWT_TRAIN
+    limit: list[str] = []
+    variants = (args.variants or ",".join(NEW_TYPE_VARIANTS)).split(",")
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-transfer-smoke-"))
+        args.base_epochs, args.epochs, args.seeds, limit = 1, 1, 1, SMOKE_LIMIT
+        variants = args.variants.split(",") if args.variants else ["plain", "rehearse"]
+        uner_dev, uner_test = BUNDLED / "uner-entities-dev.iob2", BUNDLED / "uner-entities-test.iob2"
+        wnut_train, wnut_dev, wnut_test = (BUNDLED / n for n in ("wnut17-train.conll", "wnut17-dev.conll",
+                                                                 "wnut17-dev.conll"))  # fmt: skip
+        ewt = BUNDLED / "ewt-train.conllu"
+    out: Path = args.out or Path("bench-transfer-new-type")
+    for path in (uner_dev, uner_test, wnut_train, wnut_dev, wnut_test, ewt):
+        if not path.is_file():
+            print(f"Benchmark data not found: {path} (the full corpora live in ../shared/data). Nothing measured.")
+            return 1
+    unknown = [v for v in variants if v not in NEW_TYPE_VARIANTS]
+    if unknown:
+        print(f"Unknown variant(s) {', '.join(unknown)}; the new-type scenario has {', '.join(NEW_TYPE_VARIANTS)}")
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    files = new_type_data(out, uner_dev, wnut_train, wnut_dev, ewt)
+    results_path = out / "results.json"
+    results: dict = json.loads(results_path.read_text()) if results_path.exists() else {"runs": {}}
+    results.update({"scenario": "new-type", "machine": machine(), "epochs": args.epochs,
+                    "base_epochs": args.base_epochs, "data": {k: str(v) for k, v in files.items()}})  # fmt: skip
+    common = ["--training.patience", "0", "-q", "--overwrite", *limit]
+    base = out / "base" / "model-best"
+    if "base" not in results["runs"] or not base.is_dir():
+        print(f"== base: ner on UNER English dev (90%), {args.base_epochs} epochs", flush=True)
+        seconds = recipe_train(["ner", str(files["base-train"]), "--dev", str(files["base-dev"]), "-o",
+                                str(out / "base"), "--seed", "0", "--training.max_epochs", str(args.base_epochs),
+                                *common], out / "base.log")  # fmt: skip
+        results["runs"]["base"] = {"seconds": seconds, **type_scores(base, uner_test, wnut_test)}
+        results_path.write_text(json.dumps(results, indent=2))
+    # Seed by seed: a run stopped part-way has every variant on its first seeds.
+    for seed in range(args.seeds):
+        for name in variants:
+            key = f"{name}/seed-{seed}"
+            if key in results["runs"]:
+                continue
+            print(f"== {key}", flush=True)
+            run_out = out / name / f"seed-{seed}"
+            extra = NEW_TYPE_VARIANTS[name]
+            if extra is None:
+                train = ["ner", str(files["base-train"]), str(files["new-train"]), "--dev", str(files["base-dev"]),
+                         "--dev", str(files["new-dev"])]  # fmt: skip
+                extra = []
+            else:
+                train = ["ner", str(files["new-train"]), "--dev", str(files["new-dev"]), "--base-model", str(base)]
+                extra = [a.format(raw=files["raw"]) for a in extra]
+            seconds = recipe_train([*train, "-o", str(run_out), "--seed", str(seed), "--training.max_epochs",
+                                    str(args.epochs), *common, *extra], out / f"{name}-seed-{seed}.log")  # fmt: skip
+            results["runs"][key] = {"seconds": seconds, "args": extra,
+                                    **type_scores(run_out / "model-best", uner_test, wnut_test)}  # fmt: skip
+            results_path.write_text(json.dumps(results, indent=2))
+    print(new_type_report(results))
+    print(f"Results in {results_path}")
+    return 0
+
+
+def new_type_data(out: Path, uner_dev: Path, wnut_train: Path, wnut_dev: Path, ewt: Path) -> dict[str, Path]:
+    """The scenario's files in OUT: the base's data (UNER dev, a seeded 10% held out), the new data (WNUT17 with
+    only its product spans) and the raw texts (EWT train, one per line). Kept when they are there already."""
+    import random
+
+    import spacy
+    from spacy.tokens import DocBin
+
+    from recipe_cli.data.formats import read_docs
+
+    files = {name: out / f"{name}.spacy" for name in ("base-train", "base-dev", "new-train", "new-dev")}
+    files["raw"] = out / "ewt-train-texts.txt"
+    if all(path.exists() for path in files.values()):
+        return files
+    nlp = spacy.blank("en")
+    docs = list(read_docs(uner_dev, nlp))
+    order = list(range(len(docs)))
+    random.Random(0).shuffle(order)
+    held = set(order[: max(1, len(docs) // 10)])
+    DocBin(docs=[d for i, d in enumerate(docs) if i not in held]).to_disk(files["base-train"])
+    DocBin(docs=[d for i, d in enumerate(docs) if i in held]).to_disk(files["base-dev"])
+    for name, path in (("new-train", wnut_train), ("new-dev", wnut_dev)):
+        kept = []
+        for doc in read_docs(path, nlp):
+            doc.set_ents([e for e in doc.ents if e.label_ == NEW_TYPE], default="outside")
+            kept.append(doc)
+        DocBin(docs=kept).to_disk(files[name])
+    texts = [
+        line[len("# text = ") :] for line in ewt.read_text(encoding="utf8").splitlines() if line.startswith("# text = ")
+    ]
+    files["raw"].write_text("".join(text + "\n" for text in texts), encoding="utf8")
+    return files
+
+
+def type_scores(model: Path, old_test: Path, new_test: Path) -> dict[str, dict[str, float]]:
+    """old: F over the base's types on the old test set (predictions of other types left out), and each type's F;
+    new: the new type's F on the new test set (spaCy's ents_per_type)."""
+    import spacy
+    from spacy.scorer import get_ner_prf
+    from spacy.tokens import Doc
+    from spacy.training import Example
+
+    from recipe_cli.data.formats import read_docs
+
+    nlp = spacy.load(model)
+    scores: dict[str, dict[str, float]] = {}
+    for task, path in (("old", old_test), ("new", new_test)):
+        refs = list(read_docs(path, nlp))
+        inputs = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in refs]
+        preds = list(nlp.pipe(inputs, batch_size=128))
+        if task == "old":
+            for pred in preds:
+                pred.set_ents([e for e in pred.ents if e.label_ in OLD_TYPES], default="outside")
+            prf = get_ner_prf([Example(p, r) for p, r in zip(preds, refs, strict=True)])
+            per_type = prf["ents_per_type"]
+            scores["old"] = {
+                "f": prf["ents_f"],
+                **{label: per_type.get(label, {}).get("f", 0.0) for label in OLD_TYPES},
+            }
+        else:
+            per_type = get_ner_prf([Example(p, r) for p, r in zip(preds, refs, strict=True)])["ents_per_type"]
+            scores["new"] = {"f": per_type.get(NEW_TYPE, {}).get("f", 0.0)}
+    return scores
+
+
+def new_type_report(results: dict) -> str:
+    import statistics
+
+    runs = results["runs"]
+    base_old = runs["base"]["old"]["f"]
+    by_variant: dict[str, dict[int, dict]] = {}
+    for key, run in runs.items():
+        if "/seed-" in key:
+            name, seed = key.split("/seed-")
+            by_variant.setdefault(name, {})[int(seed)] = run
+
+    def spread(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+
+    plain = by_variant.get("plain", {})
+    lines = [
+        f"New type: base ner on UNER English dev (PER/LOC/ORG, {results['base_epochs']} epochs); each variant "
+        f"{results['epochs']} epochs on WNUT17 train with only {NEW_TYPE} annotated; model-best; mean ± sd over seeds",
+        "",
+        f"| run | n | UNER test F (PER/LOC/ORG) | kept of base | PER | LOC | ORG | WNUT17 test F ({NEW_TYPE}) "
+        "| vs plain (points, paired) | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| base | 1 | {base_old:.3f} | 100% | "
+        + " | ".join(f"{runs['base']['old'][t]:.3f}" for t in OLD_TYPES)
+        + f" | {runs['base']['new']['f']:.3f} | | {runs['base']['seconds']:.0f} |",
+    ]
+    for name, seeds in by_variant.items():
+        old = [run["old"]["f"] for run in seeds.values()]
+        new = [run["new"]["f"] for run in seeds.values()]
+        paired = [seeds[s]["new"]["f"] - plain[s]["new"]["f"] for s in seeds if s in plain]
+        vs = f"{statistics.mean(paired) * 100:+.1f}" if paired and name != "plain" else ""
+        kept = statistics.mean(old) / base_old if base_old else 0.0
+        types = " | ".join(f"{statistics.mean(run['old'][t] for run in seeds.values()):.3f}" for t in OLD_TYPES)
+        seconds = statistics.mean(run["seconds"] for run in seeds.values())
+        lines.append(
+            f"| {name} | {len(seeds)} | {spread(old)} | {kept:.0%} | {types} | {spread(new)} | {vs} | {seconds:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def report(results: dict) -> str:

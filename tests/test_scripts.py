@@ -69,6 +69,14 @@ def test_benchmark_transfer_smoke(tmp_path):
 
 
 @pytest.mark.slow
+def test_benchmark_transfer_new_type_smoke(tmp_path):
+    _smoke("benchmark_transfer.py", tmp_path / "out", "--scenario", "new-type")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(results["runs"]) == {"base", "plain/seed-0", "rehearse/seed-0"}
+    assert set(results["runs"]["rehearse/seed-0"]["old"]) == {"f", "PER", "LOC", "ORG"}
+
+
+@pytest.mark.slow
 def test_mutation_smoke(tmp_path):
     _smoke("mutation.py", tmp_path / "out", "--jobs", "1")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
