@@ -57,6 +57,13 @@ def cli_errors() -> Iterator[None]:
             raise typer.Exit(1) from None
 
 
+class Recipe(str, Enum):
+    """--recipe choices (config.build.RECIPES)."""
+
+    default = "default"
+    literal = "literal"
+
+
 class SpanAlignment(str, Enum):
     """--span-alignment choices (the corpus reader's span_alignment setting)."""
 

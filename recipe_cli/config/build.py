@@ -45,6 +45,12 @@ def default_config_path(component: str) -> Path:
     return configs_dir() / f"{component}.cfg"
 
 
+# The recipes a run can start from: the packaged defaults, or RECIPE.md §1-§5 to the letter (its [training]
+# blocks replace the defaults' before a config file, the environment and the command line are applied).
+RECIPES = ("default", "literal")
+LITERAL_RECIPE_FILE = "recipe-literal.cfg"
+
+
 def parse_components(spec: str) -> list[str]:
     """Split "tagger,parser" into known component names, in order."""
     names = [name.strip() for name in spec.split(",") if name.strip()]
@@ -214,16 +220,21 @@ def build_config(
     config_path: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    recipe_name: str = "default",
 ) -> TrainingConfig:
     """The config to train with: packaged recipe < config file < environment < command line.
 
     components (List[str]): components to train (their packaged configs are the recipe).
+    recipe_name (str): "default" (the packaged configs) or "literal" (RECIPE.md's [training] blocks in their
+        place); departures are reported against it.
     config_path (Optional[Path]): a user's spaCy config; what it sets wins over the recipe.
     overrides (Mapping[str, Any]): dotted command-line overrides, applied last.
     environ (Mapping[str, str]): environment with RECIPE_* / SPACY_CONFIG_OVERRIDES variables.
     RETURNS (TrainingConfig): the config (not interpolated) and what shaped it.
     """
     recipe = recipe_config(components)
+    if recipe_name == "literal":
+        recipe = literal_recipe(recipe)
     config, notes = (recipe, []) if config_path is None else merge_user_config(recipe, read_config(config_path))
     env = env_overrides(config, environ or {})
     config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
@@ -231,6 +242,15 @@ def build_config(
     if config.get("paths", {}).get("vectors"):
         notes.extend(use_static_vectors(config))
     return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config), notes=notes)
+
+
+def literal_recipe(recipe: Config) -> Config:
+    """The packaged config with the literal recipe's [training] blocks (recipe-literal.cfg) in place of its own."""
+    literal = read_config(configs_dir() / LITERAL_RECIPE_FILE)
+    merged = copy.deepcopy(dict(recipe))
+    for key, block in literal["training"].items():
+        merged["training"][key] = copy.deepcopy(block)
+    return Config(merged)
 
 
 def use_static_vectors(config: Config) -> list[str]:
