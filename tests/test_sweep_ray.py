@@ -27,7 +27,8 @@ RUNNER = Path(__file__).parent / "ray_cluster_runner.py"
 # Seconds the cluster run may take in all (start, sweep, kill, retries, stop), and the local pool's run.
 CLUSTER_DEADLINE = 240
 POOL_TIMEOUT = 180
-# Four short trials (2 variants × 2 seeds, 3 epochs of 100 examples each) whose scores differ.
+# Two short trials (2 variants, 3 epochs of 100 examples each) whose scores differ; the cluster's worker node has a
+# CPU for each, so both are running when it is killed.
 SPEC = """\
 tasks:
   emo:
@@ -35,7 +36,7 @@ tasks:
     train: {data}/goemotions-train.json
     dev: {data}/goemotions-dev.json
     test: {data}/goemotions-dev.json
-seeds: 2
+seeds: 1
 common: {{training.max_epochs: 3, corpora.train.limit: 100, training.optimizer.learn_rate: 0.01}}
 variants:
   recipe: {{}}
@@ -171,5 +172,5 @@ def test_a_sweep_on_a_ray_cluster_survives_a_killed_node(tmp_path):
 
     # The same results, and the same table but for the timings, as the local pool's.
     assert _results(sweep) == _results(tmp_path / "pool")
-    assert len(_results(sweep)) == 4
+    assert len(_results(sweep)) == 2
     assert _table(sweep) == _table(tmp_path / "pool")
