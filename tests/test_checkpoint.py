@@ -245,3 +245,42 @@ def test_rebase_config_paths_rebases_relative_paths_that_exist_where_the_run_sta
     paths_only = {"paths": {"dev": "dev.conll"}}
     rebase_config_paths(paths_only, run)
     assert paths_only == {"paths": {"dev": str(tmp_path / "dev.conll")}}
+
+
+def _blank_with_optimizer():
+    from thinc.api import Adam
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp, Adam(0.001)
+
+
+def test_save_epoch_saves_what_before_to_disk_returns(tmp_path):
+    nlp, optimizer = _blank_with_optimizer()
+
+    def before_to_disk(pipeline):
+        pipeline.meta["description"] = "changed before saving"
+        return pipeline
+
+    save_epoch(
+        nlp, optimizer, tmp_path / "epoch-001", evaluate=lambda: (0.5, {"f": 0.5}), before_to_disk=before_to_disk
+    )
+    meta = srsly.read_json(tmp_path / "epoch-001" / "meta.json")
+    assert meta["description"] == "changed before saving" and meta["performance"] == {"f": 0.5}
+
+
+@pytest.mark.parametrize("fails", ["evaluate", "write_state"])
+def test_a_failed_save_raises_its_own_error_and_leaves_nothing_behind(tmp_path, fails):
+    """Whether the failure comes before the temporary folder exists (evaluate) or after (the state): the error
+    is the one raised, not one from the tidying, and nothing but the earlier epoch is left."""
+    nlp, optimizer = _blank_with_optimizer()
+    save_epoch(nlp, optimizer, tmp_path / "epoch-001", evaluate=lambda: (0.1, {}))
+
+    def boom(*args):
+        raise OSError(28, "No space left on device")
+
+    evaluate = boom if fails == "evaluate" else (lambda: (0.2, {}))
+    write_state = boom if fails == "write_state" else None
+    with pytest.raises(OSError, match="No space left on device"):
+        save_epoch(nlp, optimizer, tmp_path / "epoch-002", evaluate=evaluate, write_state=write_state)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-001"]
