@@ -284,3 +284,16 @@ def test_a_failed_save_raises_its_own_error_and_leaves_nothing_behind(tmp_path, 
     with pytest.raises(OSError, match="No space left on device"):
         save_epoch(nlp, optimizer, tmp_path / "epoch-002", evaluate=evaluate, write_state=write_state)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-001"]
+
+
+def test_a_save_replaces_what_a_killed_save_left_beside_the_folder(tmp_path):
+    """A run killed mid-save can leave .NAME.tmp (half written) and .NAME.old (the folder being replaced): the next
+    save of NAME writes over both and leaves neither."""
+    nlp, _ = _blank_with_optimizer()
+    for leftover in (".model-last.tmp", ".model-last.old"):
+        (tmp_path / leftover).mkdir()
+        (tmp_path / leftover / "stale.txt").write_text("from a killed run", encoding="utf8")
+    save_pipeline(nlp, tmp_path / "model-last")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-last"]
+    assert not (tmp_path / "model-last" / "stale.txt").exists()
+    assert (tmp_path / "model-last" / "meta.json").is_file()

@@ -227,3 +227,16 @@ def test_rehearsal_examples_join_the_update_or_make_a_rehearse_step(setup, monke
     distill = _Rehearse(examples[8:], 2, distill=True)
     list(_epochs(nlp, T, examples, rehearse=distill))
     assert distill.asked == [4, 4] and updated == [4, 4] and rehearsed == [8, 8]
+
+
+def test_by_default_each_epoch_shuffles_the_whole_corpus_at_once(setup):
+    """With no shuffle_buffer, an epoch's examples come in the order one whole-corpus shuffle by the rng gives."""
+    nlp, T, examples = setup
+    order = []
+    list(
+        train_epochs(nlp, T["optimizer"], lambda: examples, batcher=T["batcher"], dropouts=iter(lambda: 0.1, None),
+                     rng=random.Random(5), max_epochs=1,
+                     after_update=lambda info, batch: order.extend(id(eg) for eg in batch))
+    )  # fmt: skip
+    expected = [id(eg) for eg in shuffled(examples, random.Random(5), 0)]
+    assert order == expected and order != [id(eg) for eg in examples]
