@@ -113,3 +113,11 @@ def test_benchmark_sweep_smoke(tmp_path):
     assert 0 < modes["jobs-1"]["driver_seconds"][0] < modes["jobs-1"]["seconds"][0]
     rows = (tmp_path / "out" / "jobs-1" / "trials.jsonl").read_text().splitlines()
     assert len(rows) == 2
+
+
+@pytest.mark.slow
+def test_evidence_spacy_smoke(tmp_path):
+    result = _smoke("evidence_spacy.py", tmp_path / "out")
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(rows) == {"emo"} and rows["emo"]["epochs"] == 1 and 0.0 <= rows["emo"]["test_score"] <= 1.0
+    assert "| emo | textcat | 1 |" in result.stdout and "not run" in result.stdout
