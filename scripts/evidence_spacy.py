@@ -73,6 +73,7 @@ def main() -> int:
 
 
 def smoke_spec(out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
     path = out / "smoke.yml"
     data = {"train": str(BUNDLED / "goemotions-train.json"), "dev": str(BUNDLED / "goemotions-dev.json"),
             "test": str(BUNDLED / "goemotions-dev.json")}  # fmt: skip
