@@ -240,3 +240,52 @@ def test_by_default_each_epoch_shuffles_the_whole_corpus_at_once(setup):
     )  # fmt: skip
     expected = [id(eg) for eg in shuffled(examples, random.Random(5), 0)]
     assert order == expected and order != [id(eg) for eg in examples]
+
+
+def test_a_shuffle_buffer_shuffles_the_stream_through_it(setup):
+    nlp, T, examples = setup
+    order = []
+    list(
+        train_epochs(nlp, T["optimizer"], lambda: examples, batcher=T["batcher"], dropouts=iter(lambda: 0.1, None),
+                     rng=random.Random(5), max_epochs=1, shuffle_buffer=7,
+                     after_update=lambda info, batch: order.extend(id(eg) for eg in batch))
+    )  # fmt: skip
+    assert order == [id(eg) for eg in shuffled(examples, random.Random(5), 7)]
+    assert order != [id(eg) for eg in shuffled(examples, random.Random(5), 0)]
+
+
+def test_an_epoch_without_examples_keeps_the_counters_it_started_with(setup):
+    nlp, T, _ = setup
+    (info,) = train_epochs(nlp, T["optimizer"], lambda: [], batcher=T["batcher"], dropouts=iter(lambda: 0.1, None),
+                           rng=random.Random(0), max_epochs=3, first_epoch=3, step=40, words=900)  # fmt: skip
+    assert (info.epoch, info.step, info.words, info.finished) == (3, 40, 900, True)
+
+
+def test_a_failed_update_names_the_stage_the_epoch_the_step_and_the_batch(setup):
+    from recipe_cli.errors import Errors, StageError
+    from recipe_cli.output.failures import describe_batch
+
+    nlp, T, examples = setup
+    batches = []
+
+    def batcher(stream):
+        for batch in T["batcher"](stream):
+            batches.append(batch)
+            yield batch
+
+    def before_update(nlp, info):
+        if info["step"] == 2:
+            raise ValueError("boom")
+
+    with pytest.raises(StageError) as caught:
+        list(
+            train_epochs(nlp, T["optimizer"], lambda: examples, batcher=batcher, dropouts=iter(lambda: 0.1, None),
+                         rng=random.Random(0), max_epochs=2, first_epoch=2, before_update=before_update)
+        )  # fmt: skip
+    error = caught.value
+    assert len(batches) == 3
+    where = f" in epoch 2, step 3 ({describe_batch(batches[-1])})"
+    assert (error.stage, error.where) == ("Update", where)
+    assert isinstance(error.error, ValueError)
+    assert str(error) == Errors.E070.format(stage="Update", where=where, error="ValueError: boom")
+    assert error.details and error.details[0].startswith("batch: ")
