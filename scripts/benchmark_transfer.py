@@ -25,6 +25,7 @@ of plain fine-tuning.
      distill      --base-model BASE --rehearse --training.rehearsal.mode distill
      joint        no base: from scratch on both data sets joined (old spans + product spans), the upper bound
                   of a user who still has the old data
+     (and with --variants: rehearse-ratio-2, --rehearse with twice as many rehearsal examples per batch)
 3. Old task: UNER English test, F over PER/LOC/ORG (predictions of product left out). New task: WNUT17 test, F of
    product alone (spaCy's ents_per_type). Target: --rehearse keeps >= 90% of the base's old-task F and ends within
    2 points of plain fine-tuning on product.
@@ -66,7 +67,10 @@ NEW_TYPE_VARIANTS: dict[str, list[str] | None] = {
     "rehearse-raw": ["--rehearse", "{raw}"],
     "distill": ["--rehearse", "--training.rehearsal.mode", "distill"],
     "joint": None,
+    # Not run by default: twice as many rehearsal examples as new ones in each batch.
+    "rehearse-ratio-2": ["--rehearse", "--training.rehearsal.ratio", "2"],
 }
+DEFAULT_NEW_TYPE_VARIANTS = ["plain", "rehearse", "rehearse-raw", "distill", "joint"]
 
 VARIANTS = {
     "plain": [],
@@ -203,7 +207,7 @@ def new_type(args: argparse.Namespace) -> int:
     uner_dev, uner_test = NEW_TRAIN, NEW_TEST
     wnut_train, wnut_dev, wnut_test, ewt = OLD_TRAIN, OLD_DEV, OLD_TEST, EWT_TRAIN
     limit: list[str] = []
-    variants = (args.variants or ",".join(NEW_TYPE_VARIANTS)).split(",")
+    variants = args.variants.split(",") if args.variants else DEFAULT_NEW_TYPE_VARIANTS
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-transfer-smoke-"))
         args.base_epochs, args.epochs, args.seeds, limit = 1, 1, 1, SMOKE_LIMIT
