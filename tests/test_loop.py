@@ -289,3 +289,49 @@ def test_a_failed_update_names_the_stage_the_epoch_the_step_and_the_batch(setup)
     assert isinstance(error.error, ValueError)
     assert str(error) == Errors.E070.format(stage="Update", where=where, error="ValueError: boom")
     assert error.details and error.details[0].startswith("batch: ")
+
+
+def _spied(nlp, monkeypatch):
+    """nlp.update and nlp.rehearse recording what they were given (update still updates)."""
+    calls = []
+    real_update = nlp.update
+
+    def update(batch, **kwargs):
+        calls.append(("update", len(batch), kwargs))
+        return real_update(batch, **kwargs)
+
+    def rehearse(examples, **kwargs):
+        calls.append(("rehearse", len(examples), kwargs))
+        return {}
+
+    monkeypatch.setattr(nlp, "update", update)
+    monkeypatch.setattr(nlp, "rehearse", rehearse)
+    return calls
+
+
+@pytest.mark.parametrize("distill", [True, False])
+def test_rehearsal_examples_join_the_batch_or_follow_it_in_a_distill_step(setup, monkeypatch, distill):
+    """A rehearse callable without `distill` (or with it false) adds its examples to the batch; with distill, they
+    go to nlp.rehearse after the update, with the run's optimizer. The update gets the schedule's dropout, the
+    run's optimizer and the epoch's losses; before_update gets the pipeline."""
+    nlp, T, examples = setup
+    calls = _spied(nlp, monkeypatch)
+
+    def rehearse(n):
+        return examples[:2]
+
+    if distill:
+        rehearse.distill = True  # type: ignore[attr-defined]
+    seen = []
+    (info,) = train_epochs(nlp, T["optimizer"], lambda: examples[:6], batcher=lambda stream: [list(stream)],
+                           dropouts=iter(lambda: 0.25, None), rng=random.Random(0), max_epochs=1, rehearse=rehearse,
+                           before_update=lambda pipeline, state: seen.append(pipeline is nlp))  # fmt: skip
+    assert seen == [True]
+    if distill:
+        assert [(name, n) for name, n, _ in calls] == [("update", 6), ("rehearse", 2)]
+        assert calls[1][2]["sgd"] is T["optimizer"] and calls[1][2]["losses"] == {}
+    else:
+        assert [(name, n) for name, n, _ in calls] == [("update", 8)]
+    kwargs = calls[0][2]
+    assert kwargs["drop"] == 0.25 and kwargs["sgd"] is T["optimizer"]
+    assert kwargs["losses"] is info.losses and set(info.losses) == {"tok2vec", "tagger"}
