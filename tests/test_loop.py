@@ -336,3 +336,17 @@ def test_rehearsal_examples_join_the_batch_or_follow_it_in_a_distill_step(setup,
     kwargs = calls[0][2]
     assert kwargs["drop"] == 0.25 and kwargs["sgd"] is T["optimizer"] and kwargs["exclude"] == ["not-a-component"]
     assert kwargs["losses"] is info.losses and set(info.losses) == {"tok2vec", "tagger"}
+
+
+@pytest.mark.parametrize("accumulate,sub_batches", [(1, [8, 8]), (2, [4, 4, 4, 4]), (3, [3, 3, 2, 3, 3, 2])])
+def test_accumulate_gradient_splits_each_batch_into_that_many_sub_batches(setup, monkeypatch, accumulate, sub_batches):
+    """1: one nlp.update per batch, with the optimizer; N > 1: N sub-batches per batch (sizes rounded up), each
+    without the optimizer (sgd=False), their summed gradients applied once per batch."""
+    nlp, T, examples = setup
+    calls = _spied(nlp, monkeypatch)
+    list(
+        train_epochs(nlp, T["optimizer"], lambda: examples[:16], batcher=lambda egs: (lambda e: [e[:8], e[8:]])(list(egs)),
+                     dropouts=iter(lambda: 0.1, None), rng=random.Random(0), max_epochs=1, accumulate_gradient=accumulate)
+    )  # fmt: skip
+    assert [n for _, n, _ in calls] == sub_batches
+    assert {id(kwargs["sgd"]) for _, _, kwargs in calls} == {id(T["optimizer"]) if accumulate == 1 else id(False)}
