@@ -326,7 +326,7 @@ def test_rehearsal_examples_join_the_batch_or_follow_it_in_a_distill_step(setup,
     (info,) = train_epochs(nlp, T["optimizer"], lambda: examples[:6], batcher=lambda stream: [list(stream)],
                            dropouts=iter(lambda: 0.25, None), rng=random.Random(0), max_epochs=1, rehearse=rehearse,
                            before_update=lambda pipeline, state: seen.append(pipeline is nlp),
-                           exclude=["not-a-component"])  # fmt: skip
+                           exclude=["not-a-component"], annotating_components=["tagger"])  # fmt: skip
     assert seen == [True]
     if distill:
         assert [(name, n) for name, n, _ in calls] == [("update", 6), ("rehearse", 2)]
@@ -335,6 +335,7 @@ def test_rehearsal_examples_join_the_batch_or_follow_it_in_a_distill_step(setup,
         assert [(name, n) for name, n, _ in calls] == [("update", 8)]
     kwargs = calls[0][2]
     assert kwargs["drop"] == 0.25 and kwargs["sgd"] is T["optimizer"] and kwargs["exclude"] == ["not-a-component"]
+    assert kwargs["annotates"] == ["tagger"]
     assert kwargs["losses"] is info.losses and set(info.losses) == {"tok2vec", "tagger"}
 
 
