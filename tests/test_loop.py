@@ -351,3 +351,35 @@ def test_accumulate_gradient_splits_each_batch_into_that_many_sub_batches(setup,
     )  # fmt: skip
     assert [n for _, n, _ in calls] == sub_batches
     assert {id(kwargs["sgd"]) for _, _, kwargs in calls} == {id(T["optimizer"]) if accumulate == 1 else id(False)}
+
+
+def test_a_shuffle_buffer_of_one_keeps_the_order_and_none_shuffles_everything():
+    items = list(range(50))
+    assert list(shuffled(items, random.Random(3), 1)) == items
+    assert list(shuffled(items, random.Random(3))) == list(shuffled(items, random.Random(3), 0)) != items
+
+
+@pytest.mark.parametrize("accumulate,sub_batches", [(2, [4, 4, 4, 4]), (8, [1] * 16)])
+def test_sub_batches_get_the_updates_settings_and_function_components_are_left_alone(
+    setup, monkeypatch, accumulate, sub_batches
+):
+    """Every sub-batch's nlp.update gets the dropout, the epoch's losses, the excluded and the annotating
+    components; finishing the update skips components that are plain functions (no model, no is_trainable)."""
+    from spacy.language import Language
+
+    @Language.component("recipe_test_passthrough")
+    def passthrough(doc):
+        return doc
+
+    nlp, T, examples = setup
+    nlp.add_pipe("recipe_test_passthrough")
+    calls = _spied(nlp, monkeypatch)
+    (info,) = train_epochs(nlp, T["optimizer"], lambda: examples[:16], batcher=lambda e: (lambda e: [e[:8], e[8:]])(list(e)),
+                           dropouts=iter(lambda: 0.3, None), rng=random.Random(0), max_epochs=1,
+                           accumulate_gradient=accumulate, exclude=["not-a-component"],
+                           annotating_components=["tagger"])  # fmt: skip
+    assert [n for _, n, _ in calls] == sub_batches
+    for _, _, kwargs in calls:
+        assert kwargs == {"drop": 0.3, "sgd": False, "losses": info.losses, "exclude": ["not-a-component"],
+                          "annotates": ["tagger"]}  # fmt: skip
+        assert kwargs["losses"] is info.losses
