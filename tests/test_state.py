@@ -223,3 +223,26 @@ def test_counted_replays_a_saved_position():
     replayed = Counted(iter(range(100)), drawn=values.drawn)
     assert replayed.drawn == 3 and next(replayed) == next(values) == 3
     assert iter(replayed) is replayed
+
+
+def test_layers_are_named_past_components_without_a_model_and_a_shared_layer_once():
+    from recipe_cli.output.state import _nodes
+
+    nlp, _ = _trained()
+    nlp.add_pipe("sentencizer", first=True)  # no model at all
+    tagger = nlp.get_pipe("tagger")
+    names = list(_nodes(nlp))
+    assert names == [f"tagger/{i}" for i, _ in enumerate(tagger.model.walk())]
+    # A second component sharing the tagger's model: its layers are named once, under the first.
+    nlp.add_pipe("tagger", name="again")
+    nlp.get_pipe("again").model = tagger.model
+    assert list(_nodes(nlp)) == names
+
+
+def test_the_state_folder_is_made_with_its_parents_and_may_exist_already(tmp_path):
+    nlp, optimizer = _trained()
+    state = TrainingState(epoch=1, step=3, words=30, best_score=0.5, best_epoch=1, draws={}, rngs={})
+    folder = tmp_path / ".epoch-001.tmp" / "state"
+    save_state(nlp, optimizer, state, folder)
+    save_state(nlp, optimizer, state, folder)  # written again over itself (a retried save)
+    assert read_state(folder) == state
