@@ -56,6 +56,7 @@ TESTS = ["tests"]
 # The fast tests, in one process, in file order (mutmut runs each mutant's tests itself, several mutants at once).
 # test_layout.py reads the source itself, which mutmut rewrites (every function becomes a trampoline to its mutants);
 # the trampoline is also one more frame between a warning and the code that asked for it.
+# Changing them (or TESTS) makes mutmut forget every verdict and test all mutants again: hours.
 PYTEST_ARGS = ["-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-m", "not slow",
                "--ignore=tests/test_layout.py",
                "--deselect=tests/test_scoring.py::test_check_data_warning_points_at_the_caller"]  # fmt: skip
