@@ -116,8 +116,9 @@ def raw_texts(path: Path, out: Path) -> Path:
     return raw
 
 
-def ner_scores(model: Path, data: Path, old_labels: set[str]) -> dict[str, float]:
-    """ents_f over every predicted type, and old_f over old_labels alone (other predictions dropped)."""
+def ner_scores(model: Path, data: Path, old_labels: set[str]) -> dict:
+    """ents_f over every predicted type, and old_f over old_labels alone (other predictions dropped); the F of each
+    type, over every prediction (per_type) and over old_labels' alone (old_per_type)."""
     import spacy
     from spacy.scorer import get_ner_prf
     from spacy.tokens import Doc
@@ -137,7 +138,9 @@ def ner_scores(model: Path, data: Path, old_labels: set[str]) -> dict[str, float
         kept.append(Example(pred, ref))
     old = get_ner_prf(kept)
     return {"ents_f": everything["ents_f"], "old_f": old["ents_f"], "ents_p": everything["ents_p"],
-            "ents_r": everything["ents_r"]}  # fmt: skip
+            "ents_r": everything["ents_r"],
+            "per_type": {label: prf["f"] for label, prf in everything["ents_per_type"].items()},
+            "old_per_type": {label: prf["f"] for label, prf in old["ents_per_type"].items()}}  # fmt: skip
 
 
 def main() -> int:
@@ -304,34 +307,13 @@ def new_type_data(out: Path, uner_dev: Path, wnut_train: Path, wnut_dev: Path, e
 
 def type_scores(model: Path, old_test: Path, new_test: Path) -> dict[str, dict[str, float]]:
     """old: F over the base's types on the old test set (predictions of other types left out), and each type's F;
-    new: the new type's F on the new test set (spaCy's ents_per_type)."""
-    import spacy
-    from spacy.scorer import get_ner_prf
-    from spacy.tokens import Doc
-    from spacy.training import Example
-
-    from recipe_cli.data.formats import read_docs
-
-    nlp = spacy.load(model)
-    scores: dict[str, dict[str, float]] = {}
-    for task, path in (("old", old_test), ("new", new_test)):
-        # WNUT17's test file (emerging.test.annotated) is CoNLL without the extension.
-        refs = list(read_docs(path, nlp, format="iob" if path.suffix == ".annotated" else "auto"))
-        inputs = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in refs]
-        preds = list(nlp.pipe(inputs, batch_size=128))
-        if task == "old":
-            for pred in preds:
-                pred.set_ents([e for e in pred.ents if e.label_ in OLD_TYPES], default="outside")
-            prf = get_ner_prf([Example(p, r) for p, r in zip(preds, refs, strict=True)])
-            per_type = prf["ents_per_type"]
-            scores["old"] = {
-                "f": prf["ents_f"],
-                **{label: per_type.get(label, {}).get("f", 0.0) for label in OLD_TYPES},
-            }
-        else:
-            per_type = get_ner_prf([Example(p, r) for p, r in zip(preds, refs, strict=True)])["ents_per_type"]
-            scores["new"] = {"f": per_type.get(NEW_TYPE, {}).get("f", 0.0)}
-    return scores
+    new: the new type's F on the new test set (spaCy's ents_per_type). Both test sets are IOB files."""
+    old = ner_scores(model, old_test, set(OLD_TYPES))
+    new = ner_scores(model, new_test, set())
+    return {
+        "old": {"f": old["old_f"], **{label: old["old_per_type"].get(label, 0.0) for label in OLD_TYPES}},
+        "new": {"f": new["per_type"].get(NEW_TYPE, 0.0)},
+    }
 
 
 def new_type_report(results: dict) -> str:

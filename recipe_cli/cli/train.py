@@ -86,13 +86,14 @@ def train_cli(
         ),
     ] = None,
     recipe: Annotated[
-        Recipe,
+        Recipe | None,
         Opt(
             "--recipe",
-            help="The recipe to start from: the packaged defaults, or RECIPE.md's settings to the letter (a config "
-            "file, the environment and --section.key values still win over either)",
+            help="The recipe to start from: the packaged defaults (default), or RECIPE.md's settings to the letter "
+            "(a config file, the environment and --section.key values still win over either)",
+            show_default=False,
         ),
-    ] = Recipe.default,
+    ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Print only errors and the final summary")] = False,
     vectors: Annotated[
         Path | None,
@@ -139,8 +140,7 @@ def train_cli(
         if resume is not None:
             options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,
                        "--span-alignment": span_alignment, "--output": output, "--vectors": vectors,
-                       "--base-model": base_model,
-                       "--recipe": recipe if recipe != Recipe.default else None}  # fmt: skip
+                       "--base-model": base_model, "--recipe": recipe}  # fmt: skip
             check_resume_options(resume, free, options, EXTENDING)
             resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs)
             return
@@ -150,7 +150,7 @@ def train_cli(
                               base_model=base_model, rehearse=free.rehearse,
                               span_alignment=span_alignment.value if span_alignment else None)  # fmt: skip
         training_config = build_config(components, config_path=config, overrides={**named, **free.overrides},
-                                       environ=os.environ, recipe_name=recipe.value)  # fmt: skip
+                                       environ=os.environ, recipe_name=recipe.value if recipe else "default")  # fmt: skip
         output = output if output is not None else default_output(paths[0], components)
         train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
               dry_run=dry_run, keep_epochs=keep_epochs or 0)  # fmt: skip

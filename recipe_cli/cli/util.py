@@ -58,7 +58,7 @@ def cli_errors() -> Iterator[None]:
 
 
 class Recipe(str, Enum):
-    """--recipe choices (config.build.RECIPES)."""
+    """--recipe choices (build_config's recipe_name)."""
 
     default = "default"
     literal = "literal"

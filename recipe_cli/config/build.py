@@ -45,9 +45,8 @@ def default_config_path(component: str) -> Path:
     return configs_dir() / f"{component}.cfg"
 
 
-# The recipes a run can start from: the packaged defaults, or RECIPE.md §1-§5 to the letter (its [training]
-# blocks replace the defaults' before a config file, the environment and the command line are applied).
-RECIPES = ("default", "literal")
+# RECIPE.md §1-§5 to the letter (build_config's recipe_name "literal"): its [training] blocks replace the packaged
+# defaults' before a config file, the environment and the command line are applied.
 LITERAL_RECIPE_FILE = "recipe-literal.cfg"
 
 

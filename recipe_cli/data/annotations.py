@@ -16,15 +16,16 @@ from .summary import DataSummary
 # Factory → (description, test on a reference Doc).
 REQUIRED_ANNOTATIONS: dict[str, tuple[str, Callable[[Doc], bool]]] = {
     "ner": ("entity", lambda doc: len(doc.ents) > 0),
-    "beam_ner": ("entity", lambda doc: len(doc.ents) > 0),
     "tagger": ("tag", lambda doc: doc.has_annotation("TAG")),
     "parser": ("dependency", lambda doc: doc.has_annotation("DEP")),
-    "beam_parser": ("dependency", lambda doc: doc.has_annotation("DEP")),
     "morphologizer": ("morphology or POS", lambda doc: doc.has_annotation("MORPH") or doc.has_annotation("POS")),
     "senter": ("sentence boundary", lambda doc: doc.has_annotation("SENT_START")),
     "textcat": ("category (cats)", lambda doc: bool(doc.cats)),
     "textcat_multilabel": ("category (cats)", lambda doc: bool(doc.cats)),
 }
+# spaCy's beam-search variants need what their greedy twins need.
+REQUIRED_ANNOTATIONS["beam_ner"] = REQUIRED_ANNOTATIONS["ner"]
+REQUIRED_ANNOTATIONS["beam_parser"] = REQUIRED_ANNOTATIONS["parser"]
 
 
 def missing_annotations(examples: Iterable[Example], components: dict[str, str]) -> dict[str, str]:

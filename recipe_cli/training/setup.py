@@ -27,7 +27,7 @@ from ..pipeline import trained_components
 from .batching import resolve_batcher
 from .rehearsal import setup_rehearsal
 from .schedules import Counted, as_schedule
-from .transfer import Transfer, UnknownLabels, add_new_labels, labels_to_add, pipeline_from_base
+from .transfer import Transfer, UnknownLabels, add_new_labels, pipeline_from_base
 
 
 @dataclass
@@ -75,10 +75,15 @@ def fit_to_categories(nlp: Language, data: TrainingData, transfer: Transfer | No
     return (trained_components(nlp) if switched else trained), switched
 
 
-def check_new_labels(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
-    """Refuse, before anything is initialised or written, labels a base model's component lacks and cannot add."""
-    if transfer is not None:
-        labels_to_add(nlp, transfer, data.train(), missing=T["unknown_labels"] == "missing")
+def add_base_labels(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
+    """Add the data's new labels to the base model's components that can grow, and refuse (E067) those that
+    cannot unless training.unknown_labels = "missing": while the data is checked, before anything is initialised
+    or written."""
+    if transfer is None:
+        return
+    missing = T["unknown_labels"] == "missing"
+    for name, labels in add_new_labels(nlp, transfer, data.train(), missing=missing).items():
+        data.notes.append(f"{name}: new labels added to the base model's: {', '.join(labels)}")
 
 
 def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
@@ -94,10 +99,8 @@ def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: T
         with nlp.select_pipes(disable=T["frozen_components"]):
             nlp.initialize(data.train, sgd=optimizer)
     else:
-        # The base's components keep their weights; only added components are initialised.
-        missing = T["unknown_labels"] == "missing"
-        for name, labels in add_new_labels(nlp, transfer, data.train(), missing=missing).items():
-            data.notes.append(f"{name}: new labels added to the base model's: {', '.join(labels)}")
+        # The base's components keep their weights (the data's new labels added by add_base_labels); only added
+        # components are initialised.
         leave_unknown_labels_missing(nlp, T, data)
         if transfer.added:
             with nlp.select_pipes(enable=transfer.added):

@@ -24,9 +24,9 @@ from .batching import auto_max_batch_size, planned_updates
 from .fit import fit
 from .setup import (
     TrainingData,
+    add_base_labels,
     check_keep_epochs,
     check_limits,
-    check_new_labels,
     create_pipeline,
     fit_to_categories,
     initialize,
@@ -92,7 +92,7 @@ def train(
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
             trained, switched = fit_to_categories(nlp, data, transfer)
-            check_new_labels(nlp, T, data, transfer)
+            add_base_labels(nlp, T, data, transfer)
         training = nlp.config["training"]
         if any(key.startswith("batcher.") for key in auto):
             # The recipe: the maximum batch size follows the components and the amount of data.

@@ -30,8 +30,10 @@ from ..pipeline import load_pipeline
 
 # Factories whose label set can grow after initialisation (a text classifier can where its model is resizable).
 GROWING_FACTORIES = ("ner", "beam_ner")
+# Factories whose labels are those of tokens.
+TOKEN_FACTORIES = ("tagger", "morphologizer")
 # Factories whose unknown labels can be left unannotated (training.unknown_labels = "missing").
-MASKABLE_FACTORIES = ("tagger", "morphologizer", "textcat", "textcat_multilabel")
+MASKABLE_FACTORIES = (*TOKEN_FACTORIES, "textcat", "textcat_multilabel")
 LISTENER = "spacy.Tok2VecListener.v1"
 
 
@@ -123,45 +125,33 @@ def _remove_unused(nlp: Language, t2v_name: str, owners: list[str]) -> None:
 def add_new_labels(
     nlp: Language, transfer: Transfer, examples: Iterable[Example], *, missing: bool = False
 ) -> dict[str, list[str]]:
-    """Add the labels of the training data that the updated components lack (see labels_to_add).
+    """Add the labels of the training data that the updated components lack, where they can grow; refuse (E067)
+    those of a component that cannot, unless missing (they are then left unannotated, see UnknownLabels).
 
     RETURNS (Dict[str, List[str]]): component → labels added.
-    """
-    added = labels_to_add(nlp, transfer, examples, missing=missing)
-    for name, new in added.items():
-        proc = nlp.get_pipe(name)
-        known = len(getattr(proc, "labels", ()))
-        for label in new:
-            proc.add_label(label)  # type: ignore[attr-defined]
-        if nlp.get_pipe_meta(name).factory in ("textcat", "textcat_multilabel"):
-            _start_new_classes(proc, known)
-    return added
-
-
-def labels_to_add(
-    nlp: Language, transfer: Transfer, examples: Iterable[Example], *, missing: bool = False
-) -> dict[str, list[str]]:
-    """The labels of the training data that the updated components lack and can add; refuse (E067) those of a
-    component that cannot grow, unless missing (they are then left unannotated, see UnknownLabels).
-
-    RETURNS (Dict[str, List[str]]): component → labels to add.
     """
     wanted: dict[str, set[str]] = {name: set() for name in transfer.updated}
     factories = {name: nlp.get_pipe_meta(name).factory for name in transfer.updated}
     for eg in examples:
         for name, factory in factories.items():
             wanted[name].update(doc_labels(eg.reference, factory))
-    to_add: dict[str, list[str]] = {}
+    added: dict[str, list[str]] = {}
     for name, labels in wanted.items():
         proc = nlp.get_pipe(name)
         new = sorted(labels - set(getattr(proc, "labels", ())))
         if not new:
             continue
-        if can_grow(proc, factories[name]):
-            to_add[name] = new
-        elif not (missing and factories[name] in MASKABLE_FACTORIES):
+        if not can_grow(proc, factories[name]):
+            if missing and factories[name] in MASKABLE_FACTORIES:
+                continue
             raise RecipeError(Errors.E067.format(name=name, labels=", ".join(new[:8]), base=transfer.base))
-    return to_add
+        known = len(proc.labels)  # type: ignore[attr-defined]
+        for label in new:
+            proc.add_label(label)  # type: ignore[attr-defined]
+        if factories[name] in ("textcat", "textcat_multilabel"):
+            _start_new_classes(proc, known)
+        added[name] = new
+    return added
 
 
 def can_grow(proc: Any, factory: str) -> bool:
@@ -252,25 +242,28 @@ class UnknownLabels:
 
 
 def _labels(doc: Doc, factory: str) -> list[str]:
-    """Every label a document uses, once per token (tagger, morphologizer) or once (text classifiers)."""
-    if factory == "tagger":
-        return [t.tag_ for t in doc if t.tag_]
-    if factory == "morphologizer":
-        return [_morph_label(doc, t.morph.to_dict(), t.pos_) for t in doc if t.pos_ or str(t.morph)]
+    """Every label a document uses: once per token (tagger, morphologizer), or once (text classifiers)."""
+    if factory in TOKEN_FACTORIES:
+        return _token_labels(doc, factory)
     return sorted(doc_labels(doc, factory))
 
 
 def doc_labels(doc: Doc, factory: str) -> set[str]:
     if factory == "ner":
         return {ent.label_ for ent in doc.ents}
-    if factory in ("tagger",):
-        return {t.tag_ for t in doc if t.tag_}
+    if factory in TOKEN_FACTORIES:
+        return set(_token_labels(doc, factory))
     if factory in ("textcat", "textcat_multilabel"):
         return set(doc.cats)
-    if factory == "morphologizer":
-        # As the morphologizer names its labels: the features with the POS as one more ("Number=Sing|POS=NOUN").
-        return {_morph_label(doc, t.morph.to_dict(), t.pos_) for t in doc if t.pos_ or str(t.morph)}
     return set()
+
+
+def _token_labels(doc: Doc, factory: str) -> list[str]:
+    """The label of each annotated token: its tag, or (as the morphologizer names its labels) its features with
+    the POS as one more ("Number=Sing|POS=NOUN")."""
+    if factory == "tagger":
+        return [t.tag_ for t in doc if t.tag_]
+    return [_morph_label(doc, t.morph.to_dict(), t.pos_) for t in doc if t.pos_ or str(t.morph)]
 
 
 def _morph_label(doc: Doc, features: dict[str, str], pos: str) -> str:
