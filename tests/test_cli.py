@@ -533,3 +533,11 @@ def test_subprocesses_import_this_working_tree(tmp_path):
     code = "import recipe_cli; print(recipe_cli.__file__)"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert Path(result.stdout.strip()).resolve().parent == ROOT / "recipe_cli"
+
+
+def test_the_command_line_starts_without_scipy():
+    """Every `python -m recipe_cli` process (a sweep's trainers and evaluators too) imports the sweep's commands;
+    scipy.stats, which takes over a second to import, waits until a report computes its statistics."""
+    code = "import sys, recipe_cli.cli.main; print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

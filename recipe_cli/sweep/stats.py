@@ -14,8 +14,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy import stats
-
 ALPHA = 0.05
 BETTER, WORSE, UNCLEAR = "better", "worse", "no clear difference"
 
@@ -61,6 +59,10 @@ def paired(variant: dict[int, float], baseline: dict[int, float]) -> Comparison:
         # Every seed moved by the same amount: no spread to test against (scipy gives nan).
         p = 1.0 if abs(mean) <= 1e-12 else 0.0
         return Comparison(n, diffs, mean, mean, mean, p, None, UNCLEAR)
+    # Imported here, not with the module: scipy.stats takes over a second to import, and every `python -m
+    # recipe_cli` process (each trial's trainer and evaluator among them) imports this module.
+    from scipy import stats
+
     half = stats.t.ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
     p = float(stats.ttest_rel([variant[s] for s in seeds], [baseline[s] for s in seeds]).pvalue)
     return Comparison(n, diffs, mean, mean - half, mean + half, p, None, UNCLEAR)
