@@ -79,8 +79,11 @@ def main() -> int:
     end = time.monotonic() + deadline
     loopback_up()
     # Token authentication, as Ray ≥ 2.59 wants it: every node and the driver see the same token.
+    # The head's health checks every 0.5 s, a node dead after 3 failed (Ray's defaults, 3 s and 5, take 15 s to
+    # notice the killed node: the retries would wait for them).
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_TMPDIR=tmp,
-                      RAY_USAGE_STATS_ENABLED="0")  # fmt: skip
+                      RAY_USAGE_STATS_ENABLED="0", RAY_health_check_period_ms="500",
+                      RAY_health_check_failure_threshold="3")  # fmt: skip
     report: dict = {"killed": [], "in_progress": {}}
     try:
         ray_cli("start", "--head", "--port", str(PORT), "--node-ip-address", "127.0.0.1", "--num-cpus", "0",

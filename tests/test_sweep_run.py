@@ -28,7 +28,7 @@ def write_spec(folder: Path) -> Path:
         "tasks": {"emo": {"component": "textcat", "train": str(DATA / "goemotions-train.json"),
                           "dev": str(DATA / "goemotions-dev.json"), "test": str(DATA / "goemotions-dev.json")}},
         "seeds": 2,
-        "common": {"training.max_epochs": 2, "corpora.train.limit": 300},
+        "common": {"training.max_epochs": 2, "corpora.train.limit": 150},
         "variants": {"recipe": {}, "constant-batch": {"training.batcher.size.start": "auto"}},
     }  # fmt: skip
     path = folder / "spec.yml"
@@ -78,7 +78,7 @@ def test_rows_equal_recipe_eval_of_each_model_best(sweep):
 
 def test_constant_batch_keeps_the_recipes_maximum(sweep):
     out, _ = sweep
-    # 300 training examples: the textcat maximum 64, halved below 1000 and again below 500.
+    # 150 training examples: the textcat maximum 64, halved below 1000 and again below 500.
     constant = [m["batch_size"] for m in srsly.read_jsonl(out / "trials/emo/constant-batch/seed-1/metrics.jsonl")]
     compounding = [m["batch_size"] for m in srsly.read_jsonl(out / "trials/emo/recipe/seed-1/metrics.jsonl")]
     assert constant == [16, 16]
