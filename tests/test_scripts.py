@@ -121,3 +121,14 @@ def test_evidence_spacy_smoke(tmp_path):
     rows = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(rows) == {"emo"} and rows["emo"]["epochs"] == 1 and 0.0 <= rows["emo"]["test_score"] <= 1.0
     assert "| emo | textcat | 1 |" in result.stdout and "not run" in result.stdout
+
+
+def test_evidence_report_smoke(tmp_path):
+    """Made-up rows of two tasks, one unfinished: the page says which, and decides no default before the end."""
+    _smoke("evidence_report.py", tmp_path / "out")
+    page = (tmp_path / "out" / "evidence.md").read_text()
+    assert (tmp_path / "out" / "evidence" / "results.png").stat().st_size > 0
+    assert "**45 of 54 trials finished**; finished tasks: ner." in page
+    assert "| dropout-share | better | no clear difference (n=2, unfinished) |" in page
+    assert "- `dropout-share`: undecided: the study has not finished (better on ner, worse on no task so far)." in page
+    assert "### ner (ner)" in page and "### textcat (textcat)" in page

@@ -1,0 +1,262 @@
+"""The evidence study's page: docs/evidence.md and docs/evidence/results.png, from a run of scripts/evidence.yml.
+
+Reads the study's folder (what `recipe-sweep scripts/evidence.yml -o evidence` wrote, finished or not) and
+writes, in this order:
+  - the summary: each variant against the recipe (the packaged defaults), task by task: better / worse / no clear
+    difference by the sweep's rule (every seed's paired difference on the same side of 0 and the Holm-corrected
+    paired t-test below 0.05), or "not run yet";
+  - RECIPE.md §8's rule for each candidate: it becomes the default when it is better than the recipe on at least
+    one task and worse on none; decided only once every task of the study has finished;
+  - the goal: the default against spaCy's own settings on each task, in test score and in time to quality (the
+    seconds until a trial's dev score first reaches spacy-default's mean best dev score, seed against seed, by
+    the same rule, lower is better);
+  - per task, the table `recipe-sweep report evidence --quality-of spacy-default` prints, and the plot;
+  - `spacy train` itself beside the spacy-default row, where scripts/evidence_spacy.py has run;
+  - the spec, and the commands that reproduce the page.
+
+Usage: python scripts/evidence_report.py [--sweep evidence] [--spacy evidence-spacy] [--out docs]
+       python scripts/evidence_report.py --smoke   (a study folder made of the bundled test slices' rows
+                                                   written here, no training; a temporary output folder)
+"""
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SPEC = REPO / "scripts" / "evidence.yml"
+BASELINE = "recipe"
+SPACY = "spacy-default"
+CANDIDATES = ("dropout-share", "constant-dropout", "fast-compounding")
+ELEMENTS_OFF = ("constant-batch", "no-averaging", "no-grad-clip", "no-l2")
+NOT_RUN = "not run yet"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sweep", type=Path, default=REPO / "evidence", help="the study's folder")
+    parser.add_argument("--spacy", type=Path, default=REPO / "evidence-spacy", help="evidence_spacy.py's folder")
+    parser.add_argument("--out", type=Path, default=None, help="default: docs (--smoke: a temporary folder)")
+    parser.add_argument("--smoke", action="store_true", help="made-up rows, no training: checks that it runs")
+    args = parser.parse_args()
+    from recipe_cli.errors import RecipeError
+
+    if args.smoke:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="evidence-report-smoke-"))
+        args.sweep = smoke_sweep(args.out / "study")
+    out: Path = args.out or REPO / "docs"
+    try:
+        page = build_page(args.sweep, args.spacy)
+    except RecipeError as e:
+        print(e)
+        return 1
+    (out / "evidence").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.sweep / "results.png", out / "evidence" / "results.png")
+    (out / "evidence.md").write_text(page, encoding="utf8")
+    print(f"Wrote {out / 'evidence.md'} and {out / 'evidence' / 'results.png'}")
+    return 0
+
+
+def build_page(sweep: Path, spacy_folder: Path) -> str:
+    """The page's Markdown; writes the sweep's own results.json/.md/.png on the way (as recipe-sweep report)."""
+    from recipe_cli.sweep.report import build_report, markdown, write_report
+
+    report = build_report(sweep, BASELINE, quality_of=SPACY)
+    write_report(sweep, report)
+    meta = json.loads((sweep / "sweep.json").read_text(encoding="utf8"))
+    tasks = list(meta["tasks"])
+    finished = [task for task in tasks if task in report["tasks"] and not _unfinished(report, task)]
+    total, left = len(meta.get("trials", [])), len(report["unfinished"])
+
+    lines = ["# Evidence: what each element of the recipe buys, and the defaults it chose", ""]
+    lines += [
+        f"The study: [`scripts/evidence.yml`](../scripts/evidence.yml), {len(tasks)} tasks on real corpora, each "
+        f"variant trained with several seeds and scored on the task's test split (model-best, chosen on dev). "
+        f"Status: **{total - left} of {total} trials finished**"
+        + (f"; finished tasks: {', '.join(finished) or 'none yet'}." if left else ", every task finished."),
+        "",
+        "Every comparison is seed against seed (the same seed trains both variants), against the recipe as "
+        "packaged: *better* (*worse*) only when every seed's difference is above (below) 0 and the paired t-test, "
+        "Holm-corrected across the variants of a task, gives p < 0.05; anything else is *no clear difference*. One "
+        "seed moves NER F1 by about a point, so single runs decide nothing here.",
+        "",
+        "## Summary: each variant against the recipe",
+        "",
+        "| variant | " + " | ".join(tasks) + " |",
+        "|---|" + "---|" * len(tasks),
+    ]
+    variants = [v for v in meta["variants"] if v != BASELINE]
+    for variant in variants:
+        cells = [_verdict(report, task, variant) for task in tasks]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Rows: spaCy's own training settings (`spacy-default`); the candidates for a better default; each element "
+        "of the recipe switched off (a *worse* there means the element helps).",
+        "",
+        "## The defaults (RECIPE.md §8)",
+        "",
+        "A candidate becomes the default when it is better than the recipe on at least one task and worse on none.",
+        "",
+    ]
+    for candidate in CANDIDATES:
+        lines.append(f"- `{candidate}`: {_decision(report, tasks, candidate, left)}")
+    lines += ["", "## The goal: the default against spaCy's settings", ""]
+    lines += [
+        "| task | recipe test score | spacy-default | score | recipe s to quality | spacy-default | time to quality |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    times = time_to_quality(sweep, report)
+    for task in tasks:
+        entry = report["tasks"].get(task)
+        if not entry or BASELINE not in entry["variants"] or SPACY not in entry["variants"]:
+            lines.append(f"| {task} | {NOT_RUN} | | | | | |")
+            continue
+        ours, theirs = entry["variants"][BASELINE], entry["variants"][SPACY]
+        score = _flip(entry["comparisons"].get(SPACY, {}).get("verdict"))
+        lines.append(
+            f"| {task} | {ours['mean']:.4f} | {theirs['mean']:.4f} | {score} | {_seconds(ours)} | "
+            f"{_seconds(theirs)} | {times.get(task, '')} |"
+        )
+    lines += [
+        "",
+        "*score* and *time to quality* are the recipe's verdict against spaCy's settings (the rule above, seed "
+        "against seed; for time, lower is better and only seeds where both reached the quality are paired).",
+        "",
+        "## Per task",
+        "",
+        "![Each variant's seeds, their mean and its 95% interval](evidence/results.png)",
+        "",
+    ]
+    per_task = markdown(report).split("\n## ", 1)
+    lines.append("### " + per_task[1].replace("\n## ", "\n### ") if len(per_task) > 1 else "")
+    lines += ["", "## `spacy train` itself", ""]
+    lines.append(spacy_table(spacy_folder, report))
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "python scripts/evidence_data.py                      # the study's data, from ../shared/data",
+        "recipe-sweep scripts/evidence.yml -o evidence --jobs 2  # a re-run continues where it stopped",
+        "python scripts/evidence_spacy.py                     # spacy train, one seed per task",
+        "python scripts/evidence_report.py                    # this page",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def time_to_quality(sweep: Path, report: dict) -> dict[str, str]:
+    """Task → the recipe's verdict against spacy-default in seconds to quality (seed against seed)."""
+    from recipe_cli.sweep.report import time_to
+    from recipe_cli.sweep.run import read_results
+    from recipe_cli.sweep.stats import decide, paired
+
+    verdicts = {}
+    rows = read_results(sweep)
+    for task, entry in report["tasks"].items():
+        if "quality" not in entry:
+            continue
+        seconds: dict[str, dict[int, float]] = {BASELINE: {}, SPACY: {}}
+        for row in rows:
+            if row["task"] == task and row["variant"] in seconds:
+                reached = time_to(row.get("curve", []), entry["quality"])
+                if reached is not None:
+                    seconds[row["variant"]][row["seed"]] = -reached  # lower is better: compare the negatives
+        comparison = paired(seconds[BASELINE], seconds[SPACY])
+        decide([comparison])
+        verdicts[task] = f"{comparison.verdict} (n={comparison.n})"
+    return verdicts
+
+
+def spacy_table(folder: Path, report: dict) -> str:
+    path = folder / "results.json"
+    if not path.exists():
+        return "Not run yet: `python scripts/evidence_spacy.py` trains each task once with `spacy train`."
+    import statistics
+
+    results = json.loads(path.read_text(encoding="utf8"))
+    lines = [
+        "| task | spacy train (seed 1) | spacy-default row (mean ± sd, n) | agrees within noise (2 sd) |",
+        "|---|---|---|---|",
+    ]
+    for task, row in results.items():
+        values = list(report["tasks"].get(task, {}).get("variants", {}).get(SPACY, {}).get("values", {}).values())
+        if len(values) < 2:
+            lines.append(f"| {task} | {row['test_score']:.4f} | {NOT_RUN} | |")
+            continue
+        mean, sd = statistics.mean(values), statistics.stdev(values)
+        agrees = "yes" if abs(row["test_score"] - mean) <= 2 * sd else f"no ({row['test_score'] - mean:+.4f})"
+        lines.append(f"| {task} | {row['test_score']:.4f} | {mean:.4f} ± {sd:.4f}, {len(values)} | {agrees} |")
+    return "\n".join(lines)
+
+
+def _unfinished(report: dict, task: str) -> bool:
+    return any(trial.startswith(f"{task}/") for trial in report["unfinished"])
+
+
+def _verdict(report: dict, task: str, variant: str) -> str:
+    entry = report["tasks"].get(task)
+    if entry is None or variant not in entry["comparisons"]:
+        return NOT_RUN
+    comparison = entry["comparisons"][variant]
+    done = "" if not _unfinished(report, task) else f" (n={comparison['n']}, unfinished)"
+    return comparison["verdict"] + done
+
+
+def _decision(report: dict, tasks: list[str], candidate: str, left: int) -> str:
+    verdicts = {task: _verdict(report, task, candidate) for task in tasks}
+    better = [task for task, v in verdicts.items() if v.startswith("better")]
+    worse = [task for task, v in verdicts.items() if v.startswith("worse")]
+    said = f"better on {', '.join(better) or 'no task'}, worse on {', '.join(worse) or 'no task'}"
+    if left:
+        return f"undecided: the study has not finished ({said} so far)."
+    if better and not worse:
+        return f"**becomes the default** ({said})."
+    return f"stays an option ({said})."
+
+
+def _flip(verdict: str | None) -> str:
+    """spacy-default's verdict against the recipe, said of the recipe against spacy-default."""
+    return {"better": "worse", "worse": "better"}.get(verdict or "", verdict or NOT_RUN)
+
+
+def _seconds(variant: dict) -> str:
+    mean = variant.get("seconds_to_quality_mean")
+    return f"{mean:.0f} ({variant['reached_quality']}/{variant['n']})" if mean is not None else "—"
+
+
+def smoke_sweep(folder: Path) -> Path:
+    """A study folder holding made-up rows for two tasks (one unfinished), as recipe-sweep writes them."""
+    import random
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    variants = [BASELINE, SPACY, *CANDIDATES, *ELEMENTS_OFF]
+    trials, rows = [], []
+    for task, shift in (("ner", 0.02), ("textcat", -0.01)):
+        for variant in variants:
+            for seed in (1, 2, 3):
+                trial = f"{task}/{variant}/seed-{seed}"
+                trials.append(trial)
+                if task == "textcat" and seed == 3:
+                    continue  # not finished yet
+                score = 0.5 + (shift if variant == "dropout-share" else 0.0) + rng.uniform(-0.003, 0.003)
+                curve = [[epoch, score * epoch / 3, 10.0 * epoch] for epoch in (1, 2, 3)]
+                rows.append({"id": trial, "task": task, "variant": variant, "seed": seed, "metric": "score",
+                             "test_score": score, "best_dev": score, "best_epoch": 3, "epochs": 3,
+                             "seconds_to_best": 30.0, "words_per_second": 1000.0, "curve": curve})  # fmt: skip
+    meta = {"tasks": {"ner": "ner", "textcat": "textcat"}, "variants": dict.fromkeys(variants, {}), "baseline": BASELINE,
+            "metric": "score", "trials": trials}  # fmt: skip
+    (folder / "sweep.json").write_text(json.dumps(meta), encoding="utf8")
+    (folder / "trials.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
+    return folder
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
