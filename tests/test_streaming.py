@@ -65,7 +65,7 @@ def test_streamed_and_in_memory_runs_see_the_same_data(tmp_path, data_dir):
     for name, buffer in (("fits", 10_000), ("in-memory", 0), ("streamed", 40)):
         out = tmp_path / name
         args = ["ner", data_dir / "wnut17-train.conll", "--dev", data_dir / "wnut17-dev.conll", "-o", out,
-                "--training.max_epochs", "2", "--corpora.train.limit", "150", "--training.shuffle_buffer", buffer]  # fmt: skip
+                "--training.max_epochs", "2", "--corpora.train.limit", "80", "--training.shuffle_buffer", buffer]  # fmt: skip
         result = _train(args)
         assert result.exit_code == 0, result.output
         outputs[name] = result.output
