@@ -132,6 +132,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "training.max_steps above 0."
     )
     E092 = "Another recipe-sweep (pid {pid}) is running on {sweep}: wait for it, or stop it first."
+    E094 = "{path}: cannot be read ({why})."
 
 
 class Warnings(metaclass=ErrorsWithCodes):

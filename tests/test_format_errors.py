@@ -3,6 +3,9 @@
 test_validation.py runs a catalogue through the command line; this one calls the readers directly and compares
 each message in full, so that a message naming the wrong line, record or token, or none, fails."""
 
+import errno
+from pathlib import Path
+
 import pytest
 from spacy.tokens import DocBin
 
@@ -41,6 +44,7 @@ CATALOGUE = [
     ("classic-biluo.json", '[["ok", {}], ["a b", {"entities": "B-X L-X"}]]', "[E032] {path}, record 2: 'entities' is not a list"),
     ("classic-heads.json", '[["ok", {}], ["a b", {"heads": [5, 1], "deps": ["x", "ROOT"]}]]', "[E025] {path}, record 2: [E190] Token head out of range in `Doc.from_array()` for token index '0' with value '5' (equivalent to relative head index: '5'). The head indices should be relative to the current token index rather than absolute indices in the array."),
     ("classic-surrogate.json", '[["ok", {}], ["bad \\ud800 x", {}]]', "[E025] {path}, record 2: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
+    ("surrogate-upper.jsonl", '{"text": "ok"}\n{"text": "bad \\uD800 x"}\n', "[E026] {path}, line 2: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("dict-surrogate.json", '{"text": "bad \\ud800 x"}', "[E025] {path}, record 1: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("layout.json", '[{"id": 0}]', "[E031] {path}: unsupported JSON layout: expected spaCy v2 documents with 'paragraphs' or [text, annotations] pairs"),
     ("v2-head.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 0, "dep": "ROOT"}]}]}]}, {"id": 1, "paragraphs": [{"raw": "a b", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 5, "dep": "x"}, {"id": 1, "orth": "b", "head": 0, "dep": "ROOT"}]}]}]}]', "[E025] {path}, record 2: [E190] Token head out of range in `Doc.from_array()` for token index '0' with value '5' (equivalent to relative head index: '5'). The head indices should be relative to the current token index rather than absolute indices in the array."),
@@ -252,3 +256,28 @@ def test_detecting_the_format_of_a_file_without_a_first_line(tmp_path, nlp, name
         f"[E021] {path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, "
         ".iob, .bio, .conll, .tsv or .csv, or a .txt file of fastText lines; or pass --format)."
     )
+
+
+@pytest.mark.parametrize(
+    "name,content", [("a.json", '[["a b", {}]]'), ("a.conll", "a\tO\n"), ("a.jsonl", '{"text": "a"}\n')]
+)
+def test_a_file_that_fails_while_it_is_read_is_one_line_naming_it(tmp_path, nlp, monkeypatch, name, content):
+    """A disk error (or a file unreadable to this user) after the file was found: the file and the system's reason,
+    whether the reader takes the whole text or reads it line by line."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf8")
+    real_read_text, real_open = Path.read_text, Path.open
+
+    def broken(real):
+        def read(self, *args, **kwargs):
+            if self == path:
+                raise OSError(errno.EIO, "Input/output error")
+            return real(self, *args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(Path, "read_text", broken(real_read_text))
+    monkeypatch.setattr(Path, "open", broken(real_open))
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp, format=name.split(".")[1].replace("conll", "iob")))
+    assert str(error.value) == f"[E094] {path}: cannot be read (Input/output error)."

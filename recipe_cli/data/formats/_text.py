@@ -16,7 +16,7 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as e:
         raise RecipeError(Errors.E023.format(path=path, error=f"byte {e.start}: {e.reason}")) from None
     except OSError as e:
-        raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
+        raise RecipeError(Errors.E094.format(path=path, why=e.strerror or e)) from None
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -53,7 +53,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                     line = line.removeprefix("\ufeff")
                 yield lineno, line.rstrip("\r\n")
     except OSError as e:
-        raise RecipeError(Errors.E020.format(path=f"{path} ({e.strerror})")) from None
+        raise RecipeError(Errors.E094.format(path=path, why=e.strerror or e)) from None
 
 
 # Why a JSON value holding a lone surrogate is refused.
