@@ -9,7 +9,7 @@ from spacy.training import Example, docs_to_json
 
 from recipe_cli.data.corpus import RecipeCorpus, create_corpus_reader, heldout_count, split_docs
 from recipe_cli.data.formats import detect_format, read_docs
-from recipe_cli.errors import RecipeError
+from recipe_cli.errors import RecipeError, Warnings
 
 
 def _count_iob(path):
@@ -576,6 +576,39 @@ def test_hashtag_tokens_are_not_comments(tmp_path, nlp):
     docs = list(read_docs(path, nlp))
     assert [[t.text for t in d] for d in docs] == [["#Paris", "rocks", "#"], ["Hi"]]
     assert docs[0].ents[0].label_ == "location"
+
+
+def test_comment_lines_that_end_like_a_tag_stay_comments(tmp_path, nlp):
+    """A "# ..." line is a token only when it reads as one: at most four columns, no "=", a tag last. Comments
+    ending in a word such as B or O, or holding a hyphen, are skipped; a hashtag in CoNLL-2003's four columns
+    (word, POS, chunk, tag) is a token."""
+    path = tmp_path / "tweets.conll"
+    path.write_text(
+        "# plan B\n# well-formed\n# label = O\n# see the Big O\nHi\tUH\tB-INTJ\tO\n"
+        "#Paris\tNNP\tB-NP\tB-LOC\n\n# text = Big O\nok\tO\n"
+    )
+    docs = list(read_docs(path, nlp))
+    assert [[t.text for t in d] for d in docs] == [["Hi", "#Paris"], ["ok"]]
+    assert [(e.text, e.label_) for e in docs[0].ents] == [("#Paris", "LOC")]
+
+
+def test_id_word_tag_lines_without_annotator_columns(tmp_path, nlp):
+    """UNER's layout with only its first three columns: the ID is not read as the word."""
+    path = tmp_path / "three.iob2"
+    path.write_text("1\tParis\tB-LOC\n2\tis\tO\n\n1\tRome\tB-LOC\n")
+    docs = list(read_docs(path, nlp))
+    assert [[t.text for t in d] for d in docs] == [["Paris", "is"], ["Rome"]]
+    assert [[e.label_ for e in d.ents] for d in docs] == [["LOC"], ["LOC"]]
+
+
+def test_an_i_tag_opening_the_file_or_following_another_type_starts_an_entity(tmp_path, nlp):
+    path = tmp_path / "orphans.conll"
+    path.write_text("Paris\tI-LOC\nMarie\tB-PER\nRome\tI-LOC\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (doc,) = read_docs(path, nlp)
+    assert [(e.text, e.label_) for e in doc.ents] == [("Paris", "LOC"), ("Marie", "PER"), ("Rome", "LOC")]
+    assert [str(w.message) for w in caught if "I- tag" in str(w.message)] == [Warnings.W003.format(path=path, n=2)]
 
 
 # Prodigy exports as Prodigy writes them (tests/data/README.md): ner.manual tokens without 'ws', most records with

@@ -120,7 +120,7 @@ def _normalise_tag(tag: str, prev: str, path: Path, lineno: int, counts: dict[st
         reason = f"unknown tag {tag!r} (expected O, or B-/I-/L-/U- followed by a label)"
         raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
     prefix = _PREFIXES[prefix.upper()]
-    if prefix == "I" and (prev == "O" or prev.partition("-")[2] != label):
+    if prefix == "I" and prev.partition("-")[2] != label:  # after O, or an entity of another type
         counts["orphan"] += 1
         prefix = "B"
     return f"{prefix}-{label}"
