@@ -1,7 +1,10 @@
+from itertools import islice
+
 import pytest
 from spacy.util import minibatch
 
-from recipe_cli.training.batching import MAX_BATCH_SIZE, auto_max_batch_size, planned_updates
+from recipe_cli.training.batching import MAX_BATCH_SIZE, auto_max_batch_size, planned_updates, resolve_batcher
+from recipe_cli.training.schedules import Counted
 
 RECIPE_TABLE = {
     "tagger": 32,
@@ -61,3 +64,16 @@ def test_planned_updates_count_the_batches_of_every_epoch():
     assert planned_updates(batcher, ten, max_epochs=3, max_steps=1) == 1
     assert planned_updates(batcher, ten, max_epochs=0, max_steps=7) == 7
     assert planned_updates(batcher, ten, max_epochs=1, max_steps=0) == 3
+
+
+def test_resolve_batcher_counts_the_sizes_a_schedule_gives_and_leaves_a_plain_size_alone():
+    """The counted schedule is what the training state saves and a resumed run replays: each batch draws one size."""
+    block = {"@batchers": "spacy.batch_by_sequence.v1", "get_length": None,
+             "size": {"@schedules": "compounding.v1", "start": 1, "stop": 8, "compound": 2.0}}  # fmt: skip
+    batcher, sizes = resolve_batcher(block)
+    assert isinstance(sizes, Counted) and sizes.drawn == 0
+    assert [len(batch) for batch in islice(batcher(range(20)), 3)] == [1, 2, 4]
+    assert sizes.drawn == 3
+    batcher, sizes = resolve_batcher({**block, "size": 4})
+    assert sizes is None
+    assert [len(batch) for batch in batcher(range(10))] == [4, 4, 2]

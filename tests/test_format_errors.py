@@ -14,6 +14,7 @@ from recipe_cli.errors import RecipeError
 
 # name, content, the message with {path} for the file.
 CATALOGUE = [
+    ("uner-notag.iob2", "1\tParis\tB-LOC\t-\n2\tis\n", "[E026] {path}, line 2: expected a token and a tag, got '2\\tis'"),
     ("piped-notag.iob", "Paris|B-LOC is|O\nRome B-LOC x|O\n", "[E026] {path}, line 2: expected word|TAG, got 'Rome'"),
     ("piped-noword.iob", "Paris|B-LOC is|O\nRome|B-LOC |NNP|O\n", "[E026] {path}, line 2: no word in '|NNP|O'"),
     ("piped-docstart.iob", "Paris|B-LOC is|O\n\n-DOCSTART-|O x|O\nRome|B-LOC ||O\n", "[E026] {path}, line 4: no word in '||O'"),
