@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 SPEC = REPO / "scripts" / "evidence.yml"
 BASELINE = "recipe"
 SPACY = "spacy-default"
@@ -63,10 +64,10 @@ def main() -> int:
 
 def build_page(sweep: Path, spacy_folder: Path) -> str:
     """The page's Markdown; writes the sweep's own results.json/.md/.png on the way (as recipe-sweep report)."""
-    from recipe_cli.sweep.report import build_report, markdown, write_report
+    from recipe_cli.sweep.report import build_report, write_report
 
     report = build_report(sweep, BASELINE, quality_of=SPACY)
-    write_report(sweep, report)
+    tables = write_report(sweep, report)
     meta = json.loads((sweep / "sweep.json").read_text(encoding="utf8"))
     tasks = list(meta["tasks"])
     finished = [task for task in tasks if task in report["tasks"] and not _unfinished(report, task)]
@@ -132,10 +133,10 @@ def build_page(sweep: Path, spacy_folder: Path) -> str:
         "![Each variant's seeds, their mean and its 95% interval](evidence/results.png)",
         "",
     ]
-    per_task = markdown(report).split("\n## ", 1)
+    per_task = tables.split("\n## ", 1)
     lines.append("### " + per_task[1].replace("\n## ", "\n### ") if len(per_task) > 1 else "")
     lines += ["", "## `spacy train` itself", ""]
-    lines.append(spacy_table(spacy_folder, report))
+    lines.append(spacy_table(spacy_folder, sweep))
     lines += [
         "",
         "## Reproduce",
@@ -174,26 +175,15 @@ def time_to_quality(sweep: Path, report: dict) -> dict[str, str]:
     return verdicts
 
 
-def spacy_table(folder: Path, report: dict) -> str:
+def spacy_table(folder: Path, sweep: Path) -> str:
+    """evidence_spacy.py's table: `spacy train` beside the study's spacy-default row."""
     path = folder / "results.json"
     if not path.exists():
         return "Not run yet: `python scripts/evidence_spacy.py` trains each task once with `spacy train`."
-    import statistics
+    from evidence_spacy import read_sweep, report
 
     results = json.loads(path.read_text(encoding="utf8"))
-    lines = [
-        "| task | spacy train (seed 1) | spacy-default row (mean ± sd, n) | agrees within noise (2 sd) |",
-        "|---|---|---|---|",
-    ]
-    for task, row in results.items():
-        values = list(report["tasks"].get(task, {}).get("variants", {}).get(SPACY, {}).get("values", {}).values())
-        if len(values) < 2:
-            lines.append(f"| {task} | {row['test_score']:.4f} | {NOT_RUN} | |")
-            continue
-        mean, sd = statistics.mean(values), statistics.stdev(values)
-        agrees = "yes" if abs(row["test_score"] - mean) <= 2 * sd else f"no ({row['test_score'] - mean:+.4f})"
-        lines.append(f"| {task} | {row['test_score']:.4f} | {mean:.4f} ± {sd:.4f}, {len(values)} | {agrees} |")
-    return "\n".join(lines)
+    return report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))
 
 
 def _unfinished(report: dict, task: str) -> bool:
