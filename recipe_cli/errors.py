@@ -133,6 +133,10 @@ class Errors(metaclass=ErrorsWithCodes):
     )
     E092 = "Another recipe-sweep (pid {pid}) is running on {sweep}: wait for it, or stop it first."
     E094 = "{path}: cannot be read ({why})."
+    E095 = (
+        "Interrupted by a second {signal} in epoch {epoch}: stopped at once, leaving what it was saving unsaved; "
+        "the epochs saved before are intact. Resume with: recipe-train --resume {out}"
+    )
 
 
 class Warnings(metaclass=ErrorsWithCodes):

@@ -1,8 +1,9 @@
 """Run `recipe-train` with a fault injected at one point, for the crash-safety tests.
 
-Usage: python kill_runner.py POINT N SIGNAL -- recipe-train arguments...
+Usage: python kill_runner.py POINT N SIGNAL [POINT N SIGNAL ...] -- recipe-train arguments...
 POINT names a function the run calls; at its N-th call the process sends itself SIGNAL (KILL, INT,
-TERM) or, for the disk faults (ENOSPC, EACCES), the call raises that OSError instead.
+TERM) or, for the disk faults (ENOSPC, EACCES), the call raises that OSError instead. Each fault counts
+the calls of its own point.
 """
 
 import errno
@@ -17,22 +18,26 @@ import recipe_cli.training.fit as fitting
 import recipe_cli.training.loop as loop
 import recipe_cli.training.setup as setup
 
-point, n, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+faults = sys.argv[1 : sys.argv.index("--")]
 args = sys.argv[sys.argv.index("--") + 1 :]
-calls = {"n": 0}
 
 
-def fault() -> None:
-    calls["n"] += 1
-    if calls["n"] != n:
-        return
-    if what in ("ENOSPC", "EACCES"):
-        code = getattr(errno, what)
-        raise OSError(code, os.strerror(code), "injected")
-    os.kill(os.getpid(), getattr(signal, f"SIG{what}"))
+def make_fault(n: int, what: str):
+    calls = {"n": 0}
+
+    def fault() -> None:
+        calls["n"] += 1
+        if calls["n"] != n:
+            return
+        if what in ("ENOSPC", "EACCES"):
+            code = getattr(errno, what)
+            raise OSError(code, os.strerror(code), "injected")
+        os.kill(os.getpid(), getattr(signal, f"SIG{what}"))
+
+    return fault
 
 
-def wrap(module, name, after=False):
+def wrap(module, name, fault, after=False):
     original = getattr(module, name)
 
     def wrapped(*a, **kw):
@@ -46,43 +51,50 @@ def wrap(module, name, after=False):
     setattr(module, name, wrapped)
 
 
-if point == "count":  # counting the training data, before the pipeline is initialised (run.json is written)
-    wrap(setup, "summarize")
-elif point == "initialize":  # initialising the pipeline, before the first update
-    wrap(Language, "initialize")
-elif point == "update":  # during the updates of an epoch
-    wrap(loop, "apply_update", after=True)
-elif point == "evaluate":  # while the dev set is being scored
-    original_callback = fitting.create_evaluation_callback
+def inject(point: str, fault) -> None:
+    if point == "count":  # counting the training data, before the pipeline is initialised (run.json is written)
+        wrap(setup, "summarize", fault)
+    elif point == "initialize":  # initialising the pipeline, before the first update
+        wrap(Language, "initialize", fault)
+    elif point == "update":  # during the updates of an epoch
+        wrap(loop, "apply_update", fault, after=True)
+    elif point == "evaluate":  # while the dev set is being scored
+        original_callback = fitting.create_evaluation_callback
 
-    def callback(*a, **kw):
-        evaluate = original_callback(*a, **kw)
+        def callback(*a, **kw):
+            evaluate = original_callback(*a, **kw)
 
-        def wrapped(*b, **k):
-            fault()
-            return evaluate(*b, **k)
+            def wrapped(*b, **k):
+                fault()
+                return evaluate(*b, **k)
 
-        return wrapped
+            return wrapped
 
-    fitting.create_evaluation_callback = callback
-elif point == "save_state":  # the pipeline is written, its training state not yet
-    wrap(fitting, "save_state")
-elif point == "metrics":  # the epoch folder is in place, its metrics row not yet written
-    wrap(fitting, "append_row")
-elif point == "replace":  # between moving the old model-last away and the new one in
-    original_replace = checkpoint.replace_folder
+        fitting.create_evaluation_callback = callback
+    elif point == "save_state":  # the pipeline is written, its training state not yet
+        wrap(fitting, "save_state", fault)
+    elif point == "save_interrupted":  # an interrupted epoch's weights are about to be written to model-last
+        wrap(fitting, "save_pipeline", fault)
+    elif point == "metrics":  # the epoch folder is in place, its metrics row not yet written
+        wrap(fitting, "append_row", fault)
+    elif point == "replace":  # between moving the old model-last away and the new one in
+        original_replace = checkpoint.replace_folder
 
-    def replace(new, dest):
-        old = dest.parent / f".{dest.name}.old"
-        if dest.exists() and dest.name == "model-last":
-            dest.rename(old)
-            fault()
-            old.rename(dest)
-        return original_replace(new, dest)
+        def replace(new, dest):
+            old = dest.parent / f".{dest.name}.old"
+            if dest.exists() and dest.name == "model-last":
+                dest.rename(old)
+                fault()
+                old.rename(dest)
+            return original_replace(new, dest)
 
-    checkpoint.replace_folder = replace
-else:
-    raise SystemExit(f"unknown point {point}")
+        checkpoint.replace_folder = replace
+    else:
+        raise SystemExit(f"unknown point {point}")
+
+
+for i in range(0, len(faults), 3):
+    inject(faults[i], make_fault(int(faults[i + 1]), faults[i + 2]))
 
 from recipe_cli.cli.main import app  # noqa: E402
 

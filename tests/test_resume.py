@@ -31,9 +31,11 @@ def _args(data_dir, out, *extra, relative=False):
             "--corpora.dev.limit", str(LIMIT), "--seed", "1", "-q", *map(str, extra)]  # fmt: skip
 
 
-def _run_killed(point, n, what, args, cwd=None):
-    """Run recipe-train in a subprocess that sends itself `what` at the n-th call of `point` (kill_runner.py)."""
-    return subprocess.run([sys.executable, str(RUNNER), point, str(n), what, "--", *map(str, args)],
+def _run_killed(point, n, what, args, cwd=None, then=()):
+    """Run recipe-train in a subprocess that sends itself `what` at the n-th call of `point` (kill_runner.py), and
+    each further (point, n, what) of then at the n-th call of its own point."""
+    faults = [str(x) for fault in ((point, n, what), *then) for x in fault]
+    return subprocess.run([sys.executable, str(RUNNER), *faults, "--", *map(str, args)],
                           capture_output=True, text=True, check=False, cwd=cwd)  # fmt: skip
 
 
@@ -177,6 +179,27 @@ def test_signal_saves_model_last_and_exits(tmp_path, data_dir, reference, signal
     _assert_same_rows(_untimed(read_rows(out / "metrics.jsonl")), reference)
     _assert_complete(out)
     assert "interrupted" not in json.loads((out / "model-last" / "meta.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_second_signal_stops_at_once_and_the_run_resumes(tmp_path, data_dir, reference):
+    """Ctrl-C in epoch 2, and Ctrl-C again as the unfinished epoch's weights are about to be saved: the run stops
+    at once (exit 130, one line saying so and how to resume), model-last stays epoch 1's, and --resume gives the
+    rows of the uninterrupted run."""
+    out = tmp_path / "out"
+    proc = _run_killed("update", 45, "INT", _args(data_dir, out, "--training.max_epochs", EPOCHS),
+                       then=[("save_interrupted", 1, "INT")])  # fmt: skip
+    assert proc.returncode == 130, proc.stderr
+    assert "Interrupted by a second SIGINT in epoch 2: stopped at once" in proc.stderr, proc.stderr
+    assert f"recipe-train --resume {out}" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(epoch_folders(out)) == [1]
+    assert "interrupted" not in json.loads((out / "model-last" / "meta.json").read_text())
+    _check_consistent(out)
+    _assert_complete(out)  # model-last and model-best are epoch 1, byte for byte
+    result = _train(["--resume", out])
+    assert result.exit_code == 0, result.output
+    _assert_same_rows(_untimed(read_rows(out / "metrics.jsonl")), reference)
+    _assert_complete(out)
 
 
 @pytest.mark.slow

@@ -80,76 +80,87 @@ def fit(
     epoch = first_epoch
     # A failure inside spaCy or thinc: one line naming its stage, the traceback in OUT/error.log.
     # training.png is drawn by a worker process; leaving this block waits for its last drawing.
-    with (
-        Interruption() as interrupted,
-        error_log(output_path),
-        closing(progress),
-        BackgroundPlot(output_path / PLOT_FILE, stderr) as plot,
-    ):
-        epochs = train_epochs(
-            nlp,
-            optimizer,
-            data.train,
-            batcher=T["batcher"],
-            dropouts=dropouts,
-            rng=rng,
-            shuffle_buffer=data.shuffle_buffer,
-            max_epochs=T["max_epochs"],
-            max_steps=T["max_steps"],
-            first_epoch=first_epoch,
-            step=step,
-            words=words,
-            accumulate_gradient=T["accumulate_gradient"],
-            exclude=T["frozen_components"],
-            annotating_components=T["annotating_components"],
-            before_update=T["before_update"],
-            after_update=progress,
-            should_stop=interrupted,
-            rehearse=data.rehearsal,
-        )
-        for info in epochs:
-            # Everything from here to the next epoch's updates is this epoch's bookkeeping (checkpoint_seconds).
-            updates_ended = time.perf_counter()
-            progress.close()
-            epoch = info.epoch
-            if info.interrupted:
-                _save_interrupted(nlp, optimizer, output_path, info)
-                break
-            path = output_path / epoch_dir(info.epoch)
-            draws = {"dropout": dropouts.drawn, "batch_size": sizes.drawn if sizes else 0}
-            record = _Record(rows, best_score, best_epoch, draws, {}, progress.trace, rng, rehearsal_rng)
-            row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk, updates_ended)
-            if row["best"]:
-                best_score, best_epoch = row["score"], info.epoch
-            _time_row(row, updates_ended)
-            with stage("Saving", f" for epoch {info.epoch}", path=output_path):
-                finish_epoch(output_path, path, row, keep_epochs)
-            rows.append(row)
-            plot.redraw(rows, progress.trace)
-            _time_row(row, updates_ended)
-            log_step(logger_info(info, row, rows, output_path, time.perf_counter() - start))
-            # The row was appended as soon as the epoch was in place; now that the epoch's bookkeeping is done,
-            # metrics.jsonl is replaced (at once) by the rows with its whole time. (The training state keeps the
-            # row as it was when the state was written.)
-            _time_row(row, updates_ended)
-            with disk_errors(output_path):
-                write_rows(output_path / METRICS_FILE, rows)
-            # The next epoch starts from the generator states saved with this one, whatever the
-            # bookkeeping since drew from them, so a resumed run goes on exactly as this one does.
-            restore_rngs(record.rngs, rng, rehearsal_rng)
-            patience = T["patience"]
-            if patience and info.epoch - best_epoch >= patience:
-                console.info(f"Stopping: no better dev score for {patience} epochs")
-                break
-        progress.close()
-        finalize()
-        plot.close()
-        if interrupted():
-            last = output_path / DIR_MODEL_LAST
-            raise RunInterrupted(
-                Errors.E064.format(signal=interrupted.name, epoch=epoch, last=last, out=output_path),
-                interrupted.signum or signal.SIGINT,
+    interrupted = Interruption()
+    try:
+        with (
+            interrupted,
+            error_log(output_path),
+            closing(progress),
+            BackgroundPlot(output_path / PLOT_FILE, stderr) as plot,
+        ):
+            epochs = train_epochs(
+                nlp,
+                optimizer,
+                data.train,
+                batcher=T["batcher"],
+                dropouts=dropouts,
+                rng=rng,
+                shuffle_buffer=data.shuffle_buffer,
+                max_epochs=T["max_epochs"],
+                max_steps=T["max_steps"],
+                first_epoch=first_epoch,
+                step=step,
+                words=words,
+                accumulate_gradient=T["accumulate_gradient"],
+                exclude=T["frozen_components"],
+                annotating_components=T["annotating_components"],
+                before_update=T["before_update"],
+                after_update=progress,
+                should_stop=interrupted,
+                rehearse=data.rehearsal,
             )
+            for info in epochs:
+                # Everything from here to the next epoch's updates is this epoch's bookkeeping (checkpoint_seconds).
+                updates_ended = time.perf_counter()
+                progress.close()
+                epoch = info.epoch
+                if info.interrupted:
+                    _save_interrupted(nlp, optimizer, output_path, info)
+                    break
+                path = output_path / epoch_dir(info.epoch)
+                draws = {"dropout": dropouts.drawn, "batch_size": sizes.drawn if sizes else 0}
+                record = _Record(rows, best_score, best_epoch, draws, {}, progress.trace, rng, rehearsal_rng)
+                row = _checkpoint_epoch(nlp, optimizer, info, record, path, evaluate, before_to_disk, updates_ended)
+                if row["best"]:
+                    best_score, best_epoch = row["score"], info.epoch
+                _time_row(row, updates_ended)
+                with stage("Saving", f" for epoch {info.epoch}", path=output_path):
+                    finish_epoch(output_path, path, row, keep_epochs)
+                rows.append(row)
+                plot.redraw(rows, progress.trace)
+                _time_row(row, updates_ended)
+                log_step(logger_info(info, row, rows, output_path, time.perf_counter() - start))
+                # The row was appended as soon as the epoch was in place; now that the epoch's bookkeeping is done,
+                # metrics.jsonl is replaced (at once) by the rows with its whole time. (The training state keeps the
+                # row as it was when the state was written.)
+                _time_row(row, updates_ended)
+                with disk_errors(output_path):
+                    write_rows(output_path / METRICS_FILE, rows)
+                # The next epoch starts from the generator states saved with this one, whatever the
+                # bookkeeping since drew from them, so a resumed run goes on exactly as this one does.
+                restore_rngs(record.rngs, rng, rehearsal_rng)
+                patience = T["patience"]
+                if patience and info.epoch - best_epoch >= patience:
+                    console.info(f"Stopping: no better dev score for {patience} epochs")
+                    break
+            progress.close()
+            finalize()
+            plot.close()
+            if interrupted():
+                last = output_path / DIR_MODEL_LAST
+                raise RunInterrupted(
+                    Errors.E064.format(signal=interrupted.name, epoch=epoch, last=last, out=output_path),
+                    interrupted.signum or signal.SIGINT,
+                )
+    except KeyboardInterrupt:
+        # A second signal while the first was being handled (Interruption raises at once): whatever was being
+        # written is left as it was (every write is atomic), and the run resumes from the epochs saved before.
+        if not interrupted():
+            raise
+        raise RunInterrupted(
+            Errors.E095.format(signal=interrupted.name, epoch=epoch, out=output_path),
+            interrupted.signum or signal.SIGINT,
+        ) from None
     _print_summary(Console(stdout), rows, T["score_weights"], output_path, time.perf_counter() - start, first_epoch)
     return output_path
 
