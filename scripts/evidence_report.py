@@ -2,6 +2,7 @@
 
 Reads the study's folder (what `recipe-sweep scripts/evidence.yml -o evidence` wrote, finished or not) and
 writes, in this order:
+  - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where a share of the trials ran);
   - the summary: each variant against the recipe (the packaged defaults), task by task: better / worse / no clear
     difference by the sweep's rule (every seed's paired difference on the same side of 0 and the Holm-corrected
     paired t-test below 0.05), or "not run yet";
@@ -35,6 +36,8 @@ SPACY = "spacy-default"
 CANDIDATES = ("dropout-share", "constant-dropout", "fast-compounding")
 ELEMENTS_OFF = ("constant-batch", "no-averaging", "no-grad-clip", "no-l2")
 NOT_RUN = "not run yet"
+# A note the study's folder may hold, put on the page as it is.
+NOTES_FILE = "NOTES.md"
 
 
 def main() -> int:
@@ -80,6 +83,12 @@ def build_page(sweep: Path, spacy_folder: Path) -> str:
         f"Status: **{total - left} of {total} trials finished**"
         + (f"; finished tasks: {', '.join(finished) or 'none yet'}." if left else ", every task finished."),
         "",
+    ]
+    # What the rows cannot say about themselves (where a share of the trials ran, say), kept in the study's folder.
+    notes = sweep / NOTES_FILE
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf8").strip(), ""]
+    lines += [
         "Every comparison is seed against seed (the same seed trains both variants), against the recipe as "
         "packaged: *better* (*worse*) only when every seed's difference is above (below) 0 and the paired t-test, "
         "Holm-corrected across the variants of a task, gives p < 0.05; anything else is *no clear difference*. One "
@@ -245,6 +254,7 @@ def smoke_sweep(folder: Path) -> Path:
             "metric": "score", "trials": trials}  # fmt: skip
     (folder / "sweep.json").write_text(json.dumps(meta), encoding="utf8")
     (folder / "trials.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
+    (folder / NOTES_FILE).write_text("The textcat trials ran on another machine.\n", encoding="utf8")
     return folder
 
 
