@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import Errors, RecipeError, Warnings
 from recipe_cli.evaluation.scoring import (
+    EvalData,
     check_data,
     evaluate,
     evaluate_run,
@@ -184,6 +185,7 @@ def test_a_relative_dev_path_is_read_from_the_folder_training_ran_in(run):
         ({"a": 0.5}, {"a": 1.0, "missing": 1.0}, 0.5),
         ({"a": 0.5, "b": 0.9}, {"a": 1.0, "b": None}, 0.5),
         ({"a": 0.5, "b": {"x": 1}}, {"a": 2.0, "b": 1.0}, 1.0),
+        ({"a": 0.0, "b": 0.5}, {"a": 0.5, "b": 0.5}, 0.25),  # a score of 0 counts as 0
     ],
 )
 def test_main_score_is_the_weighted_sum_spacy_uses(scores, weights, expected):
@@ -348,6 +350,30 @@ def test_docs_carried_to_another_pipelines_vocab_leave_their_user_data_behind(ru
     examples = data.examples(other)
     assert examples[0].reference.vocab is other.vocab and examples[0].reference.user_data == {}
     assert [eg.reference.cats for eg in examples] == [doc.cats for doc in data.docs]
+
+
+def test_docs_already_in_the_pipelines_vocab_are_scored_as_they_are(run, data_dir):
+    """The pipeline that read the data (and any sharing its vocab) gets the docs themselves, not copies: their
+    user_data stays, and one document is as good as many."""
+    nlp = spacy.load(run / "epoch-001")
+    data = read_data(nlp, [data_dir / "goemotions-dev.json"])
+    data.docs[0].user_data["handle"] = handle = object()
+    examples = data.examples(nlp)
+    assert [eg.reference for eg in examples] == data.docs
+    assert all(eg.reference is doc for eg, doc in zip(examples, data.docs, strict=True))
+    assert examples[0].reference.user_data["handle"] is handle
+    (one,) = EvalData(paths=data.paths, docs=data.docs[:1]).examples(nlp)
+    assert one.reference is data.docs[0] and one.predicted.text == data.docs[0].text
+
+
+def test_a_recorded_dev_corpus_its_reader_refuses_is_one_error_naming_the_run(run):
+    """The reader's own refusal (a ValueError, not a config validation error) is named as it says it."""
+    nlp = spacy.load(run / "epoch-001")
+    nlp.config["corpora"]["dev"]["part"] = "middle"
+    with pytest.raises(RecipeError) as info:
+        recorded_dev_data(nlp, run)
+    refusal = Errors.E073.format(options="all, train, heldout", part="middle")
+    assert str(info.value) == Errors.E051.format(path=run, error=f"its dev corpus cannot be read: {refusal}")
 
 
 def test_check_data_names_every_component_left_unscored_and_every_unknown_label():

@@ -111,9 +111,7 @@ def score(nlp: Language, examples: list[Example], *, per_label: bool = True) -> 
 def main_score(scores: dict[str, Any], weights: dict[str, float | None]) -> float:
     """The weighted sum spaCy's training loop uses to pick the best model."""
     weights = {key: w for key, w in weights.items() if w is not None and key in scores}
-    return float(
-        sum((scores.get(key) or 0.0) * w for key, w in weights.items() if isinstance(scores.get(key), (int, float)))  # type: ignore[misc, operator]
-    )
+    return float(sum(scores[key] * w for key, w in weights.items() if isinstance(scores[key], (int, float))))
 
 
 def check_data(nlp: Language, examples: list[Example]) -> None:
