@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy
@@ -16,7 +17,9 @@ from recipe_cli.output.layout import (
     epoch_folders,
     holds_results,
     is_run_entry,
+    new_run,
     rebase_config_paths,
+    run_path,
     write_run_file,
 )
 from recipe_cli.training.setup import resolve_training
@@ -245,6 +248,33 @@ def test_rebase_config_paths_rebases_relative_paths_that_exist_where_the_run_sta
     paths_only = {"paths": {"dev": "dev.conll"}}
     rebase_config_paths(paths_only, run)
     assert paths_only == {"paths": {"dev": str(tmp_path / "dev.conll")}}
+
+
+def test_run_path_leaves_what_is_not_a_relative_path_that_exists_there(tmp_path):
+    """Only a relative path that exists where the run started is rebased: not an empty value, a number, a
+    ${...} reference, an absolute path, nor anything of a run that recorded no folder (an older run.json)."""
+    (tmp_path / "dev.conll").write_text("")
+    run = {"cwd": str(tmp_path)}
+    assert run_path("dev.conll", run) == str(tmp_path / "dev.conll")
+    assert run_path(["dev.conll", "absent.conll"], run) == [str(tmp_path / "dev.conll"), "absent.conll"]
+    for value in ("", None, 5, "${paths.dev}", "/elsewhere/dev.conll", "absent.conll"):
+        assert run_path(value, run) == value, value
+    assert run_path("dev.conll", {}) == "dev.conll"
+
+
+def test_new_run_records_the_version_command_folder_start_paths_and_limits(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    paths = {"train": "train.conll", "dev": None}
+    before = time.time()
+    run = new_run(version="1.2.3", argv=["ner", "train.conll"], paths=paths, keep_epochs=2, config="[paths]")
+    started = run.pop("started")
+    assert run == {"recipe_train": "1.2.3", "argv": ["ner", "train.conll"], "cwd": str(tmp_path), "paths": paths,
+                   "keep_epochs": 2, "config": "[paths]"}  # fmt: skip
+    # ISO 8601 with the UTC offset, to the second.
+    stamp = time.mktime(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", started) and abs(stamp - before) < 5
 
 
 def _blank_with_optimizer():

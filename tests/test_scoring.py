@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import Errors, RecipeError, Warnings
 from recipe_cli.evaluation.scoring import (
+    DevEvaluation,
     EvalData,
     check_data,
     evaluate,
@@ -374,6 +375,19 @@ def test_a_recorded_dev_corpus_its_reader_refuses_is_one_error_naming_the_run(ru
         recorded_dev_data(nlp, run)
     refusal = Errors.E073.format(options="all, train, heldout", part="middle")
     assert str(info.value) == Errors.E051.format(path=run, error=f"its dev corpus cannot be read: {refusal}")
+
+
+def test_the_dev_evaluation_given_settings_is_nlp_evaluate(run, data_dir):
+    """Called with nlp.evaluate's own settings (here per_component), the dev evaluation is nlp.evaluate with
+    them; given something that is not an Example, it refuses as nlp.evaluate does, naming it."""
+    nlp = spacy.load(run / "model-best")
+    examples = read_data(nlp, [data_dir / "goemotions-dev.json"]).examples(nlp)
+    got = DevEvaluation(nlp).evaluate(examples, per_component=True)
+    want = nlp.evaluate(examples, per_component=True)
+    del got["speed"], want["speed"]  # this evaluation's words per second
+    assert got == want and set(got) == {"tokenizer", "textcat"}
+    with pytest.raises(TypeError, match="Language.evaluate"):
+        DevEvaluation(nlp).evaluate([nlp.make_doc("Not an Example")])
 
 
 def test_check_data_names_every_component_left_unscored_and_every_unknown_label():
