@@ -2,6 +2,7 @@
 epoch scores, which data is read, and the refusals."""
 
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import spacy
@@ -386,8 +387,35 @@ def test_the_dev_evaluation_given_settings_is_nlp_evaluate(run, data_dir):
     want = nlp.evaluate(examples, per_component=True)
     del got["speed"], want["speed"]  # this evaluation's words per second
     assert got == want and set(got) == {"tokenizer", "textcat"}
-    with pytest.raises(TypeError, match="Language.evaluate"):
+    with pytest.raises(TypeError, match=r"The Language\.evaluate method takes a list of Example objects"):
         DevEvaluation(nlp).evaluate([nlp.make_doc("Not an Example")])
+
+
+def test_the_dev_evaluations_speed_is_words_over_tokenizing_once_and_the_pipeline(run, data_dir, monkeypatch):
+    """Tokenizing is timed at the first evaluation only; speed is the words over that and the pipeline's time."""
+    import recipe_cli.evaluation.scoring as scoring
+
+    clock = iter(range(100, 1000))
+    monkeypatch.setattr(scoring, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    nlp = spacy.load(run / "model-best")
+    examples = read_data(nlp, [data_dir / "goemotions-dev.json"]).examples(nlp)
+    words = sum(len(eg.predicted) for eg in examples)
+    dev = DevEvaluation(nlp)
+    assert dev.evaluate(examples)["speed"] == words / (1 + 1)  # tokenizing 100 → 101, the pipeline 102 → 103
+    assert dev.tokenize_seconds == 1
+    assert dev.evaluate(examples)["speed"] == words / (1 + 1)  # the pipeline only: 104 → 105
+
+
+def test_gold_preproc_dev_data_is_scored_on_its_own_tokens(run):
+    """Dev data read with gold_preproc keeps the reference's tokens for the pipeline to predict on; otherwise the
+    pipeline's tokenizer splits the text itself."""
+    nlp = spacy.load(run / "model-best")
+    doc = Doc(nlp.vocab, words=["I", "can't", "go"], spaces=[True, True, False])
+    doc.cats = dict.fromkeys(nlp.get_pipe("textcat").labels, 0.0)
+    own = EvalData(paths=[], docs=[doc]).examples(nlp)
+    gold = EvalData(paths=[], docs=[doc], gold_preproc=True).examples(nlp)
+    assert [t.text for t in own[0].predicted] == ["I", "ca", "n't", "go"]
+    assert [t.text for t in gold[0].predicted] == ["I", "can't", "go"] and gold[0].reference is doc
 
 
 def test_check_data_names_every_component_left_unscored_and_every_unknown_label():
