@@ -342,6 +342,24 @@ def test_doccano_fasttext_line_without_labels_and_json_list_relations(tmp_path, 
     ]
 
 
+def test_a_line_keeps_its_last_characters_whatever_they_are(tmp_path, nlp):
+    """Only the line break is taken off a line (CRLF too): a text ending in X or in a quote keeps it."""
+    content = "__label__person Malcolm X\r\n__label__b 'quoted'\r\n__label__c last X"
+    _, docs, _ = _read(tmp_path, "ft.txt", content, nlp=nlp)
+    assert [doc.text for doc in docs] == ["Malcolm X", "'quoted'", "last X"]
+    # Token per line: the tag is last on its line.
+    _, docs, _ = _read(tmp_path, "tax.iob", "Tax B-TAX\r\nrates O\r\n\r\nMalcolm B-PERX\nX I-PERX\n", nlp=nlp)
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in docs] == [[("Tax", "TAX")], [("Malcolm X", "PERX")]]
+
+
+def test_a_record_is_doccanos_by_its_own_keys_not_any_entity_list():
+    from recipe_cli.data.formats.doccano import is_doccano_record
+
+    assert is_doccano_record({"text": "Ann", "entities": [{"start_offset": 0, "end_offset": 3, "label": "PER"}]})
+    assert not is_doccano_record({"text": "Ann", "entities": [{"start": 0, "end": 3, "label": "PER"}]})
+    assert not is_doccano_record({"text": "Ann", "entities": []})
+
+
 def test_doccano_fasttext_line_of_labels_and_a_comment_has_no_text(tmp_path, nlp):
     path = tmp_path / "comment.txt"
     path.write_text("__label__a fine\n__label__b __comment__ only a comment\n", encoding="utf8")

@@ -406,6 +406,26 @@ def test_the_dev_evaluations_speed_is_words_over_tokenizing_once_and_the_pipelin
     assert dev.evaluate(examples)["speed"] == words / (1 + 1)  # the pipeline only: 104 → 105
 
 
+def test_the_dev_evaluation_scores_the_tokenizer_at_its_first_evaluation_only(run, data_dir, monkeypatch):
+    class Counting:
+        def __init__(self, tokenizer):
+            self.tokenizer, self.calls = tokenizer, 0
+
+        def __call__(self, text):
+            return self.tokenizer(text)
+
+        def score(self, *args, **kwargs):
+            self.calls += 1
+            return self.tokenizer.score(*args, **kwargs)
+
+    nlp = spacy.load(run / "model-best")
+    examples = read_data(nlp, [data_dir / "goemotions-dev.json"]).examples(nlp)
+    monkeypatch.setattr(nlp, "tokenizer", Counting(nlp.tokenizer))
+    dev = DevEvaluation(nlp)
+    first, second = dev.evaluate(examples), dev.evaluate(examples)
+    assert nlp.tokenizer.calls == 1 and first["token_acc"] == second["token_acc"] == 1.0
+
+
 def test_gold_preproc_dev_data_is_scored_on_its_own_tokens(run):
     """Dev data read with gold_preproc keeps the reference's tokens for the pipeline to predict on; otherwise the
     pipeline's tokenizer splits the text itself."""
