@@ -354,10 +354,10 @@ def test_docs_carried_to_another_pipelines_vocab_leave_their_user_data_behind(ru
     assert [eg.reference.cats for eg in examples] == [doc.cats for doc in data.docs]
 
 
-def test_docs_already_in_the_pipelines_vocab_are_scored_as_they_are(run, data_dir):
+def test_docs_already_in_the_pipelines_vocab_are_scored_as_they_are(short_run, data_dir):
     """The pipeline that read the data (and any sharing its vocab) gets the docs themselves, not copies: their
     user_data stays, and one document is as good as many."""
-    nlp = spacy.load(run / "epoch-001")
+    nlp = spacy.load(short_run / "epoch-001")
     data = read_data(nlp, [data_dir / "goemotions-dev.json"])
     data.docs[0].user_data["handle"] = handle = object()
     examples = data.examples(nlp)
@@ -368,20 +368,20 @@ def test_docs_already_in_the_pipelines_vocab_are_scored_as_they_are(run, data_di
     assert one.reference is data.docs[0] and one.predicted.text == data.docs[0].text
 
 
-def test_a_recorded_dev_corpus_its_reader_refuses_is_one_error_naming_the_run(run):
+def test_a_recorded_dev_corpus_its_reader_refuses_is_one_error_naming_the_run(short_run):
     """The reader's own refusal (a ValueError, not a config validation error) is named as it says it."""
-    nlp = spacy.load(run / "epoch-001")
+    nlp = spacy.load(short_run / "epoch-001")
     nlp.config["corpora"]["dev"]["part"] = "middle"
     with pytest.raises(RecipeError) as info:
-        recorded_dev_data(nlp, run)
+        recorded_dev_data(nlp, short_run)
     refusal = Errors.E073.format(options="all, train, heldout", part="middle")
-    assert str(info.value) == Errors.E051.format(path=run, error=f"its dev corpus cannot be read: {refusal}")
+    assert str(info.value) == Errors.E051.format(path=short_run, error=f"its dev corpus cannot be read: {refusal}")
 
 
-def test_the_dev_evaluation_given_settings_is_nlp_evaluate(run, data_dir):
+def test_the_dev_evaluation_given_settings_is_nlp_evaluate(short_run, data_dir):
     """Called with nlp.evaluate's own settings (here per_component), the dev evaluation is nlp.evaluate with
     them; given something that is not an Example, it refuses as nlp.evaluate does, naming it."""
-    nlp = spacy.load(run / "model-best")
+    nlp = spacy.load(short_run / "model-best")
     examples = read_data(nlp, [data_dir / "goemotions-dev.json"]).examples(nlp)
     got = DevEvaluation(nlp).evaluate(examples, per_component=True)
     want = nlp.evaluate(examples, per_component=True)
@@ -391,13 +391,13 @@ def test_the_dev_evaluation_given_settings_is_nlp_evaluate(run, data_dir):
         DevEvaluation(nlp).evaluate([nlp.make_doc("Not an Example")])
 
 
-def test_the_dev_evaluations_speed_is_words_over_tokenizing_once_and_the_pipeline(run, data_dir, monkeypatch):
+def test_the_dev_evaluations_speed_is_words_over_tokenizing_once_and_the_pipeline(short_run, data_dir, monkeypatch):
     """Tokenizing is timed at the first evaluation only; speed is the words over that and the pipeline's time."""
     import recipe_cli.evaluation.scoring as scoring
 
     clock = iter(range(100, 1000))
     monkeypatch.setattr(scoring, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
-    nlp = spacy.load(run / "model-best")
+    nlp = spacy.load(short_run / "model-best")
     examples = read_data(nlp, [data_dir / "goemotions-dev.json"]).examples(nlp)
     words = sum(len(eg.predicted) for eg in examples)
     dev = DevEvaluation(nlp)
@@ -406,7 +406,7 @@ def test_the_dev_evaluations_speed_is_words_over_tokenizing_once_and_the_pipelin
     assert dev.evaluate(examples)["speed"] == words / (1 + 1)  # the pipeline only: 104 → 105
 
 
-def test_the_dev_evaluation_scores_the_tokenizer_at_its_first_evaluation_only(run, data_dir, monkeypatch):
+def test_the_dev_evaluation_scores_the_tokenizer_at_its_first_evaluation_only(short_run, data_dir, monkeypatch):
     class Counting:
         def __init__(self, tokenizer):
             self.tokenizer, self.calls = tokenizer, 0
@@ -418,7 +418,7 @@ def test_the_dev_evaluation_scores_the_tokenizer_at_its_first_evaluation_only(ru
             self.calls += 1
             return self.tokenizer.score(*args, **kwargs)
 
-    nlp = spacy.load(run / "model-best")
+    nlp = spacy.load(short_run / "model-best")
     examples = read_data(nlp, [data_dir / "goemotions-dev.json"]).examples(nlp)
     monkeypatch.setattr(nlp, "tokenizer", Counting(nlp.tokenizer))
     dev = DevEvaluation(nlp)
@@ -426,10 +426,10 @@ def test_the_dev_evaluation_scores_the_tokenizer_at_its_first_evaluation_only(ru
     assert nlp.tokenizer.calls == 1 and first["token_acc"] == second["token_acc"] == 1.0
 
 
-def test_gold_preproc_dev_data_is_scored_on_its_own_tokens(run):
+def test_gold_preproc_dev_data_is_scored_on_its_own_tokens(short_run):
     """Dev data read with gold_preproc keeps the reference's tokens for the pipeline to predict on; otherwise the
     pipeline's tokenizer splits the text itself."""
-    nlp = spacy.load(run / "model-best")
+    nlp = spacy.load(short_run / "model-best")
     doc = Doc(nlp.vocab, words=["I", "can't", "go"], spaces=[True, True, False])
     doc.cats = dict.fromkeys(nlp.get_pipe("textcat").labels, 0.0)
     own = EvalData(paths=[], docs=[doc]).examples(nlp)
