@@ -3,9 +3,10 @@
 The study (scripts/evidence.yml) runs spaCy's own training settings through recipe-train (-c spacy-default.cfg),
 so that both rows share the loop: an evaluated checkpoint every epoch, the same data reading. This script trains
 each task once with `spacy train` itself: spaCy's `init config` for the component (CPU, efficiency, the same
-architecture), the same data (converted to .spacy with recipe-train's readers), the task's epochs, patience 0,
-seed 1; and scores its model-best on the task's test split as the sweep scores a trial (recipe-eval's scores,
-the spec's metric). Beside it, the spacy-default row of a finished sweep (mean ± sd over its seeds), and whether
+architecture), the same data (converted to .spacy with recipe-train's readers, into the documents recipe-train
+trains and scores the component on: 10 CoNLL-U sentences each for the parser), the task's epochs, patience 0,
+seed 1; and scores its model-best on the task's test split, grouped alike, as the sweep scores a trial
+(recipe-eval's scores, the spec's metric). Beside it, the spacy-default row of a finished sweep (mean ± sd over its seeds), and whether
 the `spacy train` score lies within two standard deviations of that mean ("agrees within noise").
 
 Usage: python scripts/evidence_spacy.py [--spec scripts/evidence.yml] [--sweep evidence] [--tasks a,b]
@@ -95,7 +96,9 @@ def spacy_train(task, metric: str, work: Path) -> dict:
     from recipe_cli.sweep.trial import metric_value
 
     work.mkdir(parents=True, exist_ok=True)
-    files = {split: to_docbin(getattr(task, split), task.format, work / f"{split}.spacy") for split in ("train", "dev")}
+    sents = sents_per_doc(task)
+    files = {split: to_docbin(getattr(task, split), task.format, work / f"{split}.spacy", sents)
+             for split in ("train", "dev", "test")}  # fmt: skip
     cfg = work / "spacy.cfg"
     subprocess.run([sys.executable, "-m", "spacy", "init", "config", str(cfg), "-p", task.component,
                     "-o", "efficiency", "-F"], check=True, capture_output=True)  # fmt: skip
@@ -109,14 +112,24 @@ def spacy_train(task, metric: str, work: Path) -> dict:
     if code != 0:
         raise SystemExit(f"spacy train failed (exit {code}); see {work / 'spacy-train.log'}")
     seconds = time.perf_counter() - start
-    result = evaluate(work / "out" / "model-best", [Path(p) for p in task.test], data_format=task.format or "auto",
-                      per_label=False)  # fmt: skip
-    return {"component": task.component, "epochs": epochs, "seed": SEED, "seconds": round(seconds, 1),
-            "metric": metric, "test_score": metric_value(result, metric)}  # fmt: skip
+    result = evaluate(work / "out" / "model-best", [files["test"]], per_label=False)
+    return {"component": task.component, "epochs": epochs, "seed": SEED, "sents_per_doc": sents,
+            "seconds": round(seconds, 1), "metric": metric, "test_score": metric_value(result, metric)}  # fmt: skip
 
 
-def to_docbin(paths: list[str], data_format: str | None, target: Path) -> Path:
-    """The task's files as one .spacy file, read by recipe-train's readers (the documents it trains on)."""
+def sents_per_doc(task) -> int:
+    """Sentences per document, as a trial of the task groups its token-per-line files for training and scoring: the
+    task's override, or the component's packaged config (10 for the parser and senter, 1 for the others)."""
+    from thinc.api import Config
+
+    from recipe_cli.config.build import default_config_path
+
+    packaged = Config().from_disk(default_config_path(task.component), interpolate=False)
+    return int(task.overrides.get("corpora.train.sents_per_doc", packaged["corpora"]["train"]["sents_per_doc"]))
+
+
+def to_docbin(paths: list[str], data_format: str | None, target: Path, sents: int = 1) -> Path:
+    """The task's files as one .spacy file, read by recipe-train's readers into the documents a trial sees."""
     import spacy
     from spacy.tokens import DocBin
 
@@ -124,7 +137,8 @@ def to_docbin(paths: list[str], data_format: str | None, target: Path) -> Path:
 
     if not target.exists():
         nlp = spacy.blank("en")
-        docs = [doc for path in paths for doc in read_docs(Path(path), nlp, format=data_format or "auto")]
+        docs = [doc for path in paths
+                for doc in read_docs(Path(path), nlp, format=data_format or "auto", sents_per_doc=sents)]  # fmt: skip
         DocBin(docs=docs, store_user_data=True).to_disk(target)
     return target
 

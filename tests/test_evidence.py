@@ -1,6 +1,7 @@
 """The evidence study's spec (scripts/evidence.yml) does not rot: it parses with every variant and task, its
 spaCy-default settings are still spaCy's own, and a 2-trial version of it trains on the bundled slices."""
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -86,3 +87,35 @@ def test_two_trials_of_the_study_run_on_the_bundled_slices(tmp_path):
     # One epoch, every planned update made: the planned number is the epoch's step count.
     (epoch,) = srsly.read_jsonl(out / "trials/emo/dropout-share/seed-1/metrics.jsonl")
     assert share_cfg["training"]["dropout"]["total_steps"] == epoch["step"]
+
+
+def _script(name: str):
+    """A script of scripts/ as a module."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_spacy_train_sees_the_documents_a_trial_sees(tmp_path):
+    """evidence_spacy.py converts a task's files into the documents a trial trains and is scored on: CoNLL-U in
+    documents of 10 sentences for the parser (its packaged config), of one for the tagger, or as the task says."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    evidence_spacy = _script("evidence_spacy")
+    conllu = DATA / "ewt-dev.conllu"
+    sentences = sum(1 for block in conllu.read_text(encoding="utf8").split("\n\n") if block.strip())
+    spec = tmp_path / "spec.yml"
+    tasks = {"parse": {"component": "parser"}, "tag": {"component": "tagger"},
+             "parse-5": {"component": "parser", "overrides": {"corpora.train.sents_per_doc": 5}}}  # fmt: skip
+    for task in tasks.values():
+        task.update(train=str(conllu), dev=str(conllu), test=str(conllu))
+    srsly.write_yaml(spec, {"tasks": tasks, "seeds": 1, "variants": {"recipe": {}}})
+    nlp = spacy.blank("en")
+    for task, want in zip(load_spec(spec).tasks, [10, 1, 5], strict=True):
+        assert evidence_spacy.sents_per_doc(task) == want
+        path = evidence_spacy.to_docbin(task.test, task.format, tmp_path / f"{task.name}.spacy", want)
+        docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+        assert len(docs) == -(-sentences // want)
+        assert [len(list(doc.sents)) for doc in docs[:-1]] == [want] * (len(docs) - 1)
