@@ -13,9 +13,10 @@ writes, in this order:
     the same rule, lower is better);
   - per task, the table `recipe-sweep report evidence --quality-of spacy-default` prints, and the plot;
   - `spacy train` itself beside the spacy-default row, where scripts/evidence_spacy.py has run;
+  - one GPU trial per task (scripts/evidence-gpu.yml, run with recipe-sweep where a GPU is), where it has run;
   - the spec, and the commands that reproduce the page.
 
-Usage: python scripts/evidence_report.py [--sweep evidence] [--spacy evidence-spacy] [--out docs]
+Usage: python scripts/evidence_report.py [--sweep evidence] [--spacy evidence-spacy] [--gpu evidence-gpu] [--out docs]
        python scripts/evidence_report.py --smoke   (a study folder made of the bundled test slices' rows
                                                    written here, no training; a temporary output folder)
 """
@@ -44,6 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", type=Path, default=REPO / "evidence", help="the study's folder")
     parser.add_argument("--spacy", type=Path, default=REPO / "evidence-spacy", help="evidence_spacy.py's folder")
+    parser.add_argument("--gpu", type=Path, default=REPO / "evidence-gpu", help="scripts/evidence-gpu.yml's sweep")
     parser.add_argument("--out", type=Path, default=None, help="default: docs (--smoke: a temporary folder)")
     parser.add_argument("--smoke", action="store_true", help="made-up rows, no training: checks that it runs")
     args = parser.parse_args()
@@ -52,9 +54,10 @@ def main() -> int:
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="evidence-report-smoke-"))
         args.sweep = smoke_sweep(args.out / "study")
+        args.gpu = smoke_gpu(args.out / "gpu")
     out: Path = args.out or REPO / "docs"
     try:
-        page = build_page(args.sweep, args.spacy)
+        page = build_page(args.sweep, args.spacy, args.gpu)
     except RecipeError as e:
         print(e)
         return 1
@@ -65,7 +68,7 @@ def main() -> int:
     return 0
 
 
-def build_page(sweep: Path, spacy_folder: Path) -> str:
+def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     """The page's Markdown; writes the sweep's own results.json/.md/.png on the way (as recipe-sweep report)."""
     from recipe_cli.sweep.report import build_report, write_report
 
@@ -146,6 +149,8 @@ def build_page(sweep: Path, spacy_folder: Path) -> str:
     lines.append("### " + per_task[1].replace("\n## ", "\n### ") if len(per_task) > 1 else "")
     lines += ["", "## `spacy train` itself", ""]
     lines.append(spacy_table(spacy_folder, sweep))
+    lines += ["", "## On a GPU", ""]
+    lines.append(gpu_table(gpu_folder, sweep))
     lines += [
         "",
         "## Reproduce",
@@ -154,6 +159,7 @@ def build_page(sweep: Path, spacy_folder: Path) -> str:
         "python scripts/evidence_data.py                      # the study's data, from ../shared/data",
         "recipe-sweep scripts/evidence.yml -o evidence --jobs 2  # a re-run continues where it stopped",
         "python scripts/evidence_spacy.py                     # spacy train, one seed per task",
+        "recipe-sweep scripts/evidence-gpu.yml -o evidence-gpu   # one GPU trial per task, where a GPU is",
         "python scripts/evidence_report.py                    # this page",
         "```",
         "",
@@ -193,6 +199,35 @@ def spacy_table(folder: Path, sweep: Path) -> str:
 
     results = json.loads(path.read_text(encoding="utf8"))
     return report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))
+
+
+def gpu_table(folder: Path, sweep: Path) -> str:
+    """scripts/evidence-gpu.yml's trials (recipe-train --gpu-id 0, short): each task's test score and speed, beside
+    the study's recipe trials' speed on CPU."""
+    path = folder / "trials.jsonl"
+    if not path.exists():
+        return "Not run yet: `recipe-sweep scripts/evidence-gpu.yml -o evidence-gpu` on a machine with a GPU."
+    from recipe_cli.sweep.run import read_results
+
+    cpu: dict[str, list[float]] = {}
+    for row in read_results(sweep):
+        if row["variant"] == BASELINE and row.get("words_per_second"):
+            cpu.setdefault(row["task"], []).append(row["words_per_second"])
+    lines = []
+    notes = folder / NOTES_FILE
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf8").strip(), ""]
+    lines += [
+        "| task | component | epochs | training documents | test score | words/s on the GPU | recipe words/s on CPU (study) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in read_results(folder):
+        limit = row.get("overrides", {}).get("corpora.train.limit", "all")
+        speeds = cpu.get(row["task"])
+        on_cpu = f"{sum(speeds) / len(speeds):,.0f}" if speeds else NOT_RUN
+        lines.append(f"| {row['task']} | {row['component']} | {row['epochs']} | {limit} | {row['test_score']:.4f} | "
+                     f"{row['words_per_second']:,.0f} | {on_cpu} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _unfinished(report: dict, task: str) -> bool:
@@ -255,6 +290,17 @@ def smoke_sweep(folder: Path) -> Path:
     (folder / "sweep.json").write_text(json.dumps(meta), encoding="utf8")
     (folder / "trials.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
     (folder / NOTES_FILE).write_text("The textcat trials ran on another machine.\n", encoding="utf8")
+    return folder
+
+
+def smoke_gpu(folder: Path) -> Path:
+    """A GPU sweep's folder holding one made-up row."""
+    folder.mkdir(parents=True, exist_ok=True)
+    row = {"id": "ner/recipe/seed-1", "task": "ner", "variant": "recipe", "seed": 1, "component": "ner",
+           "overrides": {"training.max_epochs": 1, "corpora.train.limit": 500}, "epochs": 1, "test_score": 0.25,
+           "words_per_second": 400.0}  # fmt: skip
+    (folder / "trials.jsonl").write_text(json.dumps(row) + "\n", encoding="utf8")
+    (folder / NOTES_FILE).write_text("On a made-up GPU.\n", encoding="utf8")
     return folder
 
 

@@ -133,3 +133,6 @@ def test_evidence_report_smoke(tmp_path):
     assert "| dropout-share | better | no clear difference (n=2, unfinished) |" in page
     assert "- `dropout-share`: undecided: the study has not finished (better on ner, worse on no task so far)." in page
     assert "### ner (ner)" in page and "### textcat (textcat)" in page
+    # The GPU trials' section: its note, and the row beside the study's recipe speed on CPU.
+    assert "## On a GPU\n\nOn a made-up GPU.\n\n| task |" in page
+    assert "| ner | ner | 1 | 500 | 0.2500 | 400 | 1,000 |" in page
