@@ -35,6 +35,9 @@ SPEC = REPO / "scripts" / "evidence.yml"
 BASELINE = "recipe"
 SPACY = "spacy-default"
 CANDIDATES = ("dropout-share", "constant-dropout", "fast-compounding")
+# The setting each candidate changes: candidates for one setting are alternatives, and where several qualify, the
+# default is the one that beats the others head to head by the same rule.
+SETTING = {"dropout-share": "dropout", "constant-dropout": "dropout", "fast-compounding": "batch size"}
 ELEMENTS_OFF = ("constant-batch", "no-averaging", "no-grad-clip", "no-l2")
 NOT_RUN = "not run yet"
 # A note the study's folder may hold, put on the page as it is.
@@ -116,29 +119,59 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "A candidate becomes the default when it is better than the recipe on at least one task and worse on none.",
         "",
     ]
+    qualifying = [c for c in CANDIDATES if c in meta["variants"] and _qualifies(report, tasks, c, left)]
+    chosen, why = choose_defaults(sweep, tasks, qualifying)
     for candidate in CANDIDATES:
-        lines.append(f"- `{candidate}`: {_decision(report, tasks, candidate, left)}")
+        decision = _decision(report, tasks, candidate, left)
+        if candidate in chosen:
+            decision = decision.replace("qualifies", "**becomes the default**", 1)
+        if candidate in why:
+            decision += f" {why[candidate]}"
+        lines.append(f"- `{candidate}`: {decision}")
+    # The default the goal is measured for: the chosen candidate (one setting changed), or the recipe as it is.
+    default = chosen[0] if len(chosen) == 1 else BASELINE
+    goal = report if default == BASELINE else build_report(sweep, default, quality_of=SPACY)
     lines += ["", "## The goal: the default against spaCy's settings", ""]
     lines += [
-        "| task | recipe test score | spacy-default | score | recipe s to quality | spacy-default | time to quality |",
+        f"The default is `{default}`"
+        + (
+            " (the recipe as packaged before the study)."
+            if default == BASELINE
+            else f" (the recipe with the {SETTING[default]} the study chose)."
+        ),  # fmt: skip
+        "",
+        "| task | default test score | spacy-default | score | default s to quality | spacy-default | "
+        "time to quality |",
         "|---|---|---|---|---|---|---|",
     ]
-    times = time_to_quality(sweep, report)
+    times = time_to_quality(sweep, goal, default)
+    verdicts: dict[str, dict[str, list[str]]] = {"score": {}, "time to quality": {}}
     for task in tasks:
-        entry = report["tasks"].get(task)
-        if not entry or BASELINE not in entry["variants"] or SPACY not in entry["variants"]:
+        entry = goal["tasks"].get(task)
+        if not entry or default not in entry["variants"] or SPACY not in entry["variants"]:
             lines.append(f"| {task} | {NOT_RUN} | | | | | |")
             continue
-        ours, theirs = entry["variants"][BASELINE], entry["variants"][SPACY]
+        ours, theirs = entry["variants"][default], entry["variants"][SPACY]
         score = _flip(entry["comparisons"].get(SPACY, {}).get("verdict"))
         lines.append(
             f"| {task} | {ours['mean']:.4f} | {theirs['mean']:.4f} | {score} | {_seconds(ours)} | "
             f"{_seconds(theirs)} | {times.get(task, '')} |"
         )
+        for name, verdict in (("score", score), ("time to quality", times.get(task, ""))):
+            verdicts[name].setdefault(verdict.split(" (")[0], []).append(task)
     lines += [
         "",
-        "*score* and *time to quality* are the recipe's verdict against spaCy's settings (the rule above, seed "
+        "*score* and *time to quality* are the default's verdict against spaCy's settings (the rule above, seed "
         "against seed; for time, lower is better and only seeds where both reached the quality are paired).",
+        "",
+        "The goal (no task worse than spaCy's settings, better on at least half of them, in score or in time to "
+        f"quality), over {len(tasks)} tasks: "
+        + "; ".join(
+            f"in {name}, better on {', '.join(v.get('better', [])) or 'none'}, "
+            f"worse on {', '.join(v.get('worse', [])) or 'none'}"
+            for name, v in verdicts.items()
+        )
+        + ".",
         "",
         "## Per task",
         "",
@@ -167,8 +200,42 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     return "\n".join(lines)
 
 
-def time_to_quality(sweep: Path, report: dict) -> dict[str, str]:
-    """Task → the recipe's verdict against spacy-default in seconds to quality (seed against seed)."""
+def choose_defaults(sweep: Path, tasks: list[str], qualifying: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The candidates that become defaults: of those that qualify for one setting, the one that is better than each
+    other head to head (the report with it as the baseline) on some task and worse on none; none where no one is.
+    Also what the page says of each qualifying candidate."""
+    from recipe_cli.sweep.report import build_report
+
+    chosen, why = [], {}
+    for setting in dict.fromkeys(SETTING[c] for c in qualifying):
+        rivals = [c for c in qualifying if SETTING[c] == setting]
+        if len(rivals) == 1:
+            chosen.append(rivals[0])
+            continue
+        winners = []
+        for candidate in rivals:
+            h2h = build_report(sweep, candidate)
+            verdicts = {other: [h2h["tasks"][t]["comparisons"][other]["verdict"] for t in tasks if t in h2h["tasks"]]
+                        for other in rivals if other != candidate}  # fmt: skip
+            if all("worse" in v and "better" not in v for v in verdicts.values()):
+                winners.append(candidate)
+                beaten = {o: [t for t in tasks if t in h2h["tasks"] and h2h["tasks"][t]["comparisons"][o]["verdict"]
+                              == "worse"] for o in verdicts}  # fmt: skip
+                said = "; ".join(f"`{o}` is worse on {', '.join(ts)}" for o, ts in beaten.items())
+                why[candidate] = f"Against the other {setting} candidates head to head: {said}, and better on none."
+        if len(winners) == 1:
+            chosen.append(winners[0])
+            for other in rivals:
+                if other != winners[0]:
+                    why[other] = f"Not the default: `{winners[0]}` beats it head to head (below)."
+        else:
+            for candidate in rivals:
+                why[candidate] = f"Not the default: no {setting} candidate beats the others head to head."
+    return chosen, why
+
+
+def time_to_quality(sweep: Path, report: dict, ours: str = BASELINE) -> dict[str, str]:
+    """Task → a variant's verdict against spacy-default in seconds to quality (seed against seed)."""
     from recipe_cli.sweep.report import time_to
     from recipe_cli.sweep.run import read_results
     from recipe_cli.sweep.stats import decide, paired
@@ -178,13 +245,13 @@ def time_to_quality(sweep: Path, report: dict) -> dict[str, str]:
     for task, entry in report["tasks"].items():
         if "quality" not in entry:
             continue
-        seconds: dict[str, dict[int, float]] = {BASELINE: {}, SPACY: {}}
+        seconds: dict[str, dict[int, float]] = {ours: {}, SPACY: {}}
         for row in rows:
             if row["task"] == task and row["variant"] in seconds:
                 reached = time_to(row.get("curve", []), entry["quality"])
                 if reached is not None:
                     seconds[row["variant"]][row["seed"]] = -reached  # lower is better: compare the negatives
-        comparison = paired(seconds[BASELINE], seconds[SPACY])
+        comparison = paired(seconds[ours], seconds[SPACY])
         decide([comparison])
         verdicts[task] = f"{comparison.verdict} (n={comparison.n})"
     return verdicts
@@ -243,6 +310,12 @@ def _verdict(report: dict, task: str, variant: str) -> str:
     return comparison["verdict"] + done
 
 
+def _qualifies(report: dict, tasks: list[str], candidate: str, left: int) -> bool:
+    """RECIPE.md §8: better than the recipe on at least one task and worse on none, once the study has finished."""
+    verdicts = [_verdict(report, task, candidate) for task in tasks]
+    return not left and any(v == "better" for v in verdicts) and not any(v == "worse" for v in verdicts)
+
+
 def _decision(report: dict, tasks: list[str], candidate: str, left: int) -> str:
     verdicts = {task: _verdict(report, task, candidate) for task in tasks}
     better = [task for task, v in verdicts.items() if v.startswith("better")]
@@ -251,7 +324,7 @@ def _decision(report: dict, tasks: list[str], candidate: str, left: int) -> str:
     if left:
         return f"undecided: the study has not finished ({said} so far)."
     if better and not worse:
-        return f"**becomes the default** ({said})."
+        return f"qualifies ({said})."
     return f"stays an option ({said})."
 
 
@@ -265,22 +338,31 @@ def _seconds(variant: dict) -> str:
     return f"{mean:.0f} ({variant['reached_quality']}/{variant['n']})" if mean is not None else "—"
 
 
-def smoke_sweep(folder: Path) -> Path:
-    """A study folder holding made-up rows for two tasks (one unfinished), as recipe-sweep writes them."""
+def smoke_sweep(
+    folder: Path,
+    shifts: dict[tuple[str, str], float] | None = None,
+    seeds: tuple[int, ...] = (1, 2, 3),
+    noise: float = 0.003,
+    finished: bool = False,
+) -> Path:
+    """A study folder holding made-up rows for two tasks, as recipe-sweep writes them: each variant's score is 0.5,
+    plus its (task, variant) shift, plus noise; unless finished, textcat's last seed has not run."""
     import random
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
+    if shifts is None:
+        shifts = {("ner", "dropout-share"): 0.02, ("textcat", "dropout-share"): -0.01}
     variants = [BASELINE, SPACY, *CANDIDATES, *ELEMENTS_OFF]
     trials, rows = [], []
-    for task, shift in (("ner", 0.02), ("textcat", -0.01)):
+    for task in ("ner", "textcat"):
         for variant in variants:
-            for seed in (1, 2, 3):
+            for seed in seeds:
                 trial = f"{task}/{variant}/seed-{seed}"
                 trials.append(trial)
-                if task == "textcat" and seed == 3:
+                if task == "textcat" and seed == seeds[-1] and not finished:
                     continue  # not finished yet
-                score = 0.5 + (shift if variant == "dropout-share" else 0.0) + rng.uniform(-0.003, 0.003)
+                score = 0.5 + shifts.get((task, variant), 0.0) + rng.uniform(-noise, noise)
                 curve = [[epoch, score * epoch / 3, 10.0 * epoch] for epoch in (1, 2, 3)]
                 rows.append({"id": trial, "task": task, "variant": variant, "seed": seed, "metric": "score",
                              "test_score": score, "best_dev": score, "best_epoch": 3, "epochs": 3,

@@ -119,3 +119,33 @@ def test_spacy_train_sees_the_documents_a_trial_sees(tmp_path):
         docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
         assert len(docs) == -(-sentences // want)
         assert [len(list(doc.sents)) for doc in docs[:-1]] == [want] * (len(docs) - 1)
+
+
+@pytest.mark.parametrize("lead,default", [(0.01, "constant-dropout"), (0.0, "recipe")])
+def test_of_two_qualifying_dropout_candidates_the_one_better_head_to_head_becomes_the_default(tmp_path, lead, default):
+    """RECIPE.md §8 on a finished made-up study: dropout-share and constant-dropout are both better than the recipe
+    on ner and worse nowhere. With constant-dropout `lead` ahead of dropout-share, it beats it head to head and
+    becomes the default the goal is measured for; level, neither does and the default stays the recipe.
+    fast-compounding, better on ner but worse on textcat, is no default either way."""
+    report = _script("evidence_report")
+    shifts = {("ner", "dropout-share"): 0.02, ("ner", "constant-dropout"): 0.02 + lead,
+              ("ner", "fast-compounding"): 0.02, ("textcat", "fast-compounding"): -0.02}  # fmt: skip
+    sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True)
+    page = report.build_page(sweep, tmp_path / "absent", tmp_path / "absent")
+    assert "- `dropout-share`: qualifies (better on ner, worse on no task)." in page
+    # Better on one task but worse on another: not a default.
+    assert "- `fast-compounding`: stays an option (better on ner, worse on textcat)." in page
+    assert f"The default is `{default}`" in page
+    if default == "recipe":
+        assert "Not the default: no dropout candidate beats the others head to head." in page
+        assert "**becomes the default**" not in page
+    else:
+        assert (
+            "- `constant-dropout`: **becomes the default** (better on ner, worse on no task). Against the other "
+            "dropout candidates head to head: `dropout-share` is worse on ner, and better on none."
+        ) in page
+        assert "Not the default: `constant-dropout` beats it head to head (below)." in page
+    # The goal's table holds the default's mean score on ner.
+    goal = page.split("## The goal", 1)[1]
+    row = next(line for line in goal.splitlines() if line.startswith("| ner | "))
+    assert float(row.split(" | ")[1]) == pytest.approx(0.5 + (0.02 + lead if lead else 0.0), abs=0.001)
