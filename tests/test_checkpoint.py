@@ -268,10 +268,11 @@ def test_new_run_records_the_version_command_folder_start_paths_and_limits(tmp_p
     monkeypatch.chdir(tmp_path)
     paths = {"train": "train.conll", "dev": None}
     before = time.time()
-    run = new_run(version="1.2.3", argv=["ner", "train.conll"], paths=paths, keep_epochs=2, config="[paths]")
+    run = new_run(version="1.2.3", argv=["ner", "train.conll"], paths=paths, keep_epochs=2, plot=False,
+                  config="[paths]")  # fmt: skip
     started = run.pop("started")
     assert run == {"recipe_train": "1.2.3", "argv": ["ner", "train.conll"], "cwd": str(tmp_path), "paths": paths,
-                   "keep_epochs": 2, "config": "[paths]"}  # fmt: skip
+                   "keep_epochs": 2, "plot": False, "config": "[paths]"}  # fmt: skip
     # ISO 8601 with the UTC offset, to the second.
     stamp = time.mktime(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S"))
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", started) and abs(stamp - before) < 5

@@ -19,8 +19,9 @@ from recipe_cli.output.metrics import read_rows
 runner = CliRunner()
 
 
-def _train(args, env=None):
-    return runner.invoke(train_app, [str(a) for a in args], env=env)
+def _train(args, env=None, plot=False):
+    # Without training.png (--no-plot) but where a test looks at it; test_progress.py tests the drawing.
+    return runner.invoke(train_app, [str(a) for a in [*args, *([] if plot else ["--no-plot"])]], env=env)
 
 
 def _assert_clean_failure(result, code, message):
@@ -151,7 +152,7 @@ def test_train_two_epochs_end_to_end(tmp_path, data_dir, component):
     args = [component, data_dir / train_name, "-o", out, "--training.max_epochs", "2", "--corpora.train.limit", "150"]
     if dev_name:
         args += ["--dev", data_dir / dev_name]
-    result = _train(args)
+    result = _train(args, plot=True)
     assert result.exit_code == 0, result.output
     assert "\x1b[" not in result.output  # no colour when not a terminal
     if dev_name is None:

@@ -21,7 +21,7 @@ runner = CliRunner()
 
 def _train(tmp_path_factory, data_dir, name, args):
     out = tmp_path_factory.mktemp(name) / "run"
-    result = runner.invoke(train_app, [str(a) for a in [*args, "-o", out]])
+    result = runner.invoke(train_app, [str(a) for a in [*args, "-o", out, "--no-plot"]])
     assert result.exit_code == 0, result.output
     return out
 

@@ -32,7 +32,7 @@ ERROR_LOG = "error.log"
 def _args(data_dir, out, *extra):
     return ["ner", data_dir / "wnut17-train.conll", "--dev", data_dir / "wnut17-dev.conll", "-o", out,
             "--corpora.train.limit", "20", "--corpora.dev.limit", "10", "--training.max_epochs", EPOCHS,
-            "--seed", "1", "-q", *extra]  # fmt: skip
+            "--seed", "1", "-q", "--no-plot", *extra]  # fmt: skip
 
 
 def _invoke(app, args):

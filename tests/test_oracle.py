@@ -106,7 +106,7 @@ def test_train_where_spacy_stops_with_e1031(tmp_path, data_dir, shuffle_buffer):
     from disk (a shuffle buffer smaller than the corpus), the epoch reads the file again and drops the same parses."""
     out = tmp_path / "out"
     path = data_dir / FIXTURE
-    args = ["tagger,parser", path, "--dev", path, "-o", out, "--training.max_epochs", "1"]
+    args = ["tagger,parser", path, "--dev", path, "-o", out, "--training.max_epochs", "1", "--no-plot"]
     result = runner.invoke(train_app, [str(a) for a in args] + ["--training.shuffle_buffer", str(shuffle_buffer)])
     assert result.exit_code == 0, result.output
     assert ("streamed from disk" in result.output) == (shuffle_buffer > 0)

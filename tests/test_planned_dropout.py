@@ -31,7 +31,7 @@ def _train(tmp_path, *extra):
     (tmp_path / "share.cfg").write_text(SHARE_CONFIG)
     args = ["ner", str(DATA / "wnut17-train.conll"), "--dev", str(DATA / "wnut17-dev.conll"), "-o",
             str(tmp_path / "out"), "-c", str(tmp_path / "share.cfg"), "--corpora.train.limit", "30",
-            "--corpora.dev.limit", "8", "--seed", "1", *extra]  # fmt: skip
+            "--corpora.dev.limit", "8", "--seed", "1", "--no-plot", *extra]  # fmt: skip
     return runner.invoke(train_app, args)
 
 

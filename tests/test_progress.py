@@ -1,5 +1,6 @@
 """Seeing a run: the plot after every epoch, plain output off a terminal, spaCy's loggers (MLflow)."""
 
+import json
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.config.build import build_config
+from recipe_cli.output import plots
 from recipe_cli.output.layout import PLOT_FILE
 from recipe_cli.output.metrics import read_rows
 from recipe_cli.training.train import train
@@ -62,6 +64,33 @@ def test_plot_is_a_valid_png_whenever_seen_and_drawn_when_the_run_ends(tmp_path,
     assert (out / PLOT_FILE).read_bytes() not in {data for _, data in seen_plots[:-1]}
     image = matplotlib.image.imread(out / PLOT_FILE)
     assert image.shape[0] > 300 and image.shape[1] > 500
+
+
+@pytest.mark.slow
+def test_no_plot_draws_nothing_and_a_resume_keeps_the_runs_choice(tmp_path, data_dir, monkeypatch):
+    """--no-plot: no training.png and no drawing process; --resume keeps that unless told --plot."""
+    workers = []
+    popen = subprocess.Popen
+
+    def counting(args, *rest, **kwargs):
+        if plots.WORKER in args:
+            workers.append(args)
+        return popen(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", counting)
+    out = tmp_path / "out"
+    args = ["ner", data_dir / "wnut17-train.conll", "-o", out, "-q", "--training.max_epochs", "1",
+            "--corpora.train.limit", "30", "--no-plot"]  # fmt: skip
+    assert runner.invoke(train_app, [str(a) for a in args]).exit_code == 0
+    assert json.loads((out / "run.json").read_text())["plot"] is False
+    assert not (out / PLOT_FILE).exists() and workers == []
+    result = runner.invoke(train_app, ["--resume", str(out), "--training.max_epochs", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    assert [row["epoch"] for row in read_rows(out / "metrics.jsonl")] == [1, 2]
+    assert not (out / PLOT_FILE).exists() and workers == []
+    result = runner.invoke(train_app, ["--resume", str(out), "--training.max_epochs", "3", "-q", "--plot"])
+    assert result.exit_code == 0, result.output
+    assert len(workers) == 1 and (out / PLOT_FILE).read_bytes().startswith(PNG_SIGNATURE)
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ DATA = Path(__file__).parent / "data"
 
 def _args(out, *extra, folder=DATA):
     return ["ner", str(folder / "wnut17-train.conll"), "--dev", str(folder / "wnut17-dev.conll"), "-o", str(out),
-            "--corpora.train.limit", "8", "--corpora.dev.limit", "8", "--seed", "1", "-q",
+            "--corpora.train.limit", "8", "--corpora.dev.limit", "8", "--seed", "1", "-q", "--no-plot",
             *map(str, extra)]  # fmt: skip
 
 
@@ -246,8 +246,9 @@ def test_a_run_started_again_gets_the_recorded_config_and_command_line_and_this_
     assert result == copy
     [(config, out, kwargs)] = trains
     assert out == copy and config.config["training"]["max_epochs"] == 3
+    # The run drew no training.png (--no-plot): started again, it still draws none.
     assert kwargs == {"use_gpu": -1, "overwrite": True, "stdout": stdout, "stderr": stderr, "argv": run["argv"],
-                      "quiet": False, "keep_epochs": 1}  # fmt: skip
+                      "quiet": False, "keep_epochs": 1, "plot": False}  # fmt: skip
     assert stdout.getvalue().splitlines() == [
         f"- Starting again: {copy} was stopped before its first epoch was saved; run.json has its config",
         "- Extended: training.max_epochs = 3",

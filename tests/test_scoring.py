@@ -43,7 +43,7 @@ def short_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(base)
         args = ["textcat", "data/train.json", "--dev", "data/dev.json", "-o", "run", "--training.max_epochs", "3",
-                "--corpora.train.limit", "60"]  # fmt: skip
+                "--corpora.train.limit", "60", "--no-plot"]  # fmt: skip
         result = runner.invoke(train_app, args)
     assert result.exit_code == 0, result.output
     return base / "run"

@@ -14,7 +14,8 @@ TIMING = ("seconds", "train_seconds", "checkpoint_seconds")
 
 
 def _train(args):
-    return runner.invoke(train_app, [str(a) for a in args])
+    # --no-plot: these runs do not look at training.png (test_progress.py and test_cli.py do).
+    return runner.invoke(train_app, [str(a) for a in [*args, "--no-plot"]])
 
 
 def _untimed(row):

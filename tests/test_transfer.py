@@ -22,7 +22,8 @@ WNUT_TYPES = {"person", "location", "corporation", "product", "creative-work", "
 
 
 def _train(args):
-    return runner.invoke(train_app, [str(a) for a in args])
+    # --no-plot: these runs do not look at training.png (test_progress.py and test_cli.py do).
+    return runner.invoke(train_app, [str(a) for a in [*args, "--no-plot"]])
 
 
 @pytest.fixture(scope="module")

@@ -128,6 +128,15 @@ def train_cli(
             show_default=False,
         ),
     ] = None,
+    plot: Annotated[
+        bool | None,
+        Opt(
+            "--plot/--no-plot",
+            help="Redraw OUT/training.png after every epoch (the default), or draw nothing and start no drawing "
+            "process; --resume keeps the run's own choice unless given",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Check the config, read and summarise the data, write nothing")
     ] = False,
@@ -142,7 +151,8 @@ def train_cli(
                        "--span-alignment": span_alignment, "--output": output, "--vectors": vectors,
                        "--base-model": base_model, "--recipe": recipe}  # fmt: skip
             check_resume_options(resume, free, options, EXTENDING)
-            resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs)
+            resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs,
+                       plot=plot)  # fmt: skip
             return
         components, paths = components_and_data(free)
         check_format(data_format)
@@ -153,4 +163,4 @@ def train_cli(
                                        environ=os.environ, recipe_name=recipe.value if recipe else "default")  # fmt: skip
         output = output if output is not None else default_output(paths[0], components)
         train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
-              dry_run=dry_run, keep_epochs=keep_epochs or 0)  # fmt: skip
+              dry_run=dry_run, keep_epochs=keep_epochs or 0, plot=plot is not False)  # fmt: skip

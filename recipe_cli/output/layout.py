@@ -90,7 +90,9 @@ def default_output(data: Path, components: list[str]) -> Path:
 # --- run.json ---
 
 
-def new_run(*, version: str, argv: list[str], paths: dict[str, Any], keep_epochs: int, config: str) -> dict[str, Any]:
+def new_run(
+    *, version: str, argv: list[str], paths: dict[str, Any], keep_epochs: int, plot: bool, config: str
+) -> dict[str, Any]:
     """What run.json records when a run starts; relative data paths in its config are relative to its "cwd"."""
     return {
         "recipe_train": version,
@@ -99,6 +101,7 @@ def new_run(*, version: str, argv: list[str], paths: dict[str, Any], keep_epochs
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "paths": paths,
         "keep_epochs": keep_epochs,
+        "plot": plot,
         "config": config,
     }
 

@@ -35,17 +35,21 @@ class BackgroundPlot:
     """Redraws a training.png in a worker process, off the training thread.
 
     redraw() sends the newest rows and trace and returns at once; close() waits for the last drawing to be
-    on disk. Where no worker can be started, redraw() draws in this process instead.
+    on disk. Where no worker can be started, redraw() draws in this process instead. Not enabled (--no-plot), it
+    draws nothing and starts no worker.
     """
 
-    def __init__(self, path: Path, stderr: IO[str] | None = None) -> None:
+    def __init__(self, path: Path, stderr: IO[str] | None = None, *, enabled: bool = True) -> None:
         self.path = Path(path)
         self.stderr = stderr if stderr is not None else sys.stderr
+        self.enabled = enabled
         self._proc: subprocess.Popen | None = None
         self._failed = False
 
     def redraw(self, rows: Sequence["MetricsRow"], trace: Sequence[tuple[int, float, int]]) -> None:
         """Ask for a drawing of these rows and trace; returns without waiting for it."""
+        if not self.enabled:
+            return
         request = plot_request(rows, trace)
         proc = self._worker()
         if proc is not None and proc.stdin is not None:

@@ -42,6 +42,7 @@ def fit(
     quiet: bool,
     keep_epochs: int,
     state: TrainingState | None = None,
+    plot: bool = True,
 ) -> Path:
     """Run the epochs and checkpoint each one; with a saved state, go on from where it was.
 
@@ -86,7 +87,7 @@ def fit(
             interrupted,
             error_log(output_path),
             closing(progress),
-            BackgroundPlot(output_path / PLOT_FILE, stderr) as plot,
+            BackgroundPlot(output_path / PLOT_FILE, stderr, enabled=plot) as drawing,
         ):
             epochs = train_epochs(
                 nlp,
@@ -127,7 +128,7 @@ def fit(
                 with stage("Saving", f" for epoch {info.epoch}", path=output_path):
                     finish_epoch(output_path, path, row, keep_epochs)
                 rows.append(row)
-                plot.redraw(rows, progress.trace)
+                drawing.redraw(rows, progress.trace)
                 _time_row(row, updates_ended)
                 log_step(logger_info(info, row, rows, output_path, time.perf_counter() - start))
                 # The row was appended as soon as the epoch was in place; now that the epoch's bookkeeping is done,
@@ -145,7 +146,7 @@ def fit(
                     break
             progress.close()
             finalize()
-            plot.close()
+            drawing.close()
             if interrupted():
                 last = output_path / DIR_MODEL_LAST
                 raise RunInterrupted(

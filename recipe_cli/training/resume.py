@@ -52,6 +52,7 @@ def resume(
     stderr: IO[str] | None = None,
     quiet: bool = False,
     keep_epochs: int | None = None,
+    plot: bool | None = None,
 ) -> Path:
     """Continue the run in output_path from its newest epoch that has a training state, or start it again from
     run.json if it was stopped before its first epoch was saved.
@@ -59,6 +60,7 @@ def resume(
     overrides (Dict[str, Any]): only the settings in EXTENDING, and only values that extend the run. They are
         recorded in run.json: a later resume keeps them.
     keep_epochs (Optional[int]): as for train(); None keeps the run's own setting.
+    plot (Optional[bool]): as for train(); None keeps the run's own setting.
     RETURNS (Path): the output folder.
     """
     stdout = stdout if stdout is not None else sys.stdout
@@ -75,12 +77,13 @@ def resume(
         )
     keep = run.get("keep_epochs", 0) if keep_epochs is None else keep_epochs
     check_keep_epochs(keep)
+    draw = run.get("plot", True) if plot is None else plot
     overrides = dict(overrides or {})
     _check_override_names(out, overrides)
     with disk_errors(out):
         remove_leftovers(out)
     if not epoch_folders(out) and run.get("config"):
-        return _start_again(out, run, overrides, use_gpu, stdout, stderr, quiet, keep)
+        return _start_again(out, run, overrides, use_gpu, stdout, stderr, quiet, keep, draw)
     folder = latest_state(out)
     try:
         state = read_state(folder / STATE_DIR)
@@ -121,7 +124,7 @@ def resume(
             console.info("Extended", f"{name} = {value} (by an earlier --resume)")
     for name, value in overrides.items():
         console.info("Extended", f"{name} = {value}")
-    return fit(nlp, T, data, out, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep, state=state)
+    return fit(nlp, T, data, out, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep, state=state, plot=draw)
 
 
 def _start_again(
@@ -133,6 +136,7 @@ def _start_again(
     stderr: IO[str],
     quiet: bool,
     keep: int,
+    draw: bool,
 ) -> Path:
     """A run stopped before its first epoch was saved (counting, initialize, the first updates): start it again,
     from the config, command line and folder that run.json recorded, with this resume's extensions."""
@@ -161,6 +165,7 @@ def _start_again(
         argv=run.get("argv") or [],
         quiet=quiet,
         keep_epochs=keep,
+        plot=draw,
     )
 
 

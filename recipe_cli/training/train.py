@@ -49,6 +49,7 @@ def train(
     quiet: bool = False,
     dry_run: bool = False,
     keep_epochs: int = 0,
+    plot: bool = True,
 ) -> Path:
     """Train with the recipe, saving averaged weights, dev scores and the training state after every epoch.
 
@@ -61,6 +62,7 @@ def train(
     quiet (bool): print only errors and the final summary.
     dry_run (bool): check the config and read and summarise the data, then stop before writing anything.
     keep_epochs (int): keep only the last K epoch folders (0: all); model-best and model-last always stay.
+    plot (bool): redraw OUT/training.png after every epoch (in a worker process).
     RETURNS (Path): the output folder.
     """
     stdout = stdout if stdout is not None else sys.stdout
@@ -87,7 +89,8 @@ def train(
     # first epoch starts again from it.
     written = not dry_run and not replaces
     if written:
-        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
+        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
+                            plot=plot)  # fmt: skip
     try:
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
@@ -121,8 +124,10 @@ def train(
         return output_path
     if replaces:
         # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
-        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs)
-    return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs)
+        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
+                            plot=plot)  # fmt: skip
+    return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs,
+               plot=plot)  # fmt: skip
 
 
 @contextmanager
@@ -152,7 +157,7 @@ def check_output_dir(path: Path, *, overwrite: bool) -> None:
 
 
 def _prepare_output_dir(
-    path: Path, *, overwrite: bool, argv: list[str] | None, config: Config, keep_epochs: int
+    path: Path, *, overwrite: bool, argv: list[str] | None, config: Config, keep_epochs: int, plot: bool
 ) -> None:
     """Create the output folder and write run.json; with overwrite, or where an earlier run saved nothing yet,
     remove the earlier run's entries (only ours).
@@ -170,6 +175,7 @@ def _prepare_output_dir(
         argv=argv or [],
         paths={"train": config["paths"]["train"], "dev": config["paths"]["dev"]},
         keep_epochs=keep_epochs,
+        plot=plot,
         config=config.to_str(),
     )
     write_run_file(path, run)
