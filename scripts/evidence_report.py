@@ -265,7 +265,9 @@ def spacy_table(folder: Path, sweep: Path) -> str:
     from evidence_spacy import read_sweep, report
 
     results = json.loads(path.read_text(encoding="utf8"))
-    return report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))
+    notes = folder / NOTES_FILE
+    said = notes.read_text(encoding="utf8").strip() + "\n\n" if notes.is_file() else ""
+    return said + report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))
 
 
 def gpu_table(folder: Path, sweep: Path) -> str:
