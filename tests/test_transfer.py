@@ -380,8 +380,10 @@ def test_rehearsal_keeps_the_types_new_data_leaves_out(tmp_path):
     100 more whose annotators marked only ORG (every other token outside an entity). Plain fine-tuning learns that
     people and places are not entities; --rehearse (the base fills in PER and LOC on the new texts, and rehearses
     them) keeps them. Measured on the UNER test slice (base 5 epochs, fine-tune 2, --seed 0; seed 1 in brackets):
-    base PER 0.505 (0.491), LOC 0.509 (0.510); plain 0.0, 0.0 (0.0, 0.0); --rehearse 0.486, 0.470 (0.444, 0.468).
-    The bounds: --rehearse keeps at least 70% of the base's F of each left-out type, plain at most 10%."""
+    base PER 0.559 (0.547), LOC 0.570 (0.542); plain 0.022, 0.0 (0.0, 0.0); --rehearse 0.520, 0.584 (0.534, 0.513);
+    with the recipe's literal dropout it was base 0.505 (0.491), 0.509 (0.510); plain 0.0, 0.0 (0.0, 0.0);
+    --rehearse 0.486, 0.470 (0.444, 0.468). The bounds: --rehearse keeps at least 70% of the base's F of each
+    left-out type, plain at most 10%."""
     from spacy.tokens import DocBin
 
     nlp = spacy.blank("en")
@@ -427,7 +429,10 @@ def _old_types_f(model: Path, gold: list) -> float:
 def test_rehearsal_keeps_the_old_entity_types(tmp_path):
     """A base that knows 30 WNUT17 tweets' entities (old F about 0.8) is fine-tuned for one epoch on UNER's
     PER/LOC/ORG. Rehearsing those tweets (--rehearse RAW, fill-in off so that only rehearsal differs) keeps their
-    old types' F above plain fine-tuning by 0.05 at least (measured with --seed 0, 1, 2: by 0.149, 0.066, 0.131)."""
+    old types' F above plain fine-tuning by 0.05 at least (measured with --seed 0, 1, 2: by 0.149, 0.066, 0.131).
+    With the recipe's dropout (--recipe literal: 0.6 at the start), the epoch makes plain fine-tuning forget (F
+    0.74-0.76); with the default's constant 0.2 it forgets little in one epoch (0.81-0.82), and rehearsal's
+    margin (-0.02 to +0.05) is within the seeds' noise, so the test fine-tunes with the literal recipe."""
     import random
 
     from spacy.training import Example
@@ -452,7 +457,7 @@ def test_rehearsal_keeps_the_old_entity_types(tmp_path):
     raw.write_text("".join(doc.text + "\n" for doc in tweets), encoding="utf8")
     scores = {}
     for name, extra in (("plain", []), ("rehearse", ["--rehearse", raw, "--training.rehearsal.fill_in", "false"])):
-        result = _finetune(tmp_path / "base", tmp_path / name, "--seed", 0, "-q", *extra)
+        result = _finetune(tmp_path / "base", tmp_path / name, "--seed", 0, "-q", "--recipe", "literal", *extra)
         assert result.exit_code == 0, result.output
         scores[name] = _old_types_f(tmp_path / name / "model-last", tweets)
     assert scores["rehearse"] > scores["plain"] + 0.05, scores
