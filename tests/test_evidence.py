@@ -20,15 +20,17 @@ DATA = Path(__file__).parent / "data"
 
 def test_the_spec_parses_with_every_task_and_variant(tmp_path):
     """With empty stand-ins for the data evidence_data.py makes (the corpora are not in the repository)."""
-    shutil.copy(SCRIPTS / "evidence.yml", tmp_path / "evidence.yml")
-    shutil.copytree(SCRIPTS / "evidence", tmp_path / "evidence")
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(SCRIPTS / "evidence.yml", tmp_path / "scripts" / "evidence.yml")
+    shutil.copytree(SCRIPTS / "evidence", tmp_path / "scripts" / "evidence")
+    shutil.copytree(SCRIPTS.parent / "configs", tmp_path / "configs")
     raw = srsly.read_yaml(SCRIPTS / "evidence.yml")
     for task in raw["tasks"].values():
         for key in ("train", "dev", "test"):
-            path = (tmp_path / task[key]).resolve()
+            path = (tmp_path / "scripts" / task[key]).resolve()
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
-    spec = load_spec(tmp_path / "evidence.yml")
+    spec = load_spec(tmp_path / "scripts" / "evidence.yml")
     assert [t.name for t in spec.tasks] == ["wnut17", "uner", "ewt-tagger", "ewt-parser", "tweeteval", "goemotions"]
     assert spec.baseline == "recipe"
     deciding = ["recipe", "spacy-default", "dropout-share", "constant-dropout", "fast-compounding"]
@@ -40,6 +42,13 @@ def test_the_spec_parses_with_every_task_and_variant(tmp_path):
     for variant in off:
         assert sorted({t.seed for t in trials if t.variant == variant}) == [1, 2, 3]
     assert len(trials) == 6 * (5 * 5 + 4 * 3)
+    # The study's baseline is RECIPE.md's letter whatever the defaults become: every trial trains from the literal
+    # recipe but those whose variant brings a config of its own (which sets what it changes).
+    literal = str(tmp_path / "configs" / "recipe-literal.cfg")
+    own = {"spacy-default": "spacy-default.cfg", "dropout-share": "dropout-share.cfg"}
+    for trial in trials:
+        assert trial.config == (str(tmp_path / "scripts" / "evidence" / own[trial.variant]) if trial.variant in own
+                                else literal), trial.id  # fmt: skip
 
 
 def test_spacy_default_settings_are_still_spacys_own():
