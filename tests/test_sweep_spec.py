@@ -9,6 +9,7 @@ import pytest
 import srsly
 from scipy import stats as scipy_stats
 
+from recipe_cli.config.build import LITERAL_RECIPE_FILE, configs_dir
 from recipe_cli.errors import RecipeError
 from recipe_cli.sweep import report as report_module
 from recipe_cli.sweep.ablate import ELEMENTS_OFF, SPACY_DEFAULT, ablation_spec, spacy_default_config
@@ -414,6 +415,10 @@ def test_ablation_spec_variants_and_spacy_settings(tmp_path):
     assert spacy_cfg == str((tmp_path / "spacy-default.cfg").resolve())
     trial = next(t for t in spec.trials() if t.variant == SPACY_DEFAULT)
     assert trial.config == spacy_cfg and trial.overrides == {"training.max_epochs": 4}
+    # Every other variant turns its element off from RECIPE.md's letter (the literal recipe), not from the
+    # packaged defaults (whose dropout is already the constant-dropout variant's).
+    literal = str(configs_dir() / LITERAL_RECIPE_FILE)
+    assert {t.config for t in spec.trials() if t.variant != SPACY_DEFAULT} == {literal}
 
 
 def test_ablate_command_writes_its_spec_and_lists_the_trials(tmp_path):

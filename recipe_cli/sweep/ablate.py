@@ -1,5 +1,7 @@
 """`recipe-sweep ablate`: a spec whose variants are the recipe, each of its elements off in turn, and spaCy's own
-default training settings for the same architecture, so that "the recipe vs spaCy" is one row of every table."""
+default training settings for the same architecture, so that "the recipe vs spaCy" is one row of every table.
+The recipe is RECIPE.md's letter (configs/recipe-literal.cfg, the task's config): the packaged defaults depart from
+it where the evidence said so, and an element is turned off from the recipe, not from a default that already has."""
 
 from pathlib import Path
 from typing import Any
@@ -7,6 +9,8 @@ from typing import Any
 import srsly
 from spacy.cli.init_config import init_config
 from thinc.api import Config
+
+from ..config.build import LITERAL_RECIPE_FILE, configs_dir
 
 # Each element of the recipe, off: the override that turns it off (the rest of the recipe as it is).
 ELEMENTS_OFF: dict[str, dict[str, Any]] = {
@@ -46,7 +50,8 @@ def ablation_spec(
     out.mkdir(parents=True, exist_ok=True)
     spacy_cfg = out / f"{SPACY_DEFAULT}.cfg"
     spacy_default_config(component, lang or "en").to_disk(spacy_cfg)
-    task: dict[str, Any] = {"component": component, "train": _absolute(train), "test": _absolute(test)}
+    task: dict[str, Any] = {"component": component, "train": _absolute(train), "test": _absolute(test),
+                            "config": str(configs_dir() / LITERAL_RECIPE_FILE)}  # fmt: skip
     if dev:
         task["dev"] = _absolute(dev)
     if data_format:
