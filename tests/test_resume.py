@@ -40,7 +40,8 @@ def _run_killed(point, n, what, args, cwd=None, then=()):
 
 
 def _train(args):
-    return runner.invoke(train_app, [str(a) for a in args])
+    # --no-plot: these runs do not look at training.png; the kill-point runs (kill_runner.py) still draw it.
+    return runner.invoke(train_app, [str(a) for a in [*args, "--no-plot"]])
 
 
 def _untimed(rows):
