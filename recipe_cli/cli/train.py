@@ -142,8 +142,8 @@ def train_cli(
     ] = False,
     # fmt: on
 ) -> None:
-    """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, decaying
-    dropout, and an evaluated checkpoint after every epoch."""
+    """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, dropout (0.2; the
+    recipe's decay with --recipe literal), and an evaluated checkpoint after every epoch."""
     with cli_errors():
         free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
         if resume is not None:
