@@ -444,3 +444,29 @@ def test_spacy_default_settings_are_spacys_own():
     # For CPU pipelines spaCy generates a constant learning rate (its warm-up schedule is the transformer config's).
     assert training["optimizer"]["learn_rate"] == 0.001 and training["optimizer"]["L2"] == 0.01
     assert set(training) == {"batcher", "dropout", "optimizer", "accumulate_gradient"}
+
+
+def test_a_changed_config_file_or_packaged_default_is_another_trial(tmp_path, monkeypatch):
+    """The fingerprint holds what the trial's config file and the packaged defaults it starts from say, not only
+    the file's name: a finished trial run before a default changed is refused, not counted as this spec's."""
+    import shutil
+
+    from recipe_cli.config import build
+
+    variant = tmp_path / "v.cfg"
+    variant.write_text("[training]\ndropout = 0.1\n")
+    spec = spec_dict(variants={"recipe": {}, "mine": "v.cfg"})
+    before = {t.id: t.fingerprint for t in parse_spec(spec, tmp_path / "s.yml").trials()}
+    variant.write_text("[training]\ndropout = 0.3\n")
+    after = {t.id: t.fingerprint for t in parse_spec(spec, tmp_path / "s.yml").trials()}
+    assert {i for i in before if before[i] != after[i]} == {"emo/mine/seed-1", "emo/mine/seed-2"}
+    # The packaged textcat config with another dropout: every trial is another one.
+    configs = tmp_path / "configs"
+    shutil.copytree(build.configs_dir(), configs)
+    monkeypatch.setattr(build, "configs_dir", lambda: configs)
+    assert {t.id: t.fingerprint for t in parse_spec(spec, tmp_path / "s.yml").trials()} == after
+    text = (configs / "textcat.cfg").read_text().replace("start = 0.2\nstop = 0.2", "start = 0.3\nstop = 0.3")
+    assert text != (configs / "textcat.cfg").read_text()
+    (configs / "textcat.cfg").write_text(text)
+    changed = {t.id: t.fingerprint for t in parse_spec(spec, tmp_path / "s.yml").trials()}
+    assert all(changed[i] != after[i] for i in after)

@@ -19,8 +19,9 @@
     resources: {cpus: 1, gpus: 0}           # per trial: threads (OMP/OPENBLAS/MKL) and GPUs
 
 Paths are resolved against the spec's folder and stored absolute. A trial's id (task/variant/seed-N) does not
-depend on the order of the spec, and its fingerprint (the settings that decide its result) tells a finished trial
-from one the spec has since changed.
+depend on the order of the spec, and its fingerprint (the settings that decide its result: the spec's, what the
+config files it names hold, and the packaged defaults it starts from) tells a finished trial from one the spec, a
+config file or a default has since changed.
 """
 
 import hashlib
@@ -33,7 +34,7 @@ from typing import Any
 import srsly
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from ..config.build import COMPONENTS
+from ..config.build import COMPONENTS, default_config_path
 from ..errors import Errors, RecipeError
 
 # The part of a trial's folder under SWEEP.
@@ -119,7 +120,8 @@ class Trial:
 
     @property
     def fingerprint(self) -> str:
-        """A hash of what decides the trial's result (data, component, config, overrides, seed)."""
+        """A hash of what decides the trial's result: data, component, config (its path and what it holds), the
+        packaged defaults it starts from (a changed default is another trial), overrides, seed."""
         settings = {
             "component": self.task.component,
             "train": self.task.train,
@@ -128,11 +130,21 @@ class Trial:
             "format": self.task.format,
             "lang": self.task.lang,
             "config": self.config,
+            "config_text": _file_digest(self.config) if self.config else None,
+            "defaults": [_file_digest(str(default_config_path(c.strip()))) for c in self.task.component.split(",")],
             "overrides": self.overrides,
             "seed": self.seed,
         }
         text = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf8")).hexdigest()[:16]
+
+
+def _file_digest(path: str) -> str:
+    """A short hash of a file's bytes ("" where it cannot be read: the trial then fails on its own line)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""
 
 
 @dataclass(frozen=True)
