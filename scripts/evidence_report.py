@@ -91,9 +91,7 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "",
     ]
     # What the rows cannot say about themselves (where a share of the trials ran, say), kept in the study's folder.
-    notes = sweep / NOTES_FILE
-    if notes.is_file():
-        lines += [notes.read_text(encoding="utf8").strip(), ""]
+    lines += _notes(sweep)
     lines += [
         "Every comparison is seed against seed (the same seed trains both variants), against the recipe as "
         "packaged: *better* (*worse*) only when every seed's difference is above (below) 0 and the paired t-test, "
@@ -122,9 +120,7 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     qualifying = [c for c in CANDIDATES if c in meta["variants"] and _qualifies(report, tasks, c, left)]
     chosen, why = choose_defaults(sweep, tasks, qualifying)
     for candidate in CANDIDATES:
-        decision = _decision(report, tasks, candidate, left)
-        if candidate in chosen:
-            decision = decision.replace("qualifies", "**becomes the default**", 1)
+        decision = _decision(report, tasks, candidate, left, chosen=candidate in chosen)
         if candidate in why:
             decision += f" {why[candidate]}"
         lines.append(f"- `{candidate}`: {decision}")
@@ -214,14 +210,14 @@ def choose_defaults(sweep: Path, tasks: list[str], qualifying: list[str]) -> tup
             continue
         winners = []
         for candidate in rivals:
-            h2h = build_report(sweep, candidate)
-            verdicts = {other: [h2h["tasks"][t]["comparisons"][other]["verdict"] for t in tasks if t in h2h["tasks"]]
+            h2h = build_report(sweep, candidate)["tasks"]
+            # Each other rival against this one: its verdict on each task.
+            verdicts = {other: {t: h2h[t]["comparisons"][other]["verdict"] for t in tasks if t in h2h}
                         for other in rivals if other != candidate}  # fmt: skip
-            if all("worse" in v and "better" not in v for v in verdicts.values()):
+            if all("worse" in v.values() and "better" not in v.values() for v in verdicts.values()):
                 winners.append(candidate)
-                beaten = {o: [t for t in tasks if t in h2h["tasks"] and h2h["tasks"][t]["comparisons"][o]["verdict"]
-                              == "worse"] for o in verdicts}  # fmt: skip
-                said = "; ".join(f"`{o}` is worse on {', '.join(ts)}" for o, ts in beaten.items())
+                said = "; ".join(f"`{other}` is worse on {', '.join(t for t, v in by_task.items() if v == 'worse')}"
+                                 for other, by_task in verdicts.items())  # fmt: skip
                 why[candidate] = f"Against the other {setting} candidates head to head: {said}, and better on none."
         if len(winners) == 1:
             chosen.append(winners[0])
@@ -265,9 +261,7 @@ def spacy_table(folder: Path, sweep: Path) -> str:
     from evidence_spacy import read_sweep, report
 
     results = json.loads(path.read_text(encoding="utf8"))
-    notes = folder / NOTES_FILE
-    said = notes.read_text(encoding="utf8").strip() + "\n\n" if notes.is_file() else ""
-    return said + report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))
+    return "\n".join([*_notes(folder), report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))])
 
 
 def gpu_table(folder: Path, sweep: Path) -> str:
@@ -282,11 +276,8 @@ def gpu_table(folder: Path, sweep: Path) -> str:
     for row in read_results(sweep):
         if row["variant"] == BASELINE and row.get("words_per_second"):
             cpu.setdefault(row["task"], []).append(row["words_per_second"])
-    lines = []
-    notes = folder / NOTES_FILE
-    if notes.is_file():
-        lines += [notes.read_text(encoding="utf8").strip(), ""]
-    lines += [
+    lines = [
+        *_notes(folder),
         "| task | component | epochs | training documents | test score | words/s on the GPU | recipe words/s on CPU (study) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -297,6 +288,12 @@ def gpu_table(folder: Path, sweep: Path) -> str:
         lines.append(f"| {row['task']} | {row['component']} | {row['epochs']} | {limit} | {row['test_score']:.4f} | "
                      f"{row['words_per_second']:,.0f} | {on_cpu} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _notes(folder: Path) -> list[str]:
+    """A folder's NOTES.md as page lines (its text, then a blank line), or none."""
+    notes = folder / NOTES_FILE
+    return [notes.read_text(encoding="utf8").strip(), ""] if notes.is_file() else []
 
 
 def _unfinished(report: dict, task: str) -> bool:
@@ -312,21 +309,27 @@ def _verdict(report: dict, task: str, variant: str) -> str:
     return comparison["verdict"] + done
 
 
-def _qualifies(report: dict, tasks: list[str], candidate: str, left: int) -> bool:
-    """RECIPE.md §8: better than the recipe on at least one task and worse on none, once the study has finished."""
-    verdicts = [_verdict(report, task, candidate) for task in tasks]
-    return not left and any(v == "better" for v in verdicts) and not any(v == "worse" for v in verdicts)
-
-
-def _decision(report: dict, tasks: list[str], candidate: str, left: int) -> str:
+def _sides(report: dict, tasks: list[str], candidate: str) -> tuple[list[str], list[str]]:
+    """The tasks where a candidate is better than the recipe, and those where it is worse."""
     verdicts = {task: _verdict(report, task, candidate) for task in tasks}
     better = [task for task, v in verdicts.items() if v.startswith("better")]
     worse = [task for task, v in verdicts.items() if v.startswith("worse")]
+    return better, worse
+
+
+def _qualifies(report: dict, tasks: list[str], candidate: str, left: int) -> bool:
+    """RECIPE.md §8: better than the recipe on at least one task and worse on none, once the study has finished."""
+    better, worse = _sides(report, tasks, candidate)
+    return not left and bool(better) and not worse
+
+
+def _decision(report: dict, tasks: list[str], candidate: str, left: int, chosen: bool) -> str:
+    better, worse = _sides(report, tasks, candidate)
     said = f"better on {', '.join(better) or 'no task'}, worse on {', '.join(worse) or 'no task'}"
     if left:
         return f"undecided: the study has not finished ({said} so far)."
     if better and not worse:
-        return f"qualifies ({said})."
+        return f"{'**becomes the default**' if chosen else 'qualifies'} ({said})."
     return f"stays an option ({said})."
 
 
