@@ -119,12 +119,11 @@ def spacy_train(task, metric: str, work: Path) -> dict:
 
 def sents_per_doc(task) -> int:
     """Sentences per document, as a trial of the task groups its token-per-line files for training and scoring: the
-    task's override, or the component's packaged config (10 for the parser and senter, 1 for the others)."""
-    from thinc.api import Config
+    task's override, or the packaged config recipe-train builds for its components (10 for the parser and senter,
+    1 for the others; the most of them for a comma list)."""
+    from recipe_cli.config.build import parse_components, recipe_config
 
-    from recipe_cli.config.build import default_config_path
-
-    packaged = Config().from_disk(default_config_path(task.component), interpolate=False)
+    packaged = recipe_config(parse_components(task.component))
     return int(task.overrides.get("corpora.train.sents_per_doc", packaged["corpora"]["train"]["sents_per_doc"]))
 
 

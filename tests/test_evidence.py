@@ -108,7 +108,8 @@ def _script(name: str):
 
 def test_spacy_train_sees_the_documents_a_trial_sees(tmp_path):
     """evidence_spacy.py converts a task's files into the documents a trial trains and is scored on: CoNLL-U in
-    documents of 10 sentences for the parser (its packaged config), of one for the tagger, or as the task says."""
+    documents of 10 sentences for the parser (its packaged config), of one for the tagger, of 10 for both together
+    (the pipeline recipe-train builds for them), or as the task says."""
     import spacy
     from spacy.tokens import DocBin
 
@@ -117,12 +118,13 @@ def test_spacy_train_sees_the_documents_a_trial_sees(tmp_path):
     sentences = sum(1 for block in conllu.read_text(encoding="utf8").split("\n\n") if block.strip())
     spec = tmp_path / "spec.yml"
     tasks = {"parse": {"component": "parser"}, "tag": {"component": "tagger"},
-             "parse-5": {"component": "parser", "overrides": {"corpora.train.sents_per_doc": 5}}}  # fmt: skip
+             "parse-5": {"component": "parser", "overrides": {"corpora.train.sents_per_doc": 5}},
+             "tag-parse": {"component": "tagger,parser"}}  # fmt: skip
     for task in tasks.values():
         task.update(train=str(conllu), dev=str(conllu), test=str(conllu))
     srsly.write_yaml(spec, {"tasks": tasks, "seeds": 1, "variants": {"recipe": {}}})
     nlp = spacy.blank("en")
-    for task, want in zip(load_spec(spec).tasks, [10, 1, 5], strict=True):
+    for task, want in zip(load_spec(spec).tasks, [10, 1, 5, 10], strict=True):
         assert evidence_spacy.sents_per_doc(task) == want
         path = evidence_spacy.to_docbin(task.test, task.format, tmp_path / f"{task.name}.spacy", want)
         docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
