@@ -1,15 +1,17 @@
 """The data of the evidence study (scripts/evidence.yml), made from the corpora in ../shared/data.
 
 Writes evidence-data/<task>/{train,dev,test}.* in formats recipe-train reads, the same files on every run:
-  wnut17       WNUT17 ner: train, dev (emerging.dev) and test (emerging.test.annotated) as they are (IOB).
+  wnut17       WNUT17 ner: the first --wnut17-train sentences of train, dev (emerging.dev) and test
+               (emerging.test.annotated) as they are (IOB).
   uner         UNER English ner: its dev split without every 10th sentence (train), those sentences (dev), its test.
-  ewt          UD English EWT for the tagger and the parser: the first --ewt-train sentences of train, the first
-               --ewt-dev of dev, all of test (CoNLL-U).
+  ewt          UD English EWT for the tagger and the parser: the first --ewt-train sentences of train (train.conllu,
+               the tagger's) and the first --ewt-parser-train (parser-train.conllu), the first --ewt-dev of dev,
+               all of test (CoNLL-U).
   tweeteval    TweetEval emotion textcat: train, val (dev) and test, as JSON Lines with one category per text.
   goemotions   GoEmotions textcat_multilabel: the first --goemotions-train comments of train, the first
                --goemotions-dev of dev, all of test, as JSON Lines with every label 0 or 1.
-The sizes keep the whole study within its time budget (3 hours with --jobs 2 on 2 cores); the defaults are what
-evidence.yml was run with.
+The sizes (with the epochs evidence.yml gives each task) keep the whole study within its time budget, 3 hours with
+--jobs 2 on 2 cores; the defaults are what evidence.yml is run with. Every test split is whole. 0 takes a split whole.
 
 Usage: python scripts/evidence_data.py [--out evidence-data] [--shared ../shared/data]
 """
@@ -29,9 +31,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "evidence-data")
     parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--ewt-train", type=int, default=3000)
+    parser.add_argument("--wnut17-train", type=int, default=2000)
+    parser.add_argument("--ewt-train", type=int, default=2000)
+    parser.add_argument("--ewt-parser-train", type=int, default=1500)
     parser.add_argument("--ewt-dev", type=int, default=1000)
-    parser.add_argument("--goemotions-train", type=int, default=8000)
+    parser.add_argument("--goemotions-train", type=int, default=4000)
     parser.add_argument("--goemotions-dev", type=int, default=2000)
     args = parser.parse_args()
     shared, out = args.shared, args.out
@@ -40,8 +44,9 @@ def main() -> int:
         return 1
     wnut = out / "wnut17"
     wnut.mkdir(parents=True, exist_ok=True)
-    for name, target in (("wnut17train.conll", "train"), ("emerging.dev.conll", "dev"),
-                         ("emerging.test.annotated", "test")):  # fmt: skip
+    train = blocks((shared / "wnut17" / "wnut17train.conll").read_text(encoding="utf8"))
+    write_blocks(wnut / "train.conll", first(train, args.wnut17_train))
+    for name, target in (("emerging.dev.conll", "dev"), ("emerging.test.annotated", "test")):
         shutil.copyfile(shared / "wnut17" / name, wnut / f"{target}.conll")
     uner = out / "uner"
     uner.mkdir(parents=True, exist_ok=True)
@@ -52,8 +57,10 @@ def main() -> int:
     ewt = out / "ewt"
     ewt.mkdir(parents=True, exist_ok=True)
     source = shared / "ud-english-ewt"
-    write_blocks(ewt / "train.conllu", blocks((source / "en_ewt-ud-train.conllu").read_text("utf8"))[: args.ewt_train])
-    write_blocks(ewt / "dev.conllu", blocks((source / "en_ewt-ud-dev.conllu").read_text("utf8"))[: args.ewt_dev])
+    train = blocks((source / "en_ewt-ud-train.conllu").read_text("utf8"))
+    write_blocks(ewt / "train.conllu", first(train, args.ewt_train))
+    write_blocks(ewt / "parser-train.conllu", first(train, args.ewt_parser_train))
+    write_blocks(ewt / "dev.conllu", first(blocks((source / "en_ewt-ud-dev.conllu").read_text("utf8")), args.ewt_dev))
     shutil.copyfile(source / "en_ewt-ud-test.conllu", ewt / "test.conllu")
     tweeteval(shared / "tweeteval-emotion", out / "tweeteval")
     goemotions(shared / "goemotions", out / "goemotions", args.goemotions_train, args.goemotions_dev)
@@ -65,6 +72,11 @@ def main() -> int:
 def blocks(text: str) -> list[str]:
     """Blank-line separated blocks (sentences of CoNLL-U and IOB files)."""
     return [block.strip("\n") for block in re.split(r"\n[ \t]*\n", text) if block.strip()]
+
+
+def first(items: list[str], n: int) -> list[str]:
+    """The first n items, or all of them for n = 0."""
+    return items[:n] if n else items
 
 
 def write_blocks(path: Path, sentences: list[str]) -> None:
@@ -96,7 +108,7 @@ def goemotions(source: Path, out: Path, n_train: int, n_dev: int) -> None:
     for split, limit in (("train", n_train), ("dev", n_dev), ("test", 0)):
         lines = (source / f"{split}.tsv").read_text(encoding="utf8").splitlines()
         with (out / f"{split}.jsonl").open("w", encoding="utf8") as f:
-            for line in lines[:limit] if limit else lines:
+            for line in first(lines, limit):
                 text, ids, _ = line.split("\t")
                 chosen = {int(i) for i in ids.split(",")}
                 cats = {name: float(i in chosen) for i, name in enumerate(names)}
