@@ -112,6 +112,25 @@ def test_gpu_without_a_gpu_library(tmp_path, data_dir):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_gpu_is_named_by_its_id_and_name(monkeypatch):
+    """What the training header says on a GPU (the device machines' check trains there for real), from thinc's
+    current ops and CUDA's name for the device."""
+    import types
+
+    from recipe_cli import device
+
+    gpu = types.SimpleNamespace(device_type="gpu")
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(
+        Device=lambda: types.SimpleNamespace(id=1),
+        runtime=types.SimpleNamespace(getDeviceProperties=lambda i: {"name": b"NVIDIA H200" if i == 1 else b"?"}),
+    ))  # fmt: skip
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(device, "get_current_ops", lambda: gpu)
+    assert device.describe_device() == "GPU 1 (NVIDIA H200)"
+    monkeypatch.setattr(device, "get_current_ops", lambda: types.SimpleNamespace(device_type="cpu"))
+    assert device.describe_device() == "CPU"
+
+
 def _to_docbin(nlp, examples, path: Path) -> Path:
     DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
     return path
@@ -374,6 +393,7 @@ def test_train_on_a_glob_of_files(tmp_path, data_dir):
     )
     assert result.exit_code == 0, result.output
     assert "Training data: 40 examples" in result.output
+    assert "- Device: CPU" in result.output.splitlines()
 
 
 @pytest.mark.slow

@@ -153,6 +153,7 @@ def test_resume_says_where_it_goes_on_from_and_every_extension(copy):
     resume(copy, overrides={"training.max_epochs": 3, "training.patience": 6}, stdout=stdout)
     lines = stdout.getvalue().splitlines()
     assert f"- Resuming: {copy} after epoch 2 (step {state['step']:,}; {best})" in lines
+    assert "- Device: CPU" in lines
     assert [line for line in lines if "Extended" in line] == [
         "- Extended: training.max_epochs = 3",
         "- Extended: training.patience = 6",

@@ -7,6 +7,7 @@ from typing import IO, Any
 from thinc.api import Config
 
 from ..config.build import TrainingConfig
+from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
 from ..errors import Errors, RecipeError, UsageError
@@ -119,6 +120,7 @@ def resume(
         raise RecipeError(Errors.E063.format(path=folder / STATE_DIR, error=e)) from None
     best = f"best epoch {state.best_epoch}, score {state.best_score:.4f}" if state.best_epoch else "no best yet"
     console.info("Resuming", f"{out} after epoch {state.epoch} (step {state.step:,}; {best})")
+    console.info("Device", describe_device())
     for name, value in extended.items():
         if name not in overrides:
             console.info("Extended", f"{name} = {value} (by an earlier --resume)")

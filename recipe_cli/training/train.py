@@ -15,6 +15,7 @@ from .. import __version__
 from ..config.build import TrainingConfig
 from ..config.schemas import rehearsal_settings
 from ..data.summary import data_warnings
+from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
@@ -208,6 +209,7 @@ def _print_setup(
             console.line(f"    {line}")
     train_summary, dev_summary = data.train_summary, data.dev_summary
     console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
+    console.info("Device", describe_device())
     for note in switched:
         console.info("Component", note)
     how = f"streamed from disk, shuffled {data.shuffle_buffer:,} at a time" if data.streamed else "in memory"
