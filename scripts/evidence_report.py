@@ -81,13 +81,18 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     tasks = list(meta["tasks"])
     finished = [task for task in tasks if task in report["tasks"] and not _unfinished(report, task)]
     total, left = len(meta.get("trials", [])), len(report["unfinished"])
+    from recipe_cli.sweep.run import read_results
+
+    hours = sum(row.get("wall_seconds", 0.0) for row in read_results(sweep)) / 3600
 
     lines = ["# Evidence: what each element of the recipe buys, and the defaults it chose", ""]
     lines += [
         f"The study: [`scripts/evidence.yml`](../scripts/evidence.yml), {len(tasks)} tasks on real corpora, each "
         f"variant trained with several seeds and scored on the task's test split (model-best, chosen on dev). "
         f"Status: **{total - left} of {total} trials finished**"
-        + (f"; finished tasks: {', '.join(finished) or 'none yet'}." if left else ", every task finished."),
+        + (f"; finished tasks: {', '.join(finished) or 'none yet'}." if left else ", every task finished.")
+        + f" The finished trials' wall times add up to {hours:.1f} hours (the study's budget: 3 hours with "
+        "`--jobs 2` on 2 cores, two trials at a time).",
         "",
     ]
     # What the rows cannot say about themselves (where a share of the trials ran, say), kept in the study's folder.
@@ -371,7 +376,8 @@ def smoke_sweep(
                 curve = [[epoch, score * epoch / 3, 10.0 * epoch] for epoch in (1, 2, 3)]
                 rows.append({"id": trial, "task": task, "variant": variant, "seed": seed, "metric": "score",
                              "test_score": score, "best_dev": score, "best_epoch": 3, "epochs": 3,
-                             "seconds_to_best": 30.0, "words_per_second": 1000.0, "curve": curve})  # fmt: skip
+                             "seconds_to_best": 30.0, "words_per_second": 1000.0, "wall_seconds": 40.0,
+                             "curve": curve})  # fmt: skip
     meta = {"tasks": {"ner": "ner", "textcat": "textcat"}, "variants": dict.fromkeys(variants, {}), "baseline": BASELINE,
             "metric": "score", "trials": trials}  # fmt: skip
     (folder / "sweep.json").write_text(json.dumps(meta), encoding="utf8")
