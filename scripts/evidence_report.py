@@ -74,6 +74,7 @@ def main() -> int:
 def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     """The page's Markdown; writes the sweep's own results.json/.md/.png on the way (as recipe-sweep report)."""
     from recipe_cli.sweep.report import build_report, write_report
+    from recipe_cli.sweep.run import read_results
 
     report = build_report(sweep, BASELINE, quality_of=SPACY)
     tables = write_report(sweep, report)
@@ -81,8 +82,6 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     tasks = list(meta["tasks"])
     finished = [task for task in tasks if task in report["tasks"] and not _unfinished(report, task)]
     total, left = len(meta.get("trials", [])), len(report["unfinished"])
-    from recipe_cli.sweep.run import read_results
-
     hours = sum(row.get("wall_seconds", 0.0) for row in read_results(sweep)) / 3600
 
     lines = ["# Evidence: what each element of the recipe buys, and the defaults it chose", ""]
