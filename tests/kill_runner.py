@@ -4,14 +4,22 @@ Usage: python kill_runner.py POINT N SIGNAL [POINT N SIGNAL ...] -- recipe-train
 POINT names a function the run calls; at its N-th call the process sends itself SIGNAL (KILL, INT,
 TERM) or, for the disk faults (ENOSPC, EACCES), the call raises that OSError instead. Each fault counts
 the calls of its own point.
+
+With KILL_RUNNER_WEIGHTS=PATH in the environment, the process writes, as it exits, the pipeline's weights as the
+training left them (live) and the optimizer's averages of the same parameters to PATH (an .npz file; see
+record_weights), so that a test can compare them with what the run saved.
 """
 
+import atexit
 import errno
 import os
 import signal
 import sys
 
+import numpy
+from pipeline_weights import weights_in_order
 from spacy.language import Language
+from thinc.api import get_current_ops
 
 import recipe_cli.output.checkpoint as checkpoint
 import recipe_cli.training.fit as fitting
@@ -92,6 +100,36 @@ def inject(point: str, fault) -> None:
     else:
         raise SystemExit(f"unknown point {point}")
 
+
+def record_weights(path: str) -> None:
+    """At exit, write live_K and averaged_K for the K-th parameter of the pipeline (in the order of
+    weights_in_order, for the parameters the optimizer averages) to path. The training's last nlp and optimizer are
+    taken from its updates; nothing updates after an interrupt, so these are the weights at the interrupt."""
+    seen = {}
+    original = loop.apply_update
+
+    def apply_update(nlp, batch, optimizer, *a, **kw):
+        seen["nlp"], seen["optimizer"] = nlp, optimizer
+        return original(nlp, batch, optimizer, *a, **kw)
+
+    loop.apply_update = apply_update
+
+    def dump() -> None:
+        if not seen:
+            return
+        averages = seen["optimizer"].averages
+        arrays = {}
+        for i, (key, live) in enumerate(weights_in_order(seen["nlp"])):
+            arrays[f"live_{i}"] = live
+            if key in averages:
+                arrays[f"averaged_{i}"] = get_current_ops().to_numpy(averages[key])
+        numpy.savez(path, **arrays)
+
+    atexit.register(dump)
+
+
+if os.environ.get("KILL_RUNNER_WEIGHTS"):
+    record_weights(os.environ["KILL_RUNNER_WEIGHTS"])
 
 for i in range(0, len(faults), 3):
     inject(faults[i], make_fault(int(faults[i + 1]), faults[i + 2]))

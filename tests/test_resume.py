@@ -1,12 +1,15 @@
 """Resume and crash safety: interrupted runs resume to exactly the rows of an uninterrupted run."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
+from pipeline_weights import weights_in_order
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
@@ -31,12 +34,14 @@ def _args(data_dir, out, *extra, relative=False):
             "--corpora.dev.limit", str(LIMIT), "--seed", "1", "-q", *map(str, extra)]  # fmt: skip
 
 
-def _run_killed(point, n, what, args, cwd=None, then=()):
+def _run_killed(point, n, what, args, cwd=None, then=(), weights=None):
     """Run recipe-train in a subprocess that sends itself `what` at the n-th call of `point` (kill_runner.py), and
-    each further (point, n, what) of then at the n-th call of its own point."""
+    each further (point, n, what) of then at the n-th call of its own point. weights: a path where the process
+    writes its live weights and the optimizer's averages as it exits."""
     faults = [str(x) for fault in ((point, n, what), *then) for x in fault]
+    env = {**os.environ, "KILL_RUNNER_WEIGHTS": str(weights)} if weights else None
     return subprocess.run([sys.executable, str(RUNNER), *faults, "--", *map(str, args)],
-                          capture_output=True, text=True, check=False, cwd=cwd)  # fmt: skip
+                          capture_output=True, text=True, check=False, cwd=cwd, env=env)  # fmt: skip
 
 
 def _train(args):
@@ -87,6 +92,20 @@ def _assert_complete(out: Path) -> None:
         assert files == want, name
         assert all((out / name / f).read_bytes() == (folders[epoch] / f).read_bytes() for f in files), name
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def _assert_saved_averages(model: Path, weights: Path) -> None:
+    """model's parameters are the optimizer's averages that the run held as it stopped (written by kill_runner.py
+    as the process exited), exactly (float32 saved and read back), and not the live weights: every averaged
+    parameter equals its average, and the averages differ from the live weights somewhere."""
+    recorded = numpy.load(weights)
+    saved = [array for _, array in weights_in_order(spacy.load(model))]
+    assert len(saved) == len([name for name in recorded.files if name.startswith("live_")])
+    averaged = [i for i in range(len(saved)) if f"averaged_{i}" in recorded.files]
+    assert averaged, "the optimizer averaged no parameter"
+    for i in averaged:
+        numpy.testing.assert_array_equal(saved[i], recorded[f"averaged_{i}"], err_msg=f"parameter {i}")
+    assert any(not numpy.array_equal(recorded[f"averaged_{i}"], recorded[f"live_{i}"]) for i in averaged)
 
 
 def _interrupted_meta(out: Path) -> dict:
@@ -164,12 +183,15 @@ def test_sigkill_leaves_a_consistent_folder_that_resumes(tmp_path, data_dir, ref
 @pytest.mark.parametrize("signal_name,code", [("INT", 130), ("TERM", 143)])
 def test_signal_saves_model_last_and_exits(tmp_path, data_dir, reference, signal_name, code):
     out = tmp_path / "out"
-    proc = _run_killed("update", 45, signal_name, _args(data_dir, out, "--training.max_epochs", EPOCHS))
+    weights = tmp_path / "weights.npz"
+    proc = _run_killed("update", 45, signal_name, _args(data_dir, out, "--training.max_epochs", EPOCHS),
+                       weights=weights)  # fmt: skip
     assert proc.returncode == code, proc.stderr
     assert f"Interrupted by SIG{signal_name} in epoch 2" in proc.stderr
     assert f"recipe-train --resume {out}" in proc.stderr
     assert "Traceback" not in proc.stderr
     # The interrupted epoch's averaged weights are in model-last, unscored; epoch 1 stays as it was.
+    _assert_saved_averages(out / "model-last", weights)
     interrupted = _interrupted_meta(out)
     assert interrupted["epoch"] == 2 and interrupted["step"] == 45 and interrupted["evaluated"] is False
     assert reference[0]["words"] < interrupted["words"] < reference[1]["words"]
