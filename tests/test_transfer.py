@@ -379,11 +379,16 @@ def test_rehearsal_keeps_the_types_new_data_leaves_out(tmp_path):
     """The case pseudo-rehearsal exists for. A base trained on 300 UNER sentences (PER/LOC/ORG) is fine-tuned on
     100 more whose annotators marked only ORG (every other token outside an entity). Plain fine-tuning learns that
     people and places are not entities; --rehearse (the base fills in PER and LOC on the new texts, and rehearses
-    them) keeps them. Measured on the UNER test slice (base 5 epochs, fine-tune 2, --seed 0; seed 1 in brackets):
-    base PER 0.559 (0.547), LOC 0.570 (0.542); plain 0.022, 0.0 (0.0, 0.0); --rehearse 0.520, 0.584 (0.534, 0.513);
-    with the recipe's literal dropout it was base 0.505 (0.491), 0.509 (0.510); plain 0.0, 0.0 (0.0, 0.0);
-    --rehearse 0.486, 0.470 (0.444, 0.468). The bounds: --rehearse keeps at least 70% of the base's F of each
-    left-out type, plain at most 10%."""
+    them) keeps them. Measured on the UNER test slice (base 5 epochs, fine-tune 2), --seed 0 to 4 on one 2-core
+    machine, and --seed 0 (the test's) on another CPU, whose BLAS takes another floating-point path:
+        base PER  0.559 0.547 0.533 0.533 0.492 | 0.500    LOC  0.570 0.542 0.593 0.561 0.573 | 0.584
+        plain     0.022 0.000 0.162 0.000 0.000 | 0.064         0.000 0.000 0.000 0.000 0.000 | 0.000
+        rehearse  0.520 0.534 0.564 0.552 0.532 | 0.511         0.584 0.513 0.552 0.502 0.555 | 0.563
+    What plain fine-tuning keeps of a type is noise around 0 (up to 0.16, 30% of the base's F, with seed 2), so the
+    test bounds no such fraction: a bound just above one machine's figure fails on the next. It bounds what
+    rehearsal adds, and what it keeps. rehearse - plain was 0.40 to 0.58 (mean 0.52, sd 0.05 over the 12 figures):
+    at least 0.25 is about 5 sd below the mean and 0.15 below the smallest. rehearse / base was 0.90 to 1.08 (sd
+    0.06): at least 0.7, 3 sd below the smallest. Either bound fails where rehearsal does nothing (rehearse = plain)."""
     from spacy.tokens import DocBin
 
     nlp = spacy.blank("en")
@@ -410,7 +415,7 @@ def test_rehearsal_keeps_the_types_new_data_leaves_out(tmp_path):
         assert result.exit_code == 0, result.output
         tuned[name] = _f_by_type(tmp_path / name / "model-best", test)
     for label in ("PER", "LOC"):
-        assert tuned["plain"].get(label, 0.0) <= 0.1 * base[label], (label, base, tuned)
+        assert tuned["rehearse"].get(label, 0.0) - tuned["plain"].get(label, 0.0) >= 0.25, (label, base, tuned)
         assert tuned["rehearse"].get(label, 0.0) >= 0.7 * base[label], (label, base, tuned)
 
 
