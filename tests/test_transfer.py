@@ -432,12 +432,14 @@ def _old_types_f(model: Path, gold: list) -> float:
 
 @pytest.mark.slow
 def test_rehearsal_keeps_the_old_entity_types(tmp_path):
-    """A base that knows 30 WNUT17 tweets' entities (old F about 0.8) is fine-tuned for one epoch on UNER's
+    """A base that knows 30 WNUT17 tweets' entities (old F 0.79) is fine-tuned for three epochs on UNER's
     PER/LOC/ORG. Rehearsing those tweets (--rehearse RAW, fill-in off so that only rehearsal differs) keeps their
-    old types' F above plain fine-tuning by 0.05 at least (measured with --seed 0, 1, 2: by 0.149, 0.066, 0.131).
-    With the recipe's dropout (--recipe literal: 0.6 at the start), the epoch makes plain fine-tuning forget (F
-    0.74-0.76); with the default's constant 0.2 it forgets little in one epoch (0.81-0.82), and rehearsal's
-    margin (-0.02 to +0.05) is within the seeds' noise, so the test fine-tunes with the literal recipe."""
+    old types' F above plain fine-tuning. With the recipe's dropout (--recipe literal: 0.6 at the start; with the
+    default's constant 0.2 plain fine-tuning forgets too little for a margin). One epoch was too short for a
+    margin that holds: over the fine-tune's --seed 0-4 it was 0.149, 0.066, 0.0, 0.0, 0.017 (plain forgot to
+    0.74-0.78). Over three epochs plain forgets to 0.55-0.62 and rehearse stays at 0.80-0.81: margins 0.185,
+    0.246, 0.261, 0.252, 0.238 (mean 0.236, sd 0.030). The bound, at least 0.1, is 4.5 sd below the mean and 0.085
+    below the smallest. The base's F with its seeds 0-4 was 0.65-0.89; at least 0.5 asks only that it learnt."""
     import random
 
     from spacy.training import Example
@@ -457,12 +459,13 @@ def test_rehearsal_keeps_the_old_entity_types(tmp_path):
         for i in range(0, len(examples), 4):
             nlp.update(examples[i : i + 4], sgd=optimizer, drop=0.1)
     nlp.to_disk(tmp_path / "base")
-    assert _old_types_f(tmp_path / "base", tweets) > 0.6
+    assert _old_types_f(tmp_path / "base", tweets) > 0.5
     raw = tmp_path / "tweets.txt"
     raw.write_text("".join(doc.text + "\n" for doc in tweets), encoding="utf8")
     scores = {}
     for name, extra in (("plain", []), ("rehearse", ["--rehearse", raw, "--training.rehearsal.fill_in", "false"])):
-        result = _finetune(tmp_path / "base", tmp_path / name, "--seed", 0, "-q", "--recipe", "literal", *extra)
+        result = _finetune(tmp_path / "base", tmp_path / name, "--seed", 0, "-q", "--recipe", "literal",
+                           "--training.max_epochs", 3, *extra)  # fmt: skip
         assert result.exit_code == 0, result.output
         scores[name] = _old_types_f(tmp_path / name / "model-last", tweets)
-    assert scores["rehearse"] > scores["plain"] + 0.05, scores
+    assert scores["rehearse"] - scores["plain"] >= 0.1, scores
