@@ -68,6 +68,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "Output folder {path} holds an earlier recipe-train run. Choose another -o or pass --overwrite to replace it."
     )
     E042 = "Output path {path} is a file, not a folder."
+    E043 = (
+        "Output folder {path} is in use by another recipe-train run (pid {pid}): wait for it to end or stop it, "
+        "or choose another -o."
+    )
     # Runtime
     E050 = "GPU {gpu_id} requested, but no GPU is available ({error})."
     E051 = "Pipeline could not be loaded from {path}: {error}"

@@ -8,6 +8,7 @@ OUT/
   epoch-NNN/             the averaged weights after epoch NNN, with training-state/ (state.json, arrays.msgpack)
   model-best/, model-last/
   .NAME.tmp, .NAME.old   written beside NAME, then renamed over it; a crash may leave them behind
+  .lock                  held by the run while it lasts (lock.py); a killed run leaves it behind, unlocked
 """
 
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import srsly
+
+from .lock import LOCK_FILE
 
 DIR_MODEL_BEST = "model-best"
 DIR_MODEL_LAST = "model-last"
@@ -52,7 +55,7 @@ def old_path(path: Path) -> Path:
 def is_run_entry(name: str) -> bool:
     """Whether a file or folder name in an output folder is one that recipe-train writes."""
     return (
-        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE, PLOT_FILE, ERROR_LOG)
+        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE, PLOT_FILE, ERROR_LOG, LOCK_FILE)
         or bool(EPOCH_DIR.match(name))
         or bool(TEMP_ENTRY.match(name))
     )

@@ -4,7 +4,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +21,7 @@ from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
 from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, write_run_file
+from ..output.lock import LOCK_FILE, locked
 from .batching import auto_max_batch_size, planned_updates
 from .fit import fit
 from .setup import (
@@ -66,12 +67,49 @@ def train(
     plot (bool): redraw OUT/training.png after every epoch (in a worker process).
     RETURNS (Path): the output folder.
     """
+    output_path = Path(output_path)
+    check_keep_epochs(keep_epochs)
+    # A file, or a folder of other files, is refused before the lock's file is put in it; an earlier run once the
+    # folder is owned (a run still going is refused as such).
+    check_output_dir(output_path, overwrite=overwrite, earlier_run=dry_run)
+    created = not output_path.exists()
+    if dry_run:  # writes nothing, so takes no folder
+        return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
+                      stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
+                      plot=plot)  # fmt: skip
+    # One run per folder, from before anything in it is looked at for good: a live run's folder is refused (E043)
+    # before its run.json could pass for a run stopped before saving, or --overwrite could remove anything.
+    with own_output(output_path, create=True):
+        check_output_dir(output_path, overwrite=overwrite)
+        return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
+                      stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
+                      plot=plot)  # fmt: skip
+
+
+def own_output(output_path: Path, *, create: bool = False) -> AbstractContextManager[None]:
+    """Own the output folder while the run lasts; another process running in it is refused with E043."""
+    return locked(output_path, lambda pid: Errors.E043.format(path=output_path, pid=pid), create=create)
+
+
+def _train(
+    training_config: TrainingConfig,
+    output_path: Path,
+    *,
+    created: bool,
+    use_gpu: int,
+    overwrite: bool,
+    stdout: IO[str] | None,
+    stderr: IO[str] | None,
+    argv: list[str] | None,
+    quiet: bool,
+    dry_run: bool,
+    keep_epochs: int,
+    plot: bool,
+) -> Path:
+    """train() in a folder it owns (created: whether the folder was there before the run)."""
     stdout = stdout if stdout is not None else sys.stdout
     stderr = stderr if stderr is not None else sys.stderr
     console = Console(stdout, quiet=quiet)
-    output_path = Path(output_path)
-    check_keep_epochs(keep_epochs)
-    check_output_dir(output_path, overwrite=overwrite)
     use_gpu_device(use_gpu)
     config = training_config.config
     base = config["paths"].get("base_model")
@@ -83,7 +121,6 @@ def train(
     # Resolve [training] once, before reading any data, so a bad setting fails fast.
     T = resolve_training(nlp.config)
     check_limits(T)
-    created = not output_path.exists()
     # An earlier run that --overwrite replaces stays until this run is ready to train.
     replaces = overwrite and not created and holds_results([entry.name for entry in output_path.iterdir()])
     # Whether this run's run.json is written: from then on the folder can be resumed, and a run stopped before its
@@ -142,8 +179,8 @@ def _removed_on_error(output_path: Path, remove: bool) -> Iterator[None]:
         raise
 
 
-def check_output_dir(path: Path, *, overwrite: bool) -> None:
-    """Refuse an output folder that holds other files, or an earlier run, unless overwrite."""
+def check_output_dir(path: Path, *, overwrite: bool, earlier_run: bool = True) -> None:
+    """Refuse an output folder that holds other files, or (if earlier_run) an earlier run, unless overwrite."""
     if path.exists() and not path.is_dir():
         raise RecipeError(Errors.E042.format(path=path))
     if not path.exists() or overwrite:
@@ -153,7 +190,7 @@ def check_output_dir(path: Path, *, overwrite: bool) -> None:
     if foreign:
         examples = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise RecipeError(Errors.E040.format(path=path, examples=examples))
-    if holds_results(entries):
+    if earlier_run and holds_results(entries):
         raise RecipeError(Errors.E041.format(path=path))
 
 
@@ -169,7 +206,7 @@ def _prepare_output_dir(
     path.mkdir(parents=True, exist_ok=True)
     if overwrite or not holds_results([entry.name for entry in path.iterdir()]):
         for entry in path.iterdir():
-            if is_run_entry(entry.name):
+            if is_run_entry(entry.name) and entry.name != LOCK_FILE:  # the lock this run holds stays
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     run = new_run(
         version=__version__,
@@ -183,10 +220,9 @@ def _prepare_output_dir(
 
 
 def _remove_output_dir(path: Path) -> None:
-    """Remove the output folder a run that could not start created: its run.json, and the folder if then empty."""
+    """Remove what a run that could not start wrote in the folder it created: its run.json (the folder, then
+    empty, goes when the run lets go of it)."""
     (path / RUN_FILE).unlink(missing_ok=True)
-    if not any(path.iterdir()):
-        path.rmdir()
 
 
 def _print_setup(
