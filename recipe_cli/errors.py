@@ -72,6 +72,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "Output folder {path} is in use by another recipe-train run (pid {pid}): wait for it to end or stop it, "
         "or choose another -o."
     )
+    E044 = "Cannot write in {path} ({reason}): choose another folder, or make this one writable."
     # Runtime
     E050 = "GPU {gpu_id} requested, but no GPU is available ({error})."
     E051 = "Pipeline could not be loaded from {path}: {error}"

@@ -48,7 +48,14 @@ CATALOGUE = [
     ("surrogate-upper.jsonl", '{"text": "ok"}\n{"text": "bad \\uD800 x"}\n', "[E026] {path}, line 2: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("dict-surrogate.json", '{"text": "bad \\ud800 x"}', "[E025] {path}, record 1: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("layout.json", '[{"id": 0}]', "[E031] {path}: unsupported JSON layout: expected spaCy v2 documents with 'paragraphs' or [text, annotations] pairs"),
-    ("v2-head.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 0, "dep": "ROOT"}]}]}]}, {"id": 1, "paragraphs": [{"raw": "a b", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 5, "dep": "x"}, {"id": 1, "orth": "b", "head": 0, "dep": "ROOT"}]}]}]}]', "[E025] {path}, record 2: [E190] Token head out of range in `Doc.from_array()` for token index '0' with value '5' (equivalent to relative head index: '5'). The head indices should be relative to the current token index rather than absolute indices in the array."),
+    ("v2-head.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 0, "dep": "ROOT"}]}]}]}, {"id": 1, "paragraphs": [{"raw": "a b", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 5, "dep": "x"}, {"id": 1, "orth": "b", "head": 0, "dep": "ROOT"}]}]}]}]', "[E025] {path}, record 2: paragraph 1, sentence 1, token 0: 'head' 5 is not the offset of a token of the paragraph (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-head-huge.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a", "head": 0}]}]}]}, {"id": 1, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a", "head": 0}]}, {"tokens": [{"orth": "b", "head": 99999999999999999999}]}]}]}]', "[E025] {path}, record 2: paragraph 1, sentence 2, token 0: 'head' 99999999999999999999 is not the offset of a token of the paragraph (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-head-text.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a", "head": "0"}]}]}]}]', "[E025] {path}, record 1: paragraph 1, sentence 1, token 0: 'head' '0' is not the offset of a token of the paragraph (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-notokens.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a"}]}]}]}, {"id": 1, "paragraphs": [{"sentences": [{"words": ["a"]}]}]}]', "[E025] {path}, record 2: paragraph 1, sentence 1: no 'tokens' list (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-noorth.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a"}, {"text": "b"}]}]}]}]', "[E025] {path}, record 1: paragraph 1, sentence 1, token 1: expected an object with an 'orth' string (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-nosentences.json", '[{"id": 0, "paragraphs": [{"raw": "a"}]}]', "[E025] {path}, record 1: paragraph 1: 'sentences' must be a list of objects (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-paragraphs.json", '[{"id": 0, "paragraphs": {"sentences": []}}]', "[E025] {path}, record 1: 'paragraphs' must be a list of objects (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-bracket.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a"}, {"orth": "b"}], "brackets": [{"first": 0, "last": 1, "label": "NP"}, {"last": 1, "label": "NP"}]}]}]}]', "[E025] {path}, record 1: paragraph 1, sentence 1, bracket 2: expected 'first' and 'last' token numbers and a 'label' (spaCy v2's JSON training format): fix or remove this record"),
     ("entities-dict.jsonl", '{"text": "ok", "entities": []}\n{"text": "a b", "entities": {"start": 0, "end": 1, "label": "X"}}\n', "[E032] {path}, line 2: 'entities' is not a list"),
     ("classic-cats.json", '[["ok", {"cats": {"A": 1}}], ["a b", {"cats": {"A": "x"}}]]', "[E025] {path}, record 2: 'cats' values must be numbers"),
     ("v2-noparagraphs.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a"}]}]}]}, {"id": 1}]', "[E025] {path}, record 2: document without 'paragraphs'"),
@@ -282,3 +289,26 @@ def test_a_file_that_fails_while_it_is_read_is_one_line_naming_it(tmp_path, nlp,
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp, format=name.split(".")[1].replace("conll", "iob")))
     assert str(error.value) == f"[E094] {path}: cannot be read (Input/output error)."
+
+
+@pytest.mark.parametrize(
+    "name,content,where",
+    [
+        ("long.jsonl", '{"text": "a b"}\n\n{"text": "%s"}\n', "line 3"),
+        ("long.json", '[["a b", {}], ["%s", {}]]', "record 2"),
+        # Read through spaCy's tokenizer by a reader that does not check the length itself: the document's number.
+        ("long.tsv", "text\tlabel\na b\tA\n%s\tB\n", "document 2"),
+    ],
+)
+def test_a_text_over_spacys_max_length_is_one_line_naming_the_file_and_record(tmp_path, nlp, monkeypatch, name,
+                                                                              content, where):  # fmt: skip
+    monkeypatch.setattr(nlp, "max_length", 1000)
+    path = tmp_path / name
+    path.write_text(content % ("word " * 300), encoding="utf8")
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    code = "E026" if name.endswith(".jsonl") else "E025" if name.endswith(".json") else "E032"
+    assert str(error.value) == (
+        f"[{code}] {path}, {where}: a text of 1,500 characters, over spaCy's limit of 1,000 (nlp.max_length): "
+        "split it into shorter texts"
+    )

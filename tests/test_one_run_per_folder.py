@@ -135,3 +135,29 @@ def test_a_folder_the_lock_created_goes_again_when_the_work_fails(tmp_path):
             assert (folder / LOCK_FILE).is_file()
             raise RecipeError("bad data")
     assert not folder.exists()
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """An output folder the OS refuses to create: in a read-only folder, or (for root, whom permissions do not stop)
+    in /sys, which refuses everyone."""
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    parent.chmod(0o555)
+    if not os.access(parent, os.W_OK):
+        return parent / "out"
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no folder this user cannot write in")
+    return Path("/sys/recipe-train-out")
+
+
+def test_an_output_folder_that_cannot_be_created_is_one_coded_line(tmp_path, data_dir):
+    out = _unwritable(tmp_path)
+    with pytest.raises(OSError) as refused:
+        out.mkdir()
+    result = runner.invoke(train_app, _args(data_dir, out))
+    assert (result.exit_code, result.output) == (
+        1,
+        f"error: [E044] Cannot write in {out} ({refused.value.strerror}): choose another folder, or make this one "
+        "writable.\n",
+    )
+    assert not out.exists()

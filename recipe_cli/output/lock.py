@@ -5,6 +5,7 @@ locked by a run that is gone. The lock file holds the owner's process id, for th
 its owner removes it before letting go (one that was killed leaves it behind, unlocked, and the next owner takes it).
 """
 
+import errno
 import fcntl
 import os
 from collections.abc import Callable, Iterator
@@ -12,11 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from ..errors import RecipeError
+from ..errors import Errors, RecipeError
 
 LOCK_FILE = ".lock"
 # Tries to take a lock whose file a releasing owner removed meanwhile (see locked()).
 _TRIES = 5
+# A folder that cannot be written (or created): a read-only file system, no permission, a full disk.
+_REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 # Lock files this process holds (device, inode): train() started again by --resume takes its folder's lock again.
 _held: set[tuple[int, int]] = set()
 
@@ -33,9 +36,14 @@ def locked(folder: Path, busy: Callable[[str], str], *, create: bool = False) ->
     folder = Path(folder)
     created = create and not folder.exists()
     for _ in range(_TRIES):
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-        lock = (folder / LOCK_FILE).open("a+", encoding="utf8")
+        try:
+            if create:
+                folder.mkdir(parents=True, exist_ok=True)
+            lock = (folder / LOCK_FILE).open("a+", encoding="utf8")
+        except OSError as e:
+            if e.errno not in _REFUSED:
+                raise
+            raise RecipeError(Errors.E044.format(path=folder, reason=e.strerror)) from None
         key = _key(lock)
         if key in _held:  # this process owns the folder already
             lock.close()

@@ -12,6 +12,7 @@ apart from spaCy's own layouts and from plain tables by their keys and columns.
 
 import glob
 import json
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from ...errors import Errors, RecipeError
 
 # Lines of a text file, numbered, for readers outside this package (the raw texts of rehearsal).
 from ._text import read_lines as read_lines  # noqa: E402
+from ._text import too_long_reason
 from .conllu import read_conllu
 from .docbin import read_docbin
 from .doccano import is_doccano_record, is_fasttext, read_doccano
@@ -187,9 +189,20 @@ def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_
     if path.stat().st_size == 0:
         raise RecipeError(Errors.E022.format(path=path))
     name = str(path)
-    for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc, span_alignment), start=1):
-        doc.user_data[ORIGIN] = (name, number)
-        yield doc
+    number = 0
+    try:
+        for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc, span_alignment), start=1):
+            doc.user_data[ORIGIN] = (name, number)
+            yield doc
+    except ValueError as e:
+        # A text the reader gave spaCy's tokenizer whole, over nlp.max_length (spaCy's E088).
+        if isinstance(e, RecipeError):
+            raise
+        found = re.match(r"\[E088\] Text of length (\d+) exceeds maximum of (\d+)", str(e))
+        if not found:
+            raise
+        reason = too_long_reason(*map(int, found.groups()))
+        raise RecipeError(Errors.E032.format(path=path, where=f"document {number + 1}", reason=reason)) from None
 
 
 def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Callable[[Doc], bool], *,

@@ -56,6 +56,15 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise RecipeError(Errors.E094.format(path=path, why=e.strerror or e)) from None
 
 
+def too_long(nlp: Any, text: str) -> str:
+    """Why spaCy's tokenizer would refuse text (its E088, longer than nlp.max_length), or "" where it would not."""
+    return too_long_reason(len(text), nlp.max_length) if len(text) > nlp.max_length else ""
+
+
+def too_long_reason(length: int, limit: int) -> str:
+    return f"a text of {length:,} characters, over spaCy's limit of {limit:,} (nlp.max_length): split it into shorter texts"
+
+
 # Why a JSON value holding a lone surrogate is refused.
 SURROGATE = "a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"
 

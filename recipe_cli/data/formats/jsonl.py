@@ -27,7 +27,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ...errors import Errors, RecipeError, Warnings
-from ._text import json_lines
+from ._text import json_lines, too_long
 from .spacy_json import check_entities
 
 # Prodigy's answers on a binary text classification record: the category value they stand for (None: skipped).
@@ -67,6 +67,8 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="record without text"))
+        if "tokens" not in record and too_long(nlp, text):
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=too_long(nlp, text)))
         doc = _tokens_doc(nlp, text, record["tokens"], path, lineno) if "tokens" in record else nlp.make_doc(text)
         entities = record.get("entities")
         if entities is None and "spans" in record:
