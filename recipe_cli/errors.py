@@ -25,6 +25,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E001 = "Unknown component '{name}'. Choose from: {options}."
     E002 = "Component '{name}' is given twice."
     E003 = "Invalid config override '{arg}': {reason}."
+    E009 = (
+        "The name {name} is not valid UTF-8: rename it (spaCy's config and recipe-train's records hold paths as "
+        "UTF-8 text)."
+    )
     # Configuration
     E010 = "Config file not found: {path}"
     E011 = "Config file {path} could not be parsed: {error}"
