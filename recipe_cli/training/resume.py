@@ -114,7 +114,8 @@ def _resume(
     extended = run.get("extended", {})
     _apply_overrides(out, nlp.config["training"], extended)
     _apply_overrides(out, nlp.config["training"], overrides)
-    rebase_config_paths(nlp.config, run)
+    # The data is read from where the run started; the folders it writes keep the paths as typed.
+    restore_paths = rebase_config_paths(nlp.config, run)
     T = resolve_training(nlp.config)
     check_limits(T)
     with disk_errors(out):
@@ -132,6 +133,7 @@ def _resume(
     leave_unknown_labels_missing(nlp, T, data)
     # The same base-annotated examples as the run had (the base model must still be where it was).
     start_rehearsal(nlp, T, data)
+    restore_paths(nlp.config)
     try:
         restore_state(nlp, T["optimizer"], folder / STATE_DIR)
     except (OSError, ValueError, KeyError) as e:
@@ -169,7 +171,6 @@ def _start_again(
     if overrides:
         with disk_errors(out):
             write_run_file(out, {**run, "config": config.to_str()})
-    rebase_config_paths(config, run)
     console = Console(stdout, quiet=quiet)
     console.info("Starting again", f"{out} was stopped before its first epoch was saved; {RUN_FILE} has its config")
     for name, value in overrides.items():
@@ -186,6 +187,7 @@ def _start_again(
         quiet=quiet,
         keep_epochs=keep,
         plot=draw,
+        started=run,
     )
 
 

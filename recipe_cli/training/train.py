@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from spacy.language import Language
 from thinc.api import Config
@@ -20,7 +20,7 @@ from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
-from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, write_run_file
+from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, rebase_config_paths, write_run_file
 from ..output.lock import LOCK_FILE, locked
 from .batching import auto_max_batch_size, planned_updates
 from .fit import fit
@@ -52,6 +52,7 @@ def train(
     dry_run: bool = False,
     keep_epochs: int = 0,
     plot: bool = True,
+    started: dict[str, Any] | None = None,
 ) -> Path:
     """Train with the recipe, saving averaged weights, dev scores and the training state after every epoch.
 
@@ -65,6 +66,9 @@ def train(
     dry_run (bool): check the config and read and summarise the data, then stop before writing anything.
     keep_epochs (int): keep only the last K epoch folders (0: all); model-best and model-last always stay.
     plot (bool): redraw OUT/training.png after every epoch (in a worker process).
+    started (Dict[str, Any]): the run.json of a run started again (--resume of a run stopped before its first
+        epoch): its relative data paths are read from the folder it was started in, its run.json keeps that folder,
+        and what it writes holds the paths as typed, as the uninterrupted run's folders do.
     RETURNS (Path): the output folder.
     """
     output_path = Path(output_path)
@@ -76,14 +80,14 @@ def train(
     if dry_run:  # writes nothing, so takes no folder
         return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
                       stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
-                      plot=plot)  # fmt: skip
+                      plot=plot, started=started)  # fmt: skip
     # One run per folder, from before anything in it is looked at for good: a live run's folder is refused (E043)
     # before its run.json could pass for a run stopped before saving, or --overwrite could remove anything.
     with own_output(output_path, create=True):
         check_output_dir(output_path, overwrite=overwrite)
         return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
                       stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
-                      plot=plot)  # fmt: skip
+                      plot=plot, started=started)  # fmt: skip
 
 
 def own_output(output_path: Path, *, create: bool = False) -> AbstractContextManager[None]:
@@ -105,6 +109,7 @@ def _train(
     dry_run: bool,
     keep_epochs: int,
     plot: bool,
+    started: dict[str, Any] | None,
 ) -> Path:
     """train() in a folder it owns (created: whether the folder was there before the run)."""
     stdout = stdout if stdout is not None else sys.stdout
@@ -117,7 +122,11 @@ def _train(
         raise RecipeError(Errors.E068)
     if base and config["paths"].get("vectors"):
         raise RecipeError(Errors.E069)
-    nlp, auto, transfer = create_pipeline(config)
+    source, restore_paths = config, None
+    if started is not None:
+        source = config.copy()
+        restore_paths = rebase_config_paths(source, started)
+    nlp, auto, transfer = create_pipeline(source)
     # Resolve [training] once, before reading any data, so a bad setting fails fast.
     T = resolve_training(nlp.config)
     check_limits(T)
@@ -128,7 +137,7 @@ def _train(
     written = not dry_run and not replaces
     if written:
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot)  # fmt: skip
+                            plot=plot, cwd=started.get("cwd") if started else None)  # fmt: skip
     try:
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
@@ -150,6 +159,8 @@ def _train(
         # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there.
         with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
             initialize(nlp, T, data, transfer)
+        if restore_paths is not None:
+            restore_paths(nlp.config)  # read and initialised: the paths as typed again, for the folders written
 
         _print_setup(console, training_config, nlp, data, output_path, auto, switched=switched)
     except KeyboardInterrupt:
@@ -163,7 +174,7 @@ def _train(
     if replaces:
         # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot)  # fmt: skip
+                            plot=plot, cwd=started.get("cwd") if started else None)  # fmt: skip
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs,
                plot=plot)  # fmt: skip
 
@@ -195,7 +206,14 @@ def check_output_dir(path: Path, *, overwrite: bool, earlier_run: bool = True) -
 
 
 def _prepare_output_dir(
-    path: Path, *, overwrite: bool, argv: list[str] | None, config: Config, keep_epochs: int, plot: bool
+    path: Path,
+    *,
+    overwrite: bool,
+    argv: list[str] | None,
+    config: Config,
+    keep_epochs: int,
+    plot: bool,
+    cwd: str | None = None,
 ) -> None:
     """Create the output folder and write run.json; with overwrite, or where an earlier run saved nothing yet,
     remove the earlier run's entries (only ours).
@@ -215,6 +233,7 @@ def _prepare_output_dir(
         keep_epochs=keep_epochs,
         plot=plot,
         config=config.to_str(),
+        cwd=cwd,
     )
     write_run_file(path, run)
 
