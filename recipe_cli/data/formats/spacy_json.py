@@ -20,7 +20,7 @@ from spacy.training.example import _fix_legacy_dict_data, _parse_example_dict_da
 from spacy.training.gold_io import json_to_annotations
 
 from ...errors import Errors, RecipeError, one_line
-from ._text import SURROGATE, lone_surrogate, read_text, too_long
+from ._text import SURROGATE, json_error, lone_surrogate, read_text, too_long
 
 # What spaCy's converters raise on a value of the wrong type or range (a list for a tag, a negative head...).
 _BAD_VALUE = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError)
@@ -48,7 +48,7 @@ def _load(path: Path) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise RecipeError(Errors.E024.format(path=path, error=f"line {e.lineno}, column {e.colno}: {e.msg}")) from None
+        raise RecipeError(Errors.E024.format(path=path, error=json_error(e))) from None
     if lone_surrogate(text, data):
         records = data if isinstance(data, list) else [data]
         bad = next(i for i, record in enumerate(records, start=1) if lone_surrogate(text, record))
