@@ -96,6 +96,7 @@ def run_sweep(
         require_ray()
     todo, skipped = prepare(spec, sweep)
     sweep.mkdir(parents=True, exist_ok=True)
+    # One driver per sweep folder: a second one would run the same trials twice.
     with locked(sweep, lambda pid: Errors.E092.format(sweep=sweep, pid=pid)):
         return _run(spec, sweep, todo, skipped, jobs=jobs, ray_address=ray_address, console=console)
 

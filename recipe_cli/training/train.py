@@ -77,14 +77,12 @@ def train(
     # folder is owned (a run still going is refused as such).
     check_output_dir(output_path, overwrite=overwrite, earlier_run=dry_run)
     created = not output_path.exists()
-    if dry_run:  # writes nothing, so takes no folder
-        return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
-                      stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
-                      plot=plot, started=started)  # fmt: skip
     # One run per folder, from before anything in it is looked at for good: a live run's folder is refused (E043)
-    # before its run.json could pass for a run stopped before saving, or --overwrite could remove anything.
-    with own_output(output_path, create=True):
-        check_output_dir(output_path, overwrite=overwrite)
+    # before its run.json could pass for a run stopped before saving, or --overwrite could remove anything. A dry
+    # run writes nothing, so takes no folder.
+    with nullcontext() if dry_run else own_output(output_path, create=True):
+        if not dry_run:
+            check_output_dir(output_path, overwrite=overwrite)
         return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
                       stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
                       plot=plot, started=started)  # fmt: skip
