@@ -25,6 +25,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E001 = "Unknown component '{name}'. Choose from: {options}."
     E002 = "Component '{name}' is given twice."
     E003 = "Invalid config override '{arg}': {reason}."
+    E009 = (
+        "The name {name} is not valid UTF-8: rename it (spaCy's config and recipe-train's records hold paths as "
+        "UTF-8 text)."
+    )
     # Configuration
     E010 = "Config file not found: {path}"
     E011 = "Config file {path} could not be parsed: {error}"
@@ -68,6 +72,11 @@ class Errors(metaclass=ErrorsWithCodes):
         "Output folder {path} holds an earlier recipe-train run. Choose another -o or pass --overwrite to replace it."
     )
     E042 = "Output path {path} is a file, not a folder."
+    E043 = (
+        "Output folder {path} is in use by another recipe-train run (pid {pid}): wait for it to end or stop it, "
+        "or choose another -o."
+    )
+    E044 = "Cannot write in {path} ({reason}): choose another folder, or make this one writable."
     # Runtime
     E050 = "GPU {gpu_id} requested, but no GPU is available ({error})."
     E051 = "Pipeline could not be loaded from {path}: {error}"

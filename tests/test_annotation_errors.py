@@ -389,7 +389,7 @@ def test_labelstudio_export_resaved_in_latin_1(tmp_path, nlp, name):
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp))
     byte = content.encode("utf8").index("é".encode())
-    assert str(error.value) == f"[E023] {path}: not valid UTF-8 text (byte {byte}: invalid continuation byte)."
+    assert str(error.value) == f"[E023] {path}: not valid UTF-8 text (line 1, byte {byte}: invalid continuation byte)."
 
 
 @pytest.mark.parametrize("fmt,content", [

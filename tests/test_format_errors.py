@@ -4,6 +4,7 @@ test_validation.py runs a catalogue through the command line; this one calls the
 each message in full, so that a message naming the wrong line, record or token, or none, fails."""
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,19 @@ CATALOGUE = [
     ("surrogate-upper.jsonl", '{"text": "ok"}\n{"text": "bad \\uD800 x"}\n', "[E026] {path}, line 2: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("dict-surrogate.json", '{"text": "bad \\ud800 x"}', "[E025] {path}, record 1: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("layout.json", '[{"id": 0}]', "[E031] {path}: unsupported JSON layout: expected spaCy v2 documents with 'paragraphs' or [text, annotations] pairs"),
-    ("v2-head.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 0, "dep": "ROOT"}]}]}]}, {"id": 1, "paragraphs": [{"raw": "a b", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 5, "dep": "x"}, {"id": 1, "orth": "b", "head": 0, "dep": "ROOT"}]}]}]}]', "[E025] {path}, record 2: [E190] Token head out of range in `Doc.from_array()` for token index '0' with value '5' (equivalent to relative head index: '5'). The head indices should be relative to the current token index rather than absolute indices in the array."),
+    ("v2-head.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 0, "dep": "ROOT"}]}]}]}, {"id": 1, "paragraphs": [{"raw": "a b", "sentences": [{"tokens": [{"id": 0, "orth": "a", "head": 5, "dep": "x"}, {"id": 1, "orth": "b", "head": 0, "dep": "ROOT"}]}]}]}]', "[E025] {path}, record 2: paragraph 1, sentence 1, token 0: 'head' 5 is not the offset of a token of the paragraph (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-head-huge.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a", "head": 0}]}]}]}, {"id": 1, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a", "head": 0}]}, {"tokens": [{"orth": "b", "head": 99999999999999999999}]}]}]}]', "[E025] {path}, record 2: paragraph 1, sentence 2, token 0: 'head' 99999999999999999999 is not the offset of a token of the paragraph (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-head-text.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a", "head": "0"}]}]}]}]', "[E025] {path}, record 1: paragraph 1, sentence 1, token 0: 'head' '0' is not the offset of a token of the paragraph (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-notokens.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a"}]}]}]}, {"id": 1, "paragraphs": [{"sentences": [{"words": ["a"]}]}]}]', "[E025] {path}, record 2: paragraph 1, sentence 1: no 'tokens' list (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-noorth.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a"}, {"text": "b"}]}]}]}]', "[E025] {path}, record 1: paragraph 1, sentence 1, token 1: expected an object with an 'orth' string (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-nosentences.json", '[{"id": 0, "paragraphs": [{"raw": "a"}]}]', "[E025] {path}, record 1: paragraph 1: 'sentences' must be a list of objects (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-paragraphs.json", '[{"id": 0, "paragraphs": {"sentences": []}}]', "[E025] {path}, record 1: 'paragraphs' must be a list of objects (spaCy v2's JSON training format): fix or remove this record"),
+    ("v2-bracket.json", '[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [{"orth": "a"}, {"orth": "b"}], "brackets": [{"first": 0, "last": 1, "label": "NP"}, {"last": 1, "label": "NP"}]}]}]}]', "[E025] {path}, record 1: paragraph 1, sentence 1, bracket 2: expected 'first' and 'last' token numbers and a 'label' (spaCy v2's JSON training format): fix or remove this record"),
+    ("textcat-nolabel.jsonl", '{"text": "good", "label": "POS", "answer": "accept"}\n{"text": "bad", "label": "POS", "answer": "reject"}\n{"text": "fine", "answer": "reject"}\n', "[E026] {path}, line 3: answered reject without the 'label' it is about (the file holds Prodigy's answers on labels): give the record its label, or leave it out"),
+    ("cut.json", '[["ok", {}],\n ["unterminated, {}]]', "[E024] {path}: invalid JSON: Unterminated string starting at line 2, column 3"),
+    ("control.json", '[["ok", {}],\n ["a\tb", {}]]', "[E024] {path}: invalid JSON: Invalid control character at line 2, column 5"),
+    ("comma.json", '[["ok", {}]\n ["a", {}]]', "[E024] {path}: invalid JSON: line 2, column 2: Expecting ',' delimiter"),
+    ("cut.jsonl", '{"text": "ok"}\n{"text": "unterminated}\n', "[E026] {path}, line 2: invalid JSON: Unterminated string starting at column 10"),
     ("entities-dict.jsonl", '{"text": "ok", "entities": []}\n{"text": "a b", "entities": {"start": 0, "end": 1, "label": "X"}}\n', "[E032] {path}, line 2: 'entities' is not a list"),
     ("classic-cats.json", '[["ok", {"cats": {"A": 1}}], ["a b", {"cats": {"A": "x"}}]]', "[E025] {path}, record 2: 'cats' values must be numbers"),
     ("v2-noparagraphs.json", '[{"id": 0, "paragraphs": [{"raw": "a", "sentences": [{"tokens": [{"id": 0, "orth": "a"}]}]}]}, {"id": 1}]', "[E025] {path}, record 2: document without 'paragraphs'"),
@@ -242,8 +255,9 @@ def test_locate_reads_annotation_tools_spans_as_the_corpus_does(tmp_path, data_d
 
 @pytest.mark.parametrize("name", ["blank.txt", "blank.jsonl", "latin-1.txt", "latin-1.jsonl"])
 def test_detecting_the_format_of_a_file_without_a_first_line(tmp_path, nlp, name):
-    """Blank lines only, or a first line that is not UTF-8: a .txt file is no fastText export (its format cannot be
-    told), a .jsonl file is read as JSON Lines, whose reader names what is wrong."""
+    """Blank lines only: a .txt file is no fastText export (its format cannot be told). A first line that is not
+    UTF-8: a .txt file is refused as text that cannot be read (it may well be fastText lines in another encoding), a
+    .jsonl file is read as JSON Lines, whose reader names what is wrong."""
     from recipe_cli.data.formats import detect_format
 
     path = tmp_path / name
@@ -253,6 +267,9 @@ def test_detecting_the_format_of_a_file_without_a_first_line(tmp_path, nlp, name
         return
     with pytest.raises(RecipeError) as error:
         detect_format(path)
+    if name == "latin-1.txt":
+        assert str(error.value) == f"[E023] {path}: not valid UTF-8 text (line 1, byte 3: invalid continuation byte)."
+        return
     assert str(error.value) == (
         f"[E021] {path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, "
         ".iob, .bio, .conll, .tsv or .csv, or a .txt file of fastText lines; or pass --format)."
@@ -282,3 +299,76 @@ def test_a_file_that_fails_while_it_is_read_is_one_line_naming_it(tmp_path, nlp,
     with pytest.raises(RecipeError) as error:
         list(read_docs(path, nlp, format=name.split(".")[1].replace("conll", "iob")))
     assert str(error.value) == f"[E094] {path}: cannot be read (Input/output error)."
+
+
+@pytest.mark.parametrize(
+    "name,content,where",
+    [
+        ("long.jsonl", '{"text": "a b"}\n\n{"text": "%s"}\n', "line 3"),
+        ("long.json", '[["a b", {}], ["%s", {}]]', "record 2"),
+        # Read through spaCy's tokenizer by a reader that does not check the length itself: the document's number.
+        ("long.tsv", "text\tlabel\na b\tA\n%s\tB\n", "document 2"),
+    ],
+)
+def test_a_text_over_spacys_max_length_is_one_line_naming_the_file_and_record(tmp_path, nlp, monkeypatch, name,
+                                                                              content, where):  # fmt: skip
+    monkeypatch.setattr(nlp, "max_length", 1000)
+    path = tmp_path / name
+    path.write_text(content % ("word " * 300), encoding="utf8")
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    code = "E026" if name.endswith(".jsonl") else "E025" if name.endswith(".json") else "E032"
+    assert str(error.value) == (
+        f"[{code}] {path}, {where}: a text of 1,500 characters, over spaCy's limit of 1,000 (nlp.max_length): "
+        "split it into shorter texts"
+    )
+
+
+# Invalid UTF-8 (the byte 0xff) on line 3 of each text format, 4 bytes into the line.
+NOT_UTF8 = [
+    ("table.csv", b"text,label\nhi,A\nbad\xff,B\n"),
+    ("table.tsv", b"text\tlabel\nhi\tA\nbad\xff\tB\n"),
+    ("fasttext.txt", b"__label__A hi\n__label__B there\nbad\xff __label__B\n"),
+    ("v2.json", b'[{"id": 0, "paragraphs": [{"sentences": [{"tokens": [\n{"orth": "a"},\n{"or\xff": "b"}]}]}]}]'),
+    ("classic.json", b'[["ok", {}],\n["hi", {}],\n["b\xff", {}]]'),
+    ("records.jsonl", b'{"text": "ok"}\n{"text": "hi"}\n{"t\xff": "b"}\n'),
+    ("sents.conll", b"Paris\tB-LOC\n\nbad\xff\tO\n"),
+]
+
+
+@pytest.mark.parametrize("name,content", NOT_UTF8, ids=[n for n, _ in NOT_UTF8])
+def test_invalid_utf8_is_located_by_line_and_byte_in_every_text_format(tmp_path, nlp, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    column = content.split(b"\n")[2].index(b"\xff")
+    assert str(error.value) == f"[E023] {path}: not valid UTF-8 text (line 3, byte {column}: invalid start byte)."
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-16", "UTF-16"), ("utf-32", "UTF-32")])
+@pytest.mark.parametrize("name", ["fasttext.txt", "table.csv", "records.jsonl", "classic.json"])
+def test_a_file_saved_in_utf16_or_utf32_says_so(tmp_path, nlp, name, encoding, bom):
+    """A fastText file saved as UTF-16 (Windows' "Unicode") was "cannot tell the data format"; any format says what
+    the file is and what to do."""
+    text = {"fasttext.txt": "__label__A hi\n", "table.csv": "text,label\nhi,A\n",
+            "records.jsonl": '{"text": "hi"}\n', "classic.json": '[["hi", {}]]'}[name]  # fmt: skip
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))  # Python writes the byte order mark, as Notepad and Excel do
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert (
+        str(error.value)
+        == f"[E023] {path}: not valid UTF-8 text ({bom} text, by its byte order mark: save it as UTF-8)."
+    )
+
+
+def test_a_named_pipe_as_data_is_not_a_missing_file(tmp_path, nlp):
+    path = tmp_path / "train.conll"
+    os.mkfifo(path)
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    assert (
+        str(error.value)
+        == f"[E094] {path}: cannot be read (a named pipe (FIFO), not a regular file: give a data file)."
+    )

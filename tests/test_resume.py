@@ -117,13 +117,29 @@ def _interrupted_meta(out: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The uninterrupted run every resumed run must reproduce."""
+def reference_out(tmp_path_factory):
+    """The folder of the uninterrupted run every resumed run must reproduce."""
     data_dir = Path(__file__).parent / "data"
     out = tmp_path_factory.mktemp("reference") / "out"
     result = _train(_args(data_dir, out, "--training.max_epochs", EPOCHS))
     assert result.exit_code == 0, result.output
-    return _untimed(read_rows(out / "metrics.jsonl"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(reference_out):
+    """The rows of the uninterrupted run."""
+    return _untimed(read_rows(reference_out / "metrics.jsonl"))
+
+
+def _assert_same_configs(out: Path, reference_out: Path, data_dir: Path) -> None:
+    """Every pipeline folder's config.cfg is the uninterrupted run's, the data paths as typed: the reference run
+    named them absolute (data_dir/NAME), the run in out relative to its working folder (NAME)."""
+    names = sorted(p.name for p in reference_out.iterdir() if (p / "config.cfg").is_file())
+    assert sorted(p.name for p in out.iterdir() if (p / "config.cfg").is_file()) == names
+    for name in names:
+        want = (reference_out / name / "config.cfg").read_text().replace(f"{data_dir}/", "")
+        assert (out / name / "config.cfg").read_text() == want, name
 
 
 @pytest.mark.slow
@@ -162,7 +178,7 @@ def test_resume_after_max_epochs_equals_uninterrupted_run(tmp_path, data_dir, re
         ("replace", 2),  # the last epoch: model-last moved away, the new one not yet in
     ],
 )
-def test_sigkill_leaves_a_consistent_folder_that_resumes(tmp_path, data_dir, reference, point, n):
+def test_sigkill_leaves_a_consistent_folder_that_resumes(tmp_path, data_dir, reference, reference_out, point, n):
     out = tmp_path / "out"
     # Run in the data folder with relative data paths: the resumed run finds them from run.json's cwd.
     proc = _run_killed(point, n, "KILL", _args(data_dir, out, "--training.max_epochs", EPOCHS, relative=True),
@@ -177,6 +193,9 @@ def test_sigkill_leaves_a_consistent_folder_that_resumes(tmp_path, data_dir, ref
     _check_consistent(out)
     _assert_same_rows(_untimed(read_rows(out / "metrics.jsonl")), reference)
     _assert_complete(out)
+    # The folders written after the resume (from another working folder) name the data as the run was given it.
+    _assert_same_configs(out, reference_out, data_dir)
+    assert json.loads((out / "run.json").read_text())["cwd"] == str(data_dir)
 
 
 @pytest.mark.slow

@@ -11,10 +11,11 @@ from scipy import stats as scipy_stats
 
 from recipe_cli.config.build import LITERAL_RECIPE_FILE, configs_dir
 from recipe_cli.errors import RecipeError
+from recipe_cli.output.lock import locked
 from recipe_cli.sweep import report as report_module
 from recipe_cli.sweep.ablate import ELEMENTS_OFF, SPACY_DEFAULT, ablation_spec, spacy_default_config
 from recipe_cli.sweep.report import build_report, markdown, write_report
-from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, locked, prepare, read_results, run_sweep
+from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, prepare, read_results, run_sweep
 from recipe_cli.sweep.spec import load_spec, parse_spec
 from recipe_cli.sweep.stats import BETTER, UNCLEAR, WORSE, Comparison, decide, holm, paired, summarise
 from recipe_cli.sweep.trial import commands, result_row
@@ -218,7 +219,7 @@ def test_a_second_driver_on_the_same_sweep_is_refused(tmp_path):
     )
     assert not (sweep / RESULTS_FILE).exists() and not (sweep / "trials").exists()
     # Once it is gone the lock is free: a driver takes it and writes its own pid.
-    with locked(sweep):
+    with locked(sweep, lambda pid: f"busy {pid}"):
         assert (sweep / ".lock").read_text() == str(os.getpid())
 
 

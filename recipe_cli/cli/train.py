@@ -17,6 +17,7 @@ from .util import (
     Recipe,
     SpanAlignment,
     check_format,
+    check_names,
     check_resume_options,
     cli_errors,
     cli_overrides,
@@ -145,6 +146,7 @@ def train_cli(
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, dropout (0.2; the
     recipe's decay with --recipe literal), and an evaluated checkpoint after every epoch."""
     with cli_errors():
+        check_names(component, data, ctx.args, dev, output, config, vectors, base_model, resume)
         free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
         if resume is not None:
             options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,

@@ -1,6 +1,7 @@
 """Shared bits of the commands: options, the one error channel, and the command line's free words and named
 options turned into what the library takes (plain functions, tested apart from the commands)."""
 
+import os
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -190,3 +191,22 @@ def cli_overrides(
     if seed is not None:
         overrides["system.seed"] = seed
     return overrides
+
+
+def check_names(*names: object) -> None:
+    """Paths given on the command line must be valid UTF-8 (undecodable bytes reach Python as lone surrogates,
+    which no config, JSON file or terminal takes): one line naming the first that is not (exit 1)."""
+    for name in names:
+        if isinstance(name, (list, tuple)):
+            check_names(*name)
+        elif isinstance(name, (str, Path)) and not _is_utf8(str(name)):
+            shown = os.fsencode(str(name)).decode("utf8", errors="backslashreplace")
+            raise RecipeError(Errors.E009.format(name=f"'{shown}'"))
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf8")
+    except UnicodeEncodeError:
+        return False
+    return True

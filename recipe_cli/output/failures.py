@@ -109,10 +109,11 @@ def write_log(error: StageError, folder: Path | None) -> Path | str:
     try:
         if folder is not None and Path(folder).is_dir():
             path = Path(folder) / ERROR_LOG
-            path.write_text(text, encoding="utf8")
+            # A name that is not UTF-8 (a lone surrogate) is written escaped: the log is written whatever it holds.
+            path.write_text(text, encoding="utf8", errors="backslashreplace")
             return path
         fd, name = tempfile.mkstemp(prefix="recipe-error-", suffix=".log")
-        with os.fdopen(fd, "w", encoding="utf8") as file:
+        with os.fdopen(fd, "w", encoding="utf8", errors="backslashreplace") as file:
             file.write(text)
         return Path(name)
     except OSError as e:

@@ -8,15 +8,19 @@ OUT/
   epoch-NNN/             the averaged weights after epoch NNN, with training-state/ (state.json, arrays.msgpack)
   model-best/, model-last/
   .NAME.tmp, .NAME.old   written beside NAME, then renamed over it; a crash may leave them behind
+  .lock                  held by the run while it lasts (lock.py); a killed run leaves it behind, unlocked
 """
 
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import srsly
+
+from .lock import LOCK_FILE
 
 DIR_MODEL_BEST = "model-best"
 DIR_MODEL_LAST = "model-last"
@@ -52,7 +56,7 @@ def old_path(path: Path) -> Path:
 def is_run_entry(name: str) -> bool:
     """Whether a file or folder name in an output folder is one that recipe-train writes."""
     return (
-        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE, PLOT_FILE, ERROR_LOG)
+        name in (DIR_MODEL_BEST, DIR_MODEL_LAST, RUN_FILE, METRICS_FILE, PLOT_FILE, ERROR_LOG, LOCK_FILE)
         or bool(EPOCH_DIR.match(name))
         or bool(TEMP_ENTRY.match(name))
     )
@@ -91,13 +95,21 @@ def default_output(data: Path, components: list[str]) -> Path:
 
 
 def new_run(
-    *, version: str, argv: list[str], paths: dict[str, Any], keep_epochs: int, plot: bool, config: str
+    *,
+    version: str,
+    argv: list[str],
+    paths: dict[str, Any],
+    keep_epochs: int,
+    plot: bool,
+    config: str,
+    cwd: str | None = None,
 ) -> dict[str, Any]:
-    """What run.json records when a run starts; relative data paths in its config are relative to its "cwd"."""
+    """What run.json records when a run starts; relative data paths in its config are relative to its "cwd" (the
+    working folder, or the one a run started again was first started in)."""
     return {
         "recipe_train": version,
         "argv": argv,
-        "cwd": os.getcwd(),
+        "cwd": cwd or os.getcwd(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "paths": paths,
         "keep_epochs": keep_epochs,
@@ -132,10 +144,29 @@ def run_path(value: Any, run: dict[str, Any]) -> Any:
     return str(Path(cwd) / path) if not path.is_absolute() and (Path(cwd) / path).exists() else value
 
 
-def rebase_config_paths(config: Any, run: dict[str, Any]) -> None:
-    """Apply run_path to the data paths of a run's config: its [paths] and each corpus's path."""
+def rebase_config_paths(config: Any, run: dict[str, Any]) -> Callable[[Any], None]:
+    """Apply run_path to the data paths of a run's config: its [paths] and each corpus's path.
+
+    RETURNS: a function that puts the paths back as the run recorded them into a config (this one, or one made
+        from it, such as a pipeline's), wherever it still holds the rebased value: the paths are rebased to read the
+        data, and the folders the run writes keep them as typed, as an uninterrupted run's do.
+    """
+    changed: list[tuple[str, str, Any, Any]] = []
     for key, value in config.get("paths", {}).items():
         config["paths"][key] = run_path(value, run)
-    for block in config.get("corpora", {}).values():
+        changed.append(("paths", key, value, config["paths"][key]))
+    for name, block in config.get("corpora", {}).items():
         if isinstance(block, dict) and "path" in block:
-            block["path"] = run_path(block["path"], run)
+            value = block["path"]
+            block["path"] = run_path(value, run)
+            changed.append(("corpora", name, value, block["path"]))
+
+    def restore(target: Any) -> None:
+        for section, key, recorded, rebased in changed:
+            block = target.get(section, {})
+            if section == "corpora":
+                block, key = block.get(key), "path"
+            if isinstance(block, dict) and key in block and block[key] == rebased:
+                block[key] = recorded
+
+    return restore

@@ -8,14 +8,12 @@ SWEEP/
   trials/<task>/<variant>/seed-<n>/   each trial's recipe-train output folder
 """
 
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,14 +23,13 @@ import srsly
 from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.layout import temp_path
+from ..output.lock import locked
 from ..output.metrics import append_row, read_rows
 from .spec import Spec, Trial
 from .trial import check_folder, commands, failure, result_row, start
 
 SWEEP_FILE = "sweep.json"
 RESULTS_FILE = "trials.jsonl"
-# Held by the driver running the sweep (its pid inside).
-LOCK_FILE = ".lock"
 # How often the local pool looks at its running processes.
 POLL_SECONDS = 0.05
 
@@ -99,25 +96,9 @@ def run_sweep(
         require_ray()
     todo, skipped = prepare(spec, sweep)
     sweep.mkdir(parents=True, exist_ok=True)
-    with locked(sweep):
+    # One driver per sweep folder: a second one would run the same trials twice.
+    with locked(sweep, lambda pid: Errors.E092.format(sweep=sweep, pid=pid)):
         return _run(spec, sweep, todo, skipped, jobs=jobs, ray_address=ray_address, console=console)
-
-
-@contextmanager
-def locked(sweep: Path) -> Iterator[None]:
-    """One driver per sweep folder: a second one would run the same trials twice. The lock goes with the process
-    that holds it, however it ends."""
-    with (sweep / LOCK_FILE).open("a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.seek(0)
-            raise RecipeError(Errors.E092.format(sweep=sweep, pid=lock.read().strip() or "?")) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
-        yield
 
 
 def _run(

@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from ..data.formats import read_lines
+from ..data.formats import json_error, read_lines
 from ..errors import Errors, RecipeError
 from ..pipeline import load_pipeline
 from .transfer import doc_labels, listened_tok2vecs, listener_paths
@@ -35,7 +35,7 @@ def read_raw_texts(path: Path) -> list[str]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                reason = f"invalid JSON at column {e.colno}: {e.msg}"
+                reason = json_error(e, line=False)
                 raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason)) from None
             text = record.get("text") if isinstance(record, dict) else None
             if not isinstance(text, str) or not text.strip():

@@ -1,6 +1,7 @@
 """resume(): go on with an interrupted run from its last complete epoch, exactly as it would have gone on."""
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,7 +39,7 @@ from .setup import (
     resolve_training,
     start_rehearsal,
 )
-from .train import train
+from .train import own_output, train
 
 # Settings a resumed run may change: each can only make the run longer.
 EXTENDING = ("training.max_epochs", "training.max_steps", "training.patience")
@@ -64,10 +65,27 @@ def resume(
     plot (Optional[bool]): as for train(); None keeps the run's own setting.
     RETURNS (Path): the output folder.
     """
+    out = Path(output_path)
+    # A folder with a run.json is owned while it is resumed: a run still going in it is refused (E043).
+    with own_output(out) if (out / RUN_FILE).is_file() else nullcontext():
+        return _resume(out, overrides=overrides, use_gpu=use_gpu, stdout=stdout, stderr=stderr, quiet=quiet,
+                       keep_epochs=keep_epochs, plot=plot)  # fmt: skip
+
+
+def _resume(
+    out: Path,
+    *,
+    overrides: dict[str, Any] | None,
+    use_gpu: int,
+    stdout: IO[str] | None,
+    stderr: IO[str] | None,
+    quiet: bool,
+    keep_epochs: int | None,
+    plot: bool | None,
+) -> Path:
     stdout = stdout if stdout is not None else sys.stdout
     stderr = stderr if stderr is not None else sys.stderr
     console = Console(stdout, quiet=quiet)
-    out = Path(output_path)
     try:
         run = read_run_file(out)
     except ValueError as e:
@@ -96,7 +114,8 @@ def resume(
     extended = run.get("extended", {})
     _apply_overrides(out, nlp.config["training"], extended)
     _apply_overrides(out, nlp.config["training"], overrides)
-    rebase_config_paths(nlp.config, run)
+    # The data is read from where the run started; the folders it writes keep the paths as typed.
+    restore_paths = rebase_config_paths(nlp.config, run)
     T = resolve_training(nlp.config)
     check_limits(T)
     with disk_errors(out):
@@ -114,6 +133,7 @@ def resume(
     leave_unknown_labels_missing(nlp, T, data)
     # The same base-annotated examples as the run had (the base model must still be where it was).
     start_rehearsal(nlp, T, data)
+    restore_paths(nlp.config)
     try:
         restore_state(nlp, T["optimizer"], folder / STATE_DIR)
     except (OSError, ValueError, KeyError) as e:
@@ -151,7 +171,6 @@ def _start_again(
     if overrides:
         with disk_errors(out):
             write_run_file(out, {**run, "config": config.to_str()})
-    rebase_config_paths(config, run)
     console = Console(stdout, quiet=quiet)
     console.info("Starting again", f"{out} was stopped before its first epoch was saved; {RUN_FILE} has its config")
     for name, value in overrides.items():
@@ -168,6 +187,7 @@ def _start_again(
         quiet=quiet,
         keep_epochs=keep,
         plot=draw,
+        started=run,
     )
 
 

@@ -4,9 +4,9 @@ import shutil
 import signal
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from spacy.language import Language
 from thinc.api import Config
@@ -20,7 +20,8 @@ from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
-from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, write_run_file
+from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, rebase_config_paths, write_run_file
+from ..output.lock import LOCK_FILE, locked
 from .batching import auto_max_batch_size, planned_updates
 from .fit import fit
 from .setup import (
@@ -51,6 +52,7 @@ def train(
     dry_run: bool = False,
     keep_epochs: int = 0,
     plot: bool = True,
+    started: dict[str, Any] | None = None,
 ) -> Path:
     """Train with the recipe, saving averaged weights, dev scores and the training state after every epoch.
 
@@ -64,14 +66,53 @@ def train(
     dry_run (bool): check the config and read and summarise the data, then stop before writing anything.
     keep_epochs (int): keep only the last K epoch folders (0: all); model-best and model-last always stay.
     plot (bool): redraw OUT/training.png after every epoch (in a worker process).
+    started (Dict[str, Any]): the run.json of a run started again (--resume of a run stopped before its first
+        epoch): its relative data paths are read from the folder it was started in, its run.json keeps that folder,
+        and what it writes holds the paths as typed, as the uninterrupted run's folders do.
     RETURNS (Path): the output folder.
     """
+    output_path = Path(output_path)
+    check_keep_epochs(keep_epochs)
+    # A file, or a folder of other files, is refused before the lock's file is put in it; an earlier run once the
+    # folder is owned (a run still going is refused as such).
+    check_output_dir(output_path, overwrite=overwrite, earlier_run=dry_run)
+    created = not output_path.exists()
+    # One run per folder, from before anything in it is looked at for good: a live run's folder is refused (E043)
+    # before its run.json could pass for a run stopped before saving, or --overwrite could remove anything. A dry
+    # run writes nothing, so takes no folder.
+    with nullcontext() if dry_run else own_output(output_path, create=True):
+        if not dry_run:
+            check_output_dir(output_path, overwrite=overwrite)
+        return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
+                      stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
+                      plot=plot, started=started)  # fmt: skip
+
+
+def own_output(output_path: Path, *, create: bool = False) -> AbstractContextManager[None]:
+    """Own the output folder while the run lasts; another process running in it is refused with E043."""
+    return locked(output_path, lambda pid: Errors.E043.format(path=output_path, pid=pid), create=create)
+
+
+def _train(
+    training_config: TrainingConfig,
+    output_path: Path,
+    *,
+    created: bool,
+    use_gpu: int,
+    overwrite: bool,
+    stdout: IO[str] | None,
+    stderr: IO[str] | None,
+    argv: list[str] | None,
+    quiet: bool,
+    dry_run: bool,
+    keep_epochs: int,
+    plot: bool,
+    started: dict[str, Any] | None,
+) -> Path:
+    """train() in a folder it owns (created: whether the folder was there before the run)."""
     stdout = stdout if stdout is not None else sys.stdout
     stderr = stderr if stderr is not None else sys.stderr
     console = Console(stdout, quiet=quiet)
-    output_path = Path(output_path)
-    check_keep_epochs(keep_epochs)
-    check_output_dir(output_path, overwrite=overwrite)
     use_gpu_device(use_gpu)
     config = training_config.config
     base = config["paths"].get("base_model")
@@ -79,11 +120,14 @@ def train(
         raise RecipeError(Errors.E068)
     if base and config["paths"].get("vectors"):
         raise RecipeError(Errors.E069)
-    nlp, auto, transfer = create_pipeline(config)
+    source, restore_paths = config, None
+    if started is not None:
+        source = config.copy()
+        restore_paths = rebase_config_paths(source, started)
+    nlp, auto, transfer = create_pipeline(source)
     # Resolve [training] once, before reading any data, so a bad setting fails fast.
     T = resolve_training(nlp.config)
     check_limits(T)
-    created = not output_path.exists()
     # An earlier run that --overwrite replaces stays until this run is ready to train.
     replaces = overwrite and not created and holds_results([entry.name for entry in output_path.iterdir()])
     # Whether this run's run.json is written: from then on the folder can be resumed, and a run stopped before its
@@ -91,7 +135,7 @@ def train(
     written = not dry_run and not replaces
     if written:
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot)  # fmt: skip
+                            plot=plot, cwd=started.get("cwd") if started else None)  # fmt: skip
     try:
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
@@ -113,6 +157,8 @@ def train(
         # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there.
         with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
             initialize(nlp, T, data, transfer)
+        if restore_paths is not None:
+            restore_paths(nlp.config)  # read and initialised: the paths as typed again, for the folders written
 
         _print_setup(console, training_config, nlp, data, output_path, auto, switched=switched)
     except KeyboardInterrupt:
@@ -126,7 +172,7 @@ def train(
     if replaces:
         # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot)  # fmt: skip
+                            plot=plot, cwd=started.get("cwd") if started else None)  # fmt: skip
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs,
                plot=plot)  # fmt: skip
 
@@ -142,8 +188,8 @@ def _removed_on_error(output_path: Path, remove: bool) -> Iterator[None]:
         raise
 
 
-def check_output_dir(path: Path, *, overwrite: bool) -> None:
-    """Refuse an output folder that holds other files, or an earlier run, unless overwrite."""
+def check_output_dir(path: Path, *, overwrite: bool, earlier_run: bool = True) -> None:
+    """Refuse an output folder that holds other files, or (if earlier_run) an earlier run, unless overwrite."""
     if path.exists() and not path.is_dir():
         raise RecipeError(Errors.E042.format(path=path))
     if not path.exists() or overwrite:
@@ -153,12 +199,19 @@ def check_output_dir(path: Path, *, overwrite: bool) -> None:
     if foreign:
         examples = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise RecipeError(Errors.E040.format(path=path, examples=examples))
-    if holds_results(entries):
+    if earlier_run and holds_results(entries):
         raise RecipeError(Errors.E041.format(path=path))
 
 
 def _prepare_output_dir(
-    path: Path, *, overwrite: bool, argv: list[str] | None, config: Config, keep_epochs: int, plot: bool
+    path: Path,
+    *,
+    overwrite: bool,
+    argv: list[str] | None,
+    config: Config,
+    keep_epochs: int,
+    plot: bool,
+    cwd: str | None = None,
 ) -> None:
     """Create the output folder and write run.json; with overwrite, or where an earlier run saved nothing yet,
     remove the earlier run's entries (only ours).
@@ -169,7 +222,7 @@ def _prepare_output_dir(
     path.mkdir(parents=True, exist_ok=True)
     if overwrite or not holds_results([entry.name for entry in path.iterdir()]):
         for entry in path.iterdir():
-            if is_run_entry(entry.name):
+            if is_run_entry(entry.name) and entry.name != LOCK_FILE:  # the lock this run holds stays
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     run = new_run(
         version=__version__,
@@ -178,15 +231,15 @@ def _prepare_output_dir(
         keep_epochs=keep_epochs,
         plot=plot,
         config=config.to_str(),
+        cwd=cwd,
     )
     write_run_file(path, run)
 
 
 def _remove_output_dir(path: Path) -> None:
-    """Remove the output folder a run that could not start created: its run.json, and the folder if then empty."""
+    """Remove what a run that could not start wrote in the folder it created: its run.json (the folder, then
+    empty, goes when the run lets go of it)."""
     (path / RUN_FILE).unlink(missing_ok=True)
-    if not any(path.iterdir()):
-        path.rmdir()
 
 
 def _print_setup(

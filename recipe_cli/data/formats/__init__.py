@@ -12,6 +12,7 @@ apart from spaCy's own layouts and from plain tables by their keys and columns.
 
 import glob
 import json
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,8 +23,11 @@ from spacy.tokens import Doc
 
 from ...errors import Errors, RecipeError
 
-# Lines of a text file, numbered, for readers outside this package (the raw texts of rehearsal).
+# Lines of a text file, numbered, and where JSON text breaks: for readers outside this package (the raw texts of
+# rehearsal).
+from ._text import json_error as json_error  # noqa: E402
 from ._text import read_lines as read_lines  # noqa: E402
+from ._text import too_long_reason
 from .conllu import read_conllu
 from .docbin import read_docbin
 from .doccano import is_doccano_record, is_fasttext, read_doccano
@@ -72,7 +76,8 @@ def detect_format(path: Path) -> str:
     RETURNS (str): a key of FORMATS.
     """
     fmt = EXTENSIONS.get(path.suffix.lower())
-    if path.suffix.lower() == ".txt" and path.is_file() and is_fasttext(_first_line(path)):
+    # Text that cannot be read (not UTF-8) is refused as such, not as a format that cannot be told.
+    if path.suffix.lower() == ".txt" and path.is_file() and is_fasttext(_first_line(path, strict=True)):
         return "doccano"  # doccano's fastText export
     if fmt is None:
         raise RecipeError(Errors.E021.format(path=path))
@@ -104,10 +109,13 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def _first_line(path: Path) -> str:
+def _first_line(path: Path, *, strict: bool = False) -> str:
+    """The first non-blank line ("" where none, or where it cannot be read unless strict)."""
     try:
         return next((line for _, line in read_lines(path) if line.strip()), "")
     except RecipeError:
+        if strict:
+            raise
         return ""
 
 
@@ -180,6 +188,9 @@ def source(doc: Doc) -> Source:
 
 def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
     if not path.is_file():
+        if path.exists():  # a named pipe, a device, a socket: there, but not a file to read twice
+            what = "a named pipe (FIFO)" if path.is_fifo() else "a device or socket"
+            raise RecipeError(Errors.E094.format(path=path, why=f"{what}, not a regular file: give a data file"))
         raise RecipeError(Errors.E020.format(path=path))
     fmt = detect_format(path) if format == "auto" else format
     if fmt not in FORMATS:
@@ -187,9 +198,20 @@ def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_
     if path.stat().st_size == 0:
         raise RecipeError(Errors.E022.format(path=path))
     name = str(path)
-    for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc, span_alignment), start=1):
-        doc.user_data[ORIGIN] = (name, number)
-        yield doc
+    number = 0
+    try:
+        for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc, span_alignment), start=1):
+            doc.user_data[ORIGIN] = (name, number)
+            yield doc
+    except ValueError as e:
+        # A text the reader gave spaCy's tokenizer whole, over nlp.max_length (spaCy's E088).
+        if isinstance(e, RecipeError):
+            raise
+        found = re.match(r"\[E088\] Text of length (\d+) exceeds maximum of (\d+)", str(e))
+        if not found:
+            raise
+        reason = too_long_reason(*map(int, found.groups()))
+        raise RecipeError(Errors.E032.format(path=path, where=f"document {number + 1}", reason=reason)) from None
 
 
 def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Callable[[Doc], bool], *,

@@ -29,7 +29,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ...errors import Errors, RecipeError, Warnings
-from ._text import json_lines, read_lines, read_text
+from ._text import json_error, json_lines, read_lines, read_text
 from .spans import check_label, entity_spans
 from .table import table_rows
 
@@ -94,9 +94,7 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise RecipeError(
-                Errors.E024.format(path=path, error=f"line {e.lineno}, column {e.colno}: {e.msg}")
-            ) from None
+            raise RecipeError(Errors.E024.format(path=path, error=json_error(e))) from None
         # The first non-blank line starts with "[": the text, once parsed, is a list.
         for i, record in enumerate(data, start=1):
             if not isinstance(record, dict):

@@ -27,7 +27,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ...errors import Errors, RecipeError, Warnings
-from ._text import json_lines
+from ._text import json_lines, too_long
 from .spacy_json import check_entities
 
 # Prodigy's answers on a binary text classification record: the category value they stand for (None: skipped).
@@ -44,8 +44,11 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
     """(line number, Doc) for each record of a JSON Lines file that is read (see read_jsonl)."""
     skipped: Counter = Counter()
     labels: list[str] | None = None
+    answers_on_labels = False
     for lineno, record in json_lines(path):
         if labels is None:
+            # Prodigy's answers on labels (binary text classification): each answer is about its record's label.
+            answers_on_labels = _has_label(record) and "answer" in record
             # Exclusive labels (the first record tells) need a first pass: every label in the file becomes
             # a category of every text. Other files are read in one lazy pass.
             labels = _exclusive_labels(path) if _is_exclusive(record) else []
@@ -58,6 +61,12 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
         elif _is_exclusive(record) and not labels:
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=mixed))
         binary = _has_label(record) and "answer" in record
+        if answers_on_labels and record.get("answer") in ("accept", "reject") and not binary and "cats" not in record:
+            reason = (
+                f"answered {record['answer']} without the 'label' it is about (the file holds Prodigy's answers on "
+                "labels): give the record its label, or leave it out"
+            )
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
         if binary and record["answer"] not in _BINARY_ANSWERS:
             reason = f"answer {record['answer']!r}: expected accept, reject or ignore"
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
@@ -67,6 +76,8 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason="record without text"))
+        if "tokens" not in record and too_long(nlp, text):
+            raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=too_long(nlp, text)))
         doc = _tokens_doc(nlp, text, record["tokens"], path, lineno) if "tokens" in record else nlp.make_doc(text)
         entities = record.get("entities")
         if entities is None and "spans" in record:

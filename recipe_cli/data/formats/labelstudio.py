@@ -34,7 +34,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ...errors import Errors, RecipeError, Warnings
-from ._text import SURROGATE, lone_surrogate, read_text
+from ._text import SURROGATE, json_error, lone_surrogate, read_text
 from .spans import check_label, entity_spans
 from .table import table_rows
 
@@ -109,7 +109,7 @@ def _load(path: Path) -> list:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise RecipeError(Errors.E024.format(path=path, error=f"line {e.lineno}, column {e.colno}: {e.msg}")) from None
+        raise RecipeError(Errors.E024.format(path=path, error=json_error(e))) from None
     if not isinstance(data, list):
         raise RecipeError(Errors.E031.format(path=path, reason="a Label Studio export is a list of tasks"))
     if lone_surrogate(text, data):

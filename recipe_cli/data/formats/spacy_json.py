@@ -20,7 +20,7 @@ from spacy.training.example import _fix_legacy_dict_data, _parse_example_dict_da
 from spacy.training.gold_io import json_to_annotations
 
 from ...errors import Errors, RecipeError, one_line
-from ._text import SURROGATE, lone_surrogate, read_text
+from ._text import SURROGATE, json_error, lone_surrogate, read_text, too_long
 
 # What spaCy's converters raise on a value of the wrong type or range (a list for a tag, a negative head...).
 _BAD_VALUE = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError)
@@ -48,7 +48,7 @@ def _load(path: Path) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise RecipeError(Errors.E024.format(path=path, error=f"line {e.lineno}, column {e.colno}: {e.msg}")) from None
+        raise RecipeError(Errors.E024.format(path=path, error=json_error(e))) from None
     if lone_surrogate(text, data):
         records = data if isinstance(data, list) else [data]
         bad = next(i for i, record in enumerate(records, start=1) if lone_surrogate(text, record))
@@ -60,6 +60,10 @@ def _read_v2(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
     for i, json_doc in enumerate(data, start=1):
         if not isinstance(json_doc, dict) or "paragraphs" not in json_doc:
             raise RecipeError(Errors.E025.format(path=path, record=i, reason="document without 'paragraphs'"))
+        problem = v2_problem(json_doc)
+        if problem:
+            reason = f"{problem} (spaCy v2's JSON training format): fix or remove this record"
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason=reason))
         try:
             for json_para in json_to_annotations(json_doc):
                 tok_dict, doc_dict = _parse_example_dict_data(_fix_legacy_dict_data(json_para))
@@ -73,6 +77,37 @@ def _read_v2(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
             raise RecipeError(Errors.E025.format(path=path, record=i, reason=one_line(e))) from None
 
 
+def v2_problem(json_doc: dict[str, Any]) -> str:
+    """What in a spaCy v2 document spaCy's converter would trip over (a missing key, a value of the wrong type, a
+    head outside the paragraph), named by its place: "paragraph 1, sentence 2, token 3: ...". "" where nothing."""
+    paragraphs = json_doc["paragraphs"]
+    if not isinstance(paragraphs, list) or not all(isinstance(p, dict) for p in paragraphs):
+        return "'paragraphs' must be a list of objects"
+    for p, paragraph in enumerate(paragraphs, start=1):
+        sentences = paragraph.get("sentences")
+        if not isinstance(sentences, list) or not all(isinstance(s, dict) for s in sentences):
+            return f"paragraph {p}: 'sentences' must be a list of objects"
+        n_words = sum(len(s["tokens"]) for s in sentences if isinstance(s.get("tokens"), list))
+        start = 0
+        for s, sentence in enumerate(sentences, start=1):
+            where = f"paragraph {p}, sentence {s}"
+            tokens = sentence.get("tokens")
+            if not isinstance(tokens, list):
+                return f"{where}: no 'tokens' list"
+            for t, token in enumerate(tokens):
+                if not isinstance(token, dict) or not isinstance(token.get("orth"), str):
+                    return f"{where}, token {t}: expected an object with an 'orth' string"
+                head = token.get("head")
+                if "head" in token and not (type(head) is int and 0 <= start + t + head < n_words):
+                    return f"{where}, token {t}: 'head' {head!r} is not the offset of a token of the paragraph"
+            for b, bracket in enumerate(sentence.get("brackets", []), start=1):
+                ends = [bracket.get(key) for key in ("first", "last")] if isinstance(bracket, dict) else [None]
+                if not all(type(end) is int and 0 <= end < len(tokens) for end in ends) or "label" not in bracket:
+                    return f"{where}, bracket {b}: expected 'first' and 'last' token numbers and a 'label'"
+            start += len(tokens)
+    return ""
+
+
 def _read_classic(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
     for i, record in enumerate(data, start=1):
         if not (isinstance(record, (list, tuple)) and len(record) == 2 and isinstance(record[1], dict)):
@@ -80,6 +115,8 @@ def _read_classic(path: Path, nlp: Language, data: list) -> Iterator[Doc]:
         text, annots = record
         if not isinstance(text, str) or not text.strip():
             raise RecipeError(Errors.E025.format(path=path, record=i, reason="record without text"))
+        if too_long(nlp, text):
+            raise RecipeError(Errors.E025.format(path=path, record=i, reason=too_long(nlp, text)))
         doc = nlp.make_doc(text)
         if "words" not in annots:
             check_entities(path, f"record {i}", doc, annots.get("entities", []))
