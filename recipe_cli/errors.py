@@ -32,6 +32,7 @@ class Errors(metaclass=ErrorsWithCodes):
     E013 = "Environment variable {var}={value!r} is not a valid {kind} (for {path})."
     E014 = "Environment variable {var} sets {path}, but the config has no such setting ({reason})."
     E015 = "SPACY_CONFIG_OVERRIDES could not be parsed: {reason}."
+    E017 = "Config file {path}: [{section}] is not a section of a spaCy config{hint}; its sections are {known}."
     E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
     # Data
     E020 = "Data file not found: {path}"

@@ -66,6 +66,17 @@ def test_unknown_training_setting(tmp_path, data_dir):
     _assert_clean_failure(result, 1, "training.max_epoch: unknown setting (did you mean max_epochs?)")
 
 
+def test_misspelled_config_section(tmp_path, data_dir):
+    # spaCy drops a section its schema lacks: [trainig] would train with the defaults, as if it were not there.
+    config = tmp_path / "typo.cfg"
+    config.write_text("[trainig]\nmax_epochs = 2\n")
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-c", config, "-o", tmp_path / "out"])
+    _assert_clean_failure(
+        result, 1, f"{config}: [trainig] is not a section of a spaCy config (did you mean [training]?)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_environment_value(tmp_path, data_dir):
     result = _train(["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out"], env={"RECIPE_LEARN_RATE": "fast"})
     _assert_clean_failure(result, 1, "RECIPE_LEARN_RATE")

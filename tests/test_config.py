@@ -237,3 +237,26 @@ def test_unparsable_config_file(tmp_path):
     path.write_text("[training\nmax_epochs = 3\n")
     with pytest.raises(RecipeError, match="bad.cfg"):
         build_config(["ner"], config_path=path)
+
+
+def test_misspelled_section_is_refused_with_the_nearest_name(tmp_path):
+    path = tmp_path / "typo.cfg"
+    path.write_text("[trainig]\nmax_epochs = 2\n")
+    with pytest.raises(RecipeError) as error:
+        build_config(["ner"], config_path=path)
+    assert str(error.value) == (
+        f"[E017] Config file {path}: [trainig] is not a section of a spaCy config (did you mean [training]?); its "
+        "sections are paths, system, training, nlp, pretraining, components, corpora, initialize."
+    )
+
+
+def test_a_section_the_config_refers_to_is_the_users_own(user_config, tmp_path):
+    # A variables section, as spaCy's docs use them: [vars] with ${vars.width} elsewhere.
+    path = tmp_path / "vars.cfg"
+    text = user_config.read_text().replace("width = 96", "width = ${vars.width}", 1)
+    path.write_text(text + "\n[vars]\nwidth = 64\n")
+    tc = build_config(["ner"], config_path=path)
+    assert tc.config.interpolate()["components"]["tok2vec"]["model"]["encode"]["width"] == 64
+    path.write_text(text + "\n[vars]\nwidth = 64\n\n[xyz]\nanything = 1\n")
+    with pytest.raises(RecipeError, match=r"\[xyz\] is not a section of a spaCy config; its sections are"):
+        build_config(["ner"], config_path=path)

@@ -1,12 +1,15 @@
 """Building the training config: packaged recipe < user config < environment < command line."""
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from confection import ConfigValidationError
+from spacy.schemas import ConfigSchema
 from thinc.api import Config
 
 from ..errors import Errors, RecipeError, UsageError
@@ -19,6 +22,10 @@ AUTO = "auto"
 _PIPELINE_SECTIONS = ("nlp", "components")
 # Readers that recipe.Corpus.v2 replaces: it takes their arguments and reads more formats.
 _REPLACED_READERS = {"spacy.Corpus.v1"}
+# The top-level sections of a spaCy training config: spaCy's schema and the two it leaves free for variables.
+CONFIG_SECTIONS = ("paths", "system", *ConfigSchema.model_fields)
+# A reference to another section's value: ${section.key}.
+_REFERENCE = re.compile(r"\$\{([^.}\s]+)\.")
 # Settings of [training] compared with the recipe to list a config's departures from it.
 _RECIPE_SETTINGS = ("dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency")
 
@@ -74,6 +81,19 @@ def read_config(path: Path) -> Config:
         raise RecipeError(Errors.E011.format(path=path, error=one_line(e))) from None
     except Exception as e:  # configparser's own errors: duplicate sections, bad syntax
         raise RecipeError(Errors.E011.format(path=path, error=f"{type(e).__name__}: {e}".replace("\n", " "))) from None
+
+
+def check_sections(path: Path, config: Config) -> None:
+    """Refuse a top-level section that a spaCy config has not (spaCy drops it silently, a misspelled [training]
+    with it); a section that the config's values refer to (${vars.width}) is the user's own and stays."""
+    referred = set(_REFERENCE.findall(config.to_str(interpolate=False)))
+    for section in config:
+        if section not in CONFIG_SECTIONS and section not in referred:
+            close = get_close_matches(section, CONFIG_SECTIONS, n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            raise RecipeError(
+                Errors.E017.format(path=path, section=section, hint=hint, known=", ".join(CONFIG_SECTIONS))
+            )
 
 
 def recipe_config(components: list[str]) -> Config:
@@ -234,7 +254,11 @@ def build_config(
     recipe = recipe_config(components)
     if recipe_name == "literal":
         recipe = literal_recipe(recipe)
-    config, notes = (recipe, []) if config_path is None else merge_user_config(recipe, read_config(config_path))
+    config, notes = recipe, []
+    if config_path is not None:
+        user = read_config(config_path)
+        check_sections(config_path, user)
+        config, notes = merge_user_config(recipe, user)
     env = env_overrides(config, environ or {})
     config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
     config = apply_overrides(config, overrides or {})
