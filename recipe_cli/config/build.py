@@ -254,7 +254,8 @@ def build_config(
     recipe = recipe_config(components)
     if recipe_name == "literal":
         recipe = literal_recipe(recipe)
-    config, notes = recipe, []
+    config = recipe
+    notes: list[str] = []
     if config_path is not None:
         user = read_config(config_path)
         check_sections(config_path, user)
