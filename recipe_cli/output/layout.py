@@ -91,9 +91,17 @@ def default_output(data: Path, components: list[str]) -> Path:
 
 
 def new_run(
-    *, version: str, argv: list[str], paths: dict[str, Any], keep_epochs: int, plot: bool, config: str
+    *,
+    version: str,
+    argv: list[str],
+    paths: dict[str, Any],
+    keep_epochs: int,
+    plot: bool,
+    config: str,
+    code: str | None = None,
 ) -> dict[str, Any]:
-    """What run.json records when a run starts; relative data paths in its config are relative to its "cwd"."""
+    """What run.json records when a run starts; relative data paths in its config (and the --code file of the
+    functions it registers, which --resume imports again) are relative to its "cwd"."""
     return {
         "recipe_train": version,
         "argv": argv,
@@ -103,6 +111,7 @@ def new_run(
         "keep_epochs": keep_epochs,
         "plot": plot,
         "config": config,
+        "code": code,
     }
 
 

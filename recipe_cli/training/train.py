@@ -51,6 +51,7 @@ def train(
     dry_run: bool = False,
     keep_epochs: int = 0,
     plot: bool = True,
+    code: Path | str | None = None,
 ) -> Path:
     """Train with the recipe, saving averaged weights, dev scores and the training state after every epoch.
 
@@ -64,6 +65,8 @@ def train(
     dry_run (bool): check the config and read and summarise the data, then stop before writing anything.
     keep_epochs (int): keep only the last K epoch folders (0: all); model-best and model-last always stay.
     plot (bool): redraw OUT/training.png after every epoch (in a worker process).
+    code (Path or str): the --code file the caller imported (config.code.import_code), recorded in run.json for
+        --resume to import again.
     RETURNS (Path): the output folder.
     """
     stdout = stdout if stdout is not None else sys.stdout
@@ -91,7 +94,7 @@ def train(
     written = not dry_run and not replaces
     if written:
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot)  # fmt: skip
+                            plot=plot, code=code)  # fmt: skip
     try:
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
@@ -126,7 +129,7 @@ def train(
     if replaces:
         # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot)  # fmt: skip
+                            plot=plot, code=code)  # fmt: skip
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs,
                plot=plot)  # fmt: skip
 
@@ -158,7 +161,14 @@ def check_output_dir(path: Path, *, overwrite: bool) -> None:
 
 
 def _prepare_output_dir(
-    path: Path, *, overwrite: bool, argv: list[str] | None, config: Config, keep_epochs: int, plot: bool
+    path: Path,
+    *,
+    overwrite: bool,
+    argv: list[str] | None,
+    config: Config,
+    keep_epochs: int,
+    plot: bool,
+    code: Path | str | None = None,
 ) -> None:
     """Create the output folder and write run.json; with overwrite, or where an earlier run saved nothing yet,
     remove the earlier run's entries (only ours).
@@ -178,6 +188,7 @@ def _prepare_output_dir(
         keep_epochs=keep_epochs,
         plot=plot,
         config=config.to_str(),
+        code=None if code is None else str(code),
     )
     write_run_file(path, run)
 
