@@ -148,7 +148,10 @@ class Warnings(metaclass=ErrorsWithCodes):
     W001 = "the data has no {what} annotation: '{name}' is not scored"
     W002 = "{path}: skipped {n} record(s) ({counts})."
     W003 = "{path}: {n} I- tag(s) without a preceding entity of their type were read as B-."
-    W005 = "dev {name} never seen in training: {shown}{more}"
+    W005 = (
+        "dev {name} never seen in training: {shown}{more}; nothing trained on this data predicts them, so each "
+        "counts as a miss in the dev score"
+    )
     W006 = (
         "{n:,} {corpus} documents are longer than {limit:,} tokens (longest {longest:,}): set "
         "corpora.{part}.max_length to split them"

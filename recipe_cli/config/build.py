@@ -26,8 +26,11 @@ _REPLACED_READERS = {"spacy.Corpus.v1"}
 CONFIG_SECTIONS = ("paths", "system", *ConfigSchema.model_fields)
 # A reference to another section's value: ${section.key}.
 _REFERENCE = re.compile(r"\$\{([^.}\s]+)\.")
-# Settings of [training] compared with the recipe to list a config's departures from it.
-_RECIPE_SETTINGS = ("dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency")
+# Settings of [training] compared with the recipe to list a config's departures from it: RECIPE.md §1-§5's
+# blocks and §6's limits of a run (spaCy's init config stops by max_steps and a patience counted in steps).
+_RECIPE_SETTINGS = (
+    "dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency", "max_epochs", "patience", "max_steps"
+)  # fmt: skip
 
 
 @dataclass
@@ -165,11 +168,18 @@ def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
         raise RecipeError(Errors.E012.format(where="overrides", details=one_line(e))) from None
 
 
-def departures(recipe: Config, final: Config) -> list[str]:
-    """Where the [training] settings of final differ from the recipe's, one short line each."""
+def departures(recipe: Config, final: Config, letter: Config | None = None) -> list[str]:
+    """Where the [training] settings of final differ from the recipe's, one short line each, whichever source
+    (recipe, config file, environment, command line) set them.
+
+    letter (Optional[Config]): the recipe to the letter (literal_recipe), where recipe is the packaged defaults:
+        a setting that is the letter's is no departure from the recipe either.
+    """
     lines: list[str] = []
     for key in _RECIPE_SETTINGS:
         ours, theirs = recipe["training"].get(key), final["training"].get(key)
+        if letter is not None and not _diff(key, letter["training"].get(key), theirs):
+            continue
         lines.extend(_diff(f"training.{key}", ours, theirs))
     return lines
 
@@ -252,8 +262,11 @@ def build_config(
     RETURNS (TrainingConfig): the config (not interpolated) and what shaped it.
     """
     recipe = recipe_config(components)
-    if recipe_name == "literal":
-        recipe = literal_recipe(recipe)
+    # Departures are listed against the recipe asked for; from the packaged defaults, the letter's settings are
+    # the recipe too (-c recipe-literal.cfg departs from nothing).
+    literal = literal_recipe(recipe)
+    letter: Config | None = None if recipe_name == "literal" else literal
+    recipe = literal if recipe_name == "literal" else recipe
     config = recipe
     notes: list[str] = []
     if config_path is not None:
@@ -265,7 +278,7 @@ def build_config(
     config = apply_overrides(config, overrides or {})
     if config.get("paths", {}).get("vectors"):
         notes.extend(use_static_vectors(config))
-    return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config), notes=notes)
+    return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config, letter), notes=notes)
 
 
 def literal_recipe(recipe: Config) -> Config:

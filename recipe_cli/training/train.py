@@ -14,14 +14,14 @@ from thinc.api import Config
 from .. import __version__
 from ..config.build import TrainingConfig
 from ..config.schemas import rehearsal_settings
-from ..data.summary import data_warnings
+from ..data.summary import DataSummary, data_warnings
 from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
 from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, write_run_file
-from .batching import auto_max_batch_size, planned_updates
+from .batching import auto_max_batch_size, batch_size_unit, planned_updates
 from .fit import fit
 from .setup import (
     TrainingData,
@@ -200,6 +200,25 @@ def _remove_output_dir(path: Path) -> None:
         path.rmdir()
 
 
+def _print_labels(console: Console, summary: DataSummary, yes_no: set[str] | None = None) -> None:
+    """A corpus's labels with their counts, most frequent first, layer by layer, and what reading it changed.
+
+    yes_no (Set[str]): the categories that make a single yes/no question (default: the corpus's own, when it has
+        one category); the dev data is shown the way the training data's categories are.
+    """
+    labels = summary.category_labels if yes_no is None else yes_no
+    yes_no = labels if len(labels) == 1 else set()
+    for name, counts in summary.labels.items():
+        if name == "categories" and yes_no:
+            continue
+        top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
+        console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
+    for label in yes_no:  # one category: a yes/no question, its answers counted
+        console.line(f"    categories (1, yes/no): {summary.yes_no(label)}")
+    for note in summary.reading_notes():
+        console.line(f"    {note}")
+
+
 def _print_setup(
     console: Console,
     tc: TrainingConfig,
@@ -227,16 +246,7 @@ def _print_setup(
     if not data.streamed and nlp.config["training"].get("shuffle_buffer", 0) > 0:
         how = "in memory: fewer than the shuffle buffer holds"
     console.info("Training data", f"{data.n_train:,} examples ({how}): {train_summary.describe()} ({data.train_path})")
-    yes_no = train_summary.category_labels if len(train_summary.category_labels) == 1 else set()
-    for name, counts in train_summary.labels.items():
-        if name == "categories" and yes_no:
-            continue
-        top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
-        console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
-    for label in yes_no:  # one category: a yes/no question, its answers counted
-        console.line(f"    categories (1, yes/no): {train_summary.yes_no(label)}")
-    for note in train_summary.reading_notes():
-        console.line(f"    {note}")
+    _print_labels(console, train_summary)
     if data.heldout:
         seed = nlp.config.interpolate()["system"]["seed"]
         total = data.n_train + len(data.dev)
@@ -245,17 +255,18 @@ def _print_setup(
         )
     else:
         console.info("Dev data", f"{len(data.dev):,} examples: {dev_summary.describe()} ({data.dev_path})")
-        for note in dev_summary.reading_notes():
-            console.line(f"    {note}")
+    # The dev labels as the training labels are shown: a label only one of them has is seen at a glance.
+    _print_labels(console, dev_summary, yes_no=train_summary.category_labels)
     for note in data.notes:
         console.info("Transfer", note)
     factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]
     for warning in data.warnings + data_warnings(train_summary, dev_summary, factories):
         console.warn("Data", warning)
-    size = nlp.config["training"]["batcher"].get("size")
+    batcher = nlp.config["training"]["batcher"]
+    size = batcher.get("size")
     if isinstance(size, dict) and "stop" in size:
         how = "automatic" if any(key.startswith("batcher.") for key in auto) else "from the config"
-        console.info("Batch size", f"{size.get('start')} → {size['stop']} examples ({how})")
+        console.info("Batch size", f"{size.get('start')} → {size['stop']} {batch_size_unit(batcher)} ({how})")
     dropout = nlp.config["training"].get("dropout")
     if "dropout.total_steps" in auto and isinstance(dropout, dict):
         console.info(
