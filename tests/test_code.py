@@ -114,6 +114,10 @@ def test_code_registers_a_custom_architecture_and_callback_for_train_resume_and_
     assert scored.returncode == 0, scored.stderr
     result = json.loads(scored.stdout)
     assert result["data"] == [str(DEV)] and 0.0 <= result["score"] <= 1.0
+    # A run's folder, scored epoch by epoch, imports the file its run.json names, as --resume does.
+    epochs = _recipe("eval", out, DEV, "--json", cwd=elsewhere)
+    assert epochs.returncode == 0, epochs.stderr
+    assert [epoch["epoch"] for epoch in json.loads(epochs.stdout)["epochs"]] == [1, 2]
 
 
 def test_code_that_is_missing_or_fails_is_one_line(tmp_path):
