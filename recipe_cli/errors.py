@@ -34,9 +34,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E013 = "Environment variable {var}={value!r} is not a valid {kind} (for {path})."
     E014 = "Environment variable {var} sets {path}, but the config has no such setting ({reason})."
     E015 = "SPACY_CONFIG_OVERRIDES could not be parsed: {reason}."
+    E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
     E017 = "Config file {path}: [{section}] is not a section of a spaCy config{hint}; its sections are {known}."
     E018 = "Python code not found: {path} (--code names a file of registered functions)."
-    E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
     # Data
     E020 = "Data file not found: {path}"
     E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv or .csv, or a .txt file of fastText lines; or pass --format)."
