@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from catalogue import RegistryError
+
 # spaCy's and thinc's coded messages: "[E1031] Could not find gold transition..."
 _CODED = re.compile(r"^\[[A-Z]\d+\] ")
 
@@ -37,6 +39,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E014 = "Environment variable {var} sets {path}, but the config has no such setting ({reason})."
     E015 = "SPACY_CONFIG_OVERRIDES could not be parsed: {reason}."
     E016 = "Training would never stop: training.max_epochs, training.max_steps and training.patience are all 0."
+    E017 = "Config file {path}: [{section}] is not a section of a spaCy config{hint}; its sections are {known}."
+    E018 = "Python code not found: {path} (--code names a file of registered functions)."
     # Data
     E020 = "Data file not found: {path}"
     E021 = "{path}: cannot tell the data format from the file name (expected .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv or .csv, or a .txt file of fastText lines; or pass --format)."
@@ -153,7 +157,10 @@ class Warnings(metaclass=ErrorsWithCodes):
     W001 = "the data has no {what} annotation: '{name}' is not scored"
     W002 = "{path}: skipped {n} record(s) ({counts})."
     W003 = "{path}: {n} I- tag(s) without a preceding entity of their type were read as B-."
-    W005 = "dev {name} never seen in training: {shown}{more}"
+    W005 = (
+        "dev {name} never seen in training: {shown}{more}; nothing trained on this data predicts them, so each "
+        "counts as a miss in the dev score"
+    )
     W006 = (
         "{n:,} {corpus} documents are longer than {limit:,} tokens (longest {longest:,}): set "
         "corpora.{part}.max_length to split them"
@@ -218,6 +225,15 @@ def one_line(error: BaseException) -> str:
     if not message:
         return type(error).__name__
     return message if _CODED.match(message) else f"{type(error).__name__}: {message}"
+
+
+def unregistered(error: BaseException) -> str:
+    """A registry's "could not find function" (catalogue's RegistryError) on one line: spaCy's message without its
+    list of every name registered, and how to register one's own; any other error as one_line has it."""
+    if not isinstance(error, RegistryError):
+        return one_line(error)
+    text = " ".join(str(error).split("Available names:")[0].split())
+    return f"{text} A function of your own: name its file with --code."
 
 
 class RunInterrupted(RecipeError):

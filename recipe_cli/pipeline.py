@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+from catalogue import RegistryError
 from confection import ConfigValidationError
 from spacy.language import Language
 from spacy.util import load_model
 
-from .errors import Errors, RecipeError
+from .errors import Errors, RecipeError, unregistered
 
 
 def load_pipeline(model: str | Path) -> Language:
@@ -17,6 +18,8 @@ def load_pipeline(model: str | Path) -> Language:
     try:
         return load_model(model)
     # spaCy's E050/E053, broken folders, unknown factories, a package a pipeline needs but lacks.
+    except RegistryError as e:  # a function the pipeline's config names, registered by no code imported here
+        raise RecipeError(Errors.E051.format(path=model, error=unregistered(e))) from None
     except (OSError, ValueError, KeyError, ImportError, ConfigValidationError) as e:
         raise RecipeError(Errors.E051.format(path=model, error=" ".join(str(e).split()))) from None
 

@@ -3,7 +3,13 @@ from itertools import islice
 import pytest
 from spacy.util import minibatch
 
-from recipe_cli.training.batching import MAX_BATCH_SIZE, auto_max_batch_size, planned_updates, resolve_batcher
+from recipe_cli.training.batching import (
+    MAX_BATCH_SIZE,
+    auto_max_batch_size,
+    batch_size_unit,
+    planned_updates,
+    resolve_batcher,
+)
 from recipe_cli.training.schedules import Counted
 
 RECIPE_TABLE = {
@@ -77,3 +83,10 @@ def test_resolve_batcher_counts_the_sizes_a_schedule_gives_and_leaves_a_plain_si
     batcher, sizes = resolve_batcher({**block, "size": 4})
     assert sizes is None
     assert [len(batch) for batch in batcher(range(10))] == [4, 4, 2]
+
+
+def test_the_batch_size_is_named_in_what_the_batcher_counts():
+    assert batch_size_unit({"@batchers": "spacy.batch_by_sequence.v1"}) == "examples"
+    assert batch_size_unit({"@batchers": "spacy.batch_by_words.v1", "discard_oversize": False}) == "words"
+    assert batch_size_unit({"@batchers": "spacy.batch_by_padded.v1"}) == "words, padded to each batch's longest example"
+    assert batch_size_unit({"@batchers": "my.batcher.v1"}) == "as my.batcher.v1 counts them"

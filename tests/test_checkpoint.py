@@ -272,7 +272,10 @@ def test_new_run_records_the_version_command_folder_start_paths_and_limits(tmp_p
                   config="[paths]")  # fmt: skip
     started = run.pop("started")
     assert run == {"recipe_train": "1.2.3", "argv": ["ner", "train.conll"], "cwd": str(tmp_path), "paths": paths,
-                   "keep_epochs": 2, "plot": False, "config": "[paths]"}  # fmt: skip
+                   "keep_epochs": 2, "plot": False, "config": "[paths]", "code": None}  # fmt: skip
+    # The --code file, as typed (relative to cwd), for --resume to import again.
+    with_code = new_run(version="1.2.3", argv=[], paths=paths, keep_epochs=0, plot=True, config="", code="f.py")
+    assert with_code["code"] == "f.py"
     # ISO 8601 with the UTC offset, to the second.
     stamp = time.mktime(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S"))
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", started) and abs(stamp - before) < 5

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,17 @@ def test_config_that_fails_validation(tmp_path, data_dir):
 def test_unknown_training_setting(tmp_path, data_dir):
     result = _train(["ner", data_dir / "wnut17-train.conll", "-o", tmp_path / "out", "--training.max_epoch", "3"])
     _assert_clean_failure(result, 1, "training.max_epoch: unknown setting (did you mean max_epochs?)")
+
+
+def test_misspelled_config_section(tmp_path, data_dir):
+    # spaCy drops a section its schema lacks: [trainig] would train with the defaults, as if it were not there.
+    config = tmp_path / "typo.cfg"
+    config.write_text("[trainig]\nmax_epochs = 2\n")
+    result = _train(["ner", data_dir / "wnut17-train.conll", "-c", config, "-o", tmp_path / "out"])
+    _assert_clean_failure(
+        result, 1, f"{config}: [trainig] is not a section of a spaCy config (did you mean [training]?)"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_environment_value(tmp_path, data_dir):
@@ -295,11 +307,50 @@ def test_user_config_departures_are_printed(tmp_path, data_dir):
     result = _train(["ner", data_dir / "wnut17-train.conll", "--dev", data_dir / "wnut17-dev.conll", "-c", cfg, "-o", out,
                      "--training.max_epochs", "1", "--training.max_steps", "20"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "departs from the recipe" in result.output
-    assert "training.batcher: spacy.batch_by_words.v1" in result.output
-    assert "training.dropout: 0.1, recipe: recipe.linear_decay.v1" in result.output
+    lines = result.output.splitlines()
+    start = lines.index("! [W004] This config departs from the recipe")
+    # Every departure, whichever source set it: spaCy's own settings in the file (its patience counts steps, its
+    # run stops by max_steps), and the command line's max_epochs and max_steps.
+    assert lines[start + 1 : start + 8] == [
+        "    training.dropout: 0.1, recipe: recipe.linear_decay.v1(start=0.2, stop=0.2, decay=0.0)",
+        "    training.batcher: spacy.batch_by_words.v1(size=compounding.v1(start=100, stop=1000, compound=1.001, "
+        "t=0.0), discard_oversize=False, tolerance=0.2, get_length=null), recipe: spacy.batch_by_sequence.v1("
+        "size=compounding.v1(start=1, stop=auto, compound=1.001, t=0.0), get_length=null)",
+        "    training.optimizer.use_averages: False, recipe: True",
+        "    training.eval_frequency: 200, recipe: 0",
+        "    training.max_epochs: 1, recipe: 30",
+        "    training.patience: 1600, recipe: 5",
+        "    training.max_steps: 20, recipe: 0",
+    ]
+    assert not lines[start + 8].startswith("    training.")
+    # spaCy's batch_by_words counts words, not examples.
+    assert "- Batch size: 100 → 1000 words (from the config)" in lines
     (row,) = read_rows(out / "metrics.jsonl")
     assert row["step"] == 20
+
+
+def _entity_counts(path: Path) -> str:
+    """A UNER IOB2 file's entities (id, word, tag, two unused columns; # comments), counted from its B- tags as the
+    summary lists them (most frequent first)."""
+    rows = [line.split("\t") for line in path.read_text(encoding="utf8").splitlines()]
+    tags = [row[2] for row in rows if len(row) == 5 and not row[0].startswith("#")]
+    counts = Counter(tag[2:] for tag in tags if tag.startswith("B-"))
+    return ", ".join(f"{label} {n:,}" for label, n in counts.most_common())
+
+
+def test_dev_labels_are_shown_and_those_training_lacks_are_named(tmp_path, data_dir):
+    # UNER's LOC and ORG beside WNUT17's lower-case types: the dev labels are all unknown to training.
+    dev = data_dir / "uner-dev.iob2"
+    result = _train(["ner", data_dir / "wnut17-train.conll", "--dev", dev, "-o", tmp_path / "out", "--dry-run",
+                     "--corpora.train.limit", "20"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("- Dev data: "))
+    assert lines[start + 1] == f"    entities (2): {_entity_counts(dev)}"
+    assert lines[start + 2] == (
+        "! Data: [W005] dev entities never seen in training: LOC (73), ORG (6); nothing trained on this data predicts "
+        "them, so each counts as a miss in the dev score"
+    )
 
 
 @pytest.mark.slow

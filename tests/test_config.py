@@ -10,8 +10,10 @@ from recipe_cli.cli.util import cli_overrides
 from recipe_cli.config.build import (
     AUTO,
     COMPONENTS,
+    LITERAL_RECIPE_FILE,
     apply_overrides,
     build_config,
+    configs_dir,
     default_config_path,
     departures,
     parse_components,
@@ -182,11 +184,19 @@ def test_environment_variable_for_a_missing_setting_is_an_error():
 
 def test_user_config_departures_are_listed(user_config):
     tc = build_config(["ner"], config_path=user_config)
-    text = "\n".join(tc.departures)
-    assert "training.batcher: spacy.batch_by_words.v1" in text
-    assert "training.dropout: 0.1, recipe: recipe.linear_decay.v1" in text
-    assert "training.optimizer.learn_rate: 0.002, recipe: 0.001" in text
-    assert "training.optimizer.use_averages: False, recipe: True" in text
+    # Every departure the file makes, spaCy's own limits of a run among them (its patience counts steps).
+    assert tc.departures == [
+        "training.dropout: 0.1, recipe: recipe.linear_decay.v1(start=0.2, stop=0.2, decay=0.0)",
+        "training.batcher: spacy.batch_by_words.v1(size=compounding.v1(start=100, stop=1000, compound=1.001, t=0.0), "
+        "discard_oversize=False, tolerance=0.2, get_length=null), recipe: spacy.batch_by_sequence.v1("
+        "size=compounding.v1(start=1, stop=auto, compound=1.001, t=0.0), get_length=null)",
+        "training.optimizer.learn_rate: 0.002, recipe: 0.001",
+        "training.optimizer.use_averages: False, recipe: True",
+        "training.eval_frequency: 200, recipe: 0",
+        "training.max_epochs: 0, recipe: 30",
+        "training.patience: 1600, recipe: 5",
+        "training.max_steps: 20000, recipe: 0",
+    ]
     # What the user's config lacks comes from the recipe; its reader is swapped for ours.
     assert tc.config["corpora"]["train"]["@readers"] == "recipe.Corpus.v2"
     assert tc.config["corpora"]["train"]["holdout"] == 0.1
@@ -198,6 +208,37 @@ def test_packaged_config_has_no_departures():
     tc = build_config(["ner"], overrides={"training.optimizer.L2": 1e-6})
     assert tc.departures == ["training.optimizer.L2: 1e-06, recipe: 0.01"]
     assert departures(recipe_config(["tagger"]), recipe_config(["tagger"])) == []
+
+
+def test_departures_from_every_source(tmp_path):
+    path = tmp_path / "user.cfg"
+    path.write_text("[training]\nmax_steps = 500\n")
+    tc = build_config(["ner"], config_path=path, environ={"RECIPE_BATCH_TO": "8"}, overrides={"training.patience": 2})
+    assert tc.departures == [
+        "training.batcher.size.stop: 8.0, recipe: auto",
+        "training.patience: 2, recipe: 5",
+        "training.max_steps: 500, recipe: 0",
+    ]
+
+
+@pytest.mark.parametrize("components", [["ner"], ["tagger", "parser"], ["textcat"]])
+def test_the_recipe_to_the_letter_departs_from_nothing(components):
+    literal = configs_dir() / LITERAL_RECIPE_FILE
+    assert build_config(components, config_path=literal).departures == []
+    assert build_config(components, config_path=literal, recipe_name="literal").departures == []
+    assert build_config(components, recipe_name="literal").departures == []
+    # Against the letter, the packaged default's constant dropout is a departure.
+    default = {"training.dropout.start": 0.2, "training.dropout.decay": 0.0}
+    assert build_config(components, recipe_name="literal", overrides=default).departures == [
+        "training.dropout.decay: 0.0, recipe: 0.0001",
+        "training.dropout.start: 0.2, recipe: 0.6",
+    ]
+    # From the packaged defaults, a setting that is neither theirs nor the letter's is one.
+    assert build_config(components, config_path=literal, overrides={"training.dropout.stop": 0.1}).departures == [
+        "training.dropout.decay: 0.0001, recipe: 0.0",
+        "training.dropout.start: 0.6, recipe: 0.2",
+        "training.dropout.stop: 0.1, recipe: 0.2",
+    ]
 
 
 def test_user_config_without_training_section_is_filled(tmp_path):
@@ -236,4 +277,27 @@ def test_unparsable_config_file(tmp_path):
     path = tmp_path / "bad.cfg"
     path.write_text("[training\nmax_epochs = 3\n")
     with pytest.raises(RecipeError, match="bad.cfg"):
+        build_config(["ner"], config_path=path)
+
+
+def test_misspelled_section_is_refused_with_the_nearest_name(tmp_path):
+    path = tmp_path / "typo.cfg"
+    path.write_text("[trainig]\nmax_epochs = 2\n")
+    with pytest.raises(RecipeError) as error:
+        build_config(["ner"], config_path=path)
+    assert str(error.value) == (
+        f"[E017] Config file {path}: [trainig] is not a section of a spaCy config (did you mean [training]?); its "
+        "sections are paths, system, training, nlp, pretraining, components, corpora, initialize."
+    )
+
+
+def test_a_section_the_config_refers_to_is_the_users_own(user_config, tmp_path):
+    # A variables section, as spaCy's docs use them: [vars] with ${vars.width} elsewhere.
+    path = tmp_path / "vars.cfg"
+    text = user_config.read_text().replace("width = 96", "width = ${vars.width}", 1)
+    path.write_text(text + "\n[vars]\nwidth = 64\n")
+    tc = build_config(["ner"], config_path=path)
+    assert tc.config.interpolate()["components"]["tok2vec"]["model"]["encode"]["width"] == 64
+    path.write_text(text + "\n[vars]\nwidth = 64\n\n[xyz]\nanything = 1\n")
+    with pytest.raises(RecipeError, match=r"\[xyz\] is not a section of a spaCy config; its sections are"):
         build_config(["ner"], config_path=path)

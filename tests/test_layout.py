@@ -159,29 +159,48 @@ def test_every_error_and_warning_has_a_code():
     assert not uncoded, uncoded
 
 
-def test_entry_points_name_the_functions_registered_under_their_names():
-    """spaCy tools that resolve a saved config find our functions through pyproject's entry points: each name
-    must lead to the function the package registers under that name."""
+def registered_here() -> dict[tuple[str, str], object]:
+    """(entry-point group, name) → function, for every function any module of the package registers: every module
+    imported (but __main__, which runs the command), then each of spaCy's and thinc's registry tables walked."""
     import importlib
+    import pkgutil
 
+    import catalogue
     from spacy.util import registry
+
+    import recipe_cli
+
+    for module in pkgutil.walk_packages(recipe_cli.__path__, f"{PACKAGE}."):
+        if not module.name.endswith(".__main__"):
+            importlib.import_module(module.name)
+    found = {}
+    for attr in dir(registry):
+        table = getattr(registry, attr)
+        if isinstance(table, catalogue.Registry):
+            for name, function in table.get_all().items():
+                if getattr(function, "__module__", "").split(".")[0] == PACKAGE:
+                    # catalogue's entry-point group of the table: spacy_readers, thinc_schedules, ...
+                    found[(table.entry_point_namespace, name)] = function
+    return found
+
+
+def test_entry_points_name_the_functions_registered_under_their_names():
+    """spaCy tools that resolve a saved config (spacy debug config, spacy train on a run's config) in a process that
+    never imported recipe_cli find our functions through pyproject's entry points: every function the package
+    registers, in any registry table, has one, and each leads to the function registered under its name."""
+    import importlib
 
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-    import recipe_cli  # noqa: F401  (registers the functions)
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf8"))["project"]
-    groups = {
-        "spacy_readers": registry.readers,
-        "spacy_loggers": registry.loggers,
-        "thinc_schedules": registry.schedules,
+    declared = {
+        (group, name): target
+        for group, table in project["entry-points"].items()
+        if group.startswith(("spacy_", "thinc_"))
+        for name, target in table.items()
     }
-    checked = 0
-    for group, table in groups.items():
-        for name, target in project["entry-points"][group].items():
-            module, function = target.split(":")
-            assert getattr(importlib.import_module(module), function) is table.get(name), (group, name)
-            checked += 1
-    registered = [name for name in registry.readers.get_all() if name.startswith("recipe.")]
-    assert set(registered) <= set(project["entry-points"]["spacy_readers"]), registered
-    assert checked >= 4
+    registered = registered_here()
+    assert sorted(declared) == sorted(registered)
+    for (group, name), target in declared.items():
+        module, function = target.split(":")
+        assert getattr(importlib.import_module(module), function) is registered[(group, name)], (group, name)

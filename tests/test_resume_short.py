@@ -250,7 +250,8 @@ def test_a_run_started_again_gets_the_recorded_config_and_command_line_and_this_
     # The run drew no training.png (--no-plot): started again, it still draws none. Its run.json goes along: the
     # data paths, kept as typed in the config, are read from the folder it was started in.
     assert kwargs == {"use_gpu": -1, "overwrite": True, "stdout": stdout, "stderr": stderr, "argv": run["argv"],
-                      "quiet": False, "keep_epochs": 1, "plot": False, "started": run}  # fmt: skip
+                      "quiet": False, "keep_epochs": 1, "plot": False, "started": run,
+                      "code": run["code"]}  # fmt: skip
     assert stdout.getvalue().splitlines() == [
         f"- Starting again: {copy} was stopped before its first epoch was saved; run.json has its config",
         "- Extended: training.max_epochs = 3",

@@ -1,4 +1,7 @@
+import json
 import math
+import subprocess
+import sys
 from itertools import islice
 
 import pytest
@@ -102,3 +105,29 @@ def test_linear_decay_share_reaches_its_floor_at_the_share_of_the_planned_update
     assert list(islice(linear_decay_share(start=0.5, stop=0.1, share=0.1, total_steps=3), 3)) == pytest.approx(
         [0.5, 0.1, 0.1]
     )
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"@schedules": "recipe.linear_decay.v1", "start": 0.6, "stop": 0.2, "decay": 0.1},
+        {"@schedules": "recipe.linear_decay_share.v1", "start": 0.6, "stop": 0.2, "share": 0.5, "total_steps": 8},
+    ],
+)
+def test_a_saved_schedule_resolves_in_a_process_that_never_imported_recipe_cli(block):
+    """spaCy's tools (spacy debug config, spacy train on a run's config.cfg) find our schedules through the
+    installed package's entry points alone (pyproject.toml; an editable install takes new ones on reinstalling)."""
+    code = (
+        "import json, sys; from spacy.util import registry; "
+        "d = registry.resolve({'d': json.loads(sys.argv[1])})['d']; "
+        "print(json.dumps([round(next(d), 6) for _ in range(6)])); "
+        # The entry point imported the module it names, not the package's commands or its other modules.
+        "print('recipe_cli.cli' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(block)], capture_output=True, text=True,
+                            cwd="/")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    values, imported_cli = result.stdout.splitlines()
+    here = registry.resolve({"d": block})["d"]
+    assert json.loads(values) == [round(next(here), 6) for _ in range(6)]
+    assert imported_cli == "False"

@@ -41,7 +41,10 @@ def test_warnings(nlp):
     train = summarize(_examples([doc(["Paris", "!"], ["B-LOC", "O"]), doc(["Anna"], ["B-PER"])]))
     dev = summarize(_examples([doc(["Acme", "Paris"], ["B-ORG", "B-LOC"]), doc(["x"] * (LONG_DOC_TOKENS + 1))]))
     found = data_warnings(train, dev, ["ner"])
-    assert "[W005] dev entities never seen in training: ORG (1)" in found
+    assert (
+        "[W005] dev entities never seen in training: ORG (1); nothing trained on this data predicts them, so each "
+        "counts as a miss in the dev score"
+    ) in found
     assert any(f"1 dev documents are longer than {LONG_DOC_TOKENS:,} tokens" in w for w in found)
     assert "[W008] entity labels seen fewer than 3 times in training: LOC, PER" in found
     one_cat = summarize(_examples([doc(["good"], cats={"POS": 1.0}), doc(["fine"], cats={"POS": 1.0})]))

@@ -6,12 +6,13 @@ import srsly
 import typer
 from wasabi import row
 
+from ..config.code import import_code
 from ..device import use_gpu
 from ..display.console import Console
 from ..errors import Errors, UsageError
 from ..evaluation.scoring import check_thresholds, evaluate, evaluate_run
 from ..output.layout import is_run_dir
-from .util import Arg, Opt, check_format, cli_errors
+from .util import CODE_HELP, Arg, Opt, check_format, cli_errors, version_option
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -60,12 +61,15 @@ def evaluate_cli(
         str | None,
         Opt("--format", help="Data format of DATA instead of detecting it: spacy, json, jsonl, conllu, iob, table"),
     ] = None,
+    code: Annotated[Path | None, Opt("--code", help=CODE_HELP)] = None,
+    version: Annotated[bool, version_option()] = False,
     # fmt: on
 ) -> None:
     """Score a pipeline, or every epoch of a training run, with spaCy's own metrics and per-label tables."""
     with cli_errors():
         bounds = parse_minimums(minimum or [])
         check_format(data_format)
+        import_code(code)
         use_gpu(gpu_id)
         if is_run_dir(model):
             result = evaluate_run(Path(model), data or [], data_format=data_format or "auto")

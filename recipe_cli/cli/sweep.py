@@ -1,18 +1,20 @@
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import srsly
 import typer
 
+from ..config.code import import_code
 from ..config.overrides import parse_overrides
 from ..display.console import Console
 from ..sweep.ablate import ablation_spec
 from ..sweep.report import build_report, write_report
 from ..sweep.run import prepare, run_sweep
 from ..sweep.spec import load_spec
-from .util import Arg, Opt, check_format, cli_errors, split_data_words
+from .util import CODE_HELP, Arg, Opt, check_format, cli_errors, split_data_words, version_option
 
 app = typer.Typer(
     name="recipe-sweep", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -24,6 +26,7 @@ SWEEP_EXIT_CODES = (
     "2 bad usage; 130 interrupted (every running trial saved: run the same command again to continue)."
 )
 COMMANDS = ("run", "report", "ablate")
+SWEEP_CODE_HELP = CODE_HELP + ", here and in every trial's recipe-train and recipe-eval"
 
 
 def main() -> None:
@@ -32,6 +35,11 @@ def main() -> None:
     if args and args[0] not in COMMANDS and not args[0].startswith("-"):
         sys.argv.insert(1, "run")
     app(prog_name="recipe-sweep")
+
+
+@app.callback()
+def sweep_options(version: Annotated[bool, version_option()] = False) -> None:
+    """recipe-sweep's own options, before its command (the app's help describes it)."""
 
 
 @app.command("run", epilog=SWEEP_EXIT_CODES)
@@ -51,12 +59,17 @@ def run_cli(
         str | None, Opt("--ray", help="Run the trials as Ray tasks: a cluster's address, or 'local' to start one")
     ] = None,
     dry_run: Annotated[bool, Opt("--dry-run", help="List the trials (and which are finished) and stop")] = False,
+    code: Annotated[Path | None, Opt("--code", help=SWEEP_CODE_HELP)] = None,
     # fmt: on
 ) -> None:
     """Run every trial of SPEC not finished yet in OUTPUT, then print the report."""
     with cli_errors():
         console = Console()
+        import_code(code)
         parsed = load_spec(spec)
+        if code is not None:
+            # The trials run in their own processes (on Ray, on other nodes): they import the file by its full path.
+            parsed = replace(parsed, code=str(code.resolve()))
         if dry_run:
             todo, done = prepare(parsed, output)
             waiting = {trial.id for trial in todo}
@@ -112,6 +125,7 @@ def ablate_cli(
     lang: Annotated[str | None, Opt("--lang", help="Language code, as for recipe-train")] = None,
     ray: Annotated[str | None, Opt("--ray", help="Run the trials as Ray tasks: an address, or 'local'")] = None,
     dry_run: Annotated[bool, Opt("--dry-run", help="Write the spec and list the trials; train nothing")] = False,
+    code: Annotated[Path | None, Opt("--code", help=SWEEP_CODE_HELP)] = None,
     # fmt: on
 ) -> None:
     """The recipe, each of its elements off in turn, and spaCy's default training settings: OUTPUT/ablation.yml,
@@ -126,4 +140,4 @@ def ablate_cli(
             common=parse_overrides(override_words),
         )  # fmt: skip
         Console().info("Spec", str(path))
-    run_cli(spec=path, output=output, jobs=jobs, ray=ray, dry_run=dry_run)
+    run_cli(spec=path, output=output, jobs=jobs, ray=ray, dry_run=dry_run, code=code)

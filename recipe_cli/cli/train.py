@@ -6,11 +6,13 @@ from typing import Annotated
 import typer
 
 from ..config.build import build_config
+from ..config.code import import_code
 from ..output.layout import default_output
 from ..training.resume import EXTENDING
 from ..training.resume import resume as resume_run
 from ..training.train import train
 from .util import (
+    CODE_HELP,
     EXIT_CODES_HELP,
     Arg,
     Opt,
@@ -23,6 +25,7 @@ from .util import (
     cli_overrides,
     components_and_data,
     parse_free_words,
+    version_option,
 )
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -141,6 +144,8 @@ def train_cli(
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Check the config, read and summarise the data, write nothing")
     ] = False,
+    code: Annotated[Path | None, Opt("--code", help=CODE_HELP + "; --resume imports it again")] = None,
+    version: Annotated[bool, version_option()] = False,
     # fmt: on
 ) -> None:
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, dropout (0.2; the
@@ -151,13 +156,14 @@ def train_cli(
         if resume is not None:
             options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,
                        "--span-alignment": span_alignment, "--output": output, "--vectors": vectors,
-                       "--base-model": base_model, "--recipe": recipe}  # fmt: skip
+                       "--base-model": base_model, "--recipe": recipe, "--code": code}  # fmt: skip
             check_resume_options(resume, free, options, EXTENDING)
             resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs,
                        plot=plot)  # fmt: skip
             return
         components, paths = components_and_data(free)
         check_format(data_format)
+        import_code(code)
         named = cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format, vectors=vectors,
                               base_model=base_model, rehearse=free.rehearse,
                               span_alignment=span_alignment.value if span_alignment else None)  # fmt: skip
@@ -165,4 +171,4 @@ def train_cli(
                                        environ=os.environ, recipe_name=recipe.value if recipe else "default")  # fmt: skip
         output = output if output is not None else default_output(paths[0], components)
         train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
-              dry_run=dry_run, keep_epochs=keep_epochs or 0, plot=plot is not False)  # fmt: skip
+              dry_run=dry_run, keep_epochs=keep_epochs or 0, plot=plot is not False, code=code)  # fmt: skip

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import spacy
 import typer
 
+from .. import __version__
 from ..config.build import config_paths, parse_components
 from ..config.overrides import parse_overrides
 from ..data.formats import FORMATS
@@ -28,6 +30,21 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 bad data, config, environment or output folder; "
     "2 bad command-line usage; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM."
 )
+
+
+CODE_HELP = "A Python file of registered functions (architectures, readers, callbacks, loggers) to import first"
+
+
+def show_version(value: bool) -> None:
+    """--version: the project's version and spaCy's, then exit."""
+    if value:
+        typer.echo(f"recipe-train {__version__} (spaCy {spacy.__version__})")
+        raise typer.Exit()
+
+
+def version_option() -> Any:
+    """The --version flag of every command (eager: it answers before any argument is checked)."""
+    return Opt("--version", callback=show_version, is_eager=True, help="Print the version and exit")
 
 
 @contextmanager

@@ -1,12 +1,15 @@
 """Building the training config: packaged recipe < user config < environment < command line."""
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from confection import ConfigValidationError
+from spacy.schemas import ConfigSchema
 from thinc.api import Config
 
 from ..errors import Errors, RecipeError, UsageError
@@ -19,8 +22,15 @@ AUTO = "auto"
 _PIPELINE_SECTIONS = ("nlp", "components")
 # Readers that recipe.Corpus.v2 replaces: it takes their arguments and reads more formats.
 _REPLACED_READERS = {"spacy.Corpus.v1"}
-# Settings of [training] compared with the recipe to list a config's departures from it.
-_RECIPE_SETTINGS = ("dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency")
+# The top-level sections of a spaCy training config: spaCy's schema and the two it leaves free for variables.
+CONFIG_SECTIONS = ("paths", "system", *ConfigSchema.model_fields)
+# A reference to another section's value: ${section.key}.
+_REFERENCE = re.compile(r"\$\{([^.}\s]+)\.")
+# Settings of [training] compared with the recipe to list a config's departures from it: RECIPE.md §1-§5's
+# blocks and §6's limits of a run (spaCy's init config stops by max_steps and a patience counted in steps).
+_RECIPE_SETTINGS = (
+    "dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency", "max_epochs", "patience", "max_steps"
+)  # fmt: skip
 
 
 @dataclass
@@ -74,6 +84,19 @@ def read_config(path: Path) -> Config:
         raise RecipeError(Errors.E011.format(path=path, error=one_line(e))) from None
     except Exception as e:  # configparser's own errors: duplicate sections, bad syntax
         raise RecipeError(Errors.E011.format(path=path, error=f"{type(e).__name__}: {e}".replace("\n", " "))) from None
+
+
+def check_sections(path: Path, config: Config) -> None:
+    """Refuse a top-level section that a spaCy config has not (spaCy drops it silently, a misspelled [training]
+    with it); a section that the config's values refer to (${vars.width}) is the user's own and stays."""
+    referred = set(_REFERENCE.findall(config.to_str(interpolate=False)))
+    for section in config:
+        if section not in CONFIG_SECTIONS and section not in referred:
+            close = get_close_matches(section, CONFIG_SECTIONS, n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            raise RecipeError(
+                Errors.E017.format(path=path, section=section, hint=hint, known=", ".join(CONFIG_SECTIONS))
+            )
 
 
 def recipe_config(components: list[str]) -> Config:
@@ -145,11 +168,18 @@ def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
         raise RecipeError(Errors.E012.format(where="overrides", details=one_line(e))) from None
 
 
-def departures(recipe: Config, final: Config) -> list[str]:
-    """Where the [training] settings of final differ from the recipe's, one short line each."""
+def departures(recipe: Config, final: Config, letter: Config | None = None) -> list[str]:
+    """Where the [training] settings of final differ from the recipe's, one short line each, whichever source
+    (recipe, config file, environment, command line) set them.
+
+    letter (Optional[Config]): the recipe to the letter (literal_recipe), where recipe is the packaged defaults:
+        a setting that is the letter's is no departure from the recipe either.
+    """
     lines: list[str] = []
     for key in _RECIPE_SETTINGS:
         ours, theirs = recipe["training"].get(key), final["training"].get(key)
+        if letter is not None and not _diff(key, letter["training"].get(key), theirs):
+            continue
         lines.extend(_diff(f"training.{key}", ours, theirs))
     return lines
 
@@ -232,15 +262,23 @@ def build_config(
     RETURNS (TrainingConfig): the config (not interpolated) and what shaped it.
     """
     recipe = recipe_config(components)
-    if recipe_name == "literal":
-        recipe = literal_recipe(recipe)
-    config, notes = (recipe, []) if config_path is None else merge_user_config(recipe, read_config(config_path))
+    # Departures are listed against the recipe asked for; from the packaged defaults, the letter's settings are
+    # the recipe too (-c recipe-literal.cfg departs from nothing).
+    literal = literal_recipe(recipe)
+    letter: Config | None = None if recipe_name == "literal" else literal
+    recipe = literal if recipe_name == "literal" else recipe
+    config = recipe
+    notes: list[str] = []
+    if config_path is not None:
+        user = read_config(config_path)
+        check_sections(config_path, user)
+        config, notes = merge_user_config(recipe, user)
     env = env_overrides(config, environ or {})
     config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
     config = apply_overrides(config, overrides or {})
     if config.get("paths", {}).get("vectors"):
         notes.extend(use_static_vectors(config))
-    return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config), notes=notes)
+    return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config, letter), notes=notes)
 
 
 def literal_recipe(recipe: Config) -> Config:

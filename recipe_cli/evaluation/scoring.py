@@ -19,6 +19,7 @@ from spacy.training import Corpus, Example, validate_examples
 from spacy.util import registry
 
 from ..config.build import config_paths, one_line, section_at
+from ..config.code import import_code
 from ..data.annotations import REQUIRED_ANNOTATIONS, missing_annotations
 from ..data.corpus import RecipeCorpus
 from ..errors import Errors, RecipeError, Warnings
@@ -159,12 +160,15 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Score every epoch of a training run on data (default: the dev data the run recorded).
 
-    Each epoch's pipeline is loaded once; model-best and model-last are copies of epochs and
+    The --code file the run recorded is imported first. Each epoch's pipeline is loaded once; model-best and model-last are copies of epochs and
     are not loaded again. The data is read once.
     RETURNS (Dict[str, Any]): {"run", "data", "epochs": [...], "best_epoch", "best_epoch_on_data", "best": {...}}.
     """
     run_dir = Path(run_dir)
     rows = {row["epoch"]: row for row in read_rows(run_dir / METRICS_FILE)}
+    # The functions the run's --code registered, which its pipelines' configs name, as --resume imports them.
+    run = read_run_file(run_dir) or {}
+    import_code(run_path(run.get("code"), run))
     epochs = sorted(e for e in rows if (run_dir / epoch_dir(e)).is_dir())
     if not epochs:
         raise RecipeError(Errors.E051.format(path=run_dir, error="no epoch folders listed in metrics.jsonl"))

@@ -103,9 +103,11 @@ def new_run(
     plot: bool,
     config: str,
     cwd: str | None = None,
+    code: str | None = None,
 ) -> dict[str, Any]:
-    """What run.json records when a run starts; relative data paths in its config are relative to its "cwd" (the
-    working folder, or the one a run started again was first started in)."""
+    """What run.json records when a run starts; relative data paths in its config (and the --code file of the
+    functions it registers, which --resume imports again) are relative to its "cwd" (the working folder, or the one
+    a run started again was first started in)."""
     return {
         "recipe_train": version,
         "argv": argv,
@@ -115,6 +117,7 @@ def new_run(
         "keep_epochs": keep_epochs,
         "plot": plot,
         "config": config,
+        "code": code,
     }
 
 

@@ -110,6 +110,8 @@ class Trial:
     metric: str
     cpus: int
     gpus: int
+    # The --code file every process of the trial imports (its full path), or None.
+    code: str | None = None
 
     @property
     def id(self) -> str:
@@ -135,6 +137,8 @@ class Trial:
             "overrides": self.overrides,
             "seed": self.seed,
         }
+        if self.code:  # (absent otherwise: the fingerprints of sweeps without --code stay as they were)
+            settings.update({"code": self.code, "code_text": _file_digest(self.code)})
         text = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf8")).hexdigest()[:16]
 
@@ -158,6 +162,8 @@ class Spec:
     cpus: int
     gpus: int
     raw: dict[str, Any]
+    # recipe-sweep --code: a file of registered functions each trial imports (its full path), or None.
+    code: str | None = None
 
     def trials(self) -> list[Trial]:
         """Every trial, task by task, variant by variant, seed by seed."""
@@ -169,9 +175,9 @@ class Spec:
                 seeds = settings.pop("seeds", None) or self.seeds
                 overrides = {**self.raw.get("common", {}), **task.overrides, **settings}
                 for seed in seeds:
-                    trials.append(
-                        Trial(task, variant, seed, overrides, config, self.metric, cpus=self.cpus, gpus=self.gpus)
-                    )
+                    trial = Trial(task, variant, seed, overrides, config, self.metric, cpus=self.cpus,
+                                  gpus=self.gpus, code=self.code)  # fmt: skip
+                    trials.append(trial)
         return trials
 
 

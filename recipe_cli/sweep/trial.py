@@ -74,8 +74,12 @@ def commands(trial: Trial, sweep: Path, gpu_id: int = -1, python: str = sys.exec
         if task.lang:
             train += ["--lang", task.lang]
         train += [f"--{key}={srsly.json_dumps(value)}" for key, value in trial.overrides.items()]
+        if trial.code:  # (a resumed run imports the file its run.json names)
+            train += ["--code", trial.code]
     evaluate = [python, "-m", "recipe_cli", "eval", str(out / "model-best"), *task.test, "--json"]
     evaluate += ["-o", str(out / TEST_SCORES), *gpu]
+    if trial.code:
+        evaluate += ["--code", trial.code]
     if task.format:
         evaluate += ["--format", task.format]
     return [("train", train), ("eval", evaluate)]

@@ -21,6 +21,18 @@ MAX_BATCH_SIZE: dict[str, int] = {
 }
 # Used when none of the trained components is in the table.
 FALLBACK_MAX_BATCH_SIZE = 16
+# What the size of spaCy's batchers counts: the recipe's examples, or v3's default words.
+SIZE_UNITS: dict[str, str] = {
+    "spacy.batch_by_sequence.v1": "examples",
+    "spacy.batch_by_words.v1": "words",
+    "spacy.batch_by_padded.v1": "words, padded to each batch's longest example",
+}
+
+
+def batch_size_unit(block: dict[str, Any]) -> str:
+    """What a [training.batcher] block's size counts ("examples", "words", ...), named by its batcher."""
+    name = str(block.get("@batchers", ""))
+    return SIZE_UNITS.get(name, f"as {name} counts them")
 
 
 def auto_max_batch_size(factories: list[str], n_examples: int) -> int:

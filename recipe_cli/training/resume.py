@@ -8,6 +8,7 @@ from typing import IO, Any
 from thinc.api import Config
 
 from ..config.build import TrainingConfig
+from ..config.code import import_code
 from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
@@ -25,6 +26,7 @@ from ..output.layout import (
     epoch_folders,
     read_run_file,
     rebase_config_paths,
+    run_path,
     write_run_file,
 )
 from ..output.metrics import read_rows, write_rows
@@ -96,6 +98,8 @@ def _resume(
         )
     keep = run.get("keep_epochs", 0) if keep_epochs is None else keep_epochs
     check_keep_epochs(keep)
+    # The functions the run's --code registered, before its config is resolved or its pipeline loaded.
+    import_code(run_path(run.get("code"), run))
     draw = run.get("plot", True) if plot is None else plot
     overrides = dict(overrides or {})
     _check_override_names(out, overrides)
@@ -188,6 +192,7 @@ def _start_again(
         keep_epochs=keep,
         plot=draw,
         started=run,
+        code=run.get("code"),
     )
 
 

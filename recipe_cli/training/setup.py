@@ -21,7 +21,7 @@ from ..data.annotations import check_annotations, fit_categories
 from ..data.corpus import RecipeCorpus
 from ..data.oracle import ParseCheck
 from ..data.summary import DataSummary, summarize
-from ..errors import Errors, RecipeError, UsageError
+from ..errors import Errors, RecipeError, UsageError, unregistered
 from ..output.failures import stage
 from ..pipeline import trained_components
 from .batching import resolve_batcher
@@ -184,7 +184,9 @@ def create_pipeline(config: Config) -> tuple[Language, list[str], Transfer | Non
             nlp.config["training"].setdefault(key, value)
     except ConfigValidationError as e:
         raise RecipeError(Errors.E012.format(where="config", details=one_line(e))) from None
-    except (KeyError, ValueError, ImportError, RegistryError) as e:
+    except RegistryError as e:
+        raise RecipeError(Errors.E012.format(where="config", details=unregistered(e))) from None
+    except (KeyError, ValueError, ImportError) as e:
         raise RecipeError(Errors.E012.format(where="config", details=f"{type(e).__name__}: {e}")) from None
     return nlp, auto, transfer
 
@@ -218,7 +220,9 @@ def resolve_training(config: Config) -> dict[str, Any]:
         T = registry.resolve(config.interpolate()["training"], schema=ConfigSchemaTraining)
     except ConfigValidationError as e:
         raise RecipeError(Errors.E012.format(where="[training]", details=one_line(e, "training."))) from None
-    except (RegistryError, ValueError, TypeError) as e:
+    except RegistryError as e:
+        raise RecipeError(Errors.E012.format(where="[training]", details=unregistered(e))) from None
+    except (ValueError, TypeError) as e:
         raise RecipeError(Errors.E012.format(where="[training]", details=f"{type(e).__name__}: {e}")) from None
     # The dropout becomes a schedule here, once: the loop draws from it, counted for the training state.
     T["dropout"] = Counted(as_schedule(T["dropout"]))

@@ -14,7 +14,7 @@ from thinc.api import Config
 from .. import __version__
 from ..config.build import TrainingConfig
 from ..config.schemas import rehearsal_settings
-from ..data.summary import data_warnings
+from ..data.summary import DataSummary, data_warnings
 from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
@@ -22,7 +22,7 @@ from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
 from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, rebase_config_paths, write_run_file
 from ..output.lock import LOCK_FILE, locked
-from .batching import auto_max_batch_size, planned_updates
+from .batching import auto_max_batch_size, batch_size_unit, planned_updates
 from .fit import fit
 from .setup import (
     TrainingData,
@@ -53,6 +53,7 @@ def train(
     keep_epochs: int = 0,
     plot: bool = True,
     started: dict[str, Any] | None = None,
+    code: Path | str | None = None,
 ) -> Path:
     """Train with the recipe, saving averaged weights, dev scores and the training state after every epoch.
 
@@ -69,6 +70,8 @@ def train(
     started (Dict[str, Any]): the run.json of a run started again (--resume of a run stopped before its first
         epoch): its relative data paths are read from the folder it was started in, its run.json keeps that folder,
         and what it writes holds the paths as typed, as the uninterrupted run's folders do.
+    code (Path or str): the --code file the caller imported (config.code.import_code), recorded in run.json for
+        --resume to import again.
     RETURNS (Path): the output folder.
     """
     output_path = Path(output_path)
@@ -85,7 +88,7 @@ def train(
             check_output_dir(output_path, overwrite=overwrite)
         return _train(training_config, output_path, created=created, use_gpu=use_gpu, overwrite=overwrite,
                       stdout=stdout, stderr=stderr, argv=argv, quiet=quiet, dry_run=dry_run, keep_epochs=keep_epochs,
-                      plot=plot, started=started)  # fmt: skip
+                      plot=plot, started=started, code=code)  # fmt: skip
 
 
 def own_output(output_path: Path, *, create: bool = False) -> AbstractContextManager[None]:
@@ -108,6 +111,7 @@ def _train(
     keep_epochs: int,
     plot: bool,
     started: dict[str, Any] | None,
+    code: Path | str | None,
 ) -> Path:
     """train() in a folder it owns (created: whether the folder was there before the run)."""
     stdout = stdout if stdout is not None else sys.stdout
@@ -135,7 +139,7 @@ def _train(
     written = not dry_run and not replaces
     if written:
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot, cwd=started.get("cwd") if started else None)  # fmt: skip
+                            plot=plot, cwd=started.get("cwd") if started else None, code=code)  # fmt: skip
     try:
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
@@ -172,7 +176,7 @@ def _train(
     if replaces:
         # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
         _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot, cwd=started.get("cwd") if started else None)  # fmt: skip
+                            plot=plot, cwd=started.get("cwd") if started else None, code=code)  # fmt: skip
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs,
                plot=plot)  # fmt: skip
 
@@ -212,6 +216,7 @@ def _prepare_output_dir(
     keep_epochs: int,
     plot: bool,
     cwd: str | None = None,
+    code: Path | str | None = None,
 ) -> None:
     """Create the output folder and write run.json; with overwrite, or where an earlier run saved nothing yet,
     remove the earlier run's entries (only ours).
@@ -232,6 +237,7 @@ def _prepare_output_dir(
         plot=plot,
         config=config.to_str(),
         cwd=cwd,
+        code=None if code is None else str(code),
     )
     write_run_file(path, run)
 
@@ -240,6 +246,25 @@ def _remove_output_dir(path: Path) -> None:
     """Remove what a run that could not start wrote in the folder it created: its run.json (the folder, then
     empty, goes when the run lets go of it)."""
     (path / RUN_FILE).unlink(missing_ok=True)
+
+
+def _print_labels(console: Console, summary: DataSummary, yes_no: set[str] | None = None) -> None:
+    """A corpus's labels with their counts, most frequent first, layer by layer, and what reading it changed.
+
+    yes_no (Set[str]): the categories that make a single yes/no question (default: the corpus's own, when it has
+        one category); the dev data is shown the way the training data's categories are.
+    """
+    labels = summary.category_labels if yes_no is None else yes_no
+    yes_no = labels if len(labels) == 1 else set()
+    for name, counts in summary.labels.items():
+        if name == "categories" and yes_no:
+            continue
+        top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
+        console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
+    for label in yes_no:  # one category: a yes/no question, its answers counted
+        console.line(f"    categories (1, yes/no): {summary.yes_no(label)}")
+    for note in summary.reading_notes():
+        console.line(f"    {note}")
 
 
 def _print_setup(
@@ -269,16 +294,7 @@ def _print_setup(
     if not data.streamed and nlp.config["training"].get("shuffle_buffer", 0) > 0:
         how = "in memory: fewer than the shuffle buffer holds"
     console.info("Training data", f"{data.n_train:,} examples ({how}): {train_summary.describe()} ({data.train_path})")
-    yes_no = train_summary.category_labels if len(train_summary.category_labels) == 1 else set()
-    for name, counts in train_summary.labels.items():
-        if name == "categories" and yes_no:
-            continue
-        top = ", ".join(f"{label} {n:,}" for label, n in counts.most_common(12))
-        console.line(f"    {name} ({len(counts)}): {top}{', ...' if len(counts) > 12 else ''}")
-    for label in yes_no:  # one category: a yes/no question, its answers counted
-        console.line(f"    categories (1, yes/no): {train_summary.yes_no(label)}")
-    for note in train_summary.reading_notes():
-        console.line(f"    {note}")
+    _print_labels(console, train_summary)
     if data.heldout:
         seed = nlp.config.interpolate()["system"]["seed"]
         total = data.n_train + len(data.dev)
@@ -287,17 +303,18 @@ def _print_setup(
         )
     else:
         console.info("Dev data", f"{len(data.dev):,} examples: {dev_summary.describe()} ({data.dev_path})")
-        for note in dev_summary.reading_notes():
-            console.line(f"    {note}")
+    # The dev labels as the training labels are shown: a label only one of them has is seen at a glance.
+    _print_labels(console, dev_summary, yes_no=train_summary.category_labels)
     for note in data.notes:
         console.info("Transfer", note)
     factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]
     for warning in data.warnings + data_warnings(train_summary, dev_summary, factories):
         console.warn("Data", warning)
-    size = nlp.config["training"]["batcher"].get("size")
+    batcher = nlp.config["training"]["batcher"]
+    size = batcher.get("size")
     if isinstance(size, dict) and "stop" in size:
         how = "automatic" if any(key.startswith("batcher.") for key in auto) else "from the config"
-        console.info("Batch size", f"{size.get('start')} → {size['stop']} examples ({how})")
+        console.info("Batch size", f"{size.get('start')} → {size['stop']} {batch_size_unit(batcher)} ({how})")
     dropout = nlp.config["training"].get("dropout")
     if "dropout.total_steps" in auto and isinstance(dropout, dict):
         console.info(
