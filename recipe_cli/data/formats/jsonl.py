@@ -58,7 +58,7 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
         elif _is_exclusive(record) and not labels:
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=mixed))
         binary = _has_label(record) and "answer" in record
-        if binary and record["answer"] not in _BINARY_ANSWERS:
+        if binary and not (isinstance(record["answer"], str) and record["answer"] in _BINARY_ANSWERS):
             reason = f"answer {record['answer']!r}: expected accept, reject or ignore"
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
         if record.get("answer") == "ignore" or (record.get("answer") == "reject" and not binary):
