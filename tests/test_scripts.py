@@ -97,7 +97,7 @@ def test_make_annotation_fixtures_smoke(tmp_path):
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Tasks: 12 NER (16 spans), 10 text classification" in result.stdout
+    assert "Tasks: 12 NER (16 spans), 11 text classification (each with 5 data fields beside its text)" in result.stdout
     assert "Label Studio is not installed" in result.stdout
 
 

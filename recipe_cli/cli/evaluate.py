@@ -60,6 +60,15 @@ def evaluate_cli(
         str | None,
         Opt("--format", help="Data format of DATA instead of detecting it: spacy, json, jsonl, conllu, iob, table"),
     ] = None,
+    label_config: Annotated[
+        Path | None,
+        Opt(
+            "--label-config",
+            help="The Label Studio project's labeling config (XML): its <Labels> and <Choices> tags name the "
+            "annotation fields of its JSON-MIN, CSV and TSV exports",
+            show_default=False,
+        ),
+    ] = None,
     # fmt: on
 ) -> None:
     """Score a pipeline, or every epoch of a training run, with spaCy's own metrics and per-label tables."""
@@ -68,9 +77,10 @@ def evaluate_cli(
         check_format(data_format)
         use_gpu(gpu_id)
         if is_run_dir(model):
-            result = evaluate_run(Path(model), data or [], data_format=data_format or "auto")
+            result = evaluate_run(Path(model), data or [], data_format=data_format or "auto",
+                                  label_config=label_config)  # fmt: skip
         else:
-            result = evaluate(model, data or [], data_format=data_format or "auto")
+            result = evaluate(model, data or [], data_format=data_format or "auto", label_config=label_config)
         failures = check_thresholds({"score": result["score"], **result["scores"]}, bounds)
         result["thresholds"] = {"min": bounds, "failed": failures}
         if output is not None:
