@@ -84,6 +84,8 @@ def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
     # Relative paths are relative to the folder training ran in.
     paths = [Path(run_path(str(p), run)) for p in paths]
     section["path"] = config_paths(paths)
+    if section.get("label_config"):
+        section["label_config"] = run_path(str(section["label_config"]), run)
     # Resolved under its own name, so that a bad setting is named as in the config ("corpora.dev.limit: ...").
     *where, name = config["training"]["dev_corpus"].split(".")
     try:

@@ -133,9 +133,11 @@ def run_path(value: Any, run: dict[str, Any]) -> Any:
 
 
 def rebase_config_paths(config: Any, run: dict[str, Any]) -> None:
-    """Apply run_path to the data paths of a run's config: its [paths] and each corpus's path."""
+    """Apply run_path to the data paths of a run's config: its [paths], and each corpus's path and labeling
+    config."""
     for key, value in config.get("paths", {}).items():
         config["paths"][key] = run_path(value, run)
     for block in config.get("corpora", {}).values():
-        if isinstance(block, dict) and "path" in block:
-            block["path"] = run_path(block["path"], run)
+        for key in ("path", "label_config"):
+            if isinstance(block, dict) and key in block:
+                block[key] = run_path(block[key], run)
