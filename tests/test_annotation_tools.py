@@ -184,39 +184,34 @@ def test_plain_jsonl_and_tables_are_not_taken_for_doccano(tmp_path, data_dir):
     assert detect_format(data_dir / "goemotions-dev.json") == "json"
 
 
-def _imported(number):
-    """The data fields a user imports beside a text, as doccano keeps them (its example's meta)."""
-    return {"sent_id": f"goemotions-dev-{number}", "source": "goemotions-dev", "position": number,
-            "meta": {"corpus": "goemotions", "split": "dev"}}  # fmt: skip
-
-
-def test_doccano_exports_with_imported_fields_read_only_their_labels(data_dir, tmp_path, nlp):
-    """doccano puts the imported fields beside id and text (ExportedExample.to_dict: {"id", "text", **meta}), before
-    the label and Comments; in its CSV export they are columns, a nested object in Python's repr (pandas' to_csv).
-    doccano itself was not run (see tests/data/README.md): these are its fixtures with such fields added."""
-    records = [json.loads(line) for line in (data_dir / "doccano-emotions.jsonl").read_text("utf8").splitlines()]
-    extended = [{"id": r["id"], "text": r["text"], **_imported(r["id"]), "label": r["label"],
-                 "Comments": r["Comments"]} for r in records]  # fmt: skip
-    jsonl = _write(tmp_path, "extra.jsonl", "".join(json.dumps(r) + "\n" for r in extended))
-    listed = _write(tmp_path, "extra.json", extended)
-    rows = [",".join(["id", "text", "sent_id", "source", "position", "meta", "label", "Comments"])]
-    for r in extended:
-        cells = [r["id"], r["text"], r["sent_id"], r["source"], r["position"], str(r["meta"]), "#".join(r["label"]), ""]
-        rows.append(",".join(f'"{c}"' if any(ch in str(c) for ch in ',"') else str(c) for c in cells))
-    csv = _write(tmp_path, "extra.csv", "\n".join(rows) + "\n")
-    expected = Counter(neutral=4, love=2, gratitude=1, anger=1)
-    for path in (jsonl, listed, csv):
-        assert detect_format(path) == "doccano", path
-        docs, caught = _read(path, nlp)
-        summary = _summary(docs)
-        assert summary.labels == {"categories": expected} and not caught, path
-        assert summary.negatives == Counter(anger=6, gratitude=6, love=5, neutral=3), path
-    ner = [json.loads(line) for line in (data_dir / "doccano-ner.jsonl").read_text("utf8").splitlines()]
-    ner = [{"id": r["id"], "text": r["text"], **_imported(r["id"]), "label": r["label"]} for r in ner]
-    docs, _ = _read(_write(tmp_path, "ner.jsonl", "".join(json.dumps(r) + "\n" for r in ner)), nlp)
-    assert _summary(docs).labels == {
-        "entities": Counter(location=4, person=5, **{"creative-work": 1}, product=1, group=1)
-    }
+@pytest.mark.parametrize(
+    "name",
+    [
+        "doccano-emotions-meta.jsonl",
+        "doccano-emotions-meta.json",
+        "doccano-emotions-meta.csv",
+        "doccano-emotions-meta.txt",
+        "doccano-ner-meta.jsonl",
+    ],
+)
+def test_doccano_exports_with_imported_fields_read_only_their_labels(data_dir, nlp, name):
+    """doccano keeps the fields imported beside a text (sent_id, source, position, a nested meta) and exports them
+    beside id, text and label (in its CSV as columns, the nested object in Python's repr): the whole label set is
+    the labels, as the source corpus has them."""
+    path = data_dir / name
+    assert detect_format(path) == "doccano"
+    docs, caught = _read(path, nlp)
+    summary = _summary(docs)
+    assert len(docs) == 8 and not caught
+    if "ner" in name:
+        wnut = [doc for doc in read_docs(data_dir / "wnut17-dev.conll", nlp) if doc.ents][:8]
+        expected = Counter(ent.label_ for doc in wnut for ent in doc.ents)
+        assert summary.labels == {"entities": expected} and not any(doc.cats for doc in docs)
+        return
+    comments = json.loads((data_dir / "goemotions-multilabel-dev.json").read_text(encoding="utf8"))[:8]
+    expected = Counter(label for _, annots in comments for label, value in annots["cats"].items() if value)
+    assert summary.labels == {"categories": expected}
+    assert summary.negatives == Counter({label: 8 - n for label, n in expected.items()})
 
 
 def test_tables_and_json_lines_with_ids_and_meta_read_only_their_labels(tmp_path, nlp):
