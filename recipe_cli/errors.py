@@ -55,6 +55,12 @@ class Errors(metaclass=ErrorsWithCodes):
     E030 = "{path}: holds {n} example(s); holding out a dev split needs at least 2. Pass --dev."
     E031 = "{path}: unsupported JSON layout: {reason}"
     E032 = "{path}, {where}: {reason}"
+    E120 = "{path}: not a Label Studio labeling config: {reason}"
+    E121 = (
+        "{path}: cannot tell the annotations from the tasks' data: {fields} {verb} single values, as a data field "
+        "and a single-choice <Choices> tag both do; pass the project's labeling config (--label-config "
+        "label_config.xml, from the project's Settings > Labeling Interface > Code)"
+    )
     E033 = "{path}: no data files found (a folder is searched for .spacy, .json, .jsonl, .conllu, .iob, .bio, .conll, .tsv, .csv)."
     E036 = "{where}: category value {value}: textcat and textcat_multilabel learn from 0 and 1 only."
     E037 = (
@@ -171,6 +177,11 @@ class Warnings(metaclass=ErrorsWithCodes):
         "the parser cannot follow the gold parse of {n:,} training {documents} (no sequence of its moves builds "
         "{trees}; check the heads): {they} without heads and labels, keeping the rest: {names}"
     )
+    W020 = (
+        "{path}: {fields} read as the tasks' data, not as annotations (a single-choice <Choices> tag looks the "
+        "same: pass --label-config label_config.xml to read one)"
+    )
+    W021 = "{path}: skipped {n} of {total} task(s): {counts}."
     W010 = "{path}: {n} relation(s) not read: recipe-train trains entities and categories, not relations."
     # Config
     W004 = "This config departs from the recipe"

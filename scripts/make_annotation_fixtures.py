@@ -2,17 +2,26 @@
 text classification project from the bundled slices, annotate them through its REST API, and export each
 project in every text format it offers.
 
+Every task is imported with data fields beside its text, as users import them: a string id (``sent_id``), a
+string shared by every task (``source``), numbers (``position``, ``tokens``) and a nested ``meta`` object (see
+task_data). Label Studio's flat exports (JSON-MIN, CSV, TSV) put them beside the annotation fields.
+
 - NER: the first 12 sentences of tests/data/wnut17-dev.conll that hold an entity (text: the tokens joined by
   spaces), a <Labels> tag with WNUT17's six types. Task 2's first span takes the space after it (an annotator's
   slip, trimmed on reading); task 3 is annotated twice, the second time (later) without its last entity; task 4
   is skipped (a cancelled annotation, its only one); task 5 has a prediction (never training data).
-- Text classification: the first 10 comments of tests/data/goemotions-multilabel-dev.json, a <Choices
+- Text classification: the first 11 comments of tests/data/goemotions-multilabel-dev.json, a <Choices
   choice="multiple"> tag with the six emotions; the comment's emotions are chosen; task 2 is annotated twice
-  (the second time with one emotion more), task 3 is cancelled.
+  (the second time with one emotion more), task 3 is cancelled, task 4 is cancelled and then annotated, task 11
+  is never annotated (the JSON export is asked for every task, so that it holds it).
+- Single-choice classification: the first 6 of those comments, a <Choices choice="single"> tag with the six
+  emotions; the comment's first emotion is chosen. Its flat exports hold nothing but single values: a data
+  field and a choice look alike there, and the project's labeling config tells them apart.
 
-Exports (JSON, JSON_MIN, CSV, TSV, and CONLL2003 for NER) go to tests/data/labelstudio-ner.* and
-labelstudio-emotions.*. label-studio-converter's CoNLL export of the NER JSON is the reference the tests check
-the reader's entity counts against.
+Exports (JSON, JSON_MIN, CSV, TSV, and CONLL2003 for NER) go to tests/data/labelstudio-ner.*,
+labelstudio-emotions.* and labelstudio-emotion.*, with each project's labeling config as Label Studio returns it
+(labelstudio-*.xml). label-studio-converter's CoNLL export of the NER JSON is the reference the tests check the
+reader's entity counts against.
 
 Usage: python scripts/make_annotation_fixtures.py [--out tests/data] [--label-studio PATH]
        python scripts/make_annotation_fixtures.py --smoke   (builds the tasks; starts Label Studio only where it
@@ -53,8 +62,25 @@ CLS_CONFIG = (
     + "".join(f'<Choice value="{label}"/>' for label in EMOTIONS)
     + "</Choices></View>"
 )
+SINGLE_CONFIG = (
+    '<View><Text name="text" value="$text"/><Choices name="emotion" toName="text" choice="single">'
+    + "".join(f'<Choice value="{label}"/>' for label in EMOTIONS)
+    + "</Choices></View>"
+)
 EXPORTS = {"JSON": "json", "JSON_MIN": "min.json", "CSV": "csv", "TSV": "tsv", "CONLL2003": "conll"}
 TOKEN = "recipe-fixtures-token-0123456789abcdef0123"
+
+
+def task_data(text: str, corpus: str, number: int) -> dict:
+    """A task's data as a user imports it: the text, and fields that are not annotations."""
+    return {
+        "text": text,
+        "sent_id": f"{corpus}-{number}",
+        "source": corpus,
+        "position": number,
+        "tokens": len(text.split()),
+        "meta": {"corpus": corpus, "split": "dev", "license": "CC BY 4.0"},
+    }
 
 
 def ner_tasks() -> list[dict]:
@@ -71,7 +97,7 @@ def ner_tasks() -> list[dict]:
             start = starts[ent.start]
             end = starts[ent.end - 1] + len(doc[ent.end - 1].text)
             results.append(_span(text, start, end, ent.label_))
-        tasks.append({"text": text, "result": results})
+        tasks.append({"text": text, "result": results, "data": task_data(text, "wnut17-dev", len(tasks) + 1)})
     # Task 2: the first span takes the following space (a slip the reader trims).
     first = tasks[1]["result"][0]["value"]
     if first["end"] < len(tasks[1]["text"]):
@@ -81,8 +107,12 @@ def ner_tasks() -> list[dict]:
 
 def cls_tasks() -> list[dict]:
     """Texts and choices of the text classification project (the first 10 GoEmotions comments)."""
-    records = json.loads((DATA / "goemotions-multilabel-dev.json").read_text(encoding="utf8"))[:10]
-    return [{"text": text, "choices": sorted(k for k, v in annots["cats"].items() if v)} for text, annots in records]
+    records = json.loads((DATA / "goemotions-multilabel-dev.json").read_text(encoding="utf8"))[:11]
+    return [
+        {"text": text, "choices": sorted(k for k, v in annots["cats"].items() if v),
+         "data": task_data(text, "goemotions-dev", number)}
+        for number, (text, annots) in enumerate(records, start=1)
+    ]  # fmt: skip
 
 
 def _span(text: str, start: int, end: int, label: str) -> dict:
@@ -147,7 +177,7 @@ def _free_port() -> int:
 def annotate_ner(ls: LabelStudio) -> int:
     project = ls.call("POST", "/api/projects", {"title": "WNUT17 NER", "label_config": NER_CONFIG})["id"]  # type: ignore[index]
     tasks = ner_tasks()
-    ls.call("POST", f"/api/projects/{project}/import", [{"text": t["text"]} for t in tasks])
+    ls.call("POST", f"/api/projects/{project}/import", [t["data"] for t in tasks])
     ids = sorted(t["id"] for t in ls.call("GET", f"/api/tasks?project={project}&page_size=100")["tasks"])  # type: ignore[index]
     for number, (task_id, task) in enumerate(zip(ids, tasks, strict=True), start=1):
         if number == 4:
@@ -165,12 +195,16 @@ def annotate_ner(ls: LabelStudio) -> int:
 def annotate_emotions(ls: LabelStudio) -> int:
     project = ls.call("POST", "/api/projects", {"title": "GoEmotions", "label_config": CLS_CONFIG})["id"]  # type: ignore[index]
     tasks = cls_tasks()
-    ls.call("POST", f"/api/projects/{project}/import", [{"text": t["text"]} for t in tasks])
+    ls.call("POST", f"/api/projects/{project}/import", [t["data"] for t in tasks])
     ids = sorted(t["id"] for t in ls.call("GET", f"/api/tasks?project={project}&page_size=100")["tasks"])  # type: ignore[index]
     for number, (task_id, task) in enumerate(zip(ids, tasks, strict=True), start=1):
-        if number == 3:
+        if number == 11:
+            continue  # never annotated
+        if number in (3, 4):
             ls.call("POST", f"/api/tasks/{task_id}/annotations", {"result": [], "was_cancelled": True})
-            continue
+            if number == 3:
+                continue
+            time.sleep(1.5)  # task 4: cancelled, then annotated
         ls.call("POST", f"/api/tasks/{task_id}/annotations", {"result": _choices(task["choices"])})
         if number == 2:
             time.sleep(1.5)
@@ -179,10 +213,25 @@ def annotate_emotions(ls: LabelStudio) -> int:
     return project
 
 
+def annotate_single_choice(ls: LabelStudio) -> int:
+    project = ls.call("POST", "/api/projects", {"title": "GoEmotions, one", "label_config": SINGLE_CONFIG})["id"]  # type: ignore[index]
+    tasks = cls_tasks()[:6]
+    ls.call("POST", f"/api/projects/{project}/import", [t["data"] for t in tasks])
+    ids = sorted(t["id"] for t in ls.call("GET", f"/api/tasks?project={project}&page_size=100")["tasks"])  # type: ignore[index]
+    for task_id, task in zip(ids, tasks, strict=True):
+        ls.call("POST", f"/api/tasks/{task_id}/annotations", {"result": _choices(task["choices"][:1])})
+    return project
+
+
 def export(ls: LabelStudio, project: int, name: str, out: Path, formats: list[str]) -> list[Path]:
-    written = []
+    config = out / f"{name}.xml"
+    config.write_text(ls.call("GET", f"/api/projects/{project}")["label_config"] + "\n", encoding="utf8")  # type: ignore[index]
+    written = [config]
     for fmt in formats:
-        payload = ls.call("GET", f"/api/projects/{project}/export?exportType={fmt}", raw=True)
+        # The JSON export holds every task, the ones nobody annotated too (Label Studio's "download all tasks"); the
+        # flat exports hold one row per completed annotation.
+        every = "&download_all_tasks=true" if fmt == "JSON" else ""
+        payload = ls.call("GET", f"/api/projects/{project}/export?exportType={fmt}{every}", raw=True)
         path = out / f"{name}.{EXPORTS[fmt]}"
         path.write_bytes(payload)  # type: ignore[arg-type]
         written.append(path)
@@ -196,7 +245,8 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="build the tasks; run Label Studio only if installed")
     args = parser.parse_args()
     ner, cls = ner_tasks(), cls_tasks()
-    print(f"Tasks: {len(ner)} NER ({sum(len(t['result']) for t in ner)} spans), {len(cls)} text classification")
+    print(f"Tasks: {len(ner)} NER ({sum(len(t['result']) for t in ner)} spans), {len(cls)} text classification "
+          f"(each with {len(ner[0]['data']) - 1} data fields beside its text)")  # fmt: skip
     if not args.label_studio or not Path(args.label_studio).exists():
         print("Label Studio is not installed (pip install label-studio, apart from recipe-train): nothing exported.")
         return 0 if args.smoke else 1
@@ -208,6 +258,7 @@ def main() -> int:
         version = ls.call("GET", "/api/version")
         files = export(ls, annotate_ner(ls), "labelstudio-ner", out, list(EXPORTS))
         files += export(ls, annotate_emotions(ls), "labelstudio-emotions", out, ["JSON", "JSON_MIN", "CSV", "TSV"])
+        files += export(ls, annotate_single_choice(ls), "labelstudio-emotion", out, ["JSON", "JSON_MIN", "CSV", "TSV"])
     finally:
         ls.stop()
     print(f"Label Studio {version.get('release') if isinstance(version, dict) else version}: wrote")  # type: ignore[union-attr]

@@ -61,7 +61,7 @@ CATALOGUE = [
     ("ls-annotations-ints.json", _ls({"id": 5, "data": {"text": "a"}, "annotations": [1]}), {}, "[E032] {path}, task 5 (record 2): 'annotations' is not a list"),
     ("ls-text-blank.json", _ls(_task(6, text="  ")), {}, "[E032] {path}, task 6 (record 2): a task without text ('data.text')"),
     ("ls-text-number.json", _ls({"id": 6, "data": {"text": 7}, "annotations": []}), {}, "[E032] {path}, task 6 (record 2): a task without text ('data.text')"),
-    ("ls-text-two.json", _ls({"id": 6, "data": {"title": "a", "body": "b"}, "annotations": []}), {}, "[E032] {path}, task 6 (record 2): a task without text ('data.text')"),
+    ("ls-text-two.json", _ls({"id": 6, "data": {"title": "a", "body": "b"}, "annotations": []}), {}, "[E032] {path}, task 6 (record 2): a task without text ('data.text'): pass the project's labeling config (--label-config) to name the text's field"),
     ("ls-result-dict.json", _ls({"id": 8, "data": {"text": "a"}, "annotations": [{"id": 1, "result": {"x": 1}}]}), {}, "[E032] {path}, task 8 (record 2): 'result' is not a list"),
     # Label Studio JSON: the results
     ("ls-labels-two.json", _ls(_task(3, _labels(0, 4, ["A", "B"]))), {}, "[E032] {path}, task 3 (record 2): span 0-4 has labels ['A', 'B']: an entity takes one label"),
@@ -100,10 +100,10 @@ CATALOGUE = [
     ("min-surrogate.json", _min(_row(), _row(text="x")).replace('"x"', '"\\udfff"'), {}, "[E025] {path}, record 3: a \\ud800-\\udfff escape that is not half of a surrogate pair (no character)"),
     ("min-empty.json", "[]", {"format": "labelstudio"}, "[E028] {path}: holds no examples."),
     ("min-list.json", _min(["a", 1]), {}, "[E032] {path}, record 2: expected a JSON object"),
-    ("min-notext.json", _min({"annotation_id": 2, "annotator": 1, "review": "good"}), {}, "[E032] {path}, record 2: a row without text ('text')"),
+    ("min-notext.json", _min({"annotation_id": 2, "annotator": 1, "review": "good"}), {}, "[E032] {path}, record 2: a row without text ('text'): pass the project's labeling config (--label-config) to name the text's field"),
     ("min-blank.json", _min(_row(text="\n")), {}, "[E032] {path}, record 2: a row without text ('text')"),
-    ("min-number.json", _min(_row(rating=4)), {}, "[E032] {path}, record 2: field 'rating' holds 4: neither spans nor choices"),
-    ("min-strings.json", _min(_row(tags=["a", "b"])), {}, "[E032] {path}, record 2: field 'tags' holds ['a', 'b']: neither spans nor choices"),
+    ("min-number.json", _min(_row(label=4)), {}, "[E032] {path}, record 2: field 'label' holds 4: expected spans, as in its other rows or the labeling config"),
+    ("min-strings.json", _min(_row(label=["a", "b"])), {}, "[E032] {path}, record 2: field 'label' holds ['a', 'b']: expected spans, as in its other rows or the labeling config"),
     ("min-labels-two.json", _min(_row(label=[{"start": 0, "end": 4, "labels": ["A", "B"]}])), {}, "[E032] {path}, record 2: span 0-4 has labels ['A', 'B']: an entity takes one label"),
     ("min-choices.json", _min(_row(emotion={"choices": {"joy": True}})), {}, "[E032] {path}, record 2: choices {'joy': True} are not a list"),
     ("min-choice-fragment.json", _min(_row(emotion='{"choices": ["joy"')), {}, f"[E032] {{path}}, record 2: label '{{\"choices\": [\"joy\"' {FRAGMENT}"),
@@ -111,11 +111,11 @@ CATALOGUE = [
     ("min-overlap.json", _min(_row(a=[{"start": 0, "end": 10, "labels": ["PER"]}], b=[{"start": 5, "end": 10, "labels": ["X"]}])), {}, "[E032] {path}, record 2: entity [5, 10, 'X'] ('Smith') overlaps [0, 10, 'PER'] ('Jane Smith'); spaCy's entities cannot overlap"),
     # Label Studio CSV and TSV
     ("ls-width.csv", CSV_HEADER + CSV_OK + "a,2,,1\n", {}, "[E026] {path}, line 3: expected 5 columns as in the header, got 4"),
-    ("ls-notext.csv", "review,id,label,annotator,annotation_id\ngood,1,,1,1\n", {}, "[E032] {path}, line 2: a row without text ('text')"),
-    ("ls-annotation-columns-only.csv", "annotation_id,annotator\n1,1\n", {}, "[E032] {path}, line 2: a row without text ('text')"),
+    ("ls-notext.csv", "review,id,label,annotator,annotation_id\ngood,1,,1,1\n", {}, "[E032] {path}, line 2: a row without text ('text'): pass the project's labeling config (--label-config) to name the text's field"),
+    ("ls-annotation-columns-only.csv", "annotation_id,annotator\n1,1\n", {}, "[E032] {path}, line 2: a row without text ('text'): pass the project's labeling config (--label-config) to name the text's field"),
     ("ls-blank.tsv", "text\tid\temotion\tannotator\tannotation_id\nfine\t1\tjoy\t1\t1\n \t2\tjoy\t1\t2\n", {}, "[E032] {path}, line 3: a row without text ('text')"),
-    ("ls-cell-number.csv", CSV_HEADER + CSV_OK + 'Bob,2,"{""rating"": 4}",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds {'rating': 4}: neither spans nor choices"),
-    ("ls-cell-list.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[1, 2]",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds [1, 2]: neither spans nor choices"),
+    ("ls-cell-number.csv", CSV_HEADER + CSV_OK + 'Bob,2,"{""rating"": 4}",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds {'rating': 4}: expected spans, as in its other rows or the labeling config"),
+    ("ls-cell-list.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[1, 2]",1,2\n', {}, "[E032] {path}, line 3: field 'label' holds [1, 2]: expected spans, as in its other rows or the labeling config"),
     # A cell Excel cut at its 32,767 characters: no longer JSON, and no category name.
     ("ls-cell-truncated.csv", CSV_HEADER + CSV_OK + 'Bob,2,"[{""start"": 0, ""end"": 3",1,2\n', {}, f"[E032] {{path}}, line 3: label '[{{\"start\": 0, \"end\": 3' {FRAGMENT}"),
     ("ls-cell-fragment.tsv", "text\tid\temotion\tannotator\tannotation_id\nfine\t1\tjoy\t1\t1\nBob\t2\t['joy', 'love']\t1\t2\n", {}, f"[E032] {{path}}, line 3: label \"['joy', 'love']\" {FRAGMENT}"),
@@ -244,8 +244,10 @@ def test_labelstudio_reads_the_latest_completed_annotation_and_counts_the_rest(t
     assert [_ents(doc) for doc in docs] == [[(19, 24, "B")], [(0, 10, "A")], [(0, 10, "A")], []]
     assert [doc.user_data.get(ANNOTATIONS) for doc in docs] == [3, 2, None, None]
     assert docs[3].text == "Great stuff" and docs[3].cats == {"good": 1.0}
+    # Tasks are counted, each once, by why it was skipped; the cancelled annotations of tasks read are not.
     assert caught == [
-        f"[W002] {path}: skipped 6 record(s) (4 cancelled annotation(s) and 2 task(s) without a completed annotation)."
+        f"[W021] {path}: skipped 2 of 6 task(s): 1 never annotated and 1 with every annotation cancelled (skipped in "
+        "the labelling view)."
     ]
 
 
@@ -321,7 +323,8 @@ def test_labelstudio_utf16_offsets_in_rows_and_python_offsets_kept(tmp_path, nlp
 
 
 def test_labelstudio_rows_flag_repeated_texts_but_tasks_do_not(tmp_path, nlp):
-    csv = "text,id,emotion,annotator,annotation_id\nhi,1,joy,1,1\nhi,1,,2,2\nho,2,sad,1,3\n"
+    choices = '"{""choices"": [""joy""]}"'
+    csv = f"text,id,emotion,annotator,annotation_id\nhi,1,{choices},1,1\nhi,1,,2,2\nho,2,sad,1,3\n"
     _, docs, caught = _read(tmp_path, "rows.csv", csv, nlp=nlp)
     assert [doc.user_data.get(REPEATED) for doc in docs] == [None, True, None]
     assert [doc.cats for doc in docs] == [{"joy": 1.0, "sad": 0.0}, {}, {"joy": 0.0, "sad": 1.0}] and caught == []

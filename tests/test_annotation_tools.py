@@ -9,9 +9,11 @@ import warnings
 from collections import Counter
 
 import pytest
+import spacy
 from spacy.training import Example
 from typer.testing import CliRunner
 
+from recipe_cli.cli.evaluate import app as eval_app
 from recipe_cli.cli.train import app
 from recipe_cli.cli.util import cli_overrides
 from recipe_cli.data.formats import detect_format, read_docs
@@ -182,6 +184,56 @@ def test_plain_jsonl_and_tables_are_not_taken_for_doccano(tmp_path, data_dir):
     assert detect_format(data_dir / "goemotions-dev.json") == "json"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "doccano-emotions-meta.jsonl",
+        "doccano-emotions-meta.json",
+        "doccano-emotions-meta.csv",
+        "doccano-emotions-meta.txt",
+        "doccano-ner-meta.jsonl",
+    ],
+)
+def test_doccano_exports_with_imported_fields_read_only_their_labels(data_dir, nlp, name):
+    """doccano keeps the fields imported beside a text (sent_id, source, position, a nested meta) and exports them
+    beside id, text and label (in its CSV as columns, the nested object in Python's repr): the whole label set is
+    the labels, as the source corpus has them."""
+    path = data_dir / name
+    assert detect_format(path) == "doccano"
+    docs, caught = _read(path, nlp)
+    summary = _summary(docs)
+    assert len(docs) == 8 and not caught
+    if "ner" in name:
+        wnut = [doc for doc in read_docs(data_dir / "wnut17-dev.conll", nlp) if doc.ents][:8]
+        expected = Counter(ent.label_ for doc in wnut for ent in doc.ents)
+        assert summary.labels == {"entities": expected} and not any(doc.cats for doc in docs)
+        return
+    comments = json.loads((data_dir / "goemotions-multilabel-dev.json").read_text(encoding="utf8"))[:8]
+    expected = Counter(label for _, annots in comments for label, value in annots["cats"].items() if value)
+    assert summary.labels == {"categories": expected}
+    assert summary.negatives == Counter({label: 8 - n for label, n in expected.items()})
+
+
+def test_tables_and_json_lines_with_ids_and_meta_read_only_their_labels(tmp_path, nlp):
+    table = (
+        "id\tsource\ttext\tscore\tlabel\n1\tweb\tgreat stuff\t0.9\tpos\n2\tweb\tawful\t0.1\tneg\n3\tapp\tfine\t5\tpos\n"
+    )
+    docs, _ = _read(_write(tmp_path, "t.tsv", table), nlp)
+    assert _summary(docs).labels == {"categories": Counter(pos=2, neg=1)}
+    assert [doc.cats for doc in docs][1] == {"neg": 1.0, "pos": 0.0}
+    lines = [
+        {"id": 7, "text": "Alice lives in Paris", "entities": [[0, 5, "PER"], [15, 20, "LOC"]],
+         "meta": {"source": "web", "label": "X"}, "sent_id": "s-7"},
+        {"id": 8, "text": "Bob is here", "spans": [{"start": 0, "end": 3, "label": "PER"}], "meta": {"n": 1},
+         "_input_hash": 1, "_task_hash": 2, "answer": "accept"},
+    ]  # fmt: skip
+    docs, _ = _read(_write(tmp_path, "r.jsonl", "".join(json.dumps(r) + "\n" for r in lines)), nlp)
+    assert _summary(docs).labels == {"entities": Counter(PER=2, LOC=1)} and not any(doc.cats for doc in docs)
+    cats = [{"id": 1, "text": "a", "label": "X", "meta": {"label": "Y"}}, {"id": 2, "text": "b", "label": "Z"}]
+    docs, _ = _read(_write(tmp_path, "c.jsonl", "".join(json.dumps(r) + "\n" for r in cats)), nlp)
+    assert [doc.cats for doc in docs] == [{"X": 1.0, "Z": 0.0}, {"X": 0.0, "Z": 1.0}]
+
+
 # Label Studio
 
 
@@ -219,7 +271,8 @@ def test_labelstudio_json_cancelled_repeated_and_predictions(tmp_path, nlp):
     docs, caught = _read(path, nlp)
     assert [_ents(doc) for doc in docs] == [[(0, 10, "PER"), (19, 24, "LOC")], [(0, 10, "PER")], [(0, 4, "PER")]]
     assert caught == [
-        f"[W002] {path}: skipped 4 record(s) (2 cancelled annotation(s) and 2 task(s) without a completed annotation)."
+        f"[W021] {path}: skipped 2 of 5 task(s): 1 never annotated and 1 with every annotation cancelled (skipped in "
+        "the labelling view)."
     ]
     summary = _summary(docs)
     assert summary.multi_annotated == 1
@@ -286,9 +339,108 @@ def test_format_forces_the_tool(tmp_path, nlp):
     path = _write(tmp_path, "data.export", '{"text": "Alice lives in Paris", "label": [[0, 5, "PER"]]}\n')
     (doc,), _ = _read(path, nlp, format="doccano")
     assert _ents(doc) == [(0, 5, "PER")]
-    rows = [{"text": "a", "emotion": "joy", "annotation_id": 1, "annotator": 1}]
+    rows = [{"text": "a", "emotion": {"choices": ["joy"]}, "annotation_id": 1, "annotator": 1}]
     (doc,), _ = _read(_write(tmp_path, "rows.export", rows), nlp, format="labelstudio")
     assert doc.cats == {"joy": 1.0}
+
+
+SINGLE = ('<View><Header value="$source"/><Text name="review" value="$review"/>'
+          '<Choices name="mood" toName="review" choice="single"><Choice value="joy"/><Choice value="sad"/></Choices>'
+          '<TextArea name="note" toName="review"/></View>')  # fmt: skip
+
+
+def test_label_config_names_the_text_and_the_annotation_fields(tmp_path):
+    from recipe_cli.data.formats.labelstudio import read_label_config
+
+    config = read_label_config(_write(tmp_path, "label_config.xml", SINGLE))
+    assert (config.text, config.spans, config.choices) == ("review", frozenset(), frozenset({"mood"}))
+    ner = '<View><Labels name="ents" toName="t"><Label value="PER"/></Labels><Text name="t" value="$text"/></View>'
+    config = read_label_config(_write(tmp_path, "ner.xml", ner))
+    assert (config.text, config.spans, config.choices) == ("text", frozenset({"ents"}), frozenset())
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_single_choice_rows_need_the_label_config(tmp_path, nlp, suffix):
+    """Single choices and data fields are plain values alike: without the config nothing is taken for a label;
+    with it, its <Choices> field is the one label field (a <TextArea> and the data are not)."""
+    rows = [{"text": "so happy", "source": "web", "sent_id": "r-1", "mood": "joy", "note": "x", "stars": 5},
+            {"text": "meh", "source": "app", "sent_id": "r-2", "mood": "sad", "note": "y", "stars": 2}]  # fmt: skip
+    rows = [{**row, "id": i, "annotator": 1, "annotation_id": i, "lead_time": 1.5} for i, row in enumerate(rows, 1)]
+    if suffix == ".json":
+        path = _write(tmp_path, "min.json", rows)
+    else:
+        names = list(rows[0])
+        path = _write(
+            tmp_path,
+            "rows.csv",
+            "\n".join(",".join(str(r[n]) for n in names) for r in [dict(zip(names, names, strict=True)), *rows]),
+        )
+    assert detect_format(path) == "labelstudio"
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(path, nlp))
+    fields = "'source', 'sent_id', 'mood', 'note'" + (", 'stars'" if suffix == ".csv" else "")
+    assert str(error.value) == (
+        f"[E121] {path}: cannot tell the annotations from the tasks' data: {fields} hold single values, as a data "
+        "field and a single-choice <Choices> tag both do; pass the project's labeling config (--label-config "
+        "label_config.xml, from the project's Settings > Labeling Interface > Code)"
+    )
+    config = _write(tmp_path, "label_config.xml", SINGLE.replace("$review", "$text"))
+    docs, caught = _read(path, nlp, label_config=config)
+    assert [doc.text for doc in docs] == ["so happy", "meh"] and not caught
+    assert [doc.cats for doc in docs] == [{"joy": 1.0, "sad": 0.0}, {"joy": 0.0, "sad": 1.0}]
+
+
+def test_plain_fields_beside_recognised_annotations_are_data_and_warned_of(tmp_path, nlp):
+    rows = [{"text": TEXT, "id": 1, "sent_id": "dev-13", "source": "web",
+             "label": [{"start": 0, "end": 10, "text": "Jane Smith", "labels": ["PER"]}], "annotator": 1,
+             "annotation_id": 1}]  # fmt: skip
+    path = _write(tmp_path, "min.json", rows)
+    docs, caught = _read(path, nlp)
+    assert _summary(docs).labels == {"entities": Counter(PER=1)} and docs[0].cats == {}
+    assert caught == [
+        f"[W020] {path}: 'sent_id', 'source' read as the tasks' data, not as annotations (a single-choice <Choices> "
+        "tag looks the same: pass --label-config label_config.xml to read one)"
+    ]
+    ner = '<View><Labels name="label" toName="t"><Label value="PER"/></Labels><Text name="t" value="$text"/></View>'
+    docs, caught = _read(path, nlp, label_config=_write(tmp_path, "ner.xml", ner))
+    assert _summary(docs).labels == {"entities": Counter(PER=1)} and not caught
+
+
+LABEL_CONFIG_ERRORS = [
+    ("<View><Text name='t' value='$text'/>", "not a Label Studio labeling config: invalid XML (no element found: line 1, column 36)"),
+    ("<View><Text name='t' value='$text'/><TextArea name='n' toName='t'/></View>", "not a Label Studio labeling config: it has no <Labels> or <Choices> tag to read (control tags: <TextArea name='n'>)"),
+    ("<View><Choices name='c' toName='x'/></View>", "not a Label Studio labeling config: <Choices name='c'> points at 'x', not a tag with value=\"$field\""),
+    ("<View><Text name='a' value='$a'/><Text name='b' value='$b'/><Choices name='c' toName='a'/><Labels name='l' toName='b'/></View>", "not a Label Studio labeling config: its tags annotate several data fields (a, b): recipe-train reads one text per task"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("xml,message", LABEL_CONFIG_ERRORS)
+def test_label_config_errors_name_the_file(tmp_path, nlp, xml, message):
+    config = _write(tmp_path, "label_config.xml", xml)
+    data = _write(tmp_path, "min.json", [{"text": "a", "c": "x", "annotation_id": 1, "annotator": 1}])
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(data, nlp, label_config=config))
+    assert str(error.value) == f"[E120] {config}: {message}"
+
+
+def test_a_label_config_of_another_project_is_refused(tmp_path, nlp):
+    config = _write(tmp_path, "label_config.xml", SINGLE)
+    rows = [{"text": "a", "emotion": "x", "annotation_id": 1, "annotator": 1}]
+    data = _write(tmp_path, "min.json", rows)
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(data, nlp, label_config=config))
+    assert str(error.value) == (f"[E032] {data}, record 1: a row without text ('review')")
+    rows = [{"review": "a", "emotion": "x", "annotation_id": 1, "annotator": 1}]
+    data = _write(tmp_path, "min.json", rows)
+    with pytest.raises(RecipeError) as error:
+        list(read_docs(data, nlp, label_config=config))
+    assert str(error.value) == (
+        f"[E031] {data}: unsupported JSON layout: the labeling config {config} names the fields mood, and the file "
+        "holds none of them (its fields: annotation_id, annotator, emotion, review): is it this project's config?"
+    )
+    missing = tmp_path / "absent.xml"
+    with pytest.raises(RecipeError, match=r"Data file not found: .*absent.xml"):
+        list(read_docs(data, nlp, label_config=missing))
 
 
 # Span slips, with --span-alignment
@@ -362,6 +514,39 @@ def test_span_alignment_option_is_a_corpus_setting():
     assert "corpora.train.span_alignment" not in cli_overrides(data=[], dev=None, lang=None, seed=None)
 
 
+def test_label_config_option_is_a_corpus_setting(tmp_path):
+    named = cli_overrides(data=[], dev=None, lang=None, seed=None, label_config=tmp_path / "label_config.xml")
+    assert (
+        named["corpora.train.label_config"] == named["corpora.dev.label_config"] == str(tmp_path / "label_config.xml")
+    )
+    assert "corpora.train.label_config" not in cli_overrides(data=[], dev=None, lang=None, seed=None)
+
+
+def test_train_and_eval_read_a_single_choice_export_with_its_label_config(tmp_path, data_dir):
+    """Label Studio's CSV of a single-choice project: every field a plain value. recipe-train stops without the
+    project's config; with it, the categories are the choices and nothing else; recipe-eval reads it the same way."""
+    data, config = data_dir / "labelstudio-emotion.csv", data_dir / "labelstudio-emotion.xml"
+    refused = runner.invoke(app, ["textcat", str(data), "-o", str(tmp_path / "a"), "--dry-run"])
+    assert refused.exit_code == 1 and "[E121]" in refused.output and "Traceback" not in refused.output
+    args = ["textcat", str(data), "--dev", str(data), "-o", str(tmp_path / "b"), "--dry-run", "--label-config",
+            str(config)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "categories (4): neutral 3, gratitude 1, anger 1, love 1" in result.output
+    nlp = spacy.blank("en")
+    textcat = nlp.add_pipe("textcat")
+    for label in ("anger", "gratitude", "love", "neutral"):
+        textcat.add_label(label)
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "model")
+    scored = runner.invoke(eval_app, [str(tmp_path / "model"), str(data), "--json", "--label-config", str(config)])
+    assert scored.exit_code == 0, scored.output
+    tasks = json.loads((data_dir / "labelstudio-emotion.json").read_text(encoding="utf8"))
+    assert json.loads(scored.output)["words"] == sum(len(nlp.make_doc(task["data"]["text"])) for task in tasks)
+    refused = runner.invoke(eval_app, [str(tmp_path / "model"), str(data), "--json"])
+    assert refused.exit_code == 1 and "[E121]" in refused.output
+
+
 def test_dry_run_reads_a_doccano_export_with_span_alignment(tmp_path, data_dir):
     data = tmp_path / "slips.jsonl"
     data.write_text((data_dir / "doccano-ner.jsonl").read_text(encoding="utf8") + SLIPS, encoding="utf8")
@@ -379,7 +564,7 @@ def test_dry_run_reads_a_doccano_export_with_span_alignment(tmp_path, data_dir):
 # Label Studio's own exports (scripts/make_annotation_fixtures.py)
 
 # Entities per label in labelstudio-ner.conll, Label Studio's CoNLL2003 export of the same project (one sentence
-# per completed annotation), which label-studio-converter's convert_to_conll2003 gives on labelstudio-ner.json too.
+# per completed annotation), which label-studio-sdk's Converter.convert_to_conll2003 writes from labelstudio-ner.json too.
 CONVERTER_COUNTS = Counter(location=4, person=9, product=1, group=1, **{"creative-work": 2})
 
 
@@ -388,15 +573,39 @@ def _counts(path, nlp):
     return docs, _summary(docs), caught
 
 
+# The data fields every task was imported with beside its text (sent_id, source, position, tokens, meta), as each
+# flat export shows the plain ones: JSON-MIN keeps numbers as numbers, CSV and TSV make every cell a string.
+PLAIN_FIELDS = {".min.json": "'sent_id', 'source'", ".csv": "'position', 'sent_id', 'source', 'tokens'"}
+PLAIN_FIELDS[".tsv"] = PLAIN_FIELDS[".csv"]
+
+
+def _data_warning(path):
+    fields = PLAIN_FIELDS[next(suffix for suffix in PLAIN_FIELDS if path.name.endswith(suffix))]
+    return (
+        f"[W020] {path}: {fields} read as the tasks' data, not as annotations (a single-choice <Choices> tag looks "
+        "the same: pass --label-config label_config.xml to read one)"
+    )
+
+
 @pytest.mark.parametrize(
     "name", ["labelstudio-ner.min.json", "labelstudio-ner.csv", "labelstudio-ner.tsv", "labelstudio-ner.conll"]
 )
 def test_labelstudio_row_exports_count_as_its_converter(data_dir, nlp, name):
-    docs, summary, _ = _counts(data_dir / name, nlp)
-    assert len(docs) == 12 and summary.labels["entities"] == CONVERTER_COUNTS
-    if name != "labelstudio-ner.conll":
-        assert detect_format(data_dir / name) == "labelstudio"
-        assert summary.repeated_texts == 1 and summary.spans_changed == Counter(trimmed=1)
+    """The whole label set: the entities, and no category made of a task's data fields."""
+    path = data_dir / name
+    docs, summary, caught = _counts(path, nlp)
+    assert len(docs) == 12 and summary.labels == {"entities": CONVERTER_COUNTS}
+    assert not any(doc.cats for doc in docs)
+    if name == "labelstudio-ner.conll":
+        # Read as IOB: a sentence repeating an earlier one is not counted (README).
+        assert summary.repeated_texts == 0 and not caught
+        return
+    assert detect_format(path) == "labelstudio"
+    assert summary.repeated_texts == 1 and summary.spans_changed == Counter(trimmed=1)
+    assert caught == [_data_warning(path)]
+    # With the project's labeling config: the same, and nothing to warn of.
+    docs, caught = _read(path, nlp, label_config=data_dir / "labelstudio-ner.xml")
+    assert _summary(docs).labels == {"entities": CONVERTER_COUNTS} and not caught
 
 
 def test_labelstudio_json_export_reads_the_latest_annotation(data_dir, nlp):
@@ -404,14 +613,15 @@ def test_labelstudio_json_export_reads_the_latest_annotation(data_dir, nlp):
     docs, summary, caught = _counts(path, nlp)
     tasks = json.loads(path.read_text(encoding="utf8"))
     # 12 tasks, one cancelled; task 3's later annotation drops its last entity ('ryan'): the row exports' counts
-    # less the earlier annotation of task 3.
+    # less the earlier annotation of task 3. The tasks' data fields are not read.
     assert len(tasks) == 12 and len(docs) == 11
-    assert summary.labels["entities"] == CONVERTER_COUNTS - Counter(person=3)
+    assert set(tasks[0]["data"]) == {"text", "sent_id", "source", "position", "tokens", "meta"}
+    assert summary.labels == {"entities": CONVERTER_COUNTS - Counter(person=3)}
     assert [e.text for e in docs[2].ents] == ["emma", "kaite"]
     assert docs[1].ents[0].text == "Rick and Morty" and summary.spans_changed == Counter(trimmed=1)
     assert summary.multi_annotated == 1
     assert caught == [
-        f"[W002] {path}: skipped 2 record(s) (1 cancelled annotation(s) and 1 task(s) without a completed annotation)."
+        f"[W021] {path}: skipped 1 of 12 task(s): 1 with every annotation cancelled (skipped in the labelling view)."
     ]
     # Every entity as Label Studio stored it (value.start/end), the one trailing space aside.
     first = tasks[0]["annotations"][0]["result"]
@@ -428,15 +638,48 @@ def test_labelstudio_json_export_reads_the_latest_annotation(data_dir, nlp):
     ],
 )
 def test_labelstudio_text_classification_exports(data_dir, nlp, name):
-    docs, summary, _ = _counts(data_dir / name, nlp)
+    path = data_dir / name
+    docs, summary, caught = _counts(path, nlp)
     rows = name != "labelstudio-emotions.json"
     assert len(docs) == (10 if rows else 9)
     # Task 2 annotated twice: gratitude, then gratitude and love (the later, read from the JSON; the row exports
     # hold both, the later first).
     chosen = [_chosen(doc) for doc in docs]
     assert chosen[1:3] == ([["gratitude", "love"], ["gratitude"]] if rows else [["gratitude", "love"], ["neutral"]])
-    assert summary.labels["categories"] == Counter(neutral=6, love=2, admiration=1, gratitude=2 if rows else 1)
-    assert set(docs[0].cats) == {"admiration", "gratitude", "love", "neutral"}
+    # The whole label set: the chosen emotions (positives and, every other text, negatives), no data field.
+    assert summary.labels == {"categories": Counter(neutral=6, love=2, admiration=1, gratitude=2 if rows else 1)}
+    n = len(docs)
+    assert summary.negatives == Counter(neutral=n - 6, love=n - 2, admiration=n - 1, gratitude=n - (2 if rows else 1))
+    assert all(set(doc.cats) == {"admiration", "gratitude", "love", "neutral"} for doc in docs)
     # No <Labels> result: entities are missing, not "none"; only the JSON export tells a task was annotated twice.
     assert not any(doc.has_annotation("ENT_IOB") for doc in docs)
     assert (summary.multi_annotated, summary.repeated_texts) == ((0, 1) if rows else (1, 0))
+    if rows:
+        assert caught == [_data_warning(path)]
+    else:
+        # 11 tasks: task 3 cancelled, task 4 cancelled and then annotated (read), task 11 never annotated. Each
+        # skipped task counted once, by why.
+        assert caught == [
+            f"[W021] {path}: skipped 2 of 11 task(s): 1 never annotated and 1 with every annotation cancelled "
+            "(skipped in the labelling view)."
+        ]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".min.json", ".csv", ".tsv"])
+def test_labelstudio_single_choice_exports(data_dir, nlp, suffix):
+    """A single-choice project: its flat exports hold nothing but plain values, data and choice alike. Without the
+    labeling config they are refused (no field is taken for a label by elimination); with it, the categories are
+    the choices, in every format as in the JSON export, where data and results are apart."""
+    path, config = data_dir / f"labelstudio-emotion{suffix}", data_dir / "labelstudio-emotion.xml"
+    expected = Counter(neutral=3, anger=1, gratitude=1, love=1)
+    negatives = Counter(neutral=3, anger=5, gratitude=5, love=5)
+    if suffix != ".json":
+        with pytest.raises(RecipeError, match=r"\[E121\] .*'emotion'.*pass the project's labeling config"):
+            list(read_docs(path, nlp))
+    else:
+        docs, caught = _read(path, nlp)
+        assert _summary(docs).labels == {"categories": expected} and not caught
+    docs, caught = _read(path, nlp, label_config=config)
+    summary = _summary(docs)
+    assert len(docs) == 6 and summary.labels == {"categories": expected} and summary.negatives == negatives
+    assert not caught

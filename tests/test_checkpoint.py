@@ -220,12 +220,13 @@ def test_default_output_is_named_after_the_data_whatever_letters_it_holds(tmp_pa
 def test_rebase_config_paths_rebases_relative_paths_that_exist_where_the_run_started(tmp_path):
     (tmp_path / "train.conll").write_text("")
     (tmp_path / "dev.conll").write_text("")
+    (tmp_path / "label_config.xml").write_text("")
     run = {"cwd": str(tmp_path)}
     config = {
         "paths": {"train": "train.conll", "dev": "dev.conll", "raw": "absent.txt", "vectors": None},
         "corpora": {
-            "train": {"@readers": "recipe.Corpus.v2", "path": "${paths.train}"},
-            "dev": {"@readers": "recipe.Corpus.v2", "path": "dev.conll"},
+            "train": {"@readers": "recipe.Corpus.v2", "path": "${paths.train}", "label_config": "label_config.xml"},
+            "dev": {"@readers": "recipe.Corpus.v2", "path": "dev.conll", "label_config": None},
             "extra": {"@readers": "recipe.Corpus.v2", "path": ["train.conll", "absent.conll"]},
             "pretrain": {"@readers": "spacy.JsonlCorpus.v1"},
         },
@@ -235,8 +236,9 @@ def test_rebase_config_paths_rebases_relative_paths_that_exist_where_the_run_sta
         "paths": {"train": str(tmp_path / "train.conll"), "dev": str(tmp_path / "dev.conll"), "raw": "absent.txt",
                   "vectors": None},
         "corpora": {
-            "train": {"@readers": "recipe.Corpus.v2", "path": "${paths.train}"},
-            "dev": {"@readers": "recipe.Corpus.v2", "path": str(tmp_path / "dev.conll")},
+            "train": {"@readers": "recipe.Corpus.v2", "path": "${paths.train}",
+                      "label_config": str(tmp_path / "label_config.xml")},
+            "dev": {"@readers": "recipe.Corpus.v2", "path": str(tmp_path / "dev.conll"), "label_config": None},
             "extra": {"@readers": "recipe.Corpus.v2", "path": [str(tmp_path / "train.conll"), "absent.conll"]},
             "pretrain": {"@readers": "spacy.JsonlCorpus.v1"},
         },

@@ -24,6 +24,7 @@ CATALOGUE = [
     ("label-after.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "label": "A"}\n', "[E026] {path}, line 2: a 'label' record after records without one: give every record a 'label', or use 'cats'"),
     ("label-after-answers.jsonl", '{"text": "ok", "label": "A", "answer": "accept"}\n{"text": "b", "label": "A"}\n', "[E026] {path}, line 2: a 'label' record without an 'answer' after Prodigy's answers: give every record an 'answer'"),
     ("answer.jsonl", '{"text": "ok", "label": "A", "answer": "accept"}\n{"text": "b", "label": "A", "answer": "maybe"}\n', "[E026] {path}, line 2: answer 'maybe': expected accept, reject or ignore"),
+    ("answer-list.jsonl", '{"text": "ok", "label": "A", "answer": "accept"}\n{"text": "b", "label": "A", "answer": []}\n', "[E026] {path}, line 2: answer []: expected accept, reject or ignore"),
     ("spans.jsonl", '{"text": "ok"}\n{"text": "b", "spans": {"start": 0}}\n', "[E026] {path}, line 2: 'spans' is not a list"),
     ("cats-list.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "cats": [1]}\n', "[E026] {path}, line 2: 'cats' is not an object"),
     ("cats-text.jsonl", '{"text": "ok", "cats": {"A": 1}}\n{"text": "b", "cats": {"A": "yes"}}\n', "[E026] {path}, line 2: 'cats' values must be numbers"),

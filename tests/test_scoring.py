@@ -482,3 +482,25 @@ def test_check_data_refuses_labels_the_component_does_not_know(factory):
     with pytest.raises(RecipeError) as info:
         check_data(nlp, [Example(nlp.make_doc(other.text), other)])
     assert str(info.value) == expected
+
+
+def test_a_relative_label_config_is_read_from_the_folder_training_ran_in(run, data_dir, tmp_path, monkeypatch):
+    """A run's dev corpus names its Label Studio labeling config as typed: from elsewhere, it is found where the
+    run started, as the dev data is."""
+    started = tmp_path / "started"
+    (started / "ls").mkdir(parents=True)
+    shutil.copy(data_dir / "labelstudio-emotion.csv", started / "ls" / "emotion.csv")
+    shutil.copy(data_dir / "labelstudio-emotion.xml", started / "ls" / "label_config.xml")
+    meta = srsly.read_json(run / "run.json")
+    meta["cwd"] = str(started)
+    srsly.write_json(run / "run.json", meta)
+    config = spacy.util.load_config(run / "epoch-001" / "config.cfg")
+    config["corpora"]["dev"].update(path="ls/emotion.csv", label_config="ls/label_config.xml", part="all")
+    config.to_disk(run / "epoch-001" / "config.cfg")
+    nlp = spacy.load(run / "epoch-001")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    docs = recorded_dev_data(nlp, run).docs
+    assert sorted(label for doc in docs for label, value in doc.cats.items() if value) == [
+        "anger", "gratitude", "love", "neutral", "neutral", "neutral"
+    ]  # fmt: skip

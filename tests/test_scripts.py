@@ -97,8 +97,17 @@ def test_make_annotation_fixtures_smoke(tmp_path):
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Tasks: 12 NER (16 spans), 10 text classification" in result.stdout
+    assert "Tasks: 12 NER (16 spans), 11 text classification (each with 5 data fields beside its text)" in result.stdout
     assert "Label Studio is not installed" in result.stdout
+
+
+def test_make_doccano_fixtures_smoke(tmp_path):
+    """Without doccano installed the script says so and exits 0; the records it would import are built."""
+    cmd = [sys.executable, str(SCRIPTS / "make_doccano_fixtures.py"), "--smoke", "--out", str(tmp_path / "out")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Records: 8 sequence labelling (12 spans), 8 text classification" in result.stdout
+    assert "doccano is not installed" in result.stdout and not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

@@ -61,6 +61,15 @@ def evaluate_cli(
         str | None,
         Opt("--format", help="Data format of DATA instead of detecting it: spacy, json, jsonl, conllu, iob, table"),
     ] = None,
+    label_config: Annotated[
+        Path | None,
+        Opt(
+            "--label-config",
+            help="The Label Studio project's labeling config (XML): its <Labels> and <Choices> tags name the "
+            "annotation fields of its JSON-MIN, CSV and TSV exports",
+            show_default=False,
+        ),
+    ] = None,
     code: Annotated[Path | None, Opt("--code", help=CODE_HELP)] = None,
     version: Annotated[bool, version_option()] = False,
     # fmt: on
@@ -72,9 +81,10 @@ def evaluate_cli(
         import_code(code)
         use_gpu(gpu_id)
         if is_run_dir(model):
-            result = evaluate_run(Path(model), data or [], data_format=data_format or "auto")
+            result = evaluate_run(Path(model), data or [], data_format=data_format or "auto",
+                                  label_config=label_config)  # fmt: skip
         else:
-            result = evaluate(model, data or [], data_format=data_format or "auto")
+            result = evaluate(model, data or [], data_format=data_format or "auto", label_config=label_config)
         failures = check_thresholds({"score": result["score"], **result["scores"]}, bounds)
         result["thresholds"] = {"min": bounds, "failed": failures}
         if output is not None:

@@ -80,6 +80,15 @@ def train_cli(
             "doccano, labelstudio",
         ),
     ] = None,
+    label_config: Annotated[
+        Path | None,
+        Opt(
+            "--label-config",
+            help="The Label Studio project's labeling config (XML): its <Labels> and <Choices> tags name the "
+            "annotation fields of its JSON-MIN, CSV and TSV exports (without it, they are told by their shape)",
+            show_default=False,
+        ),
+    ] = None,
     span_alignment: Annotated[
         SpanAlignment | None,
         Opt(
@@ -155,8 +164,8 @@ def train_cli(
         free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
         if resume is not None:
             options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,
-                       "--span-alignment": span_alignment, "--output": output, "--vectors": vectors,
-                       "--base-model": base_model, "--recipe": recipe, "--code": code}  # fmt: skip
+                       "--label-config": label_config, "--span-alignment": span_alignment, "--output": output,
+                       "--vectors": vectors, "--base-model": base_model, "--recipe": recipe, "--code": code}  # fmt: skip
             check_resume_options(resume, free, options, EXTENDING)
             resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs,
                        plot=plot)  # fmt: skip
@@ -165,7 +174,7 @@ def train_cli(
         check_format(data_format)
         import_code(code)
         named = cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format, vectors=vectors,
-                              base_model=base_model, rehearse=free.rehearse,
+                              base_model=base_model, rehearse=free.rehearse, label_config=label_config,
                               span_alignment=span_alignment.value if span_alignment else None)  # fmt: skip
         training_config = build_config(components, config_path=config, overrides={**named, **free.overrides},
                                        environ=os.environ, recipe_name=recipe.value if recipe else "default")  # fmt: skip

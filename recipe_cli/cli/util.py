@@ -182,11 +182,13 @@ def cli_overrides(
     base_model: str | None = None,
     rehearse: Path | bool | None = None,
     span_alignment: str | None = None,
+    label_config: Path | None = None,
 ) -> dict[str, Any]:
     """The config settings that recipe-train's named options stand for (several paths become a list).
 
     rehearse: True for rehearsal on the training texts, a path for raw texts, None for none.
     span_alignment: corpora.train.span_alignment (the dev corpus follows it), or None to keep the config's.
+    label_config: corpora.train.label_config and corpora.dev.label_config (a Label Studio labeling config).
     """
     overrides: dict[str, Any] = {"paths.train": config_paths(data), "paths.dev": config_paths(dev or data)}
     if vectors is not None:
@@ -199,6 +201,10 @@ def cli_overrides(
             overrides["paths.rehearse"] = str(rehearse)
     if format is not None:
         overrides.update({"corpora.train.format": format, "corpora.dev.format": format})
+    if label_config is not None:
+        overrides.update(
+            {"corpora.train.label_config": str(label_config), "corpora.dev.label_config": str(label_config)}
+        )
     if span_alignment is not None:
         overrides.update({"corpora.train.span_alignment": span_alignment, "corpora.dev.span_alignment": span_alignment})
     if not dev:  # hold out a seeded share of DATA as dev data

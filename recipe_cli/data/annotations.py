@@ -138,7 +138,8 @@ def _first_training_doc(nlp: Language, predicate: Callable[[Doc], bool]) -> tupl
     corpus = section_at(config, config["training"]["train_corpus"])
     found = locate(corpus.get("path"), nlp, predicate, format=corpus.get("format", "auto"),  # type: ignore[arg-type]
                    sents_per_doc=corpus.get("sents_per_doc", 1),
-                   span_alignment=corpus.get("span_alignment", "strict"))  # fmt: skip
+                   span_alignment=corpus.get("span_alignment", "strict"),
+                   label_config=corpus.get("label_config"))  # fmt: skip
     if found is None:
         return describe_paths(corpus.get("path")), None
     file, where, doc = found

@@ -35,6 +35,7 @@ def create_corpus_reader(
     max_length: int = 0,
     limit: int = 0,
     augmenter: Callable | None = None,
+    label_config: str | None = None,
 ) -> Callable[[Language], Iterable[Example]]:
     """Read training examples from any supported format (spacy.Corpus.v1's arguments, and more).
 
@@ -47,6 +48,8 @@ def create_corpus_reader(
     part (str): "all", "train" (the documents not held out) or "heldout".
     seed (int): seed of the held-out split.
     gold_preproc, max_length, limit, augmenter: as in spacy.Corpus.v1.
+    label_config (str): a Label Studio project's labeling config (its XML file), naming the annotation fields of
+        the project's exports; None to recognise them by their shape.
     """
     if part not in PARTS:
         raise RecipeError(Errors.E073.format(options=", ".join(PARTS), part=part))
@@ -66,6 +69,7 @@ def create_corpus_reader(
         max_length=max_length,
         limit=limit,
         augmenter=augmenter,
+        label_config=label_config,
     )
 
 
@@ -99,11 +103,13 @@ class RecipeCorpus(Corpus):
     parse_check: ParseCheck | None = None
 
     def __init__(self, path: Path | list[Path] | None, *, format: str, sents_per_doc: int, holdout: float, part: str,
-                 seed: int, span_alignment: str = "strict", **corpus_args) -> None:  # fmt: skip
+                 seed: int, span_alignment: str = "strict", label_config: str | None = None,
+                 **corpus_args) -> None:  # fmt: skip
         super().__init__(path if path is not None else Path(""), **corpus_args)  # type: ignore[arg-type]
         self.format = format
         self.sents_per_doc = sents_per_doc
         self.span_alignment = span_alignment
+        self.label_config = label_config
         self.holdout = holdout
         self.part = part
         self.seed = seed
@@ -120,7 +126,8 @@ class RecipeCorpus(Corpus):
     def reference_docs(self, nlp: Language) -> Iterator[Doc]:
         """The annotated documents of this corpus's part, in file order, read lazily."""
         docs: Iterable[Doc] = read_docs(self.path, nlp, format=self.format, sents_per_doc=self.sents_per_doc,
-                                        span_alignment=self.span_alignment)  # fmt: skip
+                                        span_alignment=self.span_alignment,
+                                        label_config=self.label_config)  # fmt: skip
         if self.holdout > 0 and self.part != "all":
             docs = split_docs(docs, self.holdout, self.seed, heldout=self.part == "heldout", path=self.path)
         for i, doc in enumerate(docs):

@@ -53,15 +53,21 @@ class EvalData:
         return list(DocBin().from_bytes(self._docbin).get_docs(nlp.vocab))
 
 
-def read_data(nlp: Language, paths: Sequence[Path], data_format: str = "auto") -> EvalData:
-    """Read data files in any supported format, tokenised as the pipeline's own dev corpus was."""
+def read_data(
+    nlp: Language, paths: Sequence[Path], data_format: str = "auto", label_config: Path | None = None
+) -> EvalData:
+    """Read data files in any supported format, tokenised as the pipeline's own dev corpus was.
+
+    label_config (Path): a Label Studio project's labeling config, naming the annotation fields of its exports.
+    """
     # Interpolated: the packaged configs set the dev corpus's value as ${corpora.train.sents_per_doc}.
     dev_cfg = nlp.config.interpolate().get("corpora", {}).get("dev", {})
     sents = dev_cfg.get("sents_per_doc", 1)
     sents = sents if isinstance(sents, int) else 1
     docs: list[Doc] = []
     for path in paths:
-        corpus = RecipeCorpus(path, format=data_format, sents_per_doc=sents, holdout=0.0, part="all", seed=0)
+        corpus = RecipeCorpus(path, format=data_format, sents_per_doc=sents, holdout=0.0, part="all", seed=0,
+                              label_config=str(label_config) if label_config is not None else None)  # fmt: skip
         n = len(docs)
         docs.extend(corpus.reference_docs(nlp))
         if len(docs) == n:
@@ -79,6 +85,8 @@ def recorded_dev_data(nlp: Language, run_dir: Path) -> EvalData:
     # Relative paths are relative to the folder training ran in.
     paths = [Path(run_path(str(p), run)) for p in paths]
     section["path"] = config_paths(paths)
+    if section.get("label_config"):
+        section["label_config"] = run_path(str(section["label_config"]), run)
     # Resolved under its own name, so that a bad setting is named as in the config ("corpora.dev.limit: ...").
     *where, name = config["training"]["dev_corpus"].split(".")
     try:
@@ -139,16 +147,21 @@ def check_data(nlp: Language, examples: list[Example]) -> None:
 
 
 def evaluate(
-    model: str | Path, data: Sequence[Path], *, per_label: bool = True, data_format: str = "auto"
+    model: str | Path,
+    data: Sequence[Path],
+    *,
+    per_label: bool = True,
+    data_format: str = "auto",
+    label_config: Path | None = None,
 ) -> dict[str, Any]:
-    """Score one pipeline on data files.
+    """Score one pipeline on data files (label_config: as for read_data).
 
     RETURNS (Dict[str, Any]): {"model", "data", "score", "scores", "speed", "words", "per_label"}.
     """
     nlp = load_pipeline(model)
     if not data:
         raise RecipeError(Errors.E054.format(model=model))
-    eval_data = read_data(nlp, data, data_format)
+    eval_data = read_data(nlp, data, data_format, label_config)
     # An exception inside spaCy's pipeline or scorer: one line (the CLI writes the traceback to a file).
     with stage("Scoring", f" for {model}"):
         result = score(nlp, eval_data.examples(nlp), per_label=per_label)
@@ -156,9 +169,15 @@ def evaluate(
 
 
 def evaluate_run(
-    run_dir: Path, data: Sequence[Path] = (), *, per_label: bool = True, data_format: str = "auto"
+    run_dir: Path,
+    data: Sequence[Path] = (),
+    *,
+    per_label: bool = True,
+    data_format: str = "auto",
+    label_config: Path | None = None,
 ) -> dict[str, Any]:
-    """Score every epoch of a training run on data (default: the dev data the run recorded).
+    """Score every epoch of a training run on data (default: the dev data the run recorded; label_config: as for
+    read_data).
 
     The --code file the run recorded is imported first. Each epoch's pipeline is loaded once; model-best and model-last are copies of epochs and
     are not loaded again. The data is read once.
@@ -178,7 +197,7 @@ def evaluate_run(
     for epoch in epochs:
         nlp = load_pipeline(run_dir / epoch_dir(epoch))
         if eval_data is None:
-            eval_data = read_data(nlp, data, data_format) if data else recorded_dev_data(nlp, run_dir)
+            eval_data = read_data(nlp, data, data_format, label_config) if data else recorded_dev_data(nlp, run_dir)
         with stage("Scoring", f" for epoch {epoch} of {run_dir}"):
             scored[epoch] = score(nlp, eval_data.examples(nlp), per_label=per_label and epoch == dev_best)
     assert eval_data is not None

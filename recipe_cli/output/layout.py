@@ -148,27 +148,28 @@ def run_path(value: Any, run: dict[str, Any]) -> Any:
 
 
 def rebase_config_paths(config: Any, run: dict[str, Any]) -> Callable[[Any], None]:
-    """Apply run_path to the data paths of a run's config: its [paths] and each corpus's path.
+    """Apply run_path to the data paths of a run's config: its [paths], and each corpus's path and labeling config.
 
     RETURNS: a function that puts the paths back as the run recorded them into a config (this one, or one made
         from it, such as a pipeline's), wherever it still holds the rebased value: the paths are rebased to read the
         data, and the folders the run writes keep them as typed, as an uninterrupted run's do.
     """
-    changed: list[tuple[str, str, Any, Any]] = []
+    changed: list[tuple[tuple[str, ...], str, Any, Any]] = []
     for key, value in config.get("paths", {}).items():
         config["paths"][key] = run_path(value, run)
-        changed.append(("paths", key, value, config["paths"][key]))
+        changed.append((("paths",), key, value, config["paths"][key]))
     for name, block in config.get("corpora", {}).items():
-        if isinstance(block, dict) and "path" in block:
-            value = block["path"]
-            block["path"] = run_path(value, run)
-            changed.append(("corpora", name, value, block["path"]))
+        for key in ("path", "label_config"):
+            if isinstance(block, dict) and key in block:
+                value = block[key]
+                block[key] = run_path(value, run)
+                changed.append((("corpora", name), key, value, block[key]))
 
     def restore(target: Any) -> None:
-        for section, key, recorded, rebased in changed:
-            block = target.get(section, {})
-            if section == "corpora":
-                block, key = block.get(key), "path"
+        for where, key, recorded, rebased in changed:
+            block = target
+            for part in where:
+                block = block.get(part) if isinstance(block, dict) else None
             if isinstance(block, dict) and key in block and block[key] == rebased:
                 block[key] = recorded
 

@@ -163,6 +163,7 @@ def read_docs(
     format: str = "auto",
     sents_per_doc: int = 1,
     span_alignment: str = "strict",
+    label_config: Path | str | None = None,
 ) -> Iterator[Doc]:
     """Read reference Docs lazily from data files, folders of them or globs; formats may be mixed.
 
@@ -172,12 +173,14 @@ def read_docs(
     sents_per_doc (int): sentences grouped into one Doc by token-per-line formats.
     span_alignment (str): what to do with an annotation tool's span that cuts a token: "strict" (an error),
         "expand" or "contract" (snap it as Doc.char_span does).
+    label_config (Path): a Label Studio project's labeling config, naming the annotation fields of its exports;
+        None to recognise them by their shape.
     YIELDS (Doc): reference documents with the files' annotation, each tagged with its file and position there
         (see source()).
     """
     for each in [path] if isinstance(path, (str, Path)) else path:
         for file in data_files(each):
-            yield from _read_file(file, nlp, format, sents_per_doc, span_alignment)
+            yield from _read_file(file, nlp, format, sents_per_doc, span_alignment, label_config)
 
 
 def source(doc: Doc) -> Source:
@@ -186,7 +189,8 @@ def source(doc: Doc) -> Source:
     return Source(Path(name), index)
 
 
-def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
+def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_alignment: str,
+               label_config: Path | str | None = None) -> Iterator[Doc]:  # fmt: skip
     if not path.is_file():
         if path.exists():  # a named pipe, a device, a socket: there, but not a file to read twice
             what = "a named pipe (FIFO)" if path.is_fifo() else "a device or socket"
@@ -200,7 +204,11 @@ def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_
     name = str(path)
     number = 0
     try:
-        for number, doc in enumerate(FORMATS[fmt](path, nlp, sents_per_doc, span_alignment), start=1):
+        if fmt == "labelstudio":  # the one reader a labeling config tells anything
+            docs = read_labelstudio(path, nlp, sents_per_doc, span_alignment, _config_path(label_config))
+        else:
+            docs = FORMATS[fmt](path, nlp, sents_per_doc, span_alignment)
+        for number, doc in enumerate(docs, start=1):
             doc.user_data[ORIGIN] = (name, number)
             yield doc
     except ValueError as e:
@@ -214,9 +222,19 @@ def _read_file(path: Path, nlp: Language, format: str, sents_per_doc: int, span_
         raise RecipeError(Errors.E032.format(path=path, where=f"document {number + 1}", reason=reason)) from None
 
 
+def _config_path(label_config: Path | str | None) -> Path | None:
+    """A labeling config path as a config gives it (None, "" or a path)."""
+    if label_config is None or str(label_config) == "":
+        return None
+    path = Path(label_config)
+    if not path.is_file():
+        raise RecipeError(Errors.E020.format(path=path))
+    return path
+
+
 def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Callable[[Doc], bool], *,
-           format: str = "auto", sents_per_doc: int = 1,
-           span_alignment: str = "strict") -> tuple[Path, str, Doc] | None:  # fmt: skip
+           format: str = "auto", sents_per_doc: int = 1, span_alignment: str = "strict",
+           label_config: Path | str | None = None) -> tuple[Path, str, Doc] | None:  # fmt: skip
     """The first document that predicate accepts: (file, "line N" (JSON Lines) or "document N", the Doc).
 
     Reads the files again, whole (no held-out split): for error messages, after the data has been read once.
@@ -229,7 +247,7 @@ def locate(path: Path | str | Sequence[Path | str], nlp: Language, predicate: Ca
                 if fmt == "jsonl":
                     found = ((f"line {n}", doc) for n, doc in read_jsonl_lines(file, nlp))
                 else:
-                    docs = _read_file(file, nlp, fmt, sents_per_doc, span_alignment)
+                    docs = _read_file(file, nlp, fmt, sents_per_doc, span_alignment, label_config)
                     found = ((f"document {n}", doc) for n, doc in enumerate(docs, start=1))
                 for where, doc in found:
                     if predicate(doc):

@@ -67,7 +67,7 @@ def read_jsonl_lines(path: Path, nlp: Language) -> Iterator[tuple[int, Doc]]:
                 "labels): give the record its label, or leave it out"
             )
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
-        if binary and record["answer"] not in _BINARY_ANSWERS:
+        if binary and not (isinstance(record["answer"], str) and record["answer"] in _BINARY_ANSWERS):
             reason = f"answer {record['answer']!r}: expected accept, reject or ignore"
             raise RecipeError(Errors.E026.format(path=path, line=lineno, reason=reason))
         if record.get("answer") == "ignore" or (record.get("answer") == "reject" and not binary):

@@ -1,19 +1,28 @@
 """Label Studio's exports of text projects, as Label Studio 1.x writes them.
 
-- JSON: a list of tasks ``{"id", "data": {"text"}, "annotations": [{"id", "result": [...], "was_cancelled",
+The annotations are the values of the project's control tags (``<Labels name=...>`` spans, ``<Choices name=...>``
+choices); the task's data fields (the text, and whatever else was imported with it: ids, sources, numbers, a
+``meta`` object) are never annotations.
+
+- JSON: a list of tasks ``{"id", "data": {"text", ...}, "annotations": [{"id", "result": [...], "was_cancelled",
   "updated_at", ...}], "predictions": [...]}``. A result of ``"type": "labels"`` is an entity (``value.start``,
   ``value.end``, ``value.labels``); one of ``"type": "choices"`` gives categories (``value.choices``). Other
-  results (relations, text areas, ratings) are not read. Predictions are a model's suggestions, not training
-  data: never read. Cancelled annotations (skipped in the labelling view) are skipped and counted, as are tasks
-  left without a completed annotation. **A task annotated by several people is read from its most recently
-  updated completed annotation** (``updated_at``, then ``created_at``, then the higher id); the summary counts
-  such tasks.
+  results (relations, text areas, ratings) are not read, nor is anything in ``data`` but the text. Predictions
+  are a model's suggestions, not training data: never read. A task whose every annotation was cancelled (skipped
+  in the labelling view), and a task nobody annotated, is skipped; the warning counts the tasks of each kind.
+  **A task annotated by several people is read from its most recently updated completed annotation**
+  (``updated_at``, then ``created_at``, then the higher id); the summary counts such tasks.
 - JSON-MIN, CSV and TSV: one flat row per completed annotation (a task annotated twice is two rows, cancelled
-  ones are dropped): the data fields (``text``), ``id``, ``annotator``, ``annotation_id``, ``created_at``,
-  ``updated_at``, ``lead_time``, and one field per control tag, named after it: a list of ``{"start", "end",
-  "labels"}`` for a ``<Labels>`` tag, ``{"choices": [...]}`` for several choices, or the choice itself as a
-  string. In CSV/TSV the lists and objects are JSON text in a cell. The summary counts the rows whose text
-  repeats an earlier row's.
+  ones are dropped): the task's data fields (``text``, and every other imported field) beside Label Studio's own
+  (``id``, ``annotator``, ``annotation_id``, ``created_at``, ``updated_at``, ``lead_time``) and one field per
+  control tag, named after it: a list of ``{"start", "end", "labels"}`` for a ``<Labels>`` tag,
+  ``{"choices": [...]}`` for several choices, or the choice itself as a string. In CSV/TSV the lists and objects
+  are JSON text in a cell. A field is an annotation by its shape: spans, or a ``{"choices": [...]}`` in any row
+  (then the plain names in its other rows are single choices). A field holding nothing but plain values is task
+  data or a single-choice ``<Choices>`` tag, which look the same: given the project's labeling config
+  (``label_config``), its control tags name the annotation fields; without it, such fields are read as data with
+  a warning, or, where the file has no other annotation, refused with a request for the config. The summary
+  counts the rows whose text repeats an earlier row's.
 - CoNLL2003 (``.conll``) is read by the IOB reader.
 
 Offsets are those of the text as Python counts characters; offsets counted in UTF-16 units (as the labelling
@@ -25,10 +34,11 @@ categories missing.
 
 import json
 import warnings
+import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -42,14 +52,69 @@ from .table import table_rows
 # one), and whether the text repeats an earlier row's (one-row-per-annotation exports).
 ANNOTATIONS = "recipe_annotations"
 REPEATED = "recipe_repeated_text"
-# Fields of a JSON-MIN/CSV row that are neither the task's text nor a control tag's result.
+# Label Studio's own fields of a JSON-MIN/CSV row: neither task data nor a control tag's result.
 _ROW_FIELDS = {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time"}
+# Control tags whose results are read: <Labels> → entities, <Choices> → categories.
+_SPANS, _CHOICES = "labels", "choices"
 
 
-def read_labelstudio(path: Path, nlp: Language, sents_per_doc: int, span_alignment: str) -> Iterator[Doc]:
-    """Read a Label Studio JSON, JSON-MIN, CSV or TSV export (see the module docstring)."""
+class LabelConfig(NamedTuple):
+    """What a Label Studio labeling config says about an export: the data field holding the text, and the names
+    of its <Labels> and <Choices> control tags (the annotation fields of a JSON-MIN, CSV or TSV row)."""
+
+    path: Path
+    text: str
+    spans: frozenset[str]
+    choices: frozenset[str]
+
+
+def read_label_config(path: Path) -> LabelConfig:
+    """Read a labeling config (the XML of a project's Settings > Labeling Interface, or of its export).
+
+    The control tags are the elements with a ``toName``; the text is the data field (``value="$text"``) of the
+    object tag that its <Labels> or <Choices> tags point at.
+    """
+    try:
+        root = ElementTree.fromstring(read_text(path))
+    except ElementTree.ParseError as e:
+        raise RecipeError(Errors.E120.format(path=path, reason=f"invalid XML ({e})")) from None
+    objects = {el.get("name"): el.get("value", "") for el in root.iter() if el.get("name") and not el.get("toName")}
+    controls = [el for el in root.iter() if el.get("name") and el.get("toName")]
+    read = [el for el in controls if el.tag.lower() in (_SPANS, _CHOICES)]
+    if not read:
+        found = ", ".join(f"<{el.tag} name={el.get('name')!r}>" for el in controls) or "none"
+        reason = f"it has no <Labels> or <Choices> tag to read (control tags: {found})"
+        raise RecipeError(Errors.E120.format(path=path, reason=reason))
+    fields = []
+    for el in read:
+        for target in (el.get("toName") or "").split(","):
+            value = objects.get(target.strip(), "")
+            if not value.startswith("$"):
+                reason = f'<{el.tag} name={el.get("name")!r}> points at {target!r}, not a tag with value="$field"'
+                raise RecipeError(Errors.E120.format(path=path, reason=reason))
+            if value[1:] not in fields:
+                fields.append(value[1:])
+    if len(fields) > 1:
+        reason = f"its tags annotate several data fields ({', '.join(fields)}): recipe-train reads one text per task"
+        raise RecipeError(Errors.E120.format(path=path, reason=reason))
+    names = {
+        kind: frozenset(str(el.get("name")) for el in read if el.tag.lower() == kind) for kind in (_SPANS, _CHOICES)
+    }
+    return LabelConfig(path, fields[0], names[_SPANS], names[_CHOICES])
+
+
+def read_labelstudio(
+    path: Path, nlp: Language, sents_per_doc: int, span_alignment: str, label_config: Path | None = None
+) -> Iterator[Doc]:
+    """Read a Label Studio JSON, JSON-MIN, CSV or TSV export (see the module docstring).
+
+    label_config (Path): the project's labeling config, naming the annotation fields of a row export; None to
+        recognise them by their shape.
+    """
+    config = read_label_config(label_config) if label_config is not None else None
     skipped: Counter = Counter()
-    items = list(_tasks(path, skipped) if _is_full_export(path) else _rows(path))
+    tasks = _load(path) if _is_full_export(path) else []
+    items = list(_tasks(path, tasks, config, skipped) if tasks else _rows(path, config))
     if not items:
         raise RecipeError(Errors.E028.format(path=path))
     categories = sorted({name for item in items for name in item.choices})
@@ -69,7 +134,8 @@ def read_labelstudio(path: Path, nlp: Language, sents_per_doc: int, span_alignme
         yield doc
     if sum(skipped.values()):
         counts = " and ".join(f"{n} {why}" for why, n in sorted(skipped.items()) if n)
-        warnings.warn(Warnings.W002.format(path=path, n=sum(skipped.values()), counts=counts), stacklevel=2)
+        n = sum(skipped.values())
+        warnings.warn(Warnings.W021.format(path=path, n=n, total=len(tasks), counts=counts), stacklevel=2)
 
 
 def is_labelstudio_json(start: str) -> bool:
@@ -118,19 +184,21 @@ def _load(path: Path) -> list:
     return data
 
 
-def _tasks(path: Path, skipped: Counter) -> Iterator[_Item]:
-    for i, task in enumerate(_load(path), start=1):
+def _tasks(path: Path, tasks: list, config: LabelConfig | None, skipped: Counter) -> Iterator[_Item]:
+    """The tasks read, each from its latest completed annotation; skipped counts the tasks left out, by why."""
+    for i, task in enumerate(tasks, start=1):
         where = f"task {task['id']} (record {i})" if isinstance(task, dict) and "id" in task else f"record {i}"
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise RecipeError(Errors.E032.format(path=path, where=where, reason="a task without 'data'"))
         annotations = task.get("annotations") or []
         if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
             raise RecipeError(Errors.E032.format(path=path, where=where, reason="'annotations' is not a list"))
-        text = _task_text(path, where, task["data"])
+        text = _task_text(path, where, task["data"], config)
         completed = [a for a in annotations if not a.get("was_cancelled")]
-        skipped["cancelled annotation(s)"] += len(annotations) - len(completed)
         if not completed:
-            skipped["task(s) without a completed annotation"] += 1
+            skipped[
+                "with every annotation cancelled (skipped in the labelling view)" if annotations else "never annotated"
+            ] += 1
             continue
         latest = max(completed, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""),
                                                 a.get("id") if isinstance(a.get("id"), int) else 0))  # fmt: skip
@@ -143,22 +211,30 @@ def _tasks(path: Path, skipped: Counter) -> Iterator[_Item]:
                 continue
             value = result["value"]
             kind = result.get("type")
+            if kind is None and config is not None:  # a result without a type: its control tag's
+                name = result.get("from_name")
+                kind = _SPANS if name in config.spans else _CHOICES if name in config.choices else None
             if kind is None:  # a result without a type: what its value holds
-                kind = next((key for key in ("labels", "choices") if key in value), None)
-            if kind == "labels":
+                kind = next((key for key in (_SPANS, _CHOICES) if key in value), None)
+            if kind == _SPANS:
                 item.entities = [*(item.entities or []), _span(path, where, item.text, value)]
-            elif kind == "choices":
+            elif kind == _CHOICES:
                 item.choices.update(_choices(path, where, value.get("choices")))
         yield item
 
 
-def _task_text(path: Path, where: str, data: dict) -> str:
-    text = data.get("text")
-    if text is None:
+def _task_text(path: Path, where: str, data: dict, config: LabelConfig | None) -> str:
+    """The task's text: the data field the labeling config names, else 'text', else its only string."""
+    field = config.text if config is not None else "text"
+    text = data.get(field)
+    if text is None and config is None:
         strings = [value for value in data.values() if isinstance(value, str)]
         text = strings[0] if len(strings) == 1 else None
     if not isinstance(text, str) or not text.strip():
-        raise RecipeError(Errors.E032.format(path=path, where=where, reason="a task without text ('data.text')"))
+        reason = f"a task without text ('data.{field}')"
+        if config is None and "text" not in data and len([v for v in data.values() if isinstance(v, str)]) > 1:
+            reason += ": pass the project's labeling config (--label-config) to name the text's field"
+        raise RecipeError(Errors.E032.format(path=path, where=where, reason=reason))
     return text
 
 
@@ -188,39 +264,104 @@ def _choices(path: Path, where: str, choices: Any) -> set[str]:
     return {check_label(path, where, choice) for choice in choices}
 
 
-def _rows(path: Path) -> Iterator[_Item]:
-    """JSON-MIN records or CSV/TSV rows, as (where, field → value) with JSON cells parsed."""
-    if path.suffix.lower() in (".csv", ".tsv"):
-        rows = table_rows(path, quoted_tsv=True)
-        header_line, header = next(rows)
-        names = [cell.strip() for cell in header]
-        records: Iterator[tuple[str, dict]] = (
-            (f"line {lineno}", dict(zip(names, cells, strict=False)))
-            for lineno, cells in _same_width(path, rows, names)
-        )
-    else:
-        records = ((f"record {i}", record) for i, record in enumerate(_load(path), start=1))
+def _rows(path: Path, config: LabelConfig | None) -> Iterator[_Item]:
+    """JSON-MIN records or CSV/TSV rows, each read from its annotation fields (see the module docstring)."""
+    records = list(_records(path))
+    text_field = config.text if config is not None else "text"
     for where, record in records:
         if not isinstance(record, dict):
             raise RecipeError(Errors.E032.format(path=path, where=where, reason="expected a JSON object"))
-        text = record.get("text")
+        text = record.get(text_field)
         if not isinstance(text, str) or not text.strip():
-            raise RecipeError(Errors.E032.format(path=path, where=where, reason="a row without text ('text')"))
+            reason = f"a row without text ('{text_field}')"
+            if config is None and text_field not in record:
+                reason += ": pass the project's labeling config (--label-config) to name the text's field"
+            raise RecipeError(Errors.E032.format(path=path, where=where, reason=reason))
+    kinds = _config_fields(path, records, config) if config is not None else _shaped_fields(path, records)
+    for where, record in records:
+        text = record[text_field]
         item = _Item(where, text, row=True)
-        for name, value in record.items():
-            if name in _ROW_FIELDS or name == "text":
+        for name, kind in kinds.items():
+            value = _cell(record.get(name))
+            if value in (None, "", []):
                 continue
-            value = _cell(value)
-            if isinstance(value, list) and all(isinstance(v, dict) and "start" in v for v in value) and value:
+            if kind == _SPANS and _is_spans(value):
                 item.entities = [*(item.entities or []), *(_span(path, where, text, v) for v in value)]
-            elif isinstance(value, dict) and "choices" in value:
+            elif kind == _CHOICES and isinstance(value, dict) and "choices" in value:
                 item.choices.update(_choices(path, where, value["choices"]))
-            elif isinstance(value, str) and value.strip():
-                item.choices.add(check_label(path, where, value))
-            elif value not in (None, "", []):
-                reason = f"field {name!r} holds {value!r}: neither spans nor choices"
+            elif kind == _CHOICES and isinstance(value, (str, list)):
+                item.choices.update(_choices(path, where, value))
+            else:
+                if isinstance(value, str):
+                    check_label(path, where, value)  # JSON cut short: named as such
+                what = "spans" if kind == _SPANS else "choices"
+                reason = f"field {name!r} holds {value!r}: expected {what}, as in its other rows or the labeling config"
                 raise RecipeError(Errors.E032.format(path=path, where=where, reason=reason))
         yield item
+
+
+def _records(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, record) of JSON-MIN records or CSV/TSV rows (field → cell)."""
+    if path.suffix.lower() not in (".csv", ".tsv"):
+        yield from ((f"record {i}", record) for i, record in enumerate(_load(path), start=1))
+        return
+    rows = table_rows(path, quoted_tsv=True)
+    header_line, header = next(rows)
+    names = [cell.strip() for cell in header]
+    for lineno, cells in _same_width(path, rows, names):
+        yield f"line {lineno}", dict(zip(names, cells, strict=False))
+
+
+def _config_fields(path: Path, records: list, config: LabelConfig) -> dict[str, str]:
+    """The annotation fields the labeling config names (field → _SPANS or _CHOICES); the file must hold one."""
+    kinds = {**dict.fromkeys(config.choices, _CHOICES), **dict.fromkeys(config.spans, _SPANS)}
+    present = {name for _, record in records for name in record}
+    if records and not present & set(kinds):
+        reason = (
+            f"the labeling config {config.path} names the fields {', '.join(sorted(kinds))}, and the file holds none "
+            f"of them (its fields: {', '.join(sorted(present))}): is it this project's config?"
+        )
+        raise RecipeError(Errors.E031.format(path=path, reason=reason))
+    return kinds
+
+
+def _shaped_fields(path: Path, records: list) -> dict[str, str]:
+    """The annotation fields recognised by their values (field → _SPANS or _CHOICES): spans in any row, or a
+    {"choices": [...]} in any row. Fields of nothing but plain values are data or single choices: warned of, or
+    refused where nothing else in the file is an annotation."""
+    values: dict[str, list] = {}
+    for _, record in records:
+        for name, value in record.items():
+            if name not in _ROW_FIELDS and name != "text":
+                values.setdefault(name, []).append(_cell(value))
+    kinds: dict[str, str] = {}
+    plain: list[str] = []
+    for name, column in values.items():
+        column = [value for value in column if value not in (None, "", [])]
+        if any(_is_spans(value) for value in column):
+            kinds[name] = _SPANS
+        elif any(isinstance(value, dict) and "choices" in value for value in column):
+            kinds[name] = _CHOICES
+        elif any(isinstance(value, str) and value.strip()[:1] in ("[", "{") for value in column):
+            kinds[name] = _CHOICES  # JSON cut short (a broken cell): refused as a category name, naming the row
+        elif column and all(isinstance(value, str) for value in column):
+            plain.append(name)
+    if plain:
+        fields = ", ".join(repr(name) for name in plain)
+        if not kinds:
+            verb = "holds" if len(plain) == 1 else "hold"
+            raise RecipeError(Errors.E121.format(path=path, fields=fields, verb=verb))
+        warnings.warn(Warnings.W020.format(path=path, fields=fields), stacklevel=3)
+    return kinds
+
+
+def _is_spans(value: Any) -> bool:
+    """A <Labels> tag's value in a row: a list of {"start", "end", "labels"}."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and {"start", "end", "labels"} <= set(v) for v in value)
+    )
 
 
 def _same_width(path: Path, rows: Iterator[tuple[int, list[str]]], names: list[str]) -> Iterator[tuple[int, list]]:
