@@ -376,6 +376,8 @@ def test_a_quiet_resume_prints_only_the_summary_and_a_plain_one_prints_to_stdout
     resume(copy, overrides={"training.max_epochs": 3}, quiet=True)
     out = capsys.readouterr().out
     assert out.startswith("+ Best epoch ") and "Resuming" not in out and "Extended" not in out
+    # The summary: the best epoch, where it is saved, the time.
+    assert [line.split(":")[0] for line in out.splitlines()[1:]] == ["- Saved", "- Time"], out
     resume(copy, overrides={"training.max_epochs": 4})
     out = capsys.readouterr().out
     assert f"- Resuming: {copy} after epoch 3" in out and "- Extended: training.max_epochs = 4" in out
