@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import RecipeError
-from recipe_cli.output.layout import PLOT_FILE, STATE_DIR, epoch_folders, is_run_entry
+from recipe_cli.output.layout import RUN_FILE, STATE_DIR, TEMP_ENTRY, epoch_folders, holds_results
 from recipe_cli.output.metrics import read_rows
 from recipe_cli.output.state import read_state
 from recipe_cli.training.train import check_output_dir
@@ -66,10 +66,16 @@ def _assert_same_rows(resumed, reference):
         assert got == want
 
 
-def _files(folder: Path) -> dict:
-    """Every file under folder (but training.png, which a drawing process may still be writing) and its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != PLOT_FILE}  # fmt: skip
+def _saved(name: str) -> bool:
+    """Whether an entry of an output folder is one the run saves: run.json, its results and their temporary names
+    (not training.png, which a drawing process may still be writing, nor a log)."""
+    return name == RUN_FILE or holds_results([name]) or bool(TEMP_ENTRY.match(name))
+
+
+def _files(folder: Path, only=lambda name: True) -> dict:
+    """Every file under folder's entries that `only` takes, and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for entry in folder.iterdir() if only(entry.name)
+            for p in sorted([entry, *entry.rglob("*")]) if p.is_file()}  # fmt: skip
 
 
 def _check_consistent(out: Path) -> None:
@@ -145,14 +151,14 @@ def test_resume_after_max_epochs_equals_uninterrupted_run(tmp_path, data_dir, re
     # Only the newest epoch keeps its training state.
     assert sorted(p.parent.name for p in out.glob("epoch-*/training-state")) == [f"epoch-{EPOCHS:03d}"]
     # The run is complete: resuming again changes nothing and says so.
-    before = _files(out)
+    before = _files(out, _saved)
     again = _train(["--resume", out])
     assert again.exit_code == 0 and "Nothing to resume" in again.output
-    assert _files(out) == before
+    assert _files(out, _saved) == before
     assert "training-state" not in {p.name for p in (out / "model-last").iterdir()}
 
 
-# What each kill point of the test below leaves: the run's entries (training.png aside), sorted.
+# What each kill point of the test below leaves: the entries the run saves, sorted.
 BEFORE_EPOCH_1 = ["run.json"]
 AFTER_EPOCH_1 = ["epoch-001", "metrics.jsonl", "model-best", "model-last", "run.json"]
 KILLED = {
@@ -196,7 +202,7 @@ def test_sigkill_leaves_a_consistent_folder_that_resumes(tmp_path, data_dir, ref
                        cwd=data_dir)  # fmt: skip
     assert proc.returncode == -9, proc.stderr
     # The kill came where the parameter's comment says: the run's entries are those it had written by then.
-    assert sorted(p.name for p in out.iterdir() if is_run_entry(p.name) and p.name != PLOT_FILE) == KILLED[point, n]
+    assert sorted(p.name for p in out.iterdir() if _saved(p.name)) == KILLED[point, n]
     if point == "save_state":
         assert (out / ".epoch-001.tmp" / "meta.json").is_file() and not (out / ".epoch-001.tmp" / STATE_DIR).exists()
     if (out / "metrics.jsonl").exists():
