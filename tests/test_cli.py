@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -292,10 +293,13 @@ def test_overwrite_keeps_other_files_and_replaces_the_run(tmp_path, data_dir):
     result = _train(args)
     _assert_clean_failure(result, 1, "holds an earlier recipe-train run")
     (out / "notes.txt").write_text("mine")
+    # As if the earlier run had gone on to a second epoch: the new run of one epoch leaves none of it.
+    shutil.copytree(out / "epoch-001", out / "epoch-002")
     result = _train([*args, "--overwrite"])
     assert result.exit_code == 0, result.output
     assert (out / "notes.txt").read_text() == "mine"
     assert len(read_rows(out / "metrics.jsonl")) == 1
+    assert not (out / "epoch-002").exists()
 
 
 @pytest.mark.slow

@@ -38,12 +38,13 @@ def test_entity_table_rows_are_spacys_per_type_scores_with_gold_counts(nlp):
 
 def test_a_label_spacy_scored_but_the_data_lacks_has_support_zero(nlp):
     examples = _ner_examples(nlp)
-    scores = {"ents_per_type": {"PER": {"p": 0.5, "r": 0.5, "f": 0.5}, "MISC": {"p": 0.0, "r": 0.0, "f": 0.0}}}
+    zero = {"p": 0.0, "r": 0.0, "f": 0.0}
+    scores = {"ents_per_type": {"PER": {"p": 0.5, "r": 0.5, "f": 0.5}, "MISC": zero, "BRAND": zero}}
     table = per_label_tables(scores, examples)["ents"]
     assert table["MISC"]["support"] == 0 and table["PER"] == {"p": 0.5, "r": 0.5, "f": 0.5, "support": 2}
     assert list(table)[-1] == "MISC"
-    # Equal counts are ordered by name.
-    assert [label for label, row in table.items() if row["support"] == 0] == ["MISC"]
+    # Equal counts are ordered by name (BRAND, given after MISC, comes before it).
+    assert [label for label, row in table.items() if row["support"] == 0] == ["BRAND", "MISC"]
 
 
 def test_category_table_counts_positive_gold_values_and_adds_auc(nlp):

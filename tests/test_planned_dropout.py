@@ -1,5 +1,6 @@
 """A dropout schedule over the run's planned updates (total_steps = "auto"): their number is counted once the data
-is read and batched, the run reaches the floor where the share says, and a resumed run keeps the number."""
+is read and batched, the run reaches the floor where the share says, and the number is saved in the pipeline's
+config (which a resumed run loads) while run.json keeps "auto" for a run that starts again."""
 
 from pathlib import Path
 

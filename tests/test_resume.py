@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.errors import RecipeError
-from recipe_cli.output.layout import STATE_DIR, epoch_folders
+from recipe_cli.output.layout import RUN_FILE, STATE_DIR, TEMP_ENTRY, epoch_folders, holds_results
 from recipe_cli.output.metrics import read_rows
+from recipe_cli.output.state import read_state
 from recipe_cli.training.train import check_output_dir
 
 runner = CliRunner()
@@ -63,6 +64,18 @@ def _assert_same_rows(resumed, reference):
     for got, want in zip(resumed, reference, strict=True):
         assert got["score"] == pytest.approx(want["score"], abs=1e-6)
         assert got == want
+
+
+def _saved(name: str) -> bool:
+    """Whether an entry of an output folder is one the run saves: run.json, its results and their temporary names
+    (not training.png, which a drawing process may still be writing, nor a log)."""
+    return name == RUN_FILE or holds_results([name]) or bool(TEMP_ENTRY.match(name))
+
+
+def _files(folder: Path, only=lambda name: True) -> dict:
+    """Every file under folder's entries that `only` takes, and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for entry in folder.iterdir() if only(entry.name)
+            for p in sorted([entry, *entry.rglob("*")]) if p.is_file()}  # fmt: skip
 
 
 def _check_consistent(out: Path) -> None:
@@ -154,9 +167,29 @@ def test_resume_after_max_epochs_equals_uninterrupted_run(tmp_path, data_dir, re
     # Only the newest epoch keeps its training state.
     assert sorted(p.parent.name for p in out.glob("epoch-*/training-state")) == [f"epoch-{EPOCHS:03d}"]
     # The run is complete: resuming again changes nothing and says so.
+    before = _files(out, _saved)
     again = _train(["--resume", out])
     assert again.exit_code == 0 and "Nothing to resume" in again.output
+    assert _files(out, _saved) == before
     assert "training-state" not in {p.name for p in (out / "model-last").iterdir()}
+
+
+# What each kill point of the test below leaves: the entries the run saves, sorted.
+BEFORE_EPOCH_1 = ["run.json"]
+AFTER_EPOCH_1 = ["epoch-001", "metrics.jsonl", "model-best", "model-last", "run.json"]
+KILLED = {
+    **dict.fromkeys([("count", 1), ("initialize", 1), ("update", 1), ("update", 15), ("evaluate", 1)], BEFORE_EPOCH_1),
+    ("save_state", 1): [".epoch-001.tmp", "run.json"],
+    ("metrics", 1): ["epoch-001", "run.json"],
+    ("update", 45): AFTER_EPOCH_1,
+    ("evaluate", 2): AFTER_EPOCH_1,
+    ("replace", 1): [".model-last.old", ".model-last.tmp", "epoch-001", "epoch-002", "metrics.jsonl", "model-best",
+                     "run.json"],
+    ("update", 75): ["epoch-001", "epoch-002", "metrics.jsonl", "model-best", "model-last", "run.json"],
+    ("metrics", 3): ["epoch-001", "epoch-002", "epoch-003", "metrics.jsonl", "model-best", "model-last", "run.json"],
+    ("replace", 2): [".model-last.old", ".model-last.tmp", "epoch-001", "epoch-002", "epoch-003", "metrics.jsonl",
+                     "model-best", "run.json"],
+}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -184,6 +217,12 @@ def test_sigkill_leaves_a_consistent_folder_that_resumes(tmp_path, data_dir, ref
     proc = _run_killed(point, n, "KILL", _args(data_dir, out, "--training.max_epochs", EPOCHS, relative=True),
                        cwd=data_dir)  # fmt: skip
     assert proc.returncode == -9, proc.stderr
+    # The kill came where the parameter's comment says: the run's entries are those it had written by then.
+    assert sorted(p.name for p in out.iterdir() if _saved(p.name)) == KILLED[point, n]
+    if point == "save_state":
+        assert (out / ".epoch-001.tmp" / "meta.json").is_file() and not (out / ".epoch-001.tmp" / STATE_DIR).exists()
+    if (out / "metrics.jsonl").exists():
+        assert len(read_rows(out / "metrics.jsonl")) == len(epoch_folders(out)) - (point == "metrics")
     _check_consistent(out)
     result = _train(["--resume", out])
     assert result.exit_code == 0, result.output
@@ -209,12 +248,18 @@ def test_signal_saves_model_last_and_exits(tmp_path, data_dir, reference, signal
     assert f"Interrupted by SIG{signal_name} in epoch 2" in proc.stderr
     assert f"recipe-train --resume {out}" in proc.stderr
     assert "Traceback" not in proc.stderr
-    # The interrupted epoch's averaged weights are in model-last, unscored; epoch 1 stays as it was.
+    # The interrupted epoch's averaged weights are in model-last, unscored; epoch 1 stays as it was: its folder is
+    # model-best's copy of it, byte for byte, with the training state it was saved with.
     _assert_saved_averages(out / "model-last", weights)
     interrupted = _interrupted_meta(out)
     assert interrupted["epoch"] == 2 and interrupted["step"] == 45 and interrupted["evaluated"] is False
     assert reference[0]["words"] < interrupted["words"] < reference[1]["words"]
     assert list(epoch_folders(out)) == [1]
+    assert {k: v for k, v in _files(out / "epoch-001").items() if not k.startswith(STATE_DIR)} == _files(
+        out / "model-best"
+    )
+    state = read_state(out / "epoch-001" / STATE_DIR)
+    assert (state.epoch, state.step) == (1, LIMIT)
     _check_consistent(out)
     result = _train(["--resume", out])
     assert result.exit_code == 0, result.output
@@ -233,6 +278,7 @@ def test_a_second_signal_stops_at_once_and_the_run_resumes(tmp_path, data_dir, r
                        then=[("save_interrupted", 1, "INT")])  # fmt: skip
     assert proc.returncode == 130, proc.stderr
     assert "Interrupted by a second SIGINT in epoch 2: stopped at once" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert f"recipe-train --resume {out}" in proc.stderr and "Traceback" not in proc.stderr
     assert list(epoch_folders(out)) == [1]
     assert "interrupted" not in json.loads((out / "model-last" / "meta.json").read_text())

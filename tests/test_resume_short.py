@@ -202,10 +202,13 @@ def test_a_run_stopped_before_its_first_epoch_starts_again(copy, finished):
         shutil.rmtree(copy / name)
     (copy / "metrics.jsonl").unlink()
     # What Ctrl-C in the first epoch leaves: model-last with the unfinished epoch's weights. It is replaced.
+    meta = srsly.read_json(copy / "model-last" / "meta.json")
+    srsly.write_json(copy / "model-last" / "meta.json", {**meta, "interrupted": {"epoch": 1, "evaluated": False}})
     result = _train(["--resume", copy, "--training.max_epochs", 2])
     assert "Starting again" in result.output and f"{copy} was stopped before its first epoch" in result.output
     assert "Extended" in result.output and "training.max_epochs = 2" in result.output
     assert _rows(copy) == _rows(finished)
+    assert (copy / "model-last" / "meta.json").read_bytes() == (copy / "epoch-002" / "meta.json").read_bytes()
     run = srsly.read_json(copy / "run.json")
     # The extension went into the recorded config, for a later resume; the command line stays the run's own.
     assert "max_epochs = 2" in run["config"] and run["argv"] == argv
@@ -375,6 +378,8 @@ def test_a_quiet_resume_prints_only_the_summary_and_a_plain_one_prints_to_stdout
     resume(copy, overrides={"training.max_epochs": 3}, quiet=True)
     out = capsys.readouterr().out
     assert out.startswith("+ Best epoch ") and "Resuming" not in out and "Extended" not in out
+    # The summary: the best epoch, where it is saved, the time.
+    assert [line.split(":")[0] for line in out.splitlines()[1:]] == ["- Saved", "- Time"], out
     resume(copy, overrides={"training.max_epochs": 4})
     out = capsys.readouterr().out
     assert f"- Resuming: {copy} after epoch 3" in out and "- Extended: training.max_epochs = 4" in out
@@ -400,7 +405,7 @@ def test_repair_replaces_a_stale_model_best_when_the_saved_epoch_is_the_best(cop
     assert (copy / "model-best" / "meta.json").read_bytes() == (copy / "epoch-002" / "meta.json").read_bytes()
 
 
-def test_repair_leaves_model_best_alone_when_the_best_epoch_is_gone(copy):
+def test_repair_leaves_model_best_alone_when_the_best_epoch_is_gone(copy, finished):
     state = replace(read_state(copy / "epoch-002" / STATE_DIR), best_epoch=1)
     shutil.rmtree(copy / "epoch-001")
     shutil.rmtree(copy / "model-best")
@@ -410,6 +415,7 @@ def test_repair_leaves_model_best_alone_when_the_best_epoch_is_gone(copy):
     (copy / "metrics.jsonl").unlink()
     resume_module._repair(copy, state, keep=0)
     assert [row["epoch"] for row in read_rows(copy / "metrics.jsonl")] == [1, 2]
+    assert _rows(copy) == _rows(finished)
 
 
 class _Terminal(io.StringIO):

@@ -1,4 +1,5 @@
-"""The training state: what is saved with an epoch comes back exactly, in a pipeline loaded in a fresh process."""
+"""The training state: what is saved with an epoch comes back exactly, in the pipeline loaded from the epoch's folder
+(its layers new objects with new ids, as when a resumed run loads it; test_resume.py resumes in another process)."""
 
 import random
 

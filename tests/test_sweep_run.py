@@ -143,8 +143,8 @@ def test_ctrl_c_then_sigkill_of_the_driver_and_the_reruns_match(sweep, tmp_path)
     driver.send_signal(signal.SIGINT)
     _, stderr = driver.communicate(timeout=120)
     assert driver.returncode == 130
-    assert (
-        stderr.strip().splitlines()[-1].startswith("error: [E086] Interrupted: 2 running trial(s) stopped and saved.")
+    assert stderr.strip().splitlines()[-1] == (
+        f"error: [E086] Interrupted: 2 running trial(s) stopped and saved. Run the same command again to continue {out}."
     )
     assert trainers_of(out) == []
     for folder in running:

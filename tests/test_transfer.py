@@ -73,6 +73,8 @@ def test_finetune_keeps_the_old_labels(tmp_path, base, raw_texts, extra):
 @pytest.mark.slow
 def test_rehearsal_and_fill_in_use_the_base_models_predictions(tmp_path, base, raw_texts):
     """The rehearsal examples are the base model's own annotation of the raw texts."""
+    from spacy.tokens import Doc
+
     from recipe_cli.pipeline import load_pipeline
     from recipe_cli.training.rehearsal import fill_in, rehearsal_examples
 
@@ -88,11 +90,20 @@ def test_rehearsal_and_fill_in_use_the_base_models_predictions(tmp_path, base, r
     # Fill-in: gold spans stay, the base's entities of other types come in where they overlap none.
     new = _uner_examples(nlp)
     gold = [[(e.start, e.end, e.label_) for e in eg.reference.ents] for eg in new]
+    types = {label for spans in gold for _, _, label in spans}
+    words = [Doc(teacher.vocab, words=[t.text for t in eg.reference], spaces=[bool(t.whitespace_) for t in eg.reference])
+             for eg in new]  # fmt: skip
+    base_ents = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in teacher.pipe(words)]
     filled = list(fill_in(teacher, new, ["ner"], {"ner": "ner"}))
-    for eg, spans in zip(filled, gold, strict=True):
+    added = 0
+    for eg, spans, guessed in zip(filled, gold, base_ents, strict=True):
         ents = [(e.start, e.end, e.label_) for e in eg.reference.ents]
         assert set(spans) <= set(ents)
         assert all(label in WNUT_TYPES for _, _, label in set(ents) - set(spans))
+        free = [g for g in guessed if g[2] not in types and not any(s < g[1] and g[0] < e for s, e, _ in spans)]
+        assert sorted(ents) == sorted(spans + free)
+        added += len(free)
+    assert added > 0, "the base found no entity to fill in"
 
 
 def _uner_examples(nlp):

@@ -3,6 +3,7 @@ the rehearsal draw, the base model's annotation (rehearsal examples, fill-in) an
 pipelines are tiny and learn a few hand-made sentences by heart; teachers that must predict exactly given
 entities or scores are entity rulers or text classifiers with set weights."""
 
+import math
 import random
 from collections import Counter
 
@@ -283,7 +284,7 @@ def test_labels_of_a_component_that_cannot_grow_are_refused(base):
 
 @pytest.mark.parametrize("factory", ["textcat", "textcat_multilabel"])
 def test_a_resizable_text_classifier_grows_and_keeps_its_old_scores(factory):
-    nlp = _textcat(factory, [1.0, 0.0, -1.0])
+    nlp = _textcat(factory, [2.0, 1.0, 0.0])
     before = nlp("hello").cats
     doc = nlp.make_doc("hello")
     doc.cats = {"A": 0.0, "E": 1.0, "D": 0.0}
@@ -291,11 +292,12 @@ def test_a_resizable_text_classifier_grows_and_keeps_its_old_scores(factory):
     assert added == {factory: ["D", "E"]}
     assert nlp.get_pipe(factory).labels == ("A", "B", "C", "D", "E")
     after = nlp("hello").cats
-    # The new classes start from the old ones' mean bias (0 here), not from spaCy's -5000, so they can be learnt.
+    # The new classes start from the old ones' mean bias (1 here: not 0, which a new class given no bias at all
+    # would also score as), not from spaCy's -5000, so they can be learnt.
     if factory == "textcat_multilabel":
-        # Independent classes: the old scores are unchanged; a new class scores as a bias of 0 does.
+        # Independent classes: the old scores are unchanged; a new class scores as a bias of 1 does.
         assert [round(after[k], 5) for k in "ABC"] == [round(before[k], 5) for k in "ABC"]
-        assert round(after["D"], 5) == round(after["E"], 5) == 0.5
+        assert round(after["D"], 5) == round(after["E"], 5) == round(1 / (1 + math.exp(-1.0)), 5)
     else:
         # Exclusive classes: the old scores keep their ratios, and share the mass with the new ones.
         assert round(after["A"] / after["B"], 4) == round(before["A"] / before["B"], 4)
