@@ -148,3 +148,27 @@ def test_the_initialised_parser_follows_every_checked_example(nlp, data_dir):
             assert state.is_final()
     unchecked = list(_corpus(data_dir / FIXTURE)(nlp))
     assert [i for i, eg in enumerate(unchecked, start=1) if not ParseCheck(parser.moves).follows(eg)] == CYCLIC
+
+
+# spaCy's v2 example training file (extra/example_data/training-data.json in spaCy's repository; see
+# tests/data/README.md): one document, two sentences, a tree that needs the shift move.
+SPACY_EXAMPLE = "spacy-training-data.json"
+
+
+@pytest.mark.parametrize("components", ["tagger,parser", "parser"])
+def test_spacys_example_file_trains_to_the_end(tmp_path, data_dir, components):
+    """spaCy keeps a move only if the data uses it min_action_freq (30) times, and adds back the arcs and the break
+    with the built-in labels but not shift and reduce: on this file the parser was left without shift and stopped
+    at epoch 1, step 1 with E1031, after a dry run had called the data valid. Dry run and training agree now, and
+    the document keeps its parse."""
+    path = data_dir / SPACY_EXAMPLE
+    args = [components, str(path), "--dev", str(path), "--training.max_epochs", "2", "--no-plot"]
+    dry = runner.invoke(train_app, [*args, "-o", str(tmp_path / "dry"), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "Dry run: config and data are valid" in dry.output and "W009" not in dry.output
+    result = runner.invoke(train_app, [*args, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "W009" not in result.output and "relations (22): punct 12, pobj 7, prep 6" in result.output
+    assert "Best epoch" in result.output and (tmp_path / "out" / "model-last").is_dir()
+    rows = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]

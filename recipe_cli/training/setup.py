@@ -10,6 +10,7 @@ from typing import Any
 from catalogue import RegistryError
 from confection import ConfigValidationError
 from spacy.language import Language
+from spacy.pipeline._parser_internals.arc_eager import ArcEager
 from spacy.training import Example
 from spacy.training.initialize import convert_vectors, resolve_dot_names
 from spacy.util import fix_random_seed, load_model_from_config, registry
@@ -95,6 +96,7 @@ def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> Non
 def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
     """Initialise the trained components on the training data (with a base model, only those it lacks)."""
     optimizer = T["optimizer"]
+    keep_builtin_moves(nlp, trained_components(nlp))
     if transfer is None:
         with nlp.select_pipes(disable=T["frozen_components"]):
             nlp.initialize(data.train, sgd=optimizer)
@@ -107,6 +109,23 @@ def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: T
                 nlp.initialize(data.train, sgd=optimizer)
         data.notes[:0] = transfer.describe()
     start_rehearsal(nlp, T, data)
+
+
+def keep_builtin_moves(nlp: Language, trained: Iterable[str]) -> None:
+    """Give each trained parser that is not initialised yet the moves every tree needs (shift, reduce, and the
+    arcs and sentence break with the built-in labels), whatever the data.
+
+    spaCy keeps a move only if the training data uses it min_action_freq times (30 by default) and adds back the
+    built-in arcs and break, but not shift and reduce: a small corpus leaves the parser without shift, and no
+    tree that needs it can be built (E1031 at the first update). The moves added here are kept by initialisation
+    beside those it counts.
+    """
+    for name in trained:
+        moves = getattr(nlp.get_pipe(name), "moves", None)
+        if isinstance(moves, ArcEager) and moves.n_moves == 0:
+            for action, labels in ArcEager.get_actions().items():
+                for label in labels:
+                    moves.add_action(action, label)
 
 
 def leave_unknown_labels_missing(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
