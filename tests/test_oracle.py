@@ -1,15 +1,20 @@
 """Gold parses the parser cannot follow: dropped before training, on every pass, with a warning; none left is an error."""
 
+import contextlib
+import io
 import json
+import multiprocessing
 
 import pytest
 from spacy.tokens import Doc, Span
+from spacy.training import Example
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.data.formats import Source
 from recipe_cli.data.oracle import ParseCheck, without_parse
+from recipe_cli.training.setup import keep_builtin_moves
 
 runner = CliRunner()
 FIXTURE = "ewt-quotes-v2.json"
@@ -134,7 +139,7 @@ def test_no_parse_left_is_a_one_line_error(tmp_path, data_dir):
 
 
 def test_the_initialised_parser_follows_every_checked_example(nlp, data_dir):
-    """The check's moves have only the built-in labels; the parser's own, with every label, agree."""
+    """The first pass drops the head cycles; the initialised parser's oracle, with every label, follows the rest."""
     parser = nlp.add_pipe("parser", config={"min_action_freq": 1})
     corpus = _corpus(data_dir / FIXTURE)
     corpus.parse_check = ParseCheck.for_pipeline(nlp, ["parser"])
@@ -172,3 +177,93 @@ def test_spacys_example_file_trains_to_the_end(tmp_path, data_dir, components):
     assert "Best epoch" in result.output and (tmp_path / "out" / "model-last").is_dir()
     rows = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2]
+
+
+def _spacy_example(nlp, data_dir):
+    corpus = RecipeCorpus(data_dir / SPACY_EXAMPLE, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)
+    return list(corpus(nlp))
+
+
+def _update(nlp, examples):
+    with contextlib.redirect_stdout(io.StringIO()):  # spaCy prints the moves' costs before E1031
+        nlp.update(examples)
+
+
+def test_the_check_asks_the_parser_it_is_given(nlp, data_dir):
+    """Initialised as spaCy initialises it, the parser has no shift move on this file: its oracle, and so the check,
+    cannot follow the tree, and neither can training. Given the built-in moves first, all three can."""
+    parser = nlp.add_pipe("parser")
+    examples = _spacy_example(nlp, data_dir)
+    nlp.initialize(lambda: examples)
+    assert sorted(parser.moves.get_class_name(i) for i in range(parser.moves.n_moves)) == [
+        "B-ROOT", "D", "L-dep", "R-dep"
+    ]  # fmt: skip
+    assert ParseCheck.for_pipeline(nlp, ["parser"]).follows(examples[0]) is False
+    with pytest.raises(ValueError, match="E1031"):
+        _update(nlp, examples)
+
+    nlp.remove_pipe("parser")
+    parser = nlp.add_pipe("parser")
+    keep_builtin_moves(nlp, ["parser"])
+    nlp.initialize(lambda: examples)
+    assert sorted(parser.moves.get_class_name(i) for i in range(parser.moves.n_moves)) == [
+        "B-ROOT", "D", "L-dep", "R-dep", "S"
+    ]  # fmt: skip
+    assert ParseCheck.for_pipeline(nlp, ["parser"]).follows(examples[0]) is True
+    for _ in range(3):
+        _update(nlp, examples)
+
+
+def _check_in_child(words, spaces, heads, deps, answer):
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("parser")
+    reference = Doc(nlp.vocab, words=words, spaces=spaces, heads=heads, deps=deps)
+    example = Example(nlp.make_doc(reference.text), reference)
+    answer.put(ParseCheck.for_pipeline(nlp, ["parser"]).follows(example))
+
+
+def test_a_cycle_spacy_never_finishes_projectivizing_is_dropped():
+    """On this head cycle (runs → . → don't → runs) spaCy's projectivize keeps lifting the arc round the cycle and
+    never returns: in training, and in a check that asked spaCy first. The check finds the cycle itself."""
+    args = (["U.S.", "ice-cream", "U.S.", ".", "ice-cream", "runs", "don't"], [False, False, True, True, True, True, False],
+            [0, 4, 2, 6, 6, 3, 5], ["ROOT", "dobj", "ROOT", "cc", "nsubj", "det", "dep"])  # fmt: skip
+    context = multiprocessing.get_context("fork")
+    answer = context.Queue()
+    child = context.Process(target=_check_in_child, args=(*args, answer))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the check did not return within 30 s")
+    assert answer.get(timeout=5) is False
+
+
+def test_a_base_parser_that_can_build_no_tree_is_refused_before_training(tmp_path, data_dir):
+    """A base pipeline whose parser spaCy initialised on trees without a left arc has no shift move, and so builds
+    no tree at all. Fine-tuned on spaCy's example file, the check asks that parser's oracle and refuses the data in
+    one line before anything is trained, where the check that asked another transition system let it through to
+    E1031 at the first update."""
+    import spacy
+
+    base = spacy.blank("en")
+    base.add_pipe("parser")
+    words = ["Go", "home", "now", "today", "."]
+    right = {"words": words, "heads": [0, 0, 0, 0, 0], "deps": ["ROOT", "advmod", "advmod", "npadvmod", "punct"]}
+    base.initialize(lambda: [Example.from_dict(base.make_doc(" ".join(words)), right)] * 10)
+    moves = base.get_pipe("parser").moves
+    assert sorted(moves.get_class_name(i) for i in range(moves.n_moves)) == ["B-ROOT", "D", "L-dep", "R-dep"]
+    base.to_disk(tmp_path / "base")
+
+    path = data_dir / SPACY_EXAMPLE
+    args = ["parser", path, "--dev", path, "--base-model", tmp_path / "base", "-o", tmp_path / "out", "--no-plot"]
+    result = runner.invoke(train_app, [str(a) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert (
+        f"[E039] {path}: the parser cannot follow the gold parse of any of its 1 parsed documents (no sequence of its "
+        f"moves builds their trees; check their heads): {path}: document 1."
+    ) in result.output
+    assert not (tmp_path / "out").exists()
