@@ -267,3 +267,33 @@ def test_a_base_parser_that_can_build_no_tree_is_refused_before_training(tmp_pat
         f"moves builds their trees; check their heads): {path}: document 1."
     ) in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("shuffle_buffer", [0, 8])
+def test_the_second_check_asks_the_initialised_parser(tmp_path, data_dir, shuffle_buffer):
+    """The first pass, before the parser has moves, drops only the head cycles; once initialised (here as spaCy
+    initialises it, every move rarer than min_action_freq dropped, shift and reduce too) its oracle is asked again,
+    on the examples kept in memory or on a pass over the file, and the same documents go as training would refuse."""
+    from spacy.util import load_model_from_config
+
+    from recipe_cli.config.build import recipe_config
+    from recipe_cli.errors import RecipeError
+    from recipe_cli.pipeline import trained_components
+    from recipe_cli.training.setup import check_parses, read_data
+
+    config = recipe_config(["parser"])
+    config["paths"]["train"] = config["paths"]["dev"] = str(data_dir / FIXTURE)
+    config["components"]["parser"]["min_action_freq"] = 1000
+    config["training"]["batcher"]["size"]["stop"] = 16
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    data = read_data(nlp, trained_components(nlp), shuffle_buffer)
+    assert data.streamed == (shuffle_buffer > 0)
+    assert [data.parse_check.dropped[i].index for i in sorted(data.parse_check.dropped)] == CYCLIC
+    nlp.initialize(data.train)
+    with pytest.raises(RecipeError) as e:
+        check_parses(data)
+    assert str(e.value) == (
+        f"[E039] {data_dir / FIXTURE}: the parser cannot follow the gold parse of any of its 40 parsed documents (no "
+        f"sequence of its moves builds their trees; check their heads): {data_dir / FIXTURE}: documents 1, 2, 3, 4, 5 "
+        "and 35 more."
+    )
