@@ -1,15 +1,20 @@
 """Gold parses the parser cannot follow: dropped before training, on every pass, with a warning; none left is an error."""
 
+import contextlib
+import io
 import json
+import multiprocessing
 
 import pytest
 from spacy.tokens import Doc, Span
+from spacy.training import Example
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.data.formats import Source
 from recipe_cli.data.oracle import ParseCheck, without_parse
+from recipe_cli.training.setup import keep_builtin_moves
 
 runner = CliRunner()
 FIXTURE = "ewt-quotes-v2.json"
@@ -134,7 +139,7 @@ def test_no_parse_left_is_a_one_line_error(tmp_path, data_dir):
 
 
 def test_the_initialised_parser_follows_every_checked_example(nlp, data_dir):
-    """The check's moves have only the built-in labels; the parser's own, with every label, agree."""
+    """The first pass drops the head cycles; the initialised parser's oracle, with every label, follows the rest."""
     parser = nlp.add_pipe("parser", config={"min_action_freq": 1})
     corpus = _corpus(data_dir / FIXTURE)
     corpus.parse_check = ParseCheck.for_pipeline(nlp, ["parser"])
@@ -148,3 +153,147 @@ def test_the_initialised_parser_follows_every_checked_example(nlp, data_dir):
             assert state.is_final()
     unchecked = list(_corpus(data_dir / FIXTURE)(nlp))
     assert [i for i, eg in enumerate(unchecked, start=1) if not ParseCheck(parser.moves).follows(eg)] == CYCLIC
+
+
+# spaCy's v2 example training file (extra/example_data/training-data.json in spaCy's repository; see
+# tests/data/README.md): one document, two sentences, a tree that needs the shift move.
+SPACY_EXAMPLE = "spacy-training-data.json"
+
+
+@pytest.mark.parametrize("components", ["tagger,parser", "parser"])
+def test_spacys_example_file_trains_to_the_end(tmp_path, data_dir, components):
+    """spaCy keeps a move only if the data uses it min_action_freq (30) times, and adds back the arcs and the break
+    with the built-in labels but not shift and reduce: on this file the parser was left without shift and stopped
+    at epoch 1, step 1 with E1031, after a dry run had called the data valid. Dry run and training agree now, and
+    the document keeps its parse."""
+    path = data_dir / SPACY_EXAMPLE
+    args = [components, str(path), "--dev", str(path), "--training.max_epochs", "2", "--no-plot"]
+    dry = runner.invoke(train_app, [*args, "-o", str(tmp_path / "dry"), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "Dry run: config and data are valid" in dry.output and "W009" not in dry.output
+    result = runner.invoke(train_app, [*args, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "W009" not in result.output and "relations (22): punct 12, pobj 7, prep 6" in result.output
+    assert "Best epoch" in result.output and (tmp_path / "out" / "model-last").is_dir()
+    rows = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]
+
+
+def _spacy_example(nlp, data_dir):
+    corpus = RecipeCorpus(data_dir / SPACY_EXAMPLE, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0)
+    return list(corpus(nlp))
+
+
+def _update(nlp, examples):
+    with contextlib.redirect_stdout(io.StringIO()):  # spaCy prints the moves' costs before E1031
+        nlp.update(examples)
+
+
+def test_the_check_asks_the_parser_it_is_given(nlp, data_dir):
+    """Initialised as spaCy initialises it, the parser has no shift move on this file: its oracle, and so the check,
+    cannot follow the tree, and neither can training. Given the built-in moves first, all three can."""
+    parser = nlp.add_pipe("parser")
+    examples = _spacy_example(nlp, data_dir)
+    nlp.initialize(lambda: examples)
+    assert sorted(parser.moves.get_class_name(i) for i in range(parser.moves.n_moves)) == [
+        "B-ROOT", "D", "L-dep", "R-dep"
+    ]  # fmt: skip
+    assert ParseCheck.for_pipeline(nlp, ["parser"]).follows(examples[0]) is False
+    with pytest.raises(ValueError, match="E1031"):
+        _update(nlp, examples)
+
+    nlp.remove_pipe("parser")
+    parser = nlp.add_pipe("parser")
+    keep_builtin_moves(nlp, ["parser"])
+    nlp.initialize(lambda: examples)
+    assert sorted(parser.moves.get_class_name(i) for i in range(parser.moves.n_moves)) == [
+        "B-ROOT", "D", "L-dep", "R-dep", "S"
+    ]  # fmt: skip
+    assert ParseCheck.for_pipeline(nlp, ["parser"]).follows(examples[0]) is True
+    for _ in range(3):
+        _update(nlp, examples)
+
+
+def _check_in_child(words, spaces, heads, deps, answer):
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("parser")
+    reference = Doc(nlp.vocab, words=words, spaces=spaces, heads=heads, deps=deps)
+    example = Example(nlp.make_doc(reference.text), reference)
+    answer.put(ParseCheck.for_pipeline(nlp, ["parser"]).follows(example))
+
+
+def test_a_cycle_spacy_never_finishes_projectivizing_is_dropped():
+    """On this head cycle (runs → . → don't → runs) spaCy's projectivize keeps lifting the arc round the cycle and
+    never returns: in training, and in a check that asked spaCy first. The check finds the cycle itself."""
+    args = (["U.S.", "ice-cream", "U.S.", ".", "ice-cream", "runs", "don't"], [False, False, True, True, True, True, False],
+            [0, 4, 2, 6, 6, 3, 5], ["ROOT", "dobj", "ROOT", "cc", "nsubj", "det", "dep"])  # fmt: skip
+    context = multiprocessing.get_context("fork")
+    answer = context.Queue()
+    child = context.Process(target=_check_in_child, args=(*args, answer))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the check did not return within 30 s")
+    assert answer.get(timeout=5) is False
+
+
+def test_a_base_parser_that_can_build_no_tree_is_refused_before_training(tmp_path, data_dir):
+    """A base pipeline whose parser spaCy initialised on trees without a left arc has no shift move, and so builds
+    no tree at all. Fine-tuned on spaCy's example file, the check asks that parser's oracle and refuses the data in
+    one line before anything is trained, where the check that asked another transition system let it through to
+    E1031 at the first update."""
+    import spacy
+
+    base = spacy.blank("en")
+    base.add_pipe("parser")
+    words = ["Go", "home", "now", "today", "."]
+    right = {"words": words, "heads": [0, 0, 0, 0, 0], "deps": ["ROOT", "advmod", "advmod", "npadvmod", "punct"]}
+    base.initialize(lambda: [Example.from_dict(base.make_doc(" ".join(words)), right)] * 10)
+    moves = base.get_pipe("parser").moves
+    assert sorted(moves.get_class_name(i) for i in range(moves.n_moves)) == ["B-ROOT", "D", "L-dep", "R-dep"]
+    base.to_disk(tmp_path / "base")
+
+    path = data_dir / SPACY_EXAMPLE
+    args = ["parser", path, "--dev", path, "--base-model", tmp_path / "base", "-o", tmp_path / "out", "--no-plot"]
+    result = runner.invoke(train_app, [str(a) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert (
+        f"[E039] {path}: the parser cannot follow the gold parse of any of its 1 parsed documents (no sequence of its "
+        f"moves builds their trees; check their heads): {path}: document 1."
+    ) in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("shuffle_buffer", [0, 8])
+def test_the_second_check_asks_the_initialised_parser(tmp_path, data_dir, shuffle_buffer):
+    """The first pass, before the parser has moves, drops only the head cycles; once initialised (here as spaCy
+    initialises it, every move rarer than min_action_freq dropped, shift and reduce too) its oracle is asked again,
+    on the examples kept in memory or on a pass over the file, and the same documents go as training would refuse."""
+    from spacy.util import load_model_from_config
+
+    from recipe_cli.config.build import recipe_config
+    from recipe_cli.errors import RecipeError
+    from recipe_cli.pipeline import trained_components
+    from recipe_cli.training.setup import check_parses, read_data
+
+    config = recipe_config(["parser"])
+    config["paths"]["train"] = config["paths"]["dev"] = str(data_dir / FIXTURE)
+    config["components"]["parser"]["min_action_freq"] = 1000
+    config["training"]["batcher"]["size"]["stop"] = 16
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    data = read_data(nlp, trained_components(nlp), shuffle_buffer)
+    assert data.streamed == (shuffle_buffer > 0)
+    assert [data.parse_check.dropped[i].index for i in sorted(data.parse_check.dropped)] == CYCLIC
+    nlp.initialize(data.train)
+    with pytest.raises(RecipeError) as e:
+        check_parses(data)
+    assert str(e.value) == (
+        f"[E039] {data_dir / FIXTURE}: the parser cannot follow the gold parse of any of its 40 parsed documents (no "
+        f"sequence of its moves builds their trees; check their heads): {data_dir / FIXTURE}: documents 1, 2, 3, 4, 5 "
+        "and 35 more."
+    )

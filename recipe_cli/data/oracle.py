@@ -1,15 +1,17 @@
 """Gold parses the parser cannot follow: found before training, and trained without.
 
 spaCy's parser learns from its oracle: the moves that build the gold tree on the tokens the tokenizer
-made. When no move leads there (a head cycle, say), spaCy stops training with E1031, or earlier with
-"Found cycle in dependency graph" when it makes the tree projective. Each training document goes
-through the oracle the first time it is read; a document it cannot follow keeps its other annotation
-but loses its heads and labels, on that pass and on every later one (streamed corpora are read again
-each epoch: the documents are known by their position in the corpus).
+made. When no move leads there, spaCy stops training with E1031. The check asks the question training
+asks: the trained parser's own transition system (its moves and labels) runs its oracle on each
+Example exactly as training gets it (the file's tokens aligned to the tokenizer's, with their sentence
+boundaries). A document it cannot follow keeps its other annotation but loses its heads and labels, on
+that pass and on every later one (streamed corpora are read again each epoch: the documents are known
+by their position in the corpus).
 
-The oracle runs on a transition system with only the built-in labels: the gold labels the parser
-lacks fall back to them, as in training, so whether a tree can be built does not depend on them,
-and the check needs no initialised parser (and is cheaper: five moves instead of one per label).
+A fresh parser has no moves until it is initialised, and initialisation reads every gold tree. So the
+first pass drops only the trees spaCy cannot read at all, those with a head cycle (on some of them
+spaCy's projectivize never returns); once the parser is initialised, the documents are checked again
+with its oracle (again()).
 """
 
 import contextlib
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from spacy.language import Language
 from spacy.pipeline._parser_internals.arc_eager import ArcEager
+from spacy.pipeline._parser_internals.nonproj import contains_cycle
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
@@ -38,7 +41,7 @@ class ParseCheck:
 
     Called with each document's position in the corpus, its source and its examples, in corpus order:
     the first time a position is seen its examples are checked; a document that fails loses its parse
-    now and on every later pass.
+    now and on every later pass. Until the parser is initialised (its moves empty), only head cycles fail.
     """
 
     moves: ArcEager
@@ -48,24 +51,54 @@ class ParseCheck:
     dropped: dict[int, Source] = field(default_factory=dict)
     # Documents with a parse the oracle follows.
     followed: int = 0
+    # The position and source of the document whose examples were checked last: a corpus yields all of a
+    # document's examples before it reads the next document.
+    current: tuple[int, Source] | None = None
 
     @classmethod
     def for_pipeline(cls, nlp: Language, trained: Iterable[str]) -> "ParseCheck | None":
-        """A check if a trained component is a transition-based dependency parser, else None."""
-        if not any(isinstance(getattr(nlp.get_pipe(name), "moves", None), ArcEager) for name in trained):
-            return None
-        return cls(ArcEager(nlp.vocab.strings, ArcEager.get_actions()))
+        """A check with the parser's own moves if a trained component is a transition-based dependency parser,
+        else None."""
+        for name in trained:
+            moves = getattr(nlp.get_pipe(name), "moves", None)
+            if isinstance(moves, ArcEager):
+                return cls(moves)
+        return None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the parser has its moves (initialised, or loaded from a trained pipeline)."""
+        return self.moves.n_moves > 0
+
+    def again(self) -> None:
+        """Check every document again on the next pass (the parser now has its moves); those dropped stay dropped."""
+        self.checked = 0
+        self.followed = 0
 
     def __call__(self, position: int, source: Source, examples: list[Example]) -> list[Example]:
+        self.current = (position, source)
         if position >= self.checked:
             self.checked = position + 1
-            if not all(self.follows(eg) for eg in examples):
+            if position in self.dropped:
+                pass
+            elif not all(self.follows(eg) for eg in examples):
                 self.dropped[position] = source
             elif any(eg.reference.has_annotation("DEP") for eg in examples):
                 self.followed += 1
         if position in self.dropped:
             return [Example(eg.predicted, without_parse(eg.reference)) for eg in examples]
         return examples
+
+    def check_kept(self, examples: list[Example], origins: list[tuple[int, Source]]) -> None:
+        """Check again, in place, the examples a corpus yielded and we kept in memory, origins[i] being the
+        position and source of the document examples[i] came from."""
+        self.again()
+        start = 0
+        for end in range(1, len(examples) + 1):
+            if end == len(examples) or origins[end][0] != origins[start][0]:
+                position, source = origins[start]
+                examples[start:end] = self(position, source, examples[start:end])
+                start = end
 
     def wrap(
         self, corpus: Callable[[Language], Iterable[Example]], path: str
@@ -79,7 +112,14 @@ class ParseCheck:
         return checked
 
     def follows(self, example: Example) -> bool:
-        """Whether the oracle finds moves that build the example's gold parse on its predicted tokens."""
+        """Whether the parser's oracle finds moves that build the example's gold parse on its predicted tokens.
+
+        A head cycle never follows, and spaCy is not asked: its projectivize, which assumes a tree, raises on some
+        cycles and never returns on others. Before the parser has its moves, nothing else is asked."""
+        if contains_cycle([token.head.i for token in example.reference]):
+            return False
+        if not self.ready:
+            return True
         try:
             states, golds, _ = self.moves.init_gold_batch([example])
         except ValueError:  # spaCy's projectivize: "Found cycle in dependency graph"

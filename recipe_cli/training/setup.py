@@ -10,6 +10,7 @@ from typing import Any
 from catalogue import RegistryError
 from confection import ConfigValidationError
 from spacy.language import Language
+from spacy.pipeline._parser_internals.arc_eager import ArcEager
 from spacy.training import Example
 from spacy.training.initialize import convert_vectors, resolve_dot_names
 from spacy.util import fix_random_seed, load_model_from_config, registry
@@ -19,6 +20,7 @@ from ..config.build import AUTO, describe_paths, one_line, section_at
 from ..config.schemas import ConfigSchemaTraining, rehearsal_settings
 from ..data.annotations import check_annotations, fit_categories
 from ..data.corpus import RecipeCorpus
+from ..data.formats import Source
 from ..data.oracle import ParseCheck
 from ..data.summary import DataSummary, summarize
 from ..errors import Errors, RecipeError, UsageError, unregistered
@@ -47,6 +49,9 @@ class TrainingData:
     notes: list[str] = field(default_factory=list)
     # Warnings found while reading the data, printed with those of the summaries.
     warnings: list[str] = field(default_factory=list)
+    # The check of the gold parses (None: no parser trained), and where each example kept in memory comes from.
+    parse_check: ParseCheck | None = None
+    origins: list[tuple[int, Source]] = field(default_factory=list)
 
     @property
     def n_train(self) -> int:
@@ -93,8 +98,10 @@ def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> Non
 
 
 def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
-    """Initialise the trained components on the training data (with a base model, only those it lacks)."""
+    """Initialise the trained components on the training data (with a base model, only those it lacks), then
+    check the gold parses again with the parser's own oracle."""
     optimizer = T["optimizer"]
+    keep_builtin_moves(nlp, trained_components(nlp))
     if transfer is None:
         with nlp.select_pipes(disable=T["frozen_components"]):
             nlp.initialize(data.train, sgd=optimizer)
@@ -106,7 +113,49 @@ def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: T
             with nlp.select_pipes(enable=transfer.added):
                 nlp.initialize(data.train, sgd=optimizer)
         data.notes[:0] = transfer.describe()
+    check_parses(data)
     start_rehearsal(nlp, T, data)
+
+
+def keep_builtin_moves(nlp: Language, trained: Iterable[str]) -> None:
+    """Give each trained parser that is not initialised yet the moves every tree needs (shift, reduce, and the
+    arcs and sentence break with the built-in labels), whatever the data.
+
+    spaCy keeps a move only if the training data uses it min_action_freq times (30 by default) and adds back the
+    built-in arcs and break, but not shift and reduce: a small corpus leaves the parser without shift, and no
+    tree that needs it can be built (E1031 at the first update). The moves added here are kept by initialisation
+    beside those it counts.
+    """
+    for name in trained:
+        moves = getattr(nlp.get_pipe(name), "moves", None)
+        if isinstance(moves, ArcEager) and moves.n_moves == 0:
+            for action, labels in ArcEager.get_actions().items():
+                for label in labels:
+                    moves.add_action(action, label)
+
+
+def check_parses(data: TrainingData) -> None:
+    """Once the parser has its moves: check every training document again with its own oracle (the first pass
+    dropped only head cycles, before initialisation), on the examples kept in memory, or on a pass over the
+    files; those it cannot follow lose their parse with a warning, and none left is an error."""
+    check = data.parse_check
+    if check is None:
+        return
+    dropped = len(check.dropped)
+    if data.streamed:
+        check.again()
+        summary = summarize(data.train())
+        if len(check.dropped) > dropped:
+            data.train_summary = summary
+    else:
+        examples = list(data.train())
+        check.check_kept(examples, data.origins)
+        data.train = lambda: examples
+        if len(check.dropped) > dropped:
+            data.train_summary = summarize(examples)
+    check.check_left(data.train_path)
+    if check.dropped:
+        data.warnings.append(check.warning())
 
 
 def leave_unknown_labels_missing(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
@@ -255,8 +304,9 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
     """Read the dev examples, and count the training examples in one pass, keeping them in memory unless they
     are more than shuffle_buffer (> 0), in which case every later pass streams them from the files again.
 
-    Checks that both can teach the trained components; training documents whose gold parse a trained parser's
-    oracle cannot follow lose that parse, on every pass (oracle.ParseCheck).
+    Checks that both can teach the trained components; training documents whose gold parse the trained parser's
+    oracle cannot follow lose that parse, on every pass (oracle.ParseCheck). A parser not initialised yet has no
+    moves: then only head cycles are dropped here, and initialize() checks the documents again with its oracle.
     """
     config = nlp.config.interpolate()
     T = config["training"]
@@ -267,7 +317,7 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
     train_cfg = section_at(config, T["train_corpus"])
     dev_cfg = section_at(config, T["dev_corpus"])
     train_path, dev_path = describe_paths(train_cfg.get("path")), describe_paths(dev_cfg.get("path"))
-    # The parser's oracle sees each training document on this first pass; those it cannot follow lose their parse.
+    # Each training document's parse is checked on this first pass; those that fail lose their parse.
     parse_check = ParseCheck.for_pipeline(nlp, trained)
     if parse_check is not None:
         if isinstance(train_corpus, RecipeCorpus):
@@ -276,24 +326,25 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
             train_corpus = parse_check.wrap(train_corpus, train_path)
     # One counting pass; the examples are kept while they fit in the shuffle buffer (0: no bound).
     kept: list[Example] | None = []
+    origins: list[tuple[int, Source]] = []
 
     def counted() -> Iterator[Example]:
         nonlocal kept
         for eg in train_corpus(nlp):
             if kept is not None:
                 kept.append(eg)
+                if parse_check is not None and parse_check.current is not None:
+                    origins.append(parse_check.current)
                 if 0 < shuffle_buffer < len(kept):
                     kept = None  # more than the buffer holds: stream it, reading the files on every pass
+                    origins.clear()
             yield eg
 
     train_summary = summarize(counted())
     if not train_summary.docs:
         raise RecipeError(Errors.E028.format(path=train_path))
-    warnings: list[str] = []
     if parse_check is not None:
         parse_check.check_left(train_path)
-        if parse_check.dropped:
-            warnings.append(parse_check.warning())
     examples = kept
     if examples is not None:
         # In memory: read once. A corpus that fits in the buffer is shuffled exactly as a streamed one would be.
@@ -320,5 +371,6 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
         dev_path=dev_path,
         heldout=dev_cfg.get("part") == "heldout",
         shuffle_buffer=max(0, shuffle_buffer),
-        warnings=warnings,
+        parse_check=parse_check,
+        origins=origins,
     )
