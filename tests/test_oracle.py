@@ -269,6 +269,25 @@ def test_a_base_parser_that_can_build_no_tree_is_refused_before_training(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_data_the_initialised_parser_refuses_leaves_no_folder(tmp_path, data_dir, monkeypatch):
+    """The check after initialisation refuses data as the first pass does: one line, exit 1, and the output folder
+    the run created (its run.json written before the data was read) goes again."""
+    import recipe_cli.training.setup as setup
+    from recipe_cli.errors import Errors, RecipeError
+
+    path = data_dir / SPACY_EXAMPLE
+
+    def refused(data):
+        raise RecipeError(Errors.E039.format(path=path, n=1, examples=f"{path}: document 1"))
+
+    monkeypatch.setattr(setup, "check_parses", refused)
+    args = ["parser", path, "--dev", path, "-o", tmp_path / "out", "--no-plot"]
+    result = runner.invoke(train_app, [str(a) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "[E039]" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("shuffle_buffer", [0, 8])
 def test_the_second_check_asks_the_initialised_parser(tmp_path, data_dir, shuffle_buffer):
     """The first pass, before the parser has moves, drops only the head cycles; once initialised (here as spaCy

@@ -158,9 +158,11 @@ def _train(
             planned = planned_updates(fresh, data.train, max_epochs=T["max_epochs"], max_steps=T["max_steps"])
             training["dropout"]["total_steps"] = planned
             T["dropout"] = resolve_dropout(nlp.config)
-        # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there.
+        # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there; data the
+        # initialised pipeline refuses (the parser's own oracle, after initialisation) is refused as data is.
         with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
-            initialize(nlp, T, data, transfer)
+            with _removed_on_error(output_path, created and written):
+                initialize(nlp, T, data, transfer)
         if restore_paths is not None:
             restore_paths(nlp.config)  # read and initialised: the paths as typed again, for the folders written
 
