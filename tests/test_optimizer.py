@@ -3,6 +3,7 @@ slices, with the training state saved and restored (as a resumed run restores it
 
 import importlib.metadata
 import math
+import pickle
 from pathlib import Path
 
 import numpy
@@ -14,6 +15,7 @@ from thinc.api import Adam, Model, Optimizer, registry
 from recipe_cli.config.build import build_config
 from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.output.state import TrainingState, restore_state, save_state
+from recipe_cli.training import optimizer as optimizer_module
 from recipe_cli.training.optimizer import FLUSH, LazyAdam
 from recipe_cli.training.setup import resolve_training
 
@@ -179,3 +181,62 @@ def test_no_subnormal_moments():
     assert subnormal[id(lazy)] == 0
     assert subnormal[id(dense)] > 1000
     assert numpy.abs(weights[id(lazy)] - weights[id(dense)]).max() <= 1.01e-30
+
+
+def _warm_up():
+    """A learn rate rising to 0.001 over 300 updates: each rise makes every row of a table moving again."""
+    step = 0
+    while True:
+        yield 0.001 * min(1.0, (step + 1) / 300)
+        step += 1
+
+
+# fmt: off
+@pytest.mark.parametrize("case", [
+    {"shape": (3000, 8)},
+    {"shape": (20000,)},
+    {"shape": (3000, 8), "learn_rate": _warm_up},
+    {"shape": (3000, 8), "pickle_at": 700},
+    {"shape": (3000, 8), "rebase_steps": 100},
+    {"shape": (3000, 8), "use_averages": False},
+    {"shape": (3000, 8), "L2_is_weight_decay": False},
+], ids=["2-D", "1-D", "rising learn rate", "pickled", "history restarted", "no averages", "L2 in the gradient"])
+# fmt: on
+def test_table_step_as_thinc_step(case, monkeypatch):
+    """A table (2-D or 1-D) whose rows get gradient now and then, some often and some rarely: the weights and
+    moments are thinc's, the averages within the bound of test_trains_as_dense_adam, also across the optimizer's
+    less common paths."""
+    if "rebase_steps" in case:
+        monkeypatch.setattr(optimizer_module, "REBASE_STEPS", case["rebase_steps"])
+    settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
+    settings["use_averages"] = case.get("use_averages", True)
+    settings["L2_is_weight_decay"] = case.get("L2_is_weight_decay", True)
+    rate = case.get("learn_rate")
+    dense = Adam(**{**settings, "learn_rate": rate() if rate else settings["learn_rate"]})
+    lazy = LazyAdam(**{**settings, "learn_rate": rate() if rate else settings["learn_rate"]})
+    rng = numpy.random.default_rng(0)
+    shape, key, steps = case["shape"], (1, "E"), 1500
+    dense_weights = rng.uniform(-0.1, 0.1, shape).astype("f")
+    lazy_weights = dense_weights.copy()
+    for step in range(steps):
+        gradient = numpy.zeros(shape, dtype="f")
+        rows = rng.integers(0, 200 if step % 3 else shape[0], 10)
+        gradient[rows] = rng.normal(0, 0.5, (10, *shape[1:]))
+        dense_weights, _ = dense(key, dense_weights, gradient.copy())
+        lazy_weights, _ = lazy(key, lazy_weights, gradient.copy())
+        dense.step_schedules()
+        lazy.step_schedules()
+        if step == case.get("pickle_at"):
+            lazy = pickle.loads(pickle.dumps(lazy))
+    assert numpy.abs(lazy_weights - dense_weights).max() <= 1.01e-30
+    assert numpy.abs(lazy.mom1[key] - dense.mom1[key]).max() <= FLUSH
+    assert numpy.abs(lazy.mom2[key] - dense.mom2[key]).max() <= FLUSH
+    if settings["use_averages"]:
+        scale = numpy.abs(dense_weights).max()
+        assert numpy.abs(lazy.averages[key] - dense.averages[key]).max() <= 2 * ROUNDOFF * (10 + steps) / 9 * scale
+    else:
+        assert lazy.averages is None
+    # L2 added to the gradient makes every row's gradient non-zero: no table, thinc's own step.
+    shares = lazy.processed_share()
+    assert list(shares) == ([] if not settings["L2_is_weight_decay"] else [key])
+    assert all(share < 0.5 for share in shares.values())
