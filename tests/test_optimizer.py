@@ -16,7 +16,7 @@ from recipe_cli.config.build import build_config
 from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.output.state import TrainingState, restore_state, save_state
 from recipe_cli.training import optimizer as optimizer_module
-from recipe_cli.training.optimizer import FLUSH, LazyAdam
+from recipe_cli.training.optimizer import DENSE_SHARE, FLUSH, LazyAdam
 from recipe_cli.training.setup import resolve_training
 
 DATA = Path(__file__).parent / "data"
@@ -150,10 +150,11 @@ def test_trains_as_dense_adam(component, tmp_path):
         assert numpy.abs(lazy_mom2 - mom2).max() <= FLUSH, name
         scale = max(numpy.abs(weights).max(), numpy.abs(averages).max())
         assert numpy.abs(lazy_averages - averages).max() <= 2 * ROUNDOFF * (10 + updates) / 9 * scale, name
-    # The tables were found from their gradients, and their last step processed a small share of their rows.
+    # The tables were found from their gradients, and the last step of the largest processed a small share of its
+    # rows (the smaller hash tables' rows are mostly still moving: they take the dense step).
     tables = {"ner": [("hashembed", "E")] * 4, "textcat": [("sparse_linear", "W")]}
     assert [(layer, param) for layer, param, _ in shares] == tables[component]
-    assert max(share for _, _, share in shares) < 0.5
+    assert min(share for _, _, share in shares) < DENSE_SHARE
 
 
 def test_no_subnormal_moments():
@@ -239,4 +240,4 @@ def test_table_step_as_thinc_step(case, monkeypatch):
     # L2 added to the gradient makes every row's gradient non-zero: no table, thinc's own step.
     shares = lazy.processed_share()
     assert list(shares) == ([] if not settings["L2_is_weight_decay"] else [key])
-    assert all(share < 0.5 for share in shares.values())
+    assert all(share < DENSE_SHARE for share in shares.values())
