@@ -7,10 +7,11 @@ about twenty passes over the array and its temporaries. A batch of one text touc
 hash-embedding table, or about a hundred entries of TextCatBOW's.
 
 Which arrays are tables is found from the gradients: a float32 array of 1 or 2 dimensions and at least MIN_ROWS rows
-(entries of a 1-D array are its rows), at a step where its gradient's non-zero rows and the rows still moving are at
-most DENSE_SHARE of its rows; otherwise the step is thinc's dense one. A row is *moving* (touched, or Adam still
-moves its weights) or *quiet* (every later Adam move of its weights is below an eighth of their float32 spacing,
-so that thinc's step rounds it away). Each step of a table:
+(entries of a 1-D array are its rows). A row is *moving* (touched, or Adam still moves its weights) or *quiet*
+(every later Adam move of its weights is below an eighth of their float32 spacing, so that thinc's step rounds it
+away). A table whose moving and touched rows are more than DENSE_SHARE of its rows takes thinc's own dense step
+(a small hash table whose rows are mostly moving, say), and is checked for quiet rows every CHECK_EVERY updates.
+Each other step of a table:
 
 1. the gradient's non-zero rows are found;
 2. the gradient is clipped by the norm of the whole array, as thinc does;
@@ -67,6 +68,9 @@ DENSE_SHARE = 0.25
 # normal number (1.2e-38).
 FLUSH = 1e-36
 FLUSH_EVERY = 16
+# A table whose rows are mostly moving takes thinc's dense step, and is checked for quiet rows every this many
+# updates (a multiple of FLUSH_EVERY).
+CHECK_EVERY = 64
 # A table's per-step history restarts (after bringing every row up to date) every this many updates, so that its
 # float64 prefix sums stay far from overflow.
 REBASE_STEPS = 50_000
@@ -106,11 +110,17 @@ class _Table:
     """The lazy state of one table: per row, the update count its average is current at; the rows still moving;
     and per-update log-prefix sums for the averages' catch-up, counted from update `base`."""
 
-    __slots__ = ("rows", "stamp", "moving", "is_moving", "processed", "base", "log_d", "log_g", "sums", "size")
+    # fmt: off
+    __slots__ = ("rows", "stamp", "moving", "is_moving", "processed", "dense", "lr_ref", "base", "log_d", "log_g",
+                 "sums", "size")
+    # fmt: on
 
     def __init__(self, rows: int, current: int) -> None:
         self.rows = rows
         self.stamp = numpy.full(rows, current, dtype=numpy.int64)
+        # Dense steps until the first check; the learn rate its quiet rows were judged with.
+        self.dense = True
+        self.lr_ref = 0.0
         self.wake()
         self.restart(current)
 
@@ -151,7 +161,7 @@ class _Table:
 class LazyAdam(Optimizer):
     """thinc's Optimizer (Adam) with lazy steps on tables; see the module's docstring."""
 
-    __slots__ = ["_tables", "_weights", "_in_step", "_lr_ref", "_bias_max"]
+    __slots__ = ["_tables", "_weights", "_in_step", "_bias_max"]
 
     def __init__(
         self,
@@ -168,7 +178,6 @@ class LazyAdam(Optimizer):
         self._tables: dict[KeyT, _Table] = {}
         self._weights: dict[KeyT, numpy.ndarray] = {}
         self._in_step = True
-        self._lr_ref = 0.0
         super().__init__(
             learn_rate,
             L2=L2,
@@ -195,9 +204,7 @@ class LazyAdam(Optimizer):
 
     def __getstate__(self) -> dict[str, Any]:
         self.catch_up()
-        state = {name: getattr(self, name) for name in Optimizer.__slots__}
-        state["_lr_ref"] = self._lr_ref
-        return state
+        return {name: getattr(self, name) for name in Optimizer.__slots__}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._in_step = True
@@ -277,19 +284,29 @@ class LazyAdam(Optimizer):
             # New (or restored from a saved state, or resized): every row is current and moving.
             table = self._tables[key] = _Table(rows, self.nr_update[key])
         self._weights[key] = weights
-        self.nr_update[key] += 1
-        step = self.nr_update[key]
+        step = self.nr_update[key] + 1
+        lr_now = lr_scale * self.learn_rate
+        if lr_now > table.lr_ref:
+            # A quiet row's skipped moves are bounded with the largest learn rate so far: a larger one wakes all.
+            table.lr_ref = lr_now
+            table.wake()
+        if table.dense and step % CHECK_EVERY:
+            # Most of the table's rows are still moving: thinc's own step on all of them until the next check,
+            # without looking for touched rows (every row is then current, and stays moving).
+            super().__call__(key, weights, gradient, lr_scale=lr_scale)  # type: ignore[arg-type]
+            if step % FLUSH_EVERY == 0:
+                _flush(mom1[key])
+                _flush(mom2[key])
+            table.stamp.fill(step)
+            table.record(_average_decay(step), 1.0 - self._shrink(lr_scale))
+            return weights, gradient
+        self.nr_update[key] = step
         W = weights.reshape(rows, -1)
         G = gradient.reshape(rows, -1)
         M1 = mom1[key].reshape(rows, -1)
         M2 = mom2[key].reshape(rows, -1)
         # 1. The touched rows: those whose gradient is not all zero.
         touched = _touched_rows(gradient)
-        lr_now = lr_scale * self.learn_rate
-        if lr_now > self._lr_ref:
-            # A quiet row's skipped steps are bounded with the largest learn rate so far: a larger one wakes all.
-            self._lr_ref = lr_now
-            table.wake()
         stale = touched[table.stamp[touched] < step - 1]
         self._catch_up(key, table, stale, step - 1)
         process = numpy.concatenate([table.moving, touched[~table.is_moving[touched]]])
@@ -317,9 +334,8 @@ class LazyAdam(Optimizer):
         G[touched] = 0
         # 4. Every row's moments decay, and its weights by weight decay, with the float32 arithmetic of thinc's
         # kernel and Optimizer: the processed rows' new values are decayed apart and written over the others.
-        shrink = 0.0
-        if self.L2 != 0 and self.L2_is_weight_decay:
-            shrink = lr_scale * self.learn_rate * self.L2
+        shrink = self._shrink(lr_scale)
+        if shrink:
             weights -= shrink * weights
             if not dense:
                 w -= shrink * w
@@ -345,21 +361,24 @@ class LazyAdam(Optimizer):
             if not dense:
                 E[process] = e
         table.stamp[process] = step
-        if dense and step % FLUSH_EVERY:
-            # Rows stay moving (which is always exact) until the next check: a dense step leaves the search for
-            # quiet rows, a pass over the whole table, to one step in FLUSH_EVERY.
+        table.settle(process, self._quiet(w, m, v, table.lr_ref))
+        # Mostly moving: dense steps until the next check (rows moving for longer than needed is always exact).
+        table.dense = len(table.moving) > DENSE_SHARE * rows
+        if table.dense:
             table.wake()
-        else:
-            table.settle(process, self._quiet(w, m, v))
-        table.record(min((1.0 + step) / (10.0 + step), 0.9999), 1.0 - shrink)
+        table.record(_average_decay(step), 1.0 - shrink)
         if table.size > REBASE_STEPS:
             self._catch_up(key, table, numpy.flatnonzero(table.stamp < step), step)
             table.restart(step)
         return weights, gradient
 
-    def _quiet(self, w: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray) -> numpy.ndarray:
+    def _shrink(self, lr_scale: float) -> float:
+        """The share of every weight that weight decay takes at this step (thinc's expression)."""
+        return lr_scale * self.learn_rate * self.L2 if self.L2 != 0 and self.L2_is_weight_decay else 0.0
+
+    def _quiet(self, w: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray, lr_ref: float) -> numpy.ndarray:
         """The rows whose every later Adam step is below an eighth of their weights' float32 spacing."""
-        bound = self._lr_ref * self._bias_max * float(numpy.float32(self.b1)) / math.sqrt(numpy.float32(self.b2))
+        bound = lr_ref * self._bias_max * float(numpy.float32(self.b1)) / math.sqrt(numpy.float32(self.b2))
         # Eight times the move against the spacing: an eighth of the spacing of 0.0 would round to 0.
         moves = numpy.abs(m) * (8 * bound) / (numpy.sqrt(v) + self.eps)
         return (moves < numpy.spacing(numpy.abs(w))).all(axis=1)
@@ -393,6 +412,11 @@ def _touched_rows(gradient: numpy.ndarray) -> numpy.ndarray:
 def _flush(array: numpy.ndarray) -> None:
     """Set entries below FLUSH in magnitude to zero (no subnormal moments)."""
     array[numpy.abs(array) < FLUSH] = 0.0
+
+
+def _average_decay(step: int) -> float:
+    """thinc's decay of the averages at update `step` (ops.update_averages)."""
+    return min((1.0 + step) / (10.0 + step), 0.9999)
 
 
 def _bias_max(b1: float, b2: float) -> float:
