@@ -157,9 +157,12 @@ def test_trains_as_dense_adam(component, tmp_path):
     assert min(share for _, _, share in shares) < DENSE_SHARE
 
 
-def test_no_subnormal_moments():
+# A few rows touched at each update (the table takes the lazy step), or a few hundred among half of its rows (most
+# rows keep moving: the table takes thinc's dense step).
+@pytest.mark.parametrize("touched", [(64, 4), (2048, 300)], ids=["lazy steps", "dense steps"])
+def test_no_subnormal_moments(touched):
     """Rows without gradient for 2,000 updates: their first moment (x0.9 per update) would pass through float32's
-    subnormal range (below 1.2e-38) after about 800 updates, as thinc's dense step leaves it; the lazy step sets
+    subnormal range (below 1.2e-38) after about 800 updates, as thinc's dense step leaves it; LazyAdam sets
     moments below FLUSH to zero first."""
     rng = numpy.random.default_rng(0)
     settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
@@ -171,8 +174,9 @@ def test_no_subnormal_moments():
     subnormal = {id(dense): 0, id(lazy): 0}
     for step in range(2000):
         gradient = numpy.zeros(shape, dtype="f")
-        # All rows at the first update, then only the first 64.
-        rows = numpy.arange(shape[0]) if step == 0 else rng.integers(0, 64, 4)
+        # All rows at the first update, then only some of the first ones.
+        among, count = touched
+        rows = numpy.arange(shape[0]) if step == 0 else rng.integers(0, among, count)
         gradient[rows] = rng.normal(0, 0.01, (len(rows), shape[1]))
         for optimizer in (dense, lazy):
             weights[id(optimizer)], _ = optimizer((1, "E"), weights[id(optimizer)], gradient.copy())
@@ -181,6 +185,8 @@ def test_no_subnormal_moments():
                 subnormal[id(optimizer)] += int(((values > 0) & (values < tiny)).sum())
     assert subnormal[id(lazy)] == 0
     assert subnormal[id(dense)] > 1000
+    (share,) = lazy.processed_share().values()
+    assert (share < DENSE_SHARE) == (touched[0] == 64)
     assert numpy.abs(weights[id(lazy)] - weights[id(dense)]).max() <= 1.01e-30
 
 
