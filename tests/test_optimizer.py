@@ -1,0 +1,249 @@
+"""recipe.LazyAdam.v1 trains as thinc's Adam.v1 does: a real spaCy component, 2,000 batch-1 updates on the bundled
+slices, with the training state saved and restored (as a resumed run restores it) half-way."""
+
+import importlib.metadata
+import math
+import pickle
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+from spacy.util import fix_random_seed, load_model_from_config
+from thinc.api import Adam, Model, Optimizer, registry
+
+from recipe_cli.config.build import build_config
+from recipe_cli.data.corpus import RecipeCorpus
+from recipe_cli.output.state import TrainingState, restore_state, save_state
+from recipe_cli.training import optimizer as optimizer_module
+from recipe_cli.training.optimizer import DENSE_SHARE, FLUSH, LazyAdam
+from recipe_cli.training.setup import resolve_training
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = 2000
+# float32's unit roundoff: half the spacing of 1.0.
+ROUNDOFF = 2.0**-24
+
+
+def _recipe_optimizer() -> dict:
+    """The recipe's [training.optimizer] settings, as configs/ner.cfg has them."""
+    return dict(spacy.util.load_config(ROOT / "configs" / "ner.cfg")["training"]["optimizer"])
+
+
+def test_registered_with_adams_settings():
+    settings = _recipe_optimizer()
+    assert settings["@optimizers"] == "Adam.v1"
+    settings["@optimizers"] = "recipe.LazyAdam.v1"
+    optimizer = registry.resolve({"optimizer": settings})["optimizer"]
+    assert isinstance(optimizer, LazyAdam) and isinstance(optimizer, Optimizer)
+    values = (optimizer.learn_rate, optimizer.b1, optimizer.b2, optimizer.eps, optimizer.L2, optimizer.grad_clip)
+    assert values == (0.001, 0.9, 0.999, 1e-08, 0.01, 1.0)
+    assert optimizer.L2_is_weight_decay is True and optimizer.averages == {}
+    # spaCy (spacy train, spacy debug config) finds it through the entry point where recipe-train is installed.
+    points = {p.name: p.value for p in importlib.metadata.entry_points(group="thinc_optimizers")}
+    assert points["recipe.LazyAdam.v1"] == "recipe_cli.training.optimizer:lazy_adam"
+
+
+def _params(nlp) -> dict[str, tuple[Model, str]]:
+    """Every parameter by a name that is the same in a reloaded pipeline: component/position/parameter."""
+    found: dict[str, tuple[Model, str]] = {}
+    seen: set[int] = set()
+    for name, proc in nlp.pipeline:
+        for i, node in enumerate(proc.model.walk()):
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            for param in node.param_names:
+                if node.has_param(param):
+                    found[f"{name}/{i}/{param}"] = (node, param)
+    return found
+
+
+def _train(config, data: Path, optimizer_name: str, tmp_path: Path, resume_at: int | None = None):
+    """STEPS updates of one example each, cycling through the file, with dropout from a fixed seed. At update
+    resume_at the pipeline is saved under the averages and the training state with it, as an epoch checkpoint
+    saves them; a fresh pipeline and optimizer load them and go on. RETURNS the live weights, averages and moments
+    by parameter name with the number of updates each had; and the share of rows the optimizer's last step
+    processed, per table, as (layer name, parameter, share)."""
+    config = config.copy()
+    config["training"]["optimizer"]["@optimizers"] = optimizer_name
+    fix_random_seed(0)
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    optimizer = resolve_training(nlp.config)["optimizer"]
+    corpus = RecipeCorpus(data, format="auto", sents_per_doc=1, holdout=0.0, part="all", seed=0, limit=0)
+    examples = list(corpus(nlp))
+    nlp.initialize(lambda: examples, sgd=optimizer)
+    fix_random_seed(1)
+    for step in range(STEPS):
+        if step == resume_at:
+            tmp_path.mkdir(parents=True)
+            with nlp.use_params(optimizer.averages):
+                nlp.to_disk(tmp_path / "model")
+            save_state(nlp, optimizer, TrainingState(1, step, 0, 0.0, 1, {}, {}), tmp_path / "state")
+            dropout_rng = numpy.random.get_state()
+            nlp = spacy.load(tmp_path / "model")
+            optimizer = resolve_training(nlp.config)["optimizer"]
+            restore_state(nlp, optimizer, tmp_path / "state")
+            examples = list(corpus(nlp))
+            numpy.random.set_state(dropout_rng)
+        nlp.update([examples[step % len(examples)]], drop=0.2, sgd=optimizer, losses={})
+        optimizer.step_schedules()
+    shares = optimizer.processed_share() if isinstance(optimizer, LazyAdam) else {}
+    averages, mom1, mom2 = optimizer.averages, optimizer.mom1, optimizer.mom2
+    result = {}
+    for name, (node, param) in _params(nlp).items():
+        key = (node.id, param)
+        if key in optimizer.nr_update:
+            arrays = (node.get_param(param), averages[key], mom1[key], mom2[key])
+            result[name] = tuple(a.copy() for a in arrays) + (optimizer.nr_update[key],)
+    tables = [(node.name, param, shares[(node.id, param)]) for node, param in _params(nlp).values()
+              if (node.id, param) in shares]  # fmt: skip
+    return result, sorted(tables)
+
+
+# Small widths keep the ner run to seconds; the hash tables keep the packaged row counts, and TextCatBOW a table of
+# 6 x 16,384 entries (of which a batch of one comment touches about 130).
+CASES = {
+    "ner": (DATA / "wnut17-train.conll", {
+        "components.tok2vec.model.encode.width": 16, "components.tok2vec.model.encode.depth": 1,
+        "components.ner.model.hidden_width": 16, "components.tok2vec.model.embed.rows": [20000, 4000, 10000, 10000],
+    }),
+    "textcat": (DATA / "goemotions-train.json", {"components.textcat.model.length": 16384}),
+}  # fmt: skip
+
+
+# ner's updates cost about 15 ms each on one core whatever the optimizer (spaCy's transition-based parser), and the
+# comparison takes 4,000 of them: about a minute.
+@pytest.mark.parametrize("component", [pytest.param("ner", marks=pytest.mark.slow), "textcat"])
+def test_trains_as_dense_adam(component, tmp_path):
+    """The tolerances, derived:
+
+    - Live weights and moments. The lazy step does thinc's float32 operations on every entry (its own kernel on the
+      rows it processes, thinc's decay expressions on the rest) except two: a quiet row's Adam move is skipped,
+      and it is below an eighth of the weight's float32 spacing, so that thinc's step rounds it away too; and
+      moments below FLUSH (1e-36) are set to zero, which moves a weight by at most lr * FLUSH / eps / (1 - b1 /
+      sqrt(b2)) = 1.0e-30. So the live weights agree within 1e-30 and the moments within FLUSH.
+    - Averages. thinc's float32 moving average rounds by up to half a spacing per update, and the error decays by
+      d_n = (1 + n) / (10 + n) per update: at most ROUNDOFF / (1 - d_n) * max|w|. The lazy average of a quiet row
+      is a closed form that takes the row's weights to shrink by exactly (1 - lr * L2) per update, where thinc's
+      float32 decay rounds by up to half a spacing each time: its error, weighted by the average, is again at most
+      ROUNDOFF * d_n / (1 - d_n) * max|w|. Both together: 2 * ROUNDOFF * (10 + n) / 9 * max|w| (2.7e-5 * max|w|
+      after 2,000 updates).
+    """
+    data, overrides = CASES[component]
+    config = build_config([component], overrides={"paths.train": str(data), "paths.dev": str(data),
+                                                   "training.batcher.size.stop": 16, **overrides}).config  # fmt: skip
+    dense, _ = _train(config, data, "Adam.v1", tmp_path / "dense")
+    lazy, shares = _train(config, data, "recipe.LazyAdam.v1", tmp_path / "lazy", resume_at=STEPS // 2)
+    assert set(lazy) == set(dense)
+    settings = config["training"]["optimizer"]
+    b1, b2, eps, lr = settings["beta1"], settings["beta2"], settings["eps"], settings["learn_rate"]
+    flush_effect = lr * FLUSH / eps / (1 - b1 / math.sqrt(b2))
+    assert flush_effect < 1.01e-30
+    for name, (weights, averages, mom1, mom2, updates) in dense.items():
+        lazy_weights, lazy_averages, lazy_mom1, lazy_mom2, lazy_updates = lazy[name]
+        # Every parameter was updated at (nearly) every step: a table a batch does not reach is not.
+        assert lazy_updates == updates >= STEPS - 10, name
+        assert numpy.abs(lazy_weights - weights).max() <= flush_effect, name
+        assert numpy.abs(lazy_mom1 - mom1).max() <= FLUSH, name
+        assert numpy.abs(lazy_mom2 - mom2).max() <= FLUSH, name
+        scale = max(numpy.abs(weights).max(), numpy.abs(averages).max())
+        assert numpy.abs(lazy_averages - averages).max() <= 2 * ROUNDOFF * (10 + updates) / 9 * scale, name
+    # The tables were found from their gradients, and the last step of the largest processed a small share of its
+    # rows (the smaller hash tables' rows are mostly still moving: they take the dense step).
+    tables = {"ner": [("hashembed", "E")] * 4, "textcat": [("sparse_linear", "W")]}
+    assert [(layer, param) for layer, param, _ in shares] == tables[component]
+    assert min(share for _, _, share in shares) < DENSE_SHARE
+
+
+# A few rows touched at each update (the table takes the lazy step), or a few hundred among half of its rows (most
+# rows keep moving: the table takes thinc's dense step).
+@pytest.mark.parametrize("touched", [(64, 4), (2048, 300)], ids=["lazy steps", "dense steps"])
+def test_no_subnormal_moments(touched):
+    """Rows without gradient for 2,000 updates: their first moment (x0.9 per update) would pass through float32's
+    subnormal range (below 1.2e-38) after about 800 updates, as thinc's dense step leaves it; LazyAdam sets
+    moments below FLUSH to zero first."""
+    rng = numpy.random.default_rng(0)
+    settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
+    dense, lazy = Adam(**settings), LazyAdam(**settings)
+    shape = (4096, 8)
+    weights = {id(dense): rng.uniform(-0.1, 0.1, shape).astype("f")}
+    weights[id(lazy)] = weights[id(dense)].copy()
+    tiny = numpy.finfo(numpy.float32).tiny
+    subnormal = {id(dense): 0, id(lazy): 0}
+    for step in range(2000):
+        gradient = numpy.zeros(shape, dtype="f")
+        # All rows at the first update, then only some of the first ones.
+        among, count = touched
+        rows = numpy.arange(shape[0]) if step == 0 else rng.integers(0, among, count)
+        gradient[rows] = rng.normal(0, 0.01, (len(rows), shape[1]))
+        for optimizer in (dense, lazy):
+            weights[id(optimizer)], _ = optimizer((1, "E"), weights[id(optimizer)], gradient.copy())
+            for moments in (optimizer.mom1, optimizer.mom2):
+                values = numpy.abs(moments[(1, "E")])
+                subnormal[id(optimizer)] += int(((values > 0) & (values < tiny)).sum())
+    assert subnormal[id(lazy)] == 0
+    assert subnormal[id(dense)] > 1000
+    (share,) = lazy.processed_share().values()
+    assert (share < DENSE_SHARE) == (touched[0] == 64)
+    assert numpy.abs(weights[id(lazy)] - weights[id(dense)]).max() <= 1.01e-30
+
+
+def _warm_up():
+    """A learn rate rising to 0.001 over 300 updates: each rise makes every row of a table moving again."""
+    step = 0
+    while True:
+        yield 0.001 * min(1.0, (step + 1) / 300)
+        step += 1
+
+
+# fmt: off
+@pytest.mark.parametrize("case", [
+    {"shape": (3000, 8)},
+    {"shape": (20000,)},
+    {"shape": (3000, 8), "learn_rate": _warm_up},
+    {"shape": (3000, 8), "pickle_at": 700},
+    {"shape": (3000, 8), "rebase_steps": 100},
+    {"shape": (3000, 8), "use_averages": False},
+    {"shape": (3000, 8), "L2_is_weight_decay": False},
+], ids=["2-D", "1-D", "rising learn rate", "pickled", "history restarted", "no averages", "L2 in the gradient"])
+# fmt: on
+def test_table_step_as_thinc_step(case, monkeypatch):
+    """A table (2-D or 1-D) whose rows get gradient now and then, some often and some rarely: the weights and
+    moments are thinc's, the averages within the bound of test_trains_as_dense_adam, also across the optimizer's
+    less common paths."""
+    if "rebase_steps" in case:
+        monkeypatch.setattr(optimizer_module, "REBASE_STEPS", case["rebase_steps"])
+    settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
+    settings["use_averages"] = case.get("use_averages", True)
+    settings["L2_is_weight_decay"] = case.get("L2_is_weight_decay", True)
+    rate = case.get("learn_rate")
+    dense = Adam(**{**settings, "learn_rate": rate() if rate else settings["learn_rate"]})
+    lazy = LazyAdam(**{**settings, "learn_rate": rate() if rate else settings["learn_rate"]})
+    rng = numpy.random.default_rng(0)
+    shape, key, steps = case["shape"], (1, "E"), 1500
+    dense_weights = rng.uniform(-0.1, 0.1, shape).astype("f")
+    lazy_weights = dense_weights.copy()
+    for step in range(steps):
+        gradient = numpy.zeros(shape, dtype="f")
+        rows = rng.integers(0, 200 if step % 3 else shape[0], 10)
+        gradient[rows] = rng.normal(0, 0.5, (10, *shape[1:]))
+        dense_weights, _ = dense(key, dense_weights, gradient.copy())
+        lazy_weights, _ = lazy(key, lazy_weights, gradient.copy())
+        dense.step_schedules()
+        lazy.step_schedules()
+        if step == case.get("pickle_at"):
+            lazy = pickle.loads(pickle.dumps(lazy))
+    assert numpy.abs(lazy_weights - dense_weights).max() <= 1.01e-30
+    assert numpy.abs(lazy.mom1[key] - dense.mom1[key]).max() <= FLUSH
+    assert numpy.abs(lazy.mom2[key] - dense.mom2[key]).max() <= FLUSH
+    if settings["use_averages"]:
+        scale = numpy.abs(dense_weights).max()
+        assert numpy.abs(lazy.averages[key] - dense.averages[key]).max() <= 2 * ROUNDOFF * (10 + steps) / 9 * scale
+    else:
+        assert lazy.averages is None
+    # L2 added to the gradient makes every row's gradient non-zero: no table, thinc's own step.
+    shares = lazy.processed_share()
+    assert list(shares) == ([] if not settings["L2_is_weight_decay"] else [key])
+    assert all(share < DENSE_SHARE for share in shares.values())
