@@ -5,6 +5,7 @@ import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -137,9 +138,11 @@ def _train(
     # Whether this run's run.json is written: from then on the folder can be resumed, and a run stopped before its
     # first epoch starts again from it.
     written = not dry_run and not replaces
+    # run.json and the folder's earlier entries: written now, or (replacing an earlier run) once this one is ready.
+    prepare = partial(_prepare_output_dir, output_path, overwrite=overwrite, argv=argv, config=config,
+                      keep_epochs=keep_epochs, plot=plot, cwd=started.get("cwd") if started else None, code=code)  # fmt: skip
     if written:
-        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot, cwd=started.get("cwd") if started else None, code=code)  # fmt: skip
+        prepare()
     try:
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
@@ -177,8 +180,7 @@ def _train(
         return output_path
     if replaces:
         # The earlier run is replaced only now, once this run's data is read and its pipeline initialised.
-        _prepare_output_dir(output_path, overwrite=overwrite, argv=argv, config=config, keep_epochs=keep_epochs,
-                            plot=plot, cwd=started.get("cwd") if started else None, code=code)  # fmt: skip
+        prepare()
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs,
                plot=plot)  # fmt: skip
 
