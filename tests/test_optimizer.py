@@ -1,4 +1,5 @@
-"""recipe.LazyAdam.v1 trains as thinc's Adam.v1 does: a real spaCy component, 2,000 batch-1 updates on the bundled
+"""recipe.LazyAdam.v1 trains as thinc's Adam.v1 does, and recipe.SparseAdam.v1 as thinc's Adam.v1 with every
+untouched row of a table put back after each step: a real spaCy component, 2,000 batch-1 updates on the bundled
 slices, with the training state saved and restored (as a resumed run restores it) half-way."""
 
 import importlib.metadata
@@ -10,13 +11,13 @@ import numpy
 import pytest
 import spacy
 from spacy.util import fix_random_seed, load_model_from_config
-from thinc.api import Adam, Model, Optimizer, registry
+from thinc.api import Adam, Model, NumpyOps, Optimizer, registry
 
 from recipe_cli.config.build import build_config
 from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.output.state import TrainingState, restore_state, save_state
 from recipe_cli.training import optimizer as optimizer_module
-from recipe_cli.training.optimizer import DENSE_SHARE, FLUSH, LazyAdam
+from recipe_cli.training.optimizer import DENSE_SHARE, FLUSH, FLUSH_EVERY, MIN_ROWS, LazyAdam, SparseAdam
 from recipe_cli.training.setup import resolve_training
 
 DATA = Path(__file__).parent / "data"
@@ -43,6 +44,11 @@ def test_registered_with_adams_settings():
     # spaCy (spacy train, spacy debug config) finds it through the entry point where recipe-train is installed.
     points = {p.name: p.value for p in importlib.metadata.entry_points(group="thinc_optimizers")}
     assert points["recipe.LazyAdam.v1"] == "recipe_cli.training.optimizer:lazy_adam"
+    assert points["recipe.SparseAdam.v1"] == "recipe_cli.training.optimizer:sparse_adam"
+    settings["@optimizers"] = "recipe.SparseAdam.v1"
+    sparse = registry.resolve({"optimizer": settings})["optimizer"]
+    assert type(sparse) is SparseAdam
+    assert (sparse.learn_rate, sparse.b1, sparse.b2, sparse.eps, sparse.L2, sparse.grad_clip) == values
 
 
 def _params(nlp) -> dict[str, tuple[Model, str]]:
@@ -247,3 +253,140 @@ def test_table_step_as_thinc_step(case, monkeypatch):
     shares = lazy.processed_share()
     assert list(shares) == ([] if not settings["L2_is_weight_decay"] else [key])
     assert all(share < DENSE_SHARE for share in shares.values())
+
+
+class RestoredRowsAdam(Optimizer):
+    """The sparse rule the long way, as the reference: thinc's own dense Adam.v1 step on every array, after which
+    each row of a table (MIN_ROWS rows or more) whose gradient was all zero gets its weights and moments back as
+    they were before the step, and the rest of its moments below FLUSH become zero; the moments of the other
+    arrays are flushed every FLUSH_EVERY updates. A table's gradient is clipped by the norm of its touched rows
+    (the same numbers as the whole gradient's; thinc's dot product of the whole array may round them apart)."""
+
+    def __call__(self, key, weights, gradient, *, lr_scale=1.0):
+        table = weights.ndim in (1, 2) and weights.shape[0] >= MIN_ROWS
+        if not table:
+            weights, gradient = super().__call__(key, weights, gradient, lr_scale=lr_scale)
+            if self.nr_update[key] % FLUSH_EVERY == 0:
+                for moments in (self.mom1[key], self.mom2[key]):
+                    moments[numpy.abs(moments) < FLUSH] = 0
+            return weights, gradient
+        rows = weights.shape[0]
+        touched = (gradient.reshape(rows, -1) != 0).any(axis=1)
+        norm = numpy.linalg.norm(gradient.reshape(rows, -1)[touched])
+        if norm >= self.grad_clip:
+            gradient *= self.grad_clip / norm
+        grad_clip, self.grad_clip = self.grad_clip, 0.0
+        mom1 = self.mom1.get(key, numpy.zeros(weights.size, dtype="f")).reshape(rows, -1)[~touched].copy()
+        mom2 = self.mom2.get(key, numpy.zeros(weights.size, dtype="f")).reshape(rows, -1)[~touched].copy()
+        kept = weights.reshape(rows, -1)[~touched].copy()
+        average = self.averages[key].reshape(rows, -1)[~touched].copy() if key in (self.averages or {}) else 0 * kept
+        weights, gradient = super().__call__(key, weights, gradient, lr_scale=lr_scale)
+        self.grad_clip = grad_clip
+        weights.reshape(rows, -1)[~touched] = kept
+        if self.averages is not None:
+            # thinc's moving average of the kept weights, by its own kernel.
+            NumpyOps().update_averages(average, kept, self.nr_update[key])
+            self.averages[key].reshape(rows, -1)[~touched] = average
+        for moments, before in ((self.mom1[key], mom1), (self.mom2[key], mom2)):
+            moments[numpy.abs(moments) < FLUSH] = 0
+            moments.reshape(rows, -1)[~touched] = before
+        return weights, gradient
+
+
+@registry.optimizers("test.RestoredRowsAdam.v1")
+def restored_rows_adam(
+    *, learn_rate, beta1, beta2, eps, L2, L2_is_weight_decay, grad_clip, use_averages
+) -> Optimizer:
+    return RestoredRowsAdam(learn_rate, beta1=beta1, beta2=beta2, eps=eps, L2=L2, grad_clip=grad_clip,
+                            L2_is_weight_decay=L2_is_weight_decay, use_averages=use_averages)  # fmt: skip
+
+
+@pytest.mark.parametrize("component", [pytest.param("ner", marks=pytest.mark.slow), "textcat"])
+def test_sparse_rule_as_thinc_step_with_untouched_rows_put_back(component, tmp_path):
+    """SparseAdam against RestoredRowsAdam, with SparseAdam's state saved and restored half-way. Live weights and
+    moments: thinc's float32 operations on the same numbers (its kernel works entry by entry, so a gathered row
+    gets the same bits as in place), hence equal. Averages: a row's average is thinc's float32 moving average in
+    the reference and a float64 closed form in SparseAdam; the bound of test_trains_as_dense_adam holds (the
+    closed form of constant weights is exact but for its final rounding, at most ROUNDOFF * max|w|)."""
+    data, overrides = CASES[component]
+    config = build_config([component], overrides={"paths.train": str(data), "paths.dev": str(data),
+                                                   "training.batcher.size.stop": 16, **overrides}).config  # fmt: skip
+    reference, _ = _train(config, data, "test.RestoredRowsAdam.v1", tmp_path / "reference")
+    sparse, _ = _train(config, data, "recipe.SparseAdam.v1", tmp_path / "sparse", resume_at=STEPS // 2)
+    assert set(sparse) == set(reference)
+    moved = 0
+    for name, (weights, averages, mom1, mom2, updates) in reference.items():
+        sparse_weights, sparse_averages, sparse_mom1, sparse_mom2, sparse_updates = sparse[name]
+        assert sparse_updates == updates >= STEPS - 10, name
+        numpy.testing.assert_array_equal(sparse_weights, weights, err_msg=name)
+        numpy.testing.assert_array_equal(sparse_mom1, mom1, err_msg=name)
+        numpy.testing.assert_array_equal(sparse_mom2, mom2, err_msg=name)
+        scale = max(numpy.abs(weights).max(), numpy.abs(averages).max())
+        assert numpy.abs(sparse_averages - averages).max() <= 2 * ROUNDOFF * (10 + updates) / 9 * scale, name
+        moved += int((averages != weights).sum())
+    assert moved > 0
+
+
+def test_sparse_rule_keeps_untouched_rows_and_brings_their_averages_up_to_date():
+    """Rows without gradient keep their weights and moments bit for bit; their averages move towards the kept
+    weights at every update, and read at any time equal thinc's dense moving average within its rounding (the
+    bound of test_trains_as_dense_adam); read or not, the training is the same."""
+    settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
+    rng = numpy.random.default_rng(0)
+    shape, key = (1000, 4), (1, "E")
+    read, unread = SparseAdam(**settings), SparseAdam(**settings)
+    weights = {id(read): rng.uniform(-0.1, 0.1, shape).astype("f")}
+    weights[id(unread)] = weights[id(read)].copy()
+    reference = weights[id(read)].copy()
+    for step in range(1, 601):
+        gradient = numpy.zeros(shape, dtype="f")
+        rows = rng.integers(0, 100 if step > 1 else shape[0], 5 if step > 1 else shape[0])
+        gradient[rows] = rng.normal(0, 0.5, (len(rows), shape[1]))
+        before = {id(o): (weights[id(o)].copy(), o.mom1.get(key, numpy.zeros(4000, "f")).copy()) for o in (read,)}
+        for optimizer in (read, unread):
+            weights[id(optimizer)], _ = optimizer(key, weights[id(optimizer)], gradient.copy())
+        untouched = numpy.ones(shape[0], dtype=bool)
+        untouched[rows] = False
+        kept_weights, kept_mom1 = before[id(read)]
+        if step > 1:
+            numpy.testing.assert_array_equal(weights[id(read)][untouched], kept_weights[untouched])
+            numpy.testing.assert_array_equal(read.mom1[key].reshape(shape)[untouched], kept_mom1.reshape(shape)[untouched])
+        # thinc's average, by its own kernel, densely.
+        decay = min((1.0 + step) / (10.0 + step), 0.9999)
+        reference -= numpy.float32(1 - decay) * (reference - weights[id(read)])
+        if step % 97 == 0:
+            scale = numpy.abs(weights[id(read)]).max()
+            assert numpy.abs(read.averages[key] - reference).max() <= 2 * ROUNDOFF * (10 + step) / 9 * scale
+            # Most rows were last touched at the first update: their averages were brought up to date now.
+            assert numpy.abs(read.averages[key][100:] - reference[100:]).max() < 1e-6
+    numpy.testing.assert_array_equal(weights[id(read)], weights[id(unread)])
+    # Read in between, an average was rounded to float32 once more: a spacing apart at most.
+    scale = numpy.abs(weights[id(read)]).max()
+    assert numpy.abs(read.averages[key] - unread.averages[key]).max() <= 2 * ROUNDOFF * scale
+
+
+@pytest.mark.parametrize("shape", [(4096, 8), (64, 8)], ids=["table", "dense array"])
+def test_sparse_rule_no_subnormal_moments(shape):
+    """Entries whose gradient is zero at every update while their row's is not (a table's always-touched rows, or
+    a small array that takes thinc's dense step): their moments decay at each update, and thinc's step takes
+    them through float32's subnormal range after about 800 updates; SparseAdam sets them to zero below FLUSH."""
+    settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
+    rng = numpy.random.default_rng(0)
+    dense, sparse = Adam(**settings), SparseAdam(**settings)
+    weights = {id(dense): rng.uniform(-0.1, 0.1, shape).astype("f")}
+    weights[id(sparse)] = weights[id(dense)].copy()
+    tiny = numpy.finfo(numpy.float32).tiny
+    subnormal = {id(dense): 0, id(sparse): 0}
+    for step in range(1200):
+        gradient = numpy.zeros(shape, dtype="f")
+        gradient[:4, 1:] = rng.normal(0, 0.01, (4, shape[1] - 1))
+        if step == 0:
+            gradient[:, 0] = 0.01
+        for optimizer in (dense, sparse):
+            weights[id(optimizer)], _ = optimizer((1, "E"), weights[id(optimizer)], gradient.copy())
+            for moments in (optimizer.mom1, optimizer.mom2):
+                values = numpy.abs(moments[(1, "E")])
+                subnormal[id(optimizer)] += int(((values > 0) & (values < tiny)).sum())
+    assert subnormal[id(sparse)] == 0
+    assert subnormal[id(dense)] > 100
+    assert list(sparse.processed_share()) == ([(1, "E")] if shape[0] >= MIN_ROWS else [])
