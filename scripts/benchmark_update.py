@@ -14,7 +14,8 @@ the machine's load falls on all of them.
 Per task and optimizer: ms per update (median) over the first window of updates after --early (1,000) and the last
 before --updates (10,000), their ratio (late / early: subnormal moments and any other growth show here), and the
 optimizer's share of the updates' time (thinc's `Model.finish_update`, which calls the optimizer on every parameter,
-over `nlp.update`). --profile adds cProfile's top functions by own time for each, over the late window.
+over `nlp.update`). --profile adds cProfile's top functions by own time for each, over --window more updates
+after the timed ones.
 
 Usage: python scripts/benchmark_update.py [--tasks wnut17,tweeteval] [--updates 10000] [--early 1000]
            [--optimizers Adam.v1,recipe.SparseAdam.v1] [--out bench-update.json] [--profile]
@@ -121,14 +122,17 @@ def measure(component: str, train: Path, args: argparse.Namespace) -> dict:
     done = 0
     while done < args.updates:
         n = min(args.turn, args.updates - done)
-        late = done + n > args.updates - size
-        for name, run in runs.items():
-            run.updates(n, profiles.get(name) if late else None)
+        for run in runs.values():
+            run.updates(n)
         done += n
+    # Profiled apart, after the timed updates (the profiler's own cost would count in them).
+    for name, profile in profiles.items():
+        runs[name].updates(size, profile)
     result = {}
     for name, run in runs.items():
         early = window(run.times, args.early, size)
         late = window(run.times, args.updates - size, size)
+        run.times, run.optimizer_times = run.times[: args.updates], run.optimizer_times[: args.updates]
         row = {
             "early_ms": 1000 * statistics.median(early),
             "late_ms": 1000 * statistics.median(late),
