@@ -17,6 +17,7 @@ from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.evaluation.scoring import read_data
 from recipe_cli.output.layout import epoch_dir
 from recipe_cli.output.metrics import read_rows
+from recipe_cli.training.optimizer import describe_optimizer
 
 runner = CliRunner()
 
@@ -449,6 +450,9 @@ def test_train_on_a_glob_of_files(tmp_path, data_dir):
     assert result.exit_code == 0, result.output
     assert "Training data: 40 examples" in result.output
     assert "- Device: CPU" in result.output.splitlines()
+    packaged = spacy.util.load_config(Path(__file__).resolve().parent.parent / "configs" / "ner.cfg")
+    optimizer = packaged["training"]["optimizer"]["@optimizers"]
+    assert f"- Optimizer: {describe_optimizer(optimizer, gpu=False)}" in result.output.splitlines()
 
 
 @pytest.mark.slow

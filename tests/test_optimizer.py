@@ -390,3 +390,18 @@ def test_sparse_rule_no_subnormal_moments(shape):
     assert subnormal[id(sparse)] == 0
     assert subnormal[id(dense)] > 100
     assert list(sparse.processed_share()) == ([(1, "E")] if shape[0] >= MIN_ROWS else [])
+
+
+def test_the_header_says_what_the_optimizer_does_where_it_runs():
+    """The training header's Optimizer line: what each of ours does, and that on GPU it is thinc's dense step
+    (a table step is taken only on numpy arrays); any other optimizer by its registered name."""
+    from recipe_cli.training.optimizer import describe_optimizer
+
+    assert describe_optimizer("Adam.v1", gpu=False) == describe_optimizer("Adam.v1", gpu=True) == "Adam.v1"
+    sparse = describe_optimizer("recipe.SparseAdam.v1", gpu=False)
+    assert sparse.startswith("recipe.SparseAdam.v1 (") and "touches" in sparse
+    assert describe_optimizer("recipe.LazyAdam.v1", gpu=False).startswith("recipe.LazyAdam.v1 (thinc's Adam.v1")
+    for name in ("recipe.SparseAdam.v1", "recipe.LazyAdam.v1"):
+        assert describe_optimizer(name, gpu=True) == (
+            f"{name}: on GPU every array takes thinc's dense Adam.v1 step (the table steps run on CPU arrays)"
+        )

@@ -84,6 +84,19 @@ _OPS = NumpyOps()
 _SLOTS: dict[str, Any] = {name: Optimizer.__dict__[name] for name in ("mom1", "mom2", "averages")}
 
 
+def describe_optimizer(name: str, *, gpu: bool) -> str:
+    """The training header's line for the registered optimizer `name`, saying what it does on this device."""
+    steps = {
+        "recipe.LazyAdam.v1": "thinc's Adam.v1, whose step on a table runs on the rows still moving",
+        "recipe.SparseAdam.v1": "Adam whose step on a table moves the rows the batch touches, the others kept",
+    }
+    if name not in steps:
+        return name
+    if gpu:
+        return f"{name}: on GPU every array takes thinc's dense Adam.v1 step (the table steps run on CPU arrays)"
+    return f"{name} ({steps[name]})"
+
+
 @registry.optimizers("recipe.LazyAdam.v1")
 def lazy_adam(
     *,

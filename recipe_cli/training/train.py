@@ -25,6 +25,7 @@ from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, reba
 from ..output.lock import LOCK_FILE, locked
 from .batching import auto_max_batch_size, batch_size_unit, planned_updates
 from .fit import fit
+from .optimizer import describe_optimizer
 from .setup import (
     TrainingData,
     add_base_labels,
@@ -291,7 +292,10 @@ def _print_setup(
             console.line(f"    {line}")
     train_summary, dev_summary = data.train_summary, data.dev_summary
     console.info("Pipeline", f"{', '.join(nlp.pipe_names)} (lang '{nlp.lang}')")
-    console.info("Device", describe_device())
+    device = describe_device()
+    console.info("Device", device)
+    optimizer = nlp.config["training"]["optimizer"].get("@optimizers", "")
+    console.info("Optimizer", describe_optimizer(optimizer, gpu=device != "CPU"))
     for note in switched:
         console.info("Component", note)
     how = f"streamed from disk, shuffled {data.shuffle_buffer:,} at a time" if data.streamed else "in memory"
