@@ -1,12 +1,17 @@
 """recipe-train against `spacy train` and a bare nlp.update loop, side by side, in one run.
 
 Tasks (full sets from ../shared/data, read by recipe-train's own readers):
-  WNUT17 ner, UD English EWT tagger, TweetEval emotion textcat.
+  WNUT17 ner, UD English EWT tagger, TweetEval emotion textcat; and a task neither the evidence study nor the
+  tests train (so that the speed is not tuned to their files): the morphologizer on sentences 5,001-8,500 of UD
+  EWT's training file (2,000 to train, 500 dev, 1,000 test), which the study's data (its first 3,000 at most) and
+  the tests' slices leave out.
 
 For each task:
   * `spacy train` with spaCy's default efficiency config and `recipe-train` with its packaged
     config, the same number of epochs, seed 0, each in its own process: wall time, training
-    words/second, peak RSS, best dev score, test score of model-best (ratios recipe / spaCy);
+    words/second, peak RSS, best dev score, test score of model-best (ratios recipe / spaCy), and the seconds
+    from the command's start to spaCy's best dev score (spaCy: its first evaluation with it; recipe-train: its
+    first epoch scoring as much), from every evaluation's end time;
   * (WNUT17) the recipe's loop against a bare nlp.update loop over the very same batches,
     interleaved and repeated: the loop's overhead ratio;
   * start-up: seconds from the command's start to its first update (imports, config, reading and counting
@@ -15,7 +20,8 @@ For each task:
     as a share of each epoch, from metrics.jsonl; for spacy train, its evaluation and saving as a share of
     its training loop (it evaluates every 200 steps, not every epoch).
 
-Usage: python scripts/benchmark.py [--tasks ner,tagger,textcat] [--epochs-scale 1.0] [--out bench-out]
+Usage: python scripts/benchmark.py [--tasks ner,tagger,textcat,morphologizer] [--epochs-scale 1.0] [--out bench-out]
+           [--recipe-args "--training.optimizer.@optimizers recipe.SparseAdam.v1"]
        python scripts/benchmark.py --smoke   (the bundled slices in tests/data, one epoch, a temporary folder)
 Writes OUT/results.json and prints a Markdown table. Words/second is training words over the wall time of
 the whole command (start-up included), the same definition on both sides; recipe-train's training
@@ -68,6 +74,19 @@ TASKS = {
         "test": SHARED / "tweeteval-emotion" / "test",
         "format": "tweeteval",
     },
+    # A task the study and the tests never train: the morphologizer, on sentences of UD EWT's training file that
+    # neither the study (its first 3,000 at most) nor the tests' slices use.
+    "morphologizer": {
+        "name": "UD EWT morphologizer (unused sentences)",
+        "component": "morphologizer",
+        "epochs": 10,
+        "metric": "morph_acc",
+        "train": SHARED / "ud-english-ewt" / "en_ewt-ud-train.conllu",
+        "dev": SHARED / "ud-english-ewt" / "en_ewt-ud-train.conllu",
+        "test": SHARED / "ud-english-ewt" / "en_ewt-ud-train.conllu",
+        "sentences": {"train": (5000, 7000), "dev": (7000, 7500), "test": (7500, 8500)},
+        "format": "conllu",
+    },
 }
 
 # --smoke: the same tasks on the bundled slices (dev doubles as test). TweetEval's layout is written from the
@@ -78,6 +97,8 @@ SMOKE_TASKS = {
     "tagger": {**TASKS["tagger"], "train": BUNDLED / "ewt-train.conllu", "dev": BUNDLED / "ewt-dev.conllu",
                "test": BUNDLED / "ewt-dev.conllu"},
     "textcat": {**TASKS["textcat"], "train": "train", "dev": "val", "test": "val"},
+    "morphologizer": {**TASKS["morphologizer"], "train": BUNDLED / "ewt-train.conllu",
+                      "dev": BUNDLED / "ewt-dev.conllu", "test": BUNDLED / "ewt-dev.conllu", "sentences": {}},
 }  # fmt: skip
 
 # Runs a command in a fresh Python process and reports its wall time, peak RSS, the time of its first update
@@ -106,6 +127,15 @@ def timed(owner, name, key, after_first=False):
 
 Language = spacy.language.Language
 timed(Language, "update", "update")
+# Every evaluation's end, in seconds from the command's start, with its scores: the time each dev score was reached.
+evaluations = []
+_evaluate = Language.evaluate
+def evaluate(*a, **k):
+    scores = _evaluate(*a, **k)
+    evaluations.append({"at": time.perf_counter() - start,
+                        "scores": {k: v for k, v in scores.items() if isinstance(v, float)}})
+    return scores
+Language.evaluate = evaluate
 timed(Language, "evaluate", "evaluate", after_first=True)
 timed(Language, "to_disk", "to_disk", after_first=True)
 for phase in filter(None, phases.split(",")):
@@ -125,7 +155,7 @@ finally:
         json.dump({"seconds": time.perf_counter() - start,
                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                    "startup_seconds": first[0] if first else None, "spent": spent,
-                   "exit": code}, f)
+                   "evaluations": evaluations, "exit": code}, f)
 """
 # recipe-train's start-up, phase by phase (the rest is imports, the command line and the output folder).
 RECIPE_PHASES = ",".join(
@@ -140,7 +170,7 @@ SPACY_PHASES = "spacy.cli.train:init_nlp"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", default="ner,tagger,textcat")
+    parser.add_argument("--tasks", default="ner,tagger,textcat,morphologizer")
     parser.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every task's epochs (quick runs)")
     parser.add_argument("--overhead-repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1, help="run the two trainers this many times, alternately")
@@ -148,6 +178,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="default: bench-out (--smoke: a temporary folder)")
     parser.add_argument("--data", type=Path, default=SHARED, help="the full corpora (default: ../shared/data)")
     parser.add_argument("--smoke", action="store_true", help="the bundled slices, one epoch: checks that it runs")
+    parser.add_argument("--recipe-args", default="", help="more recipe-train arguments, e.g. '--training.x y'")
     args = parser.parse_args()
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-smoke-"))
@@ -170,13 +201,21 @@ def main() -> int:
             (args.out / "overhead.json").write_text(json.dumps(overhead, indent=2))
             print(json.dumps(overhead), flush=True)
             return 0
-        result = {"epochs": task["epochs"], "data": {k: str(v) for k, v in files.items()}}
+        result = {"epochs": task["epochs"], "metric": task["metric"], "data": {k: str(v) for k, v in files.items()}}
         result["rounds"] = []
         for i in range(args.rounds):
             # Alternately, so that a machine that gets busier or quieter favours neither; the last round is reported.
             trainers = {"spacy": run_spacy_train, "recipe": run_recipe_train}
             order = list(trainers) if i % 2 == 0 else list(trainers)[::-1]
-            result.update({who: trainers[who](task, files, work) for who in order})
+            for who in order:
+                if who == "spacy":
+                    result["spacy"] = run_spacy_train(task, files, work)
+                else:
+                    result["recipe"] = run_recipe_train(task, files, work, args.recipe_args.split())
+            # The quality is spaCy's best dev score of the same round: found from each run's evaluations.
+            result["recipe"]["seconds_to_quality"] = reached(
+                result["recipe"]["evaluations"], task["metric"], result["spacy"]["best_dev"]
+            )
             result["rounds"].append({who: result[who] for who in trainers})
             print(f"  round {i + 1}: " + ratios(result), flush=True)
         if key == "ner":
@@ -247,6 +286,8 @@ def prepare_data(task: dict, work: Path, limit: int = 0) -> dict[str, Path]:
             docs = tweeteval_docs(nlp, task[split])
         else:
             docs = list(read_docs(task[split], nlp, format=task["format"]))
+        if split in task.get("sentences", {}):
+            docs = docs[slice(*task["sentences"][split])]
         if limit:
             docs = docs[:limit]
         DocBin(docs=docs, store_user_data=True).to_disk(path)
@@ -313,15 +354,25 @@ def run_spacy_train(task: dict, files: dict, work: Path) -> dict:
         "bookkeeping_seconds": spent.get("evaluate", 0.0) + spent.get("to_disk", 0.0),
         "bookkeeping_share": (spent.get("evaluate", 0.0) + spent.get("to_disk", 0.0)) / loop,
         "best_dev": meta["performance"].get(task["metric"]),
+        # When spaCy reached its best dev score (its first evaluation with it), from the command's start.
+        "seconds_to_best": reached(stats["evaluations"], task["metric"], meta["performance"].get(task["metric"])),
         "test_best": test_score(out / "model-best", files["test"], task["metric"]),
         "test_last": test_score(out / "model-last", files["test"], task["metric"]),
     }
 
 
-def run_recipe_train(task: dict, files: dict, work: Path) -> dict:
+def reached(evaluations: list[dict], metric: str, quality: float | None) -> float | None:
+    """Seconds from the command's start to the end of its first evaluation scoring quality or more on metric."""
+    if quality is None:
+        return None
+    times = [e["at"] for e in evaluations if e["scores"].get(metric, -1.0) >= quality - 1e-9]
+    return min(times) if times else None
+
+
+def run_recipe_train(task: dict, files: dict, work: Path, extra: list[str] = ()) -> dict:
     out = work / "recipe-out"
     args = [task["component"], str(files["train"]), "--dev", str(files["dev"]), "-o", str(out), "--overwrite",
-            "--training.max_epochs", str(task["epochs"]), "--training.patience", "0", "--seed", "0"]  # fmt: skip
+            "--training.max_epochs", str(task["epochs"]), "--training.patience", "0", "--seed", "0", *extra]  # fmt: skip
     print("  recipe-train ...", flush=True)
     stats = measure("recipe_cli", ["train", *args], work / "recipe-stats.json", work / "recipe-train.log",
                     RECIPE_PHASES)  # fmt: skip
@@ -332,6 +383,10 @@ def run_recipe_train(task: dict, files: dict, work: Path) -> dict:
     shares = [r["checkpoint_seconds"] / r["seconds"] for r in rows]
     late = shares[len(shares) // 2 :]
     loop = stats["seconds"] - stats["startup_seconds"]
+    # recipe-train evaluates after each epoch (its own pass over the dev data, not Language.evaluate): an epoch's
+    # score is there at the end of its row's seconds, counted from the first update.
+    ends = [stats["startup_seconds"] + sum(r["seconds"] for r in rows[: i + 1]) for i in range(len(rows))]
+    stats["evaluations"] = [{"at": at, "scores": row["scores"]} for at, row in zip(ends, rows, strict=True)]
     return {
         **stats,
         # The same measure as spacy train's: the share of the loop (first update to the command's end) spent
@@ -497,16 +552,19 @@ def report(results: dict) -> str:
             )
     lines.append("")
     lines.append(
-        "| task | words/s ratio recipe/spaCy | peak RSS ratio | wall ratio | start-up s (recipe / spaCy) "
+        "| task | words/s ratio recipe/spaCy | s to spaCy's best dev (recipe / spaCy, ratio) | peak RSS ratio "
+        "| wall ratio | start-up s (recipe / spaCy) "
         "| bookkeeping share (recipe: all / later epochs / max epoch; spaCy: eval+save) | loop overhead (min / median) |"
     )
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for key, r in results["tasks"].items():
         s, c = r["spacy"], r["recipe"]
+        mine, theirs = c.get("seconds_to_quality"), s.get("seconds_to_best")
+        quality = f"{mine:.0f} / {theirs:.0f}, {mine / theirs:.2f}" if mine and theirs else f"never / {theirs}"
         loop = r.get("loop_overhead")
         loop_txt = f"{loop['ratio_min']:.3f} / {loop['ratio_median']:.3f}" if loop and "ratio_min" in loop else "-"
         lines.append(
-            f"| {TASKS[key]['name']} | {c['words_per_second'] / s['words_per_second']:.2f} "
+            f"| {TASKS[key]['name']} | {c['words_per_second'] / s['words_per_second']:.2f} | {quality} "
             f"| {c['peak_rss_mb'] / s['peak_rss_mb']:.2f} | {c['seconds'] / s['seconds']:.2f} "
             f"| {c['startup_seconds']:.1f} / {s['startup_seconds']:.1f} "
             f"| {c['checkpoint_share']:.1%} / {c['checkpoint_share_late_mean']:.1%} / "

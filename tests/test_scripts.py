@@ -19,7 +19,8 @@ def _smoke(script: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_benchmark_smoke(tmp_path):
-    # Two of its three tasks (the tagger's is the ner task's code on a CoNLL-U slice): the loop overhead is ner's.
+    # Two of its four tasks (the tagger's and the morphologizer's are the ner task's code on a CoNLL-U slice): the
+    # loop overhead is ner's.
     _smoke("benchmark.py", tmp_path / "out", "--tasks", "ner,textcat")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["smoke"] and set(results["tasks"]) == {"ner", "textcat"}
@@ -27,6 +28,16 @@ def test_benchmark_smoke(tmp_path):
         assert task["epochs"] == 1
         for who in ("spacy", "recipe"):
             assert 0 < task[who]["startup_seconds"] < task[who]["seconds"]
+            # Every evaluation's time and scores: spaCy evaluates every 200 updates and at the end, recipe-train
+            # after the epoch.
+            assert task[who]["evaluations"] and all(
+                0 < e["at"] < task[who]["seconds"] for e in task[who]["evaluations"]
+            )
+        best = task["spacy"]["best_dev"]
+        assert task["spacy"]["seconds_to_best"] == min(
+            e["at"] for e in task["spacy"]["evaluations"] if e["scores"][task["metric"]] >= best - 1e-9
+        )
+        assert task["recipe"]["seconds_to_quality"] is None or task["recipe"]["seconds_to_quality"] > 0
         assert 0 < task["recipe"]["checkpoint_share"] < 1
         assert 0 <= task["spacy"]["bookkeeping_share"] < 1
     assert "bookkeeping" in results["tasks"]["ner"]["loop_overhead"]
@@ -146,3 +157,15 @@ def test_evidence_report_smoke(tmp_path):
     # The GPU trials' section: its note, and the row beside the study's recipe speed on CPU.
     assert "## On a GPU\n\nOn a made-up GPU.\n\n| task |" in page
     assert "| ner | ner | 1 | 500 | 0.2500 | 400 | 1,000 |" in page
+
+
+@pytest.mark.slow
+def test_benchmark_update_smoke(tmp_path):
+    out = tmp_path / "update.json"
+    _smoke("benchmark_update.py", out, "--tasks", "wnut17,tweeteval", "--optimizers", "Adam.v1,recipe.SparseAdam.v1")
+    results = json.loads(out.read_text())
+    assert set(results["tasks"]) == {"wnut17", "tweeteval"}
+    for rows in results["tasks"].values():
+        assert set(rows) == {"Adam.v1", "recipe.SparseAdam.v1"}
+        for row in rows.values():
+            assert row["early_ms"] > 0 and row["late_ms"] > 0 and 0 < row["optimizer_share"] < 1
