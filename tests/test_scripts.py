@@ -169,3 +169,14 @@ def test_benchmark_update_smoke(tmp_path):
         assert set(rows) == {"Adam.v1", "recipe.SparseAdam.v1"}
         for row in rows.values():
             assert row["early_ms"] > 0 and row["late_ms"] > 0 and 0 < row["optimizer_share"] < 1
+
+
+def test_evidence_optimizer_smoke(tmp_path):
+    """The optimizer study's page from a made-up finished study: the decision per task and the raw rows beside it."""
+    _smoke("evidence_optimizer.py", tmp_path)
+    text = (tmp_path / "evidence-optimizer.md").read_text()
+    assert "| a | no clear difference |" in text and "| b | no clear difference |" in text
+    assert "**sparse-adam becomes the default**" in text
+    assert "#### a (ner)" in text
+    rows = (tmp_path / "evidence-optimizer" / "trials.jsonl").read_text().splitlines()
+    assert len(rows) == 2 * 3 * 5
