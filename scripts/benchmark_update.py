@@ -111,6 +111,21 @@ class Run:
             Model.finish_update = finish_update  # type: ignore[method-assign]
 
 
+PACKAGES = ("recipe_cli", "spacy", "thinc", "numpy")
+
+
+def by_package(stats: pstats.Stats) -> dict[str, float]:
+    """The share of the profiled time spent in each package's own code (a function's time without its callees),
+    by the file it is in; C functions (numpy's ufuncs, built-ins) count as "C"."""
+    spent: dict[str, float] = {}
+    for (path, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        package = next((p for p in PACKAGES if f"{p}/" in path or path.startswith(f"{p}/")), None)
+        package = package or ("C" if path == "~" else "other")
+        spent[package] = spent.get(package, 0.0) + own
+    total = sum(spent.values())
+    return {package: seconds / total for package, seconds in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
 def window(values: list[float], start: int, size: int) -> list[float]:
     return values[start : start + size]
 
@@ -143,8 +158,10 @@ def measure(component: str, train: Path, args: argparse.Namespace) -> dict:
         row["late_over_early"] = row["late_ms"] / row["early_ms"]
         if name in profiles:
             out = io.StringIO()
-            pstats.Stats(profiles[name], stream=out).sort_stats("tottime").print_stats(12)
+            stats = pstats.Stats(profiles[name], stream=out)
+            stats.sort_stats("tottime").print_stats(12)
             row["profile"] = out.getvalue()
+            row["profile_by_package"] = by_package(stats)
         result[name] = row
     return result
 
