@@ -1,5 +1,9 @@
-"""recipe.LazyAdam.v1: thinc's Adam.v1, with the same settings and the same training, whose step on a table runs Adam
-on the rows the batch touches and the rows still moving, instead of on every entry.
+"""Optimizers whose step on a large weight table costs what the batch touches, with thinc's Adam.v1 settings.
+
+recipe.LazyAdam.v1: thinc's Adam.v1, with the same settings and the same training, whose step on a table runs Adam
+on the rows the batch touches and the rows still moving, instead of on every entry. recipe.SparseAdam.v1 (the
+`SparseAdam` class below) moves only the touched rows, as PyTorch's SparseAdam does: a different training, chosen
+by evidence or not at all.
 
 thinc's Optimizer updates every entry of every parameter array at every step: it clips the gradient, runs Adam on
 the weights and both moments, zeroes the gradient, applies L2 as weight decay and updates the averaged weights, in
@@ -451,7 +455,11 @@ class SparseAdam(LazyAdam):
     unchanged weights at every update, are brought up to date in closed form (`LazyAdam._catch_up` with no
     shrinking: ema_t = P * ema_s + (1 - P) * w) when the row is next touched and before anything reads them.
     Other arrays take thinc's dense step. No moment decays without a gradient, so none becomes subnormal that way;
-    those the step decays are flushed below FLUSH, as are the dense arrays' every FLUSH_EVERY updates."""
+    those the step decays are flushed below FLUSH, as are the dense arrays' every FLUSH_EVERY updates.
+
+    Not Adam's training: one gradient moves a row about a tenth as far, because Adam's momentum goes on moving it
+    at the next updates, by (b1 / sqrt(b2))^k of the first move at the k-th (about 10 first moves in all with the
+    recipe's betas), and here it stops with the gradient."""
 
     __slots__: list[str] = []
 
