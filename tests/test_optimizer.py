@@ -45,6 +45,7 @@ def test_registered_with_adams_settings():
     points = {p.name: p.value for p in importlib.metadata.entry_points(group="thinc_optimizers")}
     assert points["recipe.LazyAdam.v1"] == "recipe_cli.training.optimizer:lazy_adam"
     assert points["recipe.SparseAdam.v1"] == "recipe_cli.training.optimizer:sparse_adam"
+    assert points["recipe.SparseAdam.v2"] == "recipe_cli.training.optimizer:folded_sparse_adam"
     settings["@optimizers"] = "recipe.SparseAdam.v1"
     sparse = registry.resolve({"optimizer": settings})["optimizer"]
     assert type(sparse) is SparseAdam
@@ -401,7 +402,67 @@ def test_the_header_says_what_the_optimizer_does_where_it_runs():
     sparse = describe_optimizer("recipe.SparseAdam.v1", gpu=False)
     assert sparse.startswith("recipe.SparseAdam.v1 (") and "touches" in sparse
     assert describe_optimizer("recipe.LazyAdam.v1", gpu=False).startswith("recipe.LazyAdam.v1 (thinc's Adam.v1")
-    for name in ("recipe.SparseAdam.v1", "recipe.LazyAdam.v1"):
+    assert describe_optimizer("recipe.SparseAdam.v2", gpu=False).startswith("recipe.SparseAdam.v2 (")
+    for name in ("recipe.SparseAdam.v1", "recipe.SparseAdam.v2", "recipe.LazyAdam.v1"):
         assert describe_optimizer(name, gpu=True) == (
             f"{name}: on GPU every array takes thinc's dense Adam.v1 step (the table steps run on CPU arrays)"
         )
+
+
+# fmt: off
+@pytest.mark.parametrize("case", [
+    {"shape": (3000, 8)},
+    {"shape": (20000,)},
+    {"shape": (3000, 8), "pickle_at": 700},
+    {"shape": (3000, 8), "rebase_steps": 100},
+], ids=["2-D", "1-D", "pickled", "history restarted"])
+# fmt: on
+def test_folded_momentum_rule_against_its_float64_reference(case, monkeypatch):
+    """recipe.SparseAdam.v2 against its rule computed densely in float64 at every update: every row's second
+    moment decays by b2 and its weights by weight decay, a touched row gets v += (1 - b2) g^2 and moves by
+    a_t * g / (sqrt(v) + eps) (Adam with beta1 = 0, the gradient clipped by the norm of the whole), and every
+    average follows its weights. Read (the averages property, pickling) at any time, the lazy float32 state is
+    the reference's but for float32 rounding: at most a few roundings of each quantity per update, accumulated
+    over the updates, 2^-21 * n * (max|w| + lr * max|g| / (sqrt(min v) + eps)) for n updates (a bound, far above
+    what is seen)."""
+    from recipe_cli.training.optimizer import FoldedSparseAdam
+
+    if "rebase_steps" in case:
+        monkeypatch.setattr(optimizer_module, "REBASE_STEPS", case["rebase_steps"])
+    settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
+    lr, b1, b2, eps, L2, clip = (settings[k] for k in ("learn_rate", "beta1", "beta2", "eps", "L2", "grad_clip"))
+    folded = FoldedSparseAdam(**settings)
+    rng = numpy.random.default_rng(0)
+    shape, key, steps = case["shape"], (1, "E"), 1500
+    weights = rng.uniform(-0.1, 0.1, shape).astype("f")
+    w = weights.astype(numpy.float64).reshape(shape[0], -1)
+    v, e = numpy.zeros_like(w), numpy.zeros_like(w)
+    for step in range(1, steps + 1):
+        gradient = numpy.zeros(shape, dtype="f")
+        rows = rng.integers(0, 200 if step % 3 else shape[0], 10)
+        gradient[rows] = rng.normal(0, 0.5, (10, *shape[1:]))
+        g = gradient.astype(numpy.float64).reshape(shape[0], -1)
+        touched = (g != 0).any(axis=1)
+        norm = math.sqrt((g[touched] ** 2).sum())
+        if norm >= clip:
+            g = g * clip / norm
+        v *= b2
+        v[touched] += (1 - b2) * g[touched] ** 2
+        a = lr * math.sqrt(1 - b2**step)
+        w[touched] -= a * g[touched] / (numpy.sqrt(v[touched]) + eps)
+        w -= lr * L2 * w
+        e -= (1 - min((1 + step) / (10 + step), 0.9999)) * (e - w)
+        weights, _ = folded(key, weights, gradient)
+        if step == case.get("pickle_at"):
+            folded = pickle.loads(pickle.dumps(folded))
+        if step % 250 == 0 or step == steps:
+            averages = folded.averages[key].reshape(w.shape)  # brings every row up to date
+            live = weights.reshape(w.shape)
+            moments = folded.mom2[key].reshape(w.shape)
+            bound = 2.0**-21 * step * (numpy.abs(w).max() + lr * 1.0 / (math.sqrt(v[v > 0].min()) + eps))
+            assert numpy.abs(live - w).max() <= bound, step
+            assert numpy.abs(averages - e).max() <= bound, step
+            assert numpy.abs(moments - v).max() <= 2.0**-21 * step * v.max(), step
+            # What is seen, for the record: far inside the bound.
+            assert numpy.abs(live - w).max() < 1e-5
+    assert list(folded.processed_share()) == [key]

@@ -93,6 +93,8 @@ def describe_optimizer(name: str, *, gpu: bool) -> str:
     steps = {
         "recipe.LazyAdam.v1": "thinc's Adam.v1, whose step on a table runs on the rows still moving",
         "recipe.SparseAdam.v1": "Adam whose step on a table moves the rows the batch touches, the others kept",
+        "recipe.SparseAdam.v2": "Adam whose step on a table moves the rows the batch touches by their momentum's "
+        "whole effect, the others caught up when next touched",
     }
     if name not in steps:
         return name
@@ -505,10 +507,11 @@ class SparseAdam(LazyAdam):
             norm = numpy.linalg.norm(g)
             if norm >= self.grad_clip:
                 g *= self.grad_clip / norm
-        fix1 = 1.0 - (self.b1**step)
+        b1 = self._table_beta1()
+        fix1 = 1.0 - (b1**step)
         fix2 = 1.0 - (self.b2**step)
         lr = self.learn_rate * fix2**0.5 / fix1
-        ops.adam(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), self.b1, self.b2, self.eps, lr * lr_scale)
+        ops.adam(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), b1, self.b2, self.eps, lr * lr_scale)
         shrink = self._shrink(lr_scale)
         if shrink:
             w -= shrink * w
@@ -524,11 +527,80 @@ class SparseAdam(LazyAdam):
             ops.update_averages(e, w, step)
             E[touched] = e
         table.stamp[touched] = step
-        table.record(_average_decay(step), 1.0)
+        table.record(_average_decay(step), self._quiet_shrink(shrink))
         if table.size > REBASE_STEPS:
             self._catch_up(key, table, numpy.flatnonzero(table.stamp < step), step)
             table.restart(step)
         return weights, gradient
+
+    def _table_beta1(self) -> float:
+        """The first moment's decay in a table's step."""
+        return self.b1
+
+    def _quiet_shrink(self, shrink: float) -> float:
+        """What an update does to the weights of a table's rows without gradient (1.0: nothing)."""
+        return 1.0
+
+
+@registry.optimizers("recipe.SparseAdam.v2")
+def folded_sparse_adam(
+    *,
+    learn_rate: FloatOrSeq,
+    beta1: FloatOrSeq,
+    beta2: FloatOrSeq,
+    eps: FloatOrSeq,
+    L2: FloatOrSeq,
+    L2_is_weight_decay: bool,
+    grad_clip: FloatOrSeq,
+    use_averages: bool,
+) -> Optimizer:
+    """Adam whose step on a table moves only the rows the batch touches, each by its gradient's whole momentum at
+    once (beta1 = 0 on tables), with the updates a row missed caught up in closed form (its second moment's decay
+    and weight decay); every other array takes thinc's Adam.v1 step."""
+    return FoldedSparseAdam(
+        learn_rate,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        L2=L2,
+        L2_is_weight_decay=L2_is_weight_decay,
+        grad_clip=grad_clip,
+        use_averages=use_averages,
+    )
+
+
+class FoldedSparseAdam(SparseAdam):
+    """SparseAdam with Adam's momentum on tables folded into each step: a touched row moves by
+    a_t * g / (sqrt(v) + eps) (Adam with beta1 = 0, where fix1 = 1), which is what Adam's momentum moves it in all
+    over the updates after one gradient, sum_k (1 - b1) * (b1 / sqrt(b2))^k ~ 1.005 times that with the recipe's
+    betas, only at once. A row without gradient keeps its weights and moments until it is next touched or anything
+    reads the weights or averages (`catch_up`, which the averages property and pickling run); then the updates it
+    missed are applied in closed form: its weights shrink by the product of (1 - lr * L2) over them and its second
+    moment by b2^k, both from float64 and rounded once, and its average follows the shrinking weights
+    (`LazyAdam._catch_up`). Between, the forward pass reads such a row without the weight decay it missed:
+    (1 - 1e-5)^k, 1% after 1,000 updates without gradient."""
+
+    __slots__: list[str] = []
+
+    def _table_beta1(self) -> float:
+        return 0.0
+
+    def _quiet_shrink(self, shrink: float) -> float:
+        return 1.0 - shrink
+
+    def _catch_up(self, key: KeyT, table: _Table, rows: numpy.ndarray, current: int) -> None:
+        """Bring the given rows' weights, second moments and averages from their stamps up to update `current`."""
+        if len(rows):
+            stamps = table.stamp[rows]
+            W = self._weights[key].reshape(table.rows, -1)
+            shrink = numpy.exp(table.log_g[current - table.base] - table.log_g[stamps - table.base])[:, None]
+            W[rows] = (W[rows] * shrink).astype(numpy.float32)
+            M2 = _SLOTS["mom2"].__get__(self)[key].reshape(table.rows, -1)
+            decay = numpy.power(float(self.b2), (current - stamps).astype(numpy.float64))[:, None]
+            moments = (M2[rows] * decay).astype(numpy.float32)
+            _flush(moments)
+            M2[rows] = moments
+        super()._catch_up(key, table, rows, current)
 
 
 def _touched_rows(gradient: numpy.ndarray) -> numpy.ndarray:
