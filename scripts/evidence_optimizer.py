@@ -30,7 +30,9 @@ sys.path.insert(0, str(REPO))
 from recipe_cli.sweep.report import build_report, markdown, time_to  # noqa: E402
 from recipe_cli.sweep.stats import decide, paired  # noqa: E402
 
-BASELINE, CANDIDATE, SPACY = "default", "sparse-adam", "spacy-default"
+BASELINE, SPACY = "default", "spacy-default"
+# Each candidate with its registered optimizer.
+CANDIDATES = {"sparse-adam": "recipe.SparseAdam.v1", "sparse-adam-v2": "recipe.SparseAdam.v2"}
 PAGE = "evidence-optimizer.md"
 
 
@@ -48,10 +50,10 @@ def per_seed(sweep: Path, report: dict) -> dict:
     return found
 
 
-def verdicts(seeds: dict) -> dict:
+def verdicts(seeds: dict, candidate: str) -> dict:
     """The candidate against the baseline in words/second and in seconds to quality (negated: faster is
-    better), seed against seed; Holm-corrected within each measure's pair of tasks, as the sweep does per task."""
-    base, cand = seeds.get(BASELINE, {}), seeds.get(CANDIDATE, {})
+    better), seed against seed, by the sweep's rule."""
+    base, cand = seeds.get(BASELINE, {}), seeds.get(candidate, {})
     wps = paired({s: v["wps"] for s, v in cand.items()}, {s: v["wps"] for s, v in base.items()})
     both = [s for s in set(base) & set(cand) if base[s]["quality"] is not None and cand[s]["quality"] is not None]
     quality = paired({s: -cand[s]["quality"] for s in both}, {s: -base[s]["quality"] for s in both})
@@ -64,13 +66,59 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "—"
 
 
+def decision(report: dict, seeds: dict, candidate: str, optimizer: str) -> list[str]:
+    """The candidate against the baseline, task by task, and what RECIPE.md §8 makes of it."""
+    lines = [
+        f"### {candidate} (`{optimizer}`)",
+        "",
+        f"| task | test score vs default | Δ [95% CI] | words/s: default → {candidate} | verdict "
+        f"| s to quality: default → {candidate} (seeds) | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    worse, finished = [], not report["unfinished"]
+    for task, entry in report["tasks"].items():
+        comparison = entry["comparisons"].get(candidate)
+        variants = entry["variants"]
+        if comparison is None or BASELINE not in variants:
+            lines.append(f"| {task} | not run yet | | | | | |")
+            finished = False
+            continue
+        if comparison["verdict"] == "worse":
+            worse.append(task)
+        v = verdicts(seeds.get(task, {}), candidate)
+        base, cand = variants[BASELINE], variants[candidate]
+        q_base, q_cand = base.get("seconds_to_quality_mean"), cand.get("seconds_to_quality_mean")
+        q_text = f"{q_base:.0f} → {q_cand:.0f}" if q_base and q_cand else f"{q_base or '—'} → {q_cand or '—'}"
+        speedup = ratio(cand["words_per_second_mean"], base["words_per_second_mean"])
+        lines.append(
+            f"| {task} | {comparison['verdict']} | {comparison['mean']:+.4f} [{comparison['low'] or 0:+.4f}, "
+            f"{comparison['high'] or 0:+.4f}] | {base['words_per_second_mean']:,.0f} → "
+            f"{cand['words_per_second_mean']:,.0f} ({speedup}x) | {v['wps'].verdict} "
+            f"| {q_text} ({base.get('reached_quality', 0)}/{cand.get('reached_quality', 0)}, "
+            f"{v['quality'].n} paired) | {v['quality'].verdict} |"
+        )
+    lines.append("")
+    if worse:
+        lines.append(f"**{candidate} stays an option**: worse in test score on {', '.join(worse)}.")
+    elif not finished:
+        lines.append(f"{candidate}: not decided, the study has not finished every task.")
+    else:
+        lines.append(
+            f"**{candidate} may become the default**: worse in test score on no task. It is a change of speed, not "
+            "of quality: the table says where it is faster, seed against seed."
+        )
+    return lines + [""]
+
+
 def page(report: dict, seeds: dict) -> str:
-    lines = ["# Evidence: the sparse optimizer against thinc's Adam", ""]
+    lines = ["# Evidence: the sparse optimizers against thinc's Adam", ""]
     lines.append(
         "The study: [`scripts/evidence-optimizer.yml`](../scripts/evidence-optimizer.yml), the six tasks of "
         "[the main study](evidence.md) with their data and epochs, each trained from its packaged config with "
         "thinc's `Adam.v1` (*default*), with `recipe.SparseAdam.v1` (*sparse-adam*: the same settings; a table's "
-        "rows without gradient keep their weights and moments), and with spaCy's own training settings "
+        "rows without gradient keep their weights and moments), with `recipe.SparseAdam.v2` (*sparse-adam-v2*: "
+        "the same, a touched row moved by its momentum's whole effect at once, the updates a row missed caught up "
+        "in closed form), and with spaCy's own training settings "
         "(*spacy-default*), 5 paired seeds each, scored on the test split (model-best). `recipe.LazyAdam.v1` needs "
         "no row: it trains as `Adam.v1` does, bit for bit (`tests/test_optimizer.py`)."
     )
@@ -80,44 +128,10 @@ def page(report: dict, seeds: dict) -> str:
         f"Status: {'every trial finished' if not unfinished else f'{len(unfinished)} trials not run yet'}.",
         "",
     ]
-    lines += [
-        "## The decision (RECIPE.md §8)",
-        "",
-        "| task | test score: sparse-adam vs default | Δ [95% CI] | words/s: default → sparse-adam | verdict "
-        "| s to quality: default → sparse-adam (seeds) | verdict |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    worse, finished = [], not unfinished
-    for task, entry in report["tasks"].items():
-        comparison = entry["comparisons"].get(CANDIDATE)
-        variants = entry["variants"]
-        if comparison is None or BASELINE not in variants:
-            lines.append(f"| {task} | not run yet | | | | | |")
-            finished = False
-            continue
-        if comparison["verdict"] == "worse":
-            worse.append(task)
-        v = verdicts(seeds.get(task, {}))
-        base, cand = variants[BASELINE], variants[CANDIDATE]
-        q_base, q_cand = base.get("seconds_to_quality_mean"), cand.get("seconds_to_quality_mean")
-        q_text = f"{q_base:.0f} → {q_cand:.0f}" if q_base and q_cand else f"{q_base or '—'} → {q_cand or '—'}"
-        lines.append(
-            f"| {task} | {comparison['verdict']} | {comparison['mean']:+.4f} [{comparison['low'] or 0:+.4f}, "
-            f"{comparison['high'] or 0:+.4f}] | {base['words_per_second_mean']:,.0f} → "
-            f"{cand['words_per_second_mean']:,.0f} ({ratio(cand['words_per_second_mean'], base['words_per_second_mean'])}x) "
-            f"| {v['wps'].verdict} | {q_text} ({base.get('reached_quality', 0)}/{cand.get('reached_quality', 0)}, "
-            f"{v['quality'].n} paired) | {v['quality'].verdict} |"
-        )
-    lines.append("")
-    if not finished:
-        lines.append("Not decided: the study has not finished every task.")
-    elif worse:
-        lines.append(f"**sparse-adam stays an option**: worse in test score on {', '.join(worse)}.")
-    else:
-        lines.append(
-            "**sparse-adam becomes the default**: worse in test score on no task. It is a change of speed, not of "
-            "quality: the table says where it is faster, seed against seed."
-        )
+    lines += ["## The decision (RECIPE.md §8)", ""]
+    for candidate, optimizer in CANDIDATES.items():
+        lines += decision(report, seeds, candidate, optimizer)
+    names = [BASELINE, *CANDIDATES]
     lines += [
         "",
         "## The goal: against spaCy's own settings",
@@ -125,19 +139,24 @@ def page(report: dict, seeds: dict) -> str:
         "Ratios of the means over seeds: words/second (higher is faster) and seconds to quality (spacy-default's mean "
         "best dev score; lower is faster; only over the seeds that reached it).",
         "",
-        "| task | words/s: default / spacy | sparse-adam / spacy | s to quality: default / spacy | sparse-adam / spacy |",
-        "|---|---|---|---|---|",
+        "| task | words/s: "
+        + " | ".join(f"{n} / spacy" for n in names)
+        + " | s to quality: "
+        + " | ".join(f"{n} / spacy" for n in names)
+        + " |",
+        "|---|" + "---|" * (2 * len(names)),
     ]
     for task, entry in report["tasks"].items():
         variants = entry["variants"]
-        if not {BASELINE, CANDIDATE, SPACY} <= set(variants):
+        if SPACY not in variants or BASELINE not in variants:
             continue
         spacy = variants[SPACY]
-        cells = []
-        for key in ("words_per_second_mean", "seconds_to_quality_mean"):
-            for name in (BASELINE, CANDIDATE):
-                cells.append(ratio(variants[name].get(key), spacy.get(key)))
-        lines.append(f"| {task} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+        cells = [
+            ratio(variants[name].get(key), spacy.get(key)) if name in variants else "—"
+            for key in ("words_per_second_mean", "seconds_to_quality_mean")
+            for name in names
+        ]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
     # The sweep's own report, its headings two levels down.
     report_lines = ["##" + line if line.startswith("#") else line for line in markdown(report).splitlines()[1:]]
     lines += ["", "## The sweep's report", *report_lines]
@@ -162,14 +181,14 @@ def smoke_sweep(folder: Path) -> Path:
     """A finished made-up study of two tasks (random scores and curves), in the sweep's own files."""
     rng = random.Random(0)
     tasks = {"a": "ner", "b": "textcat"}
-    variants = {BASELINE: {}, CANDIDATE: {}, SPACY: {}}
+    variants = {BASELINE: {}, **{name: {} for name in CANDIDATES}, SPACY: {}}
     rows, ids = [], []
     for task in tasks:
         for variant in variants:
             for seed in range(1, 6):
                 trial = f"{task}/{variant}/seed-{seed}"
                 ids.append(trial)
-                curve = [[e, 0.5 + 0.05 * e + rng.random() / 20, 10.0 * e * (0.5 if variant == CANDIDATE else 1)]
+                curve = [[e, 0.5 + 0.05 * e + rng.random() / 20, 10.0 * e * (0.5 if variant in CANDIDATES else 1)]
                          for e in range(1, 5)]  # fmt: skip
                 rows.append({"id": trial, "task": task, "variant": variant, "seed": seed, "metric": "score",
                              "test_score": curve[-1][1] - 0.1, "best_dev": max(c[1] for c in curve), "best_epoch": 4,

@@ -175,8 +175,10 @@ def test_evidence_optimizer_smoke(tmp_path):
     """The optimizer study's page from a made-up finished study: the decision per task and the raw rows beside it."""
     _smoke("evidence_optimizer.py", tmp_path)
     text = (tmp_path / "evidence-optimizer.md").read_text()
-    assert "| a | no clear difference |" in text and "| b | no clear difference |" in text
-    assert "**sparse-adam becomes the default**" in text
+    for candidate in ("sparse-adam", "sparse-adam-v2"):
+        decision = text.split(f"### {candidate} (")[1].split("###")[0]
+        assert "| a | no clear difference |" in decision and "| b | no clear difference |" in decision
+        assert f"**{candidate} may become the default**" in decision
     assert "#### a (ner)" in text
     rows = (tmp_path / "evidence-optimizer" / "trials.jsonl").read_text().splitlines()
-    assert len(rows) == 2 * 3 * 5
+    assert len(rows) == 2 * 4 * 5
