@@ -10,7 +10,8 @@ finished or not) and writes:
   - the goal: each optimizer against spaCy's own settings (spacy-default): words per second and seconds until the
     dev score first reaches spacy-default's mean best dev score, as ratios of the means;
   - the report `recipe-sweep report evidence-optimizer --quality-of spacy-default` prints;
-  - the rows of SWEEP/trials.jsonl, copied beside the page (docs/evidence-optimizer/trials.jsonl).
+  - the rows of SWEEP/trials.jsonl, copied beside the page (docs/evidence-optimizer/trials.jsonl);
+  - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where and how the trials ran).
 
 Usage: python scripts/evidence_optimizer.py [--sweep evidence-optimizer] [--out docs]
        python scripts/evidence_optimizer.py --smoke   (a made-up finished study, no training; a temporary folder)
@@ -62,6 +63,10 @@ def verdicts(seeds: dict, candidate: str) -> dict:
     return {"wps": wps, "quality": quality}
 
 
+def seconds(value: float | None) -> str:
+    return f"{value:.0f}" if value else "—"
+
+
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "—"
 
@@ -88,11 +93,14 @@ def decision(report: dict, seeds: dict, candidate: str, optimizer: str) -> list[
         v = verdicts(seeds.get(task, {}), candidate)
         base, cand = variants[BASELINE], variants[candidate]
         q_base, q_cand = base.get("seconds_to_quality_mean"), cand.get("seconds_to_quality_mean")
-        q_text = f"{q_base:.0f} → {q_cand:.0f}" if q_base and q_cand else f"{q_base or '—'} → {q_cand or '—'}"
+        q_text = f"{seconds(q_base)} → {seconds(q_cand)}"
         speedup = ratio(cand["words_per_second_mean"], base["words_per_second_mean"])
+        interval = (
+            f"[{comparison['low']:+.4f}, {comparison['high']:+.4f}]" if comparison["low"] is not None else "(n < 2)"
+        )
         lines.append(
-            f"| {task} | {comparison['verdict']} | {comparison['mean']:+.4f} [{comparison['low'] or 0:+.4f}, "
-            f"{comparison['high'] or 0:+.4f}] | {base['words_per_second_mean']:,.0f} → "
+            f"| {task} | {comparison['verdict']} | {comparison['mean']:+.4f} {interval} "
+            f"| {base['words_per_second_mean']:,.0f} → "
             f"{cand['words_per_second_mean']:,.0f} ({speedup}x) | {v['wps'].verdict} "
             f"| {q_text} ({base.get('reached_quality', 0)}/{cand.get('reached_quality', 0)}, "
             f"{v['quality'].n} paired) | {v['quality'].verdict} |"
@@ -110,7 +118,8 @@ def decision(report: dict, seeds: dict, candidate: str, optimizer: str) -> list[
     return lines + [""]
 
 
-def page(report: dict, seeds: dict) -> str:
+def page(report: dict, seeds: dict, notes: str = "") -> str:
+    """The page; notes: what the rows cannot say (SWEEP/NOTES.md: where and how the trials ran)."""
     lines = ["# Evidence: the sparse optimizers against thinc's Adam", ""]
     lines.append(
         "The study: [`scripts/evidence-optimizer.yml`](../scripts/evidence-optimizer.yml), the six tasks of "
@@ -128,6 +137,8 @@ def page(report: dict, seeds: dict) -> str:
         f"Status: {'every trial finished' if not unfinished else f'{len(unfinished)} trials not run yet'}.",
         "",
     ]
+    if notes:
+        lines += [notes.strip(), ""]
     lines += ["## The decision (RECIPE.md §8)", ""]
     for candidate, optimizer in CANDIDATES.items():
         lines += decision(report, seeds, candidate, optimizer)
@@ -215,7 +226,8 @@ def main() -> int:
         return 1
     out = args.out or REPO / "docs"
     report = build_report(args.sweep, quality_of=SPACY)
-    text = page(report, per_seed(args.sweep, report))
+    notes = args.sweep / "NOTES.md"
+    text = page(report, per_seed(args.sweep, report), notes.read_text(encoding="utf8") if notes.is_file() else "")
     (out / "evidence-optimizer").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.sweep / "trials.jsonl", out / "evidence-optimizer" / "trials.jsonl")
     (out / PAGE).write_text(text, encoding="utf8")
