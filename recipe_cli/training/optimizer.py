@@ -289,24 +289,29 @@ class LazyAdam(Optimizer):
             and not {"b1", "b2", "eps"} & set(self.schedules)
         )
 
+    def _table_state(self, key: KeyT, weights: numpy.ndarray) -> tuple[dict, dict, dict | None, _Table]:
+        """The moments, the averages (None: not kept) and the lazy state of a table, made where missing."""
+        mom1 = _SLOTS["mom1"].__get__(self)
+        mom2 = _SLOTS["mom2"].__get__(self)
+        averages = _SLOTS["averages"].__get__(self)
+        if key not in mom1:
+            mom1[key] = _OPS.alloc1f(weights.size)
+            mom2[key] = _OPS.alloc1f(weights.size)
+        if averages is not None and key not in averages:
+            averages[key] = _OPS.alloc(weights.shape, dtype="float32")
+        table = self._tables.get(key)
+        if table is None or table.rows != weights.shape[0] or mom1[key].size != weights.size:
+            # New (or restored from a saved state, or resized): every row is current and moving.
+            table = self._tables[key] = _Table(weights.shape[0], self.nr_update[key])
+        self._weights[key] = weights
+        return mom1, mom2, averages, table
+
     def _table_step(
         self, key: KeyT, weights: numpy.ndarray, gradient: numpy.ndarray, lr_scale: float
     ) -> tuple[numpy.ndarray, numpy.ndarray]:
         ops = _OPS
-        mom1 = _SLOTS["mom1"].__get__(self)
-        mom2 = _SLOTS["mom2"].__get__(self)
-        averages = _SLOTS["averages"].__get__(self)
+        mom1, mom2, averages, table = self._table_state(key, weights)
         rows = weights.shape[0]
-        if key not in mom1:
-            mom1[key] = ops.alloc1f(weights.size)
-            mom2[key] = ops.alloc1f(weights.size)
-        if averages is not None and key not in averages:
-            averages[key] = ops.alloc(weights.shape, dtype="float32")
-        table = self._tables.get(key)
-        if table is None or table.rows != rows or mom1[key].size != weights.size:
-            # New (or restored from a saved state, or resized): every row is current and moving.
-            table = self._tables[key] = _Table(rows, self.nr_update[key])
-        self._weights[key] = weights
         step = self.nr_update[key] + 1
         lr_now = lr_scale * self.learn_rate
         if lr_now > table.lr_ref:
@@ -481,19 +486,8 @@ class SparseAdam(LazyAdam):
         self, key: KeyT, weights: numpy.ndarray, gradient: numpy.ndarray, lr_scale: float
     ) -> tuple[numpy.ndarray, numpy.ndarray]:
         ops = _OPS
-        mom1 = _SLOTS["mom1"].__get__(self)
-        mom2 = _SLOTS["mom2"].__get__(self)
-        averages = _SLOTS["averages"].__get__(self)
+        mom1, mom2, averages, table = self._table_state(key, weights)
         rows = weights.shape[0]
-        if key not in mom1:
-            mom1[key] = ops.alloc1f(weights.size)
-            mom2[key] = ops.alloc1f(weights.size)
-        if averages is not None and key not in averages:
-            averages[key] = ops.alloc(weights.shape, dtype="float32")
-        table = self._tables.get(key)
-        if table is None or table.rows != rows or mom1[key].size != weights.size:
-            table = self._tables[key] = _Table(rows, self.nr_update[key])
-        self._weights[key] = weights
         step = self.nr_update[key] = self.nr_update[key] + 1
         W = weights.reshape(rows, -1)
         G = gradient.reshape(rows, -1)
