@@ -134,8 +134,13 @@ def encode_arrays(nlp: Language, optimizer: Optimizer) -> Callable[[], dict[str,
     """Start encoding the state's arrays (live weights, pending gradients, Adam's moments) on threads (zlib and
     numpy let others run meanwhile); the function returned waits for them and gives what ARRAYS_FILE holds.
 
-    The arrays are taken as they are now: nothing may update them until the function has returned.
+    The arrays are taken as they are now: nothing may update them until the function has returned. An optimizer
+    that brings rows up to date lazily (recipe_cli.training.optimizer) is brought up to date first, so that the
+    state holds what a fresh optimizer, restored from it, goes on from.
     """
+    catch_up = getattr(optimizer, "catch_up", None)
+    if callable(catch_up):
+        catch_up()
     nodes = _nodes(nlp)
     params = _params(nodes)
     # The optimizer keys its state by (node id, parameter name).

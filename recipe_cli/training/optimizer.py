@@ -243,9 +243,13 @@ class LazyAdam(Optimizer):
         return {key: table.processed / table.rows for key, table in self._tables.items()}
 
     def catch_up(self) -> None:
-        """Bring every quiet row's average up to date (the weights and moments always are)."""
+        """Bring every row up to date (the quiet rows' averages here; the sparse rules' weights and moments too),
+        and restart each table's history there: the state is then the one a fresh optimizer restored from it
+        (`output.state.restore_state`) has, so that a resumed run goes on bit for bit as the uninterrupted one."""
         for key, table in self._tables.items():
-            self._catch_up(key, table, numpy.flatnonzero(table.stamp < self.nr_update[key]), self.nr_update[key])
+            current = self.nr_update[key]
+            self._catch_up(key, table, numpy.flatnonzero(table.stamp < current), current)
+            table.restart(current)
 
     def _catch_up_unless_stepping(self) -> None:
         if not self._in_step and self._tables:
