@@ -17,7 +17,15 @@ from recipe_cli.config.build import build_config
 from recipe_cli.data.corpus import RecipeCorpus
 from recipe_cli.output.state import TrainingState, restore_state, save_state
 from recipe_cli.training import optimizer as optimizer_module
-from recipe_cli.training.optimizer import DENSE_SHARE, FLUSH, FLUSH_EVERY, MIN_ROWS, LazyAdam, SparseAdam
+from recipe_cli.training.optimizer import (
+    DENSE_SHARE,
+    FLUSH,
+    FLUSH_EVERY,
+    MIN_ROWS,
+    FoldedSparseAdam,
+    LazyAdam,
+    SparseAdam,
+)
 from recipe_cli.training.setup import resolve_training
 
 DATA = Path(__file__).parent / "data"
@@ -34,7 +42,9 @@ def _recipe_optimizer() -> dict:
 
 def test_registered_with_adams_settings():
     settings = _recipe_optimizer()
-    assert settings["@optimizers"] == "Adam.v1"
+    # The packaged default.
+    assert settings["@optimizers"] == "recipe.SparseAdam.v2"
+    assert type(registry.resolve({"optimizer": settings})["optimizer"]) is FoldedSparseAdam
     settings["@optimizers"] = "recipe.LazyAdam.v1"
     optimizer = registry.resolve({"optimizer": settings})["optimizer"]
     assert isinstance(optimizer, LazyAdam) and isinstance(optimizer, Optimizer)
@@ -425,8 +435,6 @@ def test_folded_momentum_rule_against_its_float64_reference(case, monkeypatch):
     the reference's but for float32 rounding: at most a few roundings of each quantity per update, accumulated
     over the updates, 2^-21 * n * (max|w| + lr * max|g| / (sqrt(min v) + eps)) for n updates (a bound, far above
     what is seen)."""
-    from recipe_cli.training.optimizer import FoldedSparseAdam
-
     if "rebase_steps" in case:
         monkeypatch.setattr(optimizer_module, "REBASE_STEPS", case["rebase_steps"])
     settings = {k: v for k, v in _recipe_optimizer().items() if not k.startswith("@")}
@@ -466,3 +474,37 @@ def test_folded_momentum_rule_against_its_float64_reference(case, monkeypatch):
             # What is seen, for the record: far inside the bound.
             assert numpy.abs(live - w).max() < 1e-5
     assert list(folded.processed_share()) == [key]
+
+
+@pytest.mark.parametrize("name", ["recipe.SparseAdam.v1", "recipe.SparseAdam.v2"])
+def test_after_catch_up_a_fresh_optimizer_with_its_state_goes_on_bit_for_bit(name):
+    """A resumed run's optimizer is a fresh one holding the saved moments, update counts and averages
+    (output.state.restore_state), and the saved state is taken after `catch_up` (output.state.encode_arrays): from
+    there, the run that goes on with its own optimizer and the one that goes on with the fresh one must take the
+    same steps, bit for bit (the epoch after a resume is the uninterrupted run's epoch)."""
+    settings = {**_recipe_optimizer(), "@optimizers": name}
+    rng = numpy.random.default_rng(1)
+    shape, key = (3000, 8), (1, "E")
+    gradients = []
+    for step in range(1, 1201):
+        gradient = numpy.zeros(shape, dtype="f")
+        rows = rng.integers(0, 200 if step % 3 else shape[0], 10)
+        gradient[rows] = rng.normal(0, 0.5, (10, shape[1]))
+        gradients.append(gradient)
+    runs = []
+    for resumed in (False, True):
+        optimizer = registry.resolve({"optimizer": settings})["optimizer"]
+        weights = numpy.random.default_rng(2).uniform(-0.1, 0.1, shape).astype("f")
+        for i, gradient in enumerate(gradients):
+            weights, _ = optimizer(key, weights, gradient.copy())
+            if i + 1 == 600:
+                optimizer.catch_up()
+                if resumed:
+                    fresh = registry.resolve({"optimizer": settings})["optimizer"]
+                    fresh.mom1[key], fresh.mom2[key] = optimizer.mom1[key].copy(), optimizer.mom2[key].copy()
+                    fresh.nr_update[key] = optimizer.nr_update[key]
+                    fresh.averages[key] = optimizer.averages[key].copy()
+                    optimizer, weights = fresh, weights.copy()
+        runs.append((weights, optimizer.mom1[key], optimizer.mom2[key], optimizer.averages[key]))
+    for uninterrupted, resumed in zip(*runs, strict=True):
+        assert uninterrupted.tobytes() == resumed.tobytes()
