@@ -5,11 +5,12 @@ Tasks: the study's six (scripts/evidence.yml: WNUT17 and UNER ner, UD EWT tagger
 GoEmotions textcat_multilabel), on the training files `python scripts/evidence_data.py` makes in ../evidence-data,
 each with its packaged config (configs/<component>.cfg) as recipe-train builds it.
 
-Optimizers, with the packaged settings (only the registered function differs): thinc's `Adam.v1`,
-`recipe.LazyAdam.v1` (the same training, bit for bit) and `recipe.SparseAdam.v1` (rows without gradient keep their
-weights and moments). Each has its own pipeline, initialised alike, and trains on the same examples in the same
-order, one per update, with the config's dropout; the optimizers take turns of --turn updates, so that a change in
-the machine's load falls on all of them.
+Optimizers, with the packaged settings (only the registered function differs): thinc's `Adam.v1` (the recipe's
+dense step), `recipe.SparseAdam.v2` (the packaged default: only the touched rows of a table move, by their momentum's
+whole effect), `recipe.LazyAdam.v1` (thinc's training, bit for bit) and `recipe.SparseAdam.v1` (rows without
+gradient keep their weights and moments). Each has its own pipeline, initialised alike, and trains on the same
+examples in the same order, one per update, with the config's dropout; the optimizers take turns of --turn updates,
+so that a change in the machine's load falls on all of them.
 
 Per task and optimizer: ms per update (median) over the first window of updates after --early (1,000) and the last
 before --updates (10,000), their ratio (late / early: subnormal moments and any other growth show here), and the
@@ -18,7 +19,7 @@ over `nlp.update`). --profile adds cProfile's top functions by own time for each
 after the timed ones.
 
 Usage: python scripts/benchmark_update.py [--tasks wnut17,tweeteval] [--updates 10000] [--early 1000]
-           [--optimizers Adam.v1,recipe.SparseAdam.v1] [--out bench-update.json] [--profile]
+           [--optimizers Adam.v1,recipe.SparseAdam.v2] [--out bench-update.json] [--profile]
        python scripts/benchmark_update.py --smoke   (the bundled slices in tests/data, 60 updates)
 Prints a Markdown table; --out writes the numbers as JSON.
 """
@@ -38,7 +39,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "tests" / "data"
-OPTIMIZERS = ("Adam.v1", "recipe.LazyAdam.v1", "recipe.SparseAdam.v1")
+OPTIMIZERS = ("Adam.v1", "recipe.SparseAdam.v2", "recipe.LazyAdam.v1", "recipe.SparseAdam.v1")
 # --smoke: a slice per component, from tests/data.
 SMOKE_TASKS = {
     "wnut17": ("ner", BUNDLED / "wnut17-train.conll"),

@@ -207,6 +207,11 @@ def test_packaged_config_has_no_departures():
     assert build_config(["ner"]).departures == []
     tc = build_config(["ner"], overrides={"training.optimizer.L2": 1e-6})
     assert tc.departures == ["training.optimizer.L2: 1e-06, recipe: 0.01"]
+    # thinc's dense Adam.v1 with the recipe's settings is the letter's optimizer: no departure; with other settings,
+    # the lines name the settings (compared with the letter's block), not the whole block.
+    assert build_config(["ner"], overrides={"training.optimizer.@optimizers": "Adam.v1"}).departures == []
+    dense = {"training.optimizer.@optimizers": "Adam.v1", "training.optimizer.use_averages": False}
+    assert build_config(["ner"], overrides=dense).departures == ["training.optimizer.use_averages: False, recipe: True"]
     assert departures(recipe_config(["tagger"]), recipe_config(["tagger"])) == []
 
 

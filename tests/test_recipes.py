@@ -124,5 +124,5 @@ def test_the_packaged_defaults_are_what_the_readme_table_says(component):
     # The functions the table names are the packaged ones.
     assert training["batcher"]["@batchers"] == "spacy.batch_by_sequence.v1"
     assert training["batcher"]["size"]["@schedules"] == "compounding.v1"
-    assert training["optimizer"]["@optimizers"] == "Adam.v1"
+    assert training["optimizer"]["@optimizers"] == "recipe.SparseAdam.v2"
     assert training["dropout"]["@schedules"] == "recipe.linear_decay.v1"

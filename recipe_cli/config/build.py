@@ -173,19 +173,25 @@ def departures(recipe: Config, final: Config, letter: Config | None = None) -> l
     (recipe, config file, environment, command line) set them.
 
     letter (Optional[Config]): the recipe to the letter (literal_recipe), where recipe is the packaged defaults:
-        a setting that is the letter's is no departure from the recipe either.
+        a setting that is the letter's is no departure from the recipe either, and a block that names the letter's
+        function where the packaged one names another (thinc's Adam.v1 where the default is recipe.SparseAdam.v2)
+        is compared with the letter's, setting by setting.
     """
     lines: list[str] = []
     for key in _RECIPE_SETTINGS:
         ours, theirs = recipe["training"].get(key), final["training"].get(key)
-        if letter is not None and not _diff(key, letter["training"].get(key), theirs):
-            continue
+        if letter is not None:
+            literal = letter["training"].get(key)
+            if not _diff(key, literal, theirs):
+                continue
+            if _blocks_alike(literal, theirs) and not _blocks_alike(ours, theirs):
+                ours = literal
         lines.extend(_diff(f"training.{key}", ours, theirs))
     return lines
 
 
 def _diff(path: str, ours: Any, theirs: Any) -> list[str]:
-    if isinstance(ours, Mapping) and isinstance(theirs, Mapping) and _function(ours) == _function(theirs):
+    if _blocks_alike(ours, theirs):
         lines = []
         for key in sorted(set(ours) | set(theirs)):
             if not key.startswith("@"):
@@ -194,6 +200,11 @@ def _diff(path: str, ours: Any, theirs: Any) -> list[str]:
     if ours == theirs:
         return []
     return [f"{path}: {describe(theirs)}, recipe: {describe(ours)}"]
+
+
+def _blocks_alike(ours: Any, theirs: Any) -> bool:
+    """Both are blocks naming the same registered function."""
+    return isinstance(ours, Mapping) and isinstance(theirs, Mapping) and _same_function(ours, theirs)
 
 
 def _function(block: Mapping) -> str | None:
