@@ -560,7 +560,10 @@ def report(results: dict) -> str:
     for key, r in results["tasks"].items():
         s, c = r["spacy"], r["recipe"]
         mine, theirs = c.get("seconds_to_quality"), s.get("seconds_to_best")
-        quality = f"{mine:.0f} / {theirs:.0f}, {mine / theirs:.2f}" if mine and theirs else f"never / {theirs}"
+        if mine and theirs:
+            quality = f"{mine:.0f} / {theirs:.0f}, {mine / theirs:.2f}"
+        else:
+            quality = f"{'never' if not mine else f'{mine:.0f}'} / {f'{theirs:.0f}' if theirs else 'never'}"
         loop = r.get("loop_overhead")
         loop_txt = f"{loop['ratio_min']:.3f} / {loop['ratio_median']:.3f}" if loop and "ratio_min" in loop else "-"
         lines.append(
