@@ -76,7 +76,7 @@ def decision(report: dict, seeds: dict, candidate: str, optimizer: str) -> list[
     lines = [
         f"### {candidate} (`{optimizer}`)",
         "",
-        f"| task | test score vs default | Δ [95% CI] | words/s: default → {candidate} | verdict "
+        f"| task | test score vs default | Δ [95% CI, unadjusted] | words/s: default → {candidate} | verdict "
         f"| s to quality: default → {candidate} (seeds) | verdict |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -104,9 +104,11 @@ def markdown(report: dict[str, Any]) -> str:
     metric, baseline = report["metric"], report["baseline"]
     lines = [f"# Sweep results: test {metric}, each variant against {baseline}", ""]
     lines.append(
-        f"Mean ± sample sd over seeds; Δ: the mean paired difference to {baseline} with its 95% t-interval; p: the "
-        f"paired t-test, Holm-corrected across the variants of a task. Verdict: better (worse) only when every "
-        f"seed's difference is above (below) 0 and the corrected p < {report['alpha']}."
+        f"Mean ± sample sd over seeds; Δ: the mean paired difference to {baseline} with its 95% t-interval, "
+        f"unadjusted (each comparison on its own); p: the paired t-test, Holm-corrected across the variants of a "
+        f"task. Verdict: better (worse) only when every seed's difference is above (below) 0 and the corrected "
+        f"p < {report['alpha']}: with several variants an unadjusted interval can exclude 0 where the verdict is "
+        f"no clear difference."
     )
     quality_of = report.get("quality_of")
     if quality_of:
@@ -120,7 +122,7 @@ def markdown(report: dict[str, Any]) -> str:
         if "quality" in entry:
             lines += [f"Quality: dev {entry['quality']:.4f} ({quality_of}'s mean best)", ""]
         quality = " s to quality |" if "quality" in entry else ""
-        lines.append(f"| variant | {metric} | n | per seed | Δ vs {baseline} [95% CI] | p (Holm) | verdict "
+        lines.append(f"| variant | {metric} | n | per seed | Δ vs {baseline} [95% CI, unadjusted] | p (Holm) | verdict "
                      f"| best epoch | s to best |{quality} words/s |")  # fmt: skip
         lines.append("|---|---|---|---|---|---|---|---|---|" + ("---|" if quality else "") + "---|")
         for variant, v in entry["variants"].items():

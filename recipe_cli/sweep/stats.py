@@ -7,7 +7,8 @@ The rule, per task, for each variant against the baseline on the seeds both fini
             corrected level);
   "worse"   the same with every difference < 0;
   else "no clear difference" (also when fewer than two seeds are paired).
-The interval reported is the plain 95% t-interval of the mean difference.
+The interval reported is the plain 95% t-interval of the mean difference, not adjusted for the several variants
+of a task (the verdict's p-value is): the report says so beside it.
 """
 
 import math
