@@ -26,7 +26,7 @@ from ..output.layout import temp_path
 from ..output.lock import locked
 from ..output.metrics import append_row, read_rows
 from .spec import Spec, Trial
-from .trial import check_folder, commands, failure, result_row, start
+from .trial import begin_attempt, check_folder, commands, end_attempt, failure, result_row, start
 
 SWEEP_FILE = "sweep.json"
 RESULTS_FILE = "trials.jsonl"
@@ -139,7 +139,7 @@ class _Running:
     steps: list[tuple[str, list[str]]]
     proc: subprocess.Popen
     log: IO[bytes]
-    started: float
+    attempts: list[list[Any]]
     gpu_id: int
 
 
@@ -163,8 +163,9 @@ def run_local(
                 steps = commands(trial, sweep, gpu_id)
                 step, argv = steps[0]
                 console.info("Starting", f"{trial.id} ({'resuming' if '--resume' in argv else 'new'})")
+                attempts = begin_attempt(trial, sweep)
                 proc, log = start(trial, sweep, step, argv)
-                running.append(_Running(trial, steps, proc, log, time.perf_counter(), gpu_id))
+                running.append(_Running(trial, steps, proc, log, attempts, gpu_id))
             time.sleep(POLL_SECONDS)
             for item in list(running):
                 code = item.proc.poll()
@@ -179,13 +180,16 @@ def run_local(
                 running.remove(item)
                 if item.gpu_id >= 0:
                     gpus.append(item.gpu_id)
+                wall_seconds = end_attempt(item.trial, sweep, item.attempts)
                 if code == 0:
-                    row = result_row(item.trial, sweep, wall_seconds=time.perf_counter() - item.started)
+                    row = result_row(item.trial, sweep, wall_seconds=wall_seconds)
                     done(item.trial, row, None)
                 else:
                     done(item.trial, None, failure(item.trial, sweep, step, code))
     except KeyboardInterrupt:
         _stop(running, console)
+        for item in running:
+            end_attempt(item.trial, sweep, item.attempts)
         raise RunInterrupted(Errors.E086.format(n=len(running), sweep=sweep), signal.SIGINT) from None
 
 

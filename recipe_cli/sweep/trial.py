@@ -27,6 +27,8 @@ TRIAL_FILE = "trial.json"
 TEST_SCORES = "test-scores.json"
 TRAIN_LOG = "train.log"
 EVAL_LOG = "eval.log"
+# The wall-clock [start, end] of each attempt at the trial (end null while it runs, or where it was killed).
+ATTEMPTS_FILE = "attempts.json"
 # Each trial's BLAS and OpenMP threads (resources.cpus).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -119,20 +121,61 @@ def failure(trial: Trial, sweep: Path, step: str, code: int) -> str:
 
 def run_trial(trial: Trial, sweep: Path, gpu_id: int = -1) -> dict[str, Any]:
     """Run a trial to the end in this process's thread (as a Ray task does); RETURNS its row."""
-    started = time.perf_counter()
-    for step, argv in commands(trial, sweep, gpu_id):
-        proc, log = start(trial, sweep, step, argv)
-        try:
-            code = proc.wait()
-        except BaseException:
-            proc.send_signal(signal.SIGINT)
-            proc.wait()
-            raise
-        finally:
-            log.close()
-        if code != 0:
-            raise RecipeError(failure(trial, sweep, step, code))
-    return result_row(trial, sweep, wall_seconds=time.perf_counter() - started)
+    attempts = begin_attempt(trial, sweep)
+    try:
+        for step, argv in commands(trial, sweep, gpu_id):
+            proc, log = start(trial, sweep, step, argv)
+            try:
+                code = proc.wait()
+            except BaseException:
+                proc.send_signal(signal.SIGINT)
+                proc.wait()
+                raise
+            finally:
+                log.close()
+            if code != 0:
+                raise RecipeError(failure(trial, sweep, step, code))
+    finally:
+        wall_seconds = end_attempt(trial, sweep, attempts)
+    return result_row(trial, sweep, wall_seconds=wall_seconds)
+
+
+def begin_attempt(trial: Trial, sweep: Path) -> list[list[Any]]:
+    """Record that an attempt at the trial starts now; RETURNS every attempt, for end_attempt()."""
+    out = trial.folder(sweep)
+    attempts = _attempts(out)
+    attempts.append([time.time(), None])
+    _write_attempts(out, attempts)
+    return attempts
+
+
+def end_attempt(trial: Trial, sweep: Path, attempts: list[list[Any]]) -> float:
+    """Record that the attempt begin_attempt() started ends now; RETURNS the wall seconds of every attempt at the
+    trial (an interrupted one's and the resumed one's: the trial's whole wall time)."""
+    attempts[-1][1] = time.time()
+    _write_attempts(trial.folder(sweep), attempts)
+    return sum(end - begin for begin, end in attempts)
+
+
+def _attempts(out: Path) -> list[list[Any]]:
+    """The earlier attempts at the trial in OUT, each [start, end]; one whose driver was killed (no end) ended
+    when its processes last wrote to their logs."""
+    path = out / ATTEMPTS_FILE
+    if not path.is_file():
+        return []
+    attempts = [list(pair) for pair in srsly.read_json(path)]
+    for pair in attempts:
+        if pair[1] is None:
+            logs = [out / name for name in (TRAIN_LOG, EVAL_LOG) if (out / name).is_file()]
+            pair[1] = max([pair[0], *(log.stat().st_mtime for log in logs)])
+    return attempts
+
+
+def _write_attempts(out: Path, attempts: list[list[Any]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{ATTEMPTS_FILE}.tmp"
+    srsly.write_json(tmp, attempts)
+    os.replace(tmp, out / ATTEMPTS_FILE)
 
 
 def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, Any]:
