@@ -156,6 +156,7 @@ class Errors(metaclass=ErrorsWithCodes):
         "Interrupted by a second {signal} in epoch {epoch}: stopped at once, leaving what it was saving unsaved; "
         "the epochs saved before are intact. Resume with: recipe-train --resume {out}"
     )
+    E096 = "--name {name!r}: a task's name may hold letters, digits and . _ - = + , only (it names a folder)."
 
 
 class Warnings(metaclass=ErrorsWithCodes):

@@ -1,6 +1,7 @@
 """recipe-sweep's spec: every bad key named in one line, nothing written; trials and their ids; the statistics of
 the report checked against scipy; the report rendered from recorded rows."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,16 +10,25 @@ import pytest
 import srsly
 from scipy import stats as scipy_stats
 
-from recipe_cli.config.build import LITERAL_RECIPE_FILE, configs_dir
+from recipe_cli.config.build import LITERAL_RECIPE_FILE, build_config, configs_dir
 from recipe_cli.errors import RecipeError
 from recipe_cli.output.lock import locked
 from recipe_cli.sweep import report as report_module
-from recipe_cli.sweep.ablate import ELEMENTS_OFF, SPACY_DEFAULT, ablation_spec, spacy_default_config
+from recipe_cli.sweep import trial as trial_module
+from recipe_cli.sweep.ablate import (
+    ELEMENTS_OFF,
+    PACKAGED,
+    RECIPE,
+    SPACY_DEFAULT,
+    ablation_spec,
+    packaged_overrides,
+    spacy_default_config,
+)
 from recipe_cli.sweep.report import build_report, markdown, write_report
 from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, prepare, read_results, run_sweep
 from recipe_cli.sweep.spec import load_spec, parse_spec
 from recipe_cli.sweep.stats import BETTER, UNCLEAR, WORSE, Comparison, decide, holm, paired, summarise
-from recipe_cli.sweep.trial import commands, result_row
+from recipe_cli.sweep.trial import begin_attempt, commands, end_attempt, result_row
 
 DATA = Path(__file__).parent / "data"
 TRAIN, DEV = str(DATA / "goemotions-train.json"), str(DATA / "goemotions-dev.json")
@@ -409,8 +419,9 @@ def test_ablation_spec_variants_and_spacy_settings(tmp_path):
     path = ablation_spec(component="textcat", train=[TRAIN], dev=[DEV], test=[DEV], out=tmp_path, seeds=3,
                          common={"training.max_epochs": 4})  # fmt: skip
     spec = load_spec(path)
-    assert list(spec.variants) == ["recipe", *ELEMENTS_OFF, SPACY_DEFAULT]
-    assert spec.seeds == [1, 2, 3] and spec.baseline == "recipe"
+    assert list(spec.variants) == [RECIPE, *ELEMENTS_OFF, PACKAGED, SPACY_DEFAULT]
+    assert RECIPE == "recipe-literal" and PACKAGED == "packaged-default"
+    assert spec.seeds == [1, 2, 3] and spec.baseline == RECIPE
     assert spec.variants["constant-batch"] == {"training.batcher.size.start": "auto"}
     spacy_cfg = spec.variants[SPACY_DEFAULT]["config"]
     assert spacy_cfg == str((tmp_path / "spacy-default.cfg").resolve())
@@ -422,6 +433,21 @@ def test_ablation_spec_variants_and_spacy_settings(tmp_path):
     assert {t.config for t in spec.trials() if t.variant != SPACY_DEFAULT} == {literal}
 
 
+@pytest.mark.parametrize("component", ["ner", "tagger,parser", "textcat_multilabel"])
+def test_the_packaged_default_row_trains_with_the_packaged_defaults(component):
+    """The packaged-default row's overrides on the literal recipe give the [training] recipe-train COMPONENT DATA
+    trains with (its departures from the letter: constant dropout, the sparse optimizer)."""
+    overrides = packaged_overrides(component)
+    assert overrides, "the packaged defaults depart from the letter"
+    literal = configs_dir() / LITERAL_RECIPE_FILE
+    components = component.split(",")
+    row = build_config(components, config_path=literal, overrides=overrides)
+    assert row.config["training"] == build_config(components).config["training"]
+    assert row.departures == []
+    # Without them, the literal recipe is not the packaged default.
+    assert build_config(components, config_path=literal).config["training"] != row.config["training"]
+
+
 def test_ablate_command_writes_its_spec_and_lists_the_trials(tmp_path):
     out = tmp_path / "ablation"
     cmd = [sys.executable, "-m", "recipe_cli", "sweep", "ablate", "textcat", TRAIN, "--dev", DEV, "--test", DEV,
@@ -431,9 +457,48 @@ def test_ablate_command_writes_its_spec_and_lists_the_trials(tmp_path):
     spec = load_spec(out / "ablation.yml")
     assert spec.raw["common"] == {"training.max_epochs": 3} and spec.seeds == [1, 2]
     lines = [line for line in result.stdout.splitlines() if line.endswith("  to run")]
-    assert len(lines) == 2 * 7 and lines[0] == "goemotions-train/recipe/seed-1  to run"
+    assert len(lines) == 2 * 8 and lines[0] == "goemotions-train/recipe-literal/seed-1  to run"
     assert lines[-1] == "goemotions-train/spacy-default/seed-2  to run"
     assert not (out / "trials").exists() and not (out / "trials.jsonl").exists()
+    # The dry run says what it wrote: the spec and spaCy's settings, nothing else.
+    assert sorted(p.name for p in out.iterdir()) == ["ablation.yml", "spacy-default.cfg"]
+    said = " ".join(result.stdout.split())
+    assert f"wrote {out / 'ablation.yml'} and {out / 'spacy-default.cfg'}, trained nothing" in said
+    # The task is named by the user where they want.
+    named = subprocess.run([*cmd, "--name", "emotions"], capture_output=True, text=True, timeout=300)
+    assert named.returncode == 0, named.stderr
+    assert "emotions/recipe-literal/seed-1  to run" in named.stdout.splitlines()
+    assert [task.name for task in load_spec(out / "ablation.yml").tasks] == ["emotions"]
+
+
+def test_ablate_refuses_a_task_name_that_is_no_folder_name(tmp_path):
+    out = tmp_path / "ablation"
+    cmd = [sys.executable, "-m", "recipe_cli", "sweep", "ablate", "textcat", TRAIN, "--dev", DEV, "--test", DEV,
+           "-o", str(out), "--dry-run", "--name", "my/task"]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: [E096] --name 'my/task': a task's name may hold letters, digits and . _ - = + , only (it names a folder)."
+    ]
+    assert not out.exists()
+
+
+def test_a_trials_wall_seconds_count_every_attempt(tmp_path, monkeypatch):
+    """An attempt whose driver was killed ended when its logs were last written; the resumed attempt's row counts
+    both."""
+    spec = parse_spec(spec_dict(), tmp_path / "s")
+    trial = spec.trials()[0]
+    out = trial.folder(tmp_path)
+    out.mkdir(parents=True)
+    srsly.write_json(out / "attempts.json", [[1000.0, 1010.0], [2000.0, None]])
+    (out / "train.log").write_text("epoch 1\n")
+    os.utime(out / "train.log", (2030.0, 2030.0))
+    clock = iter([3000.0, 3050.0])
+    monkeypatch.setattr(trial_module.time, "time", lambda: next(clock))
+    attempts = begin_attempt(trial, tmp_path)
+    assert srsly.read_json(out / "attempts.json") == [[1000.0, 1010.0], [2000.0, 2030.0], [3000.0, None]]
+    assert end_attempt(trial, tmp_path, attempts) == 10.0 + 30.0 + 50.0
+    assert srsly.read_json(out / "attempts.json")[-1] == [3000.0, 3050.0]
 
 
 def test_spacy_default_settings_are_spacys_own():

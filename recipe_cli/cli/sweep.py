@@ -10,7 +10,7 @@ import typer
 from ..config.code import import_code
 from ..config.overrides import parse_overrides
 from ..display.console import Console
-from ..sweep.ablate import ablation_spec
+from ..sweep.ablate import SPACY_DEFAULT, ablation_spec
 from ..sweep.report import build_report, write_report
 from ..sweep.run import prepare, run_sweep
 from ..sweep.spec import load_spec
@@ -63,6 +63,13 @@ def run_cli(
     # fmt: on
 ) -> None:
     """Run every trial of SPEC not finished yet in OUTPUT, then print the report."""
+    _run_spec(spec, output, jobs=jobs, ray=ray, dry_run=dry_run, code=code)
+
+
+def _run_spec(
+    spec: Path, output: Path, *, jobs: int, ray: str | None, dry_run: bool, code: Path | None, wrote: str = "nothing"
+) -> None:
+    """run_cli's work; wrote: what the command wrote before (the dry run's last line says it)."""
     with cli_errors():
         console = Console()
         import_code(code)
@@ -75,7 +82,8 @@ def run_cli(
             waiting = {trial.id for trial in todo}
             for trial in parsed.trials():
                 console.line(f"{trial.id}  {'to run' if trial.id in waiting else 'finished'}")
-            console.info("Dry run", f"{len(parsed.trials())} trials, {done} finished; nothing was written")
+            written = "nothing was written" if wrote == "nothing" else f"wrote {wrote}, trained nothing"
+            console.info("Dry run", f"{len(parsed.trials())} trials, {done} finished; {written}")
             return
         outcome = run_sweep(parsed, output, jobs=jobs or os.cpu_count() or 1, ray_address=ray, console=console)
         console.line()
@@ -126,6 +134,10 @@ def ablate_cli(
     ray: Annotated[str | None, Opt("--ray", help="Run the trials as Ray tasks: an address, or 'local'")] = None,
     dry_run: Annotated[bool, Opt("--dry-run", help="Write the spec and list the trials; train nothing")] = False,
     code: Annotated[Path | None, Opt("--code", help=SWEEP_CODE_HELP)] = None,
+    name: Annotated[
+        str | None,
+        Opt("--name", help="The task's name in the report and the trials' folders (default: TRAIN's file name)"),
+    ] = None,
     # fmt: on
 ) -> None:
     """The recipe, each of its elements off in turn, and spaCy's default training settings: OUTPUT/ablation.yml,
@@ -137,7 +149,8 @@ def ablate_cli(
         path = ablation_spec(
             component=component, train=[str(p) for p in paths], dev=[str(p) for p in dev or []],
             test=[str(p) for p in test], out=output, seeds=seeds, data_format=data_format, lang=lang,
-            common=parse_overrides(override_words),
+            common=parse_overrides(override_words), name=name,
         )  # fmt: skip
         Console().info("Spec", str(path))
-    run_cli(spec=path, output=output, jobs=jobs, ray=ray, dry_run=dry_run, code=code)
+    wrote = f"{path} and {path.parent / (SPACY_DEFAULT + '.cfg')}"
+    _run_spec(path, output, jobs=jobs, ray=ray, dry_run=dry_run, code=code, wrote=wrote)

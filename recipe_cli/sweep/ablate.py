@@ -1,7 +1,9 @@
-"""`recipe-sweep ablate`: a spec whose variants are the recipe, each of its elements off in turn, and spaCy's own
-default training settings for the same architecture, so that "the recipe vs spaCy" is one row of every table.
-The recipe is RECIPE.md's letter (configs/recipe-literal.cfg, the task's config): the packaged defaults depart from
-it where the evidence said so, and an element is turned off from the recipe, not from a default that already has."""
+"""`recipe-sweep ablate`: a spec whose variants are the recipe, each of its elements off in turn, the packaged
+defaults and spaCy's own default training settings for the same architecture, so that "the recipe vs spaCy" is one
+row of every table. The recipe is RECIPE.md's letter (configs/recipe-literal.cfg, the task's config; the row
+`recipe-literal`): the packaged defaults depart from it where the evidence said so (the row `packaged-default`,
+what `recipe-train COMPONENT DATA` trains with), and an element is turned off from the recipe, not from a default
+that already has."""
 
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,9 @@ import srsly
 from spacy.cli.init_config import init_config
 from thinc.api import Config
 
-from ..config.build import LITERAL_RECIPE_FILE, configs_dir
+from ..config.build import LITERAL_RECIPE_FILE, configs_dir, parse_components, read_config, recipe_config
+from ..errors import Errors, UsageError
+from .spec import is_name
 
 # Each element of the recipe, off: the override that turns it off (the rest of the recipe as it is).
 ELEMENTS_OFF: dict[str, dict[str, Any]] = {
@@ -21,6 +25,8 @@ ELEMENTS_OFF: dict[str, dict[str, Any]] = {
     "no-grad-clip": {"training.optimizer.grad_clip": 0.0},
     "no-l2": {"training.optimizer.L2": 0.0},
 }
+RECIPE = "recipe-literal"
+PACKAGED = "packaged-default"
 SPACY_DEFAULT = "spacy-default"
 # The [training] settings taken from spaCy's generated config: how it batches, drops out and optimises. The loop
 # (epochs, patience, evaluation after every epoch) stays the recipe-train one, so that both rows train alike.
@@ -34,6 +40,27 @@ def spacy_default_config(component: str, lang: str = "en") -> Config:
     return Config({"training": training})
 
 
+def packaged_overrides(component: str) -> dict[str, Any]:
+    """The overrides that make the literal recipe the packaged defaults for the component: every setting of the
+    literal file's [training] blocks that the packaged config sets otherwise, as a dotted path."""
+    packaged = recipe_config(parse_components(component))["training"]
+    literal = read_config(configs_dir() / LITERAL_RECIPE_FILE)["training"]
+    overrides: dict[str, Any] = {}
+
+    def walk(path: str, ours: Any, theirs: Any) -> None:
+        if isinstance(ours, dict) and isinstance(theirs, dict) and set(ours) == set(theirs):
+            for key in ours:
+                walk(f"{path}.{key}", ours[key], theirs[key])
+        elif ours != theirs:
+            if isinstance(ours, dict) or isinstance(theirs, dict):
+                raise ValueError(f"{path}: the packaged and the literal recipe's blocks differ in shape")
+            overrides[path] = ours
+
+    for key, block in literal.items():
+        walk(f"training.{key}", packaged[key], block)
+    return overrides
+
+
 def ablation_spec(
     *,
     component: str,
@@ -45,8 +72,13 @@ def ablation_spec(
     data_format: str | None = None,
     lang: str | None = None,
     common: dict[str, Any] | None = None,
+    name: str | None = None,
 ) -> Path:
-    """Write OUT/ablation.yml (and spaCy's settings as OUT/spacy-default.cfg); RETURNS the spec's path."""
+    """Write OUT/ablation.yml (and spaCy's settings as OUT/spacy-default.cfg); RETURNS the spec's path.
+
+    name: the task's name in the spec, the report and the trials' folders (default: the training file's name)."""
+    if name is not None and not is_name(name):
+        raise UsageError(Errors.E096.format(name=name))
     out.mkdir(parents=True, exist_ok=True)
     spacy_cfg = out / f"{SPACY_DEFAULT}.cfg"
     spacy_default_config(component, lang or "en").to_disk(spacy_cfg)
@@ -58,13 +90,18 @@ def ablation_spec(
         task["format"] = data_format
     if lang:
         task["lang"] = lang
-    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(train[0]).stem) or "task"
+    name = name or "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(train[0]).stem) or "task"
     spec = {
         "tasks": {name: task},
         "seeds": seeds,
         "common": dict(common or {}),
-        "variants": {"recipe": {}, **ELEMENTS_OFF, SPACY_DEFAULT: {"config": spacy_cfg.name}},
-        "baseline": "recipe",
+        "variants": {
+            RECIPE: {},
+            **ELEMENTS_OFF,
+            PACKAGED: packaged_overrides(component),
+            SPACY_DEFAULT: {"config": spacy_cfg.name},
+        },
+        "baseline": RECIPE,
     }
     path = out / "ablation.yml"
     srsly.write_yaml(path, spec)

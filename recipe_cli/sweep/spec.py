@@ -296,8 +296,13 @@ def _seeds(value: Any, key: str, spec: Path) -> list[int]:
     return seeds
 
 
+def is_name(name: str) -> bool:
+    """A name of a task or variant: one folder of a path, letters, digits and . _ - = + , only."""
+    return bool(name) and set(name) <= _NAME_CHARS and not name.startswith(".")
+
+
 def _check_name(name: str, key: str, spec: Path) -> None:
-    if not name or not set(name) <= _NAME_CHARS or name.startswith("."):
+    if not is_name(name):
         raise RecipeError(Errors.E081.format(path=spec, key=key, error="a name may hold letters, digits and . _ - = + , only"))  # fmt: skip
 
 
