@@ -157,6 +157,10 @@ class Errors(metaclass=ErrorsWithCodes):
         "the epochs saved before are intact. Resume with: recipe-train --resume {out}"
     )
     E096 = "--name {name!r}: a task's name may hold letters, digits and . _ - = + , only (it names a folder)."
+    E097 = (
+        "{path}: the packaged config's block and the literal recipe's differ in shape, so no override of a value "
+        "makes one the other (ablate's packaged-default row)."
+    )
 
 
 class Warnings(metaclass=ErrorsWithCodes):

@@ -471,6 +471,18 @@ def test_ablate_command_writes_its_spec_and_lists_the_trials(tmp_path):
     assert [task.name for task in load_spec(out / "ablation.yml").tasks] == ["emotions"]
 
 
+def test_packaged_default_row_refuses_blocks_of_another_shape(monkeypatch):
+    """A packaged [training] block that no override of a value turns into the literal one (a float dropout against
+    the literal's schedule block) is one coded line, not a wrong row."""
+    from recipe_cli.sweep import ablate
+
+    packaged = ablate.recipe_config(["ner"])
+    packaged["training"]["dropout"] = 0.2
+    monkeypatch.setattr(ablate, "recipe_config", lambda components: packaged)
+    with pytest.raises(RecipeError, match=r"^\[E097\] training\.dropout: the packaged config's block"):
+        packaged_overrides("ner")
+
+
 def test_ablate_refuses_a_task_name_that_is_no_folder_name(tmp_path):
     out = tmp_path / "ablation"
     cmd = [sys.executable, "-m", "recipe_cli", "sweep", "ablate", "textcat", TRAIN, "--dev", DEV, "--test", DEV,

@@ -13,7 +13,7 @@ from spacy.cli.init_config import init_config
 from thinc.api import Config
 
 from ..config.build import LITERAL_RECIPE_FILE, configs_dir, parse_components, read_config, recipe_config
-from ..errors import Errors, UsageError
+from ..errors import Errors, RecipeError, UsageError
 from .spec import is_name
 
 # Each element of the recipe, off: the override that turns it off (the rest of the recipe as it is).
@@ -53,7 +53,7 @@ def packaged_overrides(component: str) -> dict[str, Any]:
                 walk(f"{path}.{key}", ours[key], theirs[key])
         elif ours != theirs:
             if isinstance(ours, dict) or isinstance(theirs, dict):
-                raise ValueError(f"{path}: the packaged and the literal recipe's blocks differ in shape")
+                raise RecipeError(Errors.E097.format(path=path))
             overrides[path] = ours
 
     for key, block in literal.items():
