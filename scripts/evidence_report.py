@@ -40,6 +40,8 @@ CANDIDATES = ("dropout-share", "constant-dropout", "fast-compounding")
 SETTING = {"dropout-share": "dropout", "constant-dropout": "dropout", "fast-compounding": "batch size"}
 ELEMENTS_OFF = ("constant-batch", "no-averaging", "no-grad-clip", "no-l2")
 NOT_RUN = "not run yet"
+# A variant whose every paired seed scored exactly as the recipe: its setting does not act on that task's model.
+INERT = "does not act (identical seed for seed)"
 # A note the study's folder may hold, put on the page as it is.
 NOTES_FILE = "NOTES.md"
 
@@ -118,7 +120,9 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "",
         "## The defaults (RECIPE.md §8)",
         "",
-        "A candidate becomes the default when it is better than the recipe on at least one task and worse on none.",
+        "A candidate becomes the default when it is better than the recipe on at least one task and worse on none, "
+        "counted over the tasks where its setting acts: a task where every seed scored exactly as the recipe (a "
+        "dropout rate on a model without a dropout layer, say) is evidence neither way, and the page says which.",
         "",
     ]
     qualifying = [c for c in CANDIDATES if c in meta["variants"] and _qualifies(report, tasks, c, left)]
@@ -310,7 +314,16 @@ def _verdict(report: dict, task: str, variant: str) -> str:
         return NOT_RUN
     comparison = entry["comparisons"][variant]
     done = "" if not _unfinished(report, task) else f" (n={comparison['n']}, unfinished)"
+    if not _acts(report, task, variant):
+        return INERT + done
     return comparison["verdict"] + done
+
+
+def _acts(report: dict, task: str, variant: str) -> bool:
+    """Whether the variant's setting acts on the task's model: not when every paired seed scored exactly as the
+    recipe did (a dropout rate on a model without a dropout layer, say), so the task is no evidence either way."""
+    comparison = report["tasks"].get(task, {}).get("comparisons", {}).get(variant)
+    return comparison is None or comparison["n"] < 2 or any(diff != 0.0 for diff in comparison["diffs"])
 
 
 def _sides(report: dict, tasks: list[str], candidate: str) -> tuple[list[str], list[str]]:
@@ -319,6 +332,18 @@ def _sides(report: dict, tasks: list[str], candidate: str) -> tuple[list[str], l
     better = [task for task, v in verdicts.items() if v.startswith("better")]
     worse = [task for task, v in verdicts.items() if v.startswith("worse")]
     return better, worse
+
+
+def _counted(report: dict, tasks: list[str], candidate: str) -> str:
+    """The tasks §8 counts for a candidate (those where its setting acts), said for the page."""
+    inert = [task for task in tasks if task in report["tasks"] and not _acts(report, task, candidate)]
+    acting = [task for task in tasks if task not in inert]
+    if not inert:
+        return ""
+    return (
+        f"; counted where its setting acts ({', '.join(acting) or 'no task'}), not on {', '.join(inert)}, where "
+        "every seed scored exactly as the recipe"
+    )
 
 
 def _qualifies(report: dict, tasks: list[str], candidate: str, left: int) -> bool:
@@ -330,6 +355,7 @@ def _qualifies(report: dict, tasks: list[str], candidate: str, left: int) -> boo
 def _decision(report: dict, tasks: list[str], candidate: str, left: int, chosen: bool) -> str:
     better, worse = _sides(report, tasks, candidate)
     said = f"better on {', '.join(better) or 'no task'}, worse on {', '.join(worse) or 'no task'}"
+    said += _counted(report, tasks, candidate)
     if left:
         return f"undecided: the study has not finished ({said} so far)."
     if better and not worse:
@@ -353,9 +379,11 @@ def smoke_sweep(
     seeds: tuple[int, ...] = (1, 2, 3),
     noise: float = 0.003,
     finished: bool = False,
+    inert: frozenset[tuple[str, str]] = frozenset(),
 ) -> Path:
     """A study folder holding made-up rows for two tasks, as recipe-sweep writes them: each variant's score is 0.5,
-    plus its (task, variant) shift, plus noise; unless finished, textcat's last seed has not run."""
+    plus its (task, variant) shift, plus noise; an inert (task, variant) scores exactly as the recipe, seed for
+    seed; unless finished, textcat's last seed has not run."""
     import random
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -372,6 +400,8 @@ def smoke_sweep(
                 if task == "textcat" and seed == seeds[-1] and not finished:
                     continue  # not finished yet
                 score = 0.5 + shifts.get((task, variant), 0.0) + rng.uniform(-noise, noise)
+                if (task, variant) in inert:
+                    score = next(r["test_score"] for r in rows if r["id"] == f"{task}/{BASELINE}/seed-{seed}")
                 curve = [[epoch, score * epoch / 3, 10.0 * epoch] for epoch in (1, 2, 3)]
                 rows.append({"id": trial, "task": task, "variant": variant, "seed": seed, "metric": "score",
                              "test_score": score, "best_dev": score, "best_epoch": 3, "epochs": 3,

@@ -160,3 +160,24 @@ def test_of_two_qualifying_dropout_candidates_the_one_better_head_to_head_become
     goal = page.split("## The goal", 1)[1]
     row = next(line for line in goal.splitlines() if line.startswith("| ner | "))
     assert float(row.split(" | ")[1]) == pytest.approx(0.5 + (0.02 + lead if lead else 0.0), abs=0.001)
+
+
+def test_a_task_where_a_setting_does_not_act_is_not_counted_for_it(tmp_path):
+    """RECIPE.md §8 counts, for a setting, only the tasks where it acts: a dropout candidate on a model without a
+    dropout layer scores exactly as the recipe, seed for seed, and the page says so rather than "no clear
+    difference" or "worse on no task" there."""
+    report = _script("evidence_report")
+    shifts = {("ner", "constant-dropout"): 0.02}
+    inert = frozenset({("textcat", "constant-dropout"), ("textcat", "dropout-share")})
+    sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True,
+                               inert=inert)  # fmt: skip
+    page = report.build_page(sweep, tmp_path / "absent", tmp_path / "absent")
+    summary = page.split("## Summary", 1)[1].split("## The defaults", 1)[0]
+    row = next(line for line in summary.splitlines() if line.startswith("| constant-dropout |"))
+    assert row == "| constant-dropout | better | does not act (identical seed for seed) |"
+    assert (
+        "- `constant-dropout`: **becomes the default** (better on ner, worse on no task; counted where its setting "
+        "acts (ner), not on textcat, where every seed scored exactly as the recipe)."
+    ) in page
+    # A variant that acts everywhere says nothing of the kind.
+    assert "- `fast-compounding`: stays an option (better on no task, worse on no task)." in page
