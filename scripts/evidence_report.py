@@ -1,7 +1,10 @@
-"""The evidence study's page: docs/evidence.md and docs/evidence/results.png, from a run of scripts/evidence.yml.
+"""The evidence study's page: docs/evidence.md, and in docs/evidence/ the study's rows and the sweep's report, from a
+run of scripts/evidence.yml.
 
-Reads the study's folder (what `recipe-sweep scripts/evidence.yml -o evidence` wrote, finished or not) and
-writes, in this order:
+Reads the study's folder (what `recipe-sweep scripts/evidence.yml -o evidence` wrote, finished or not), publishes
+its rows in docs/evidence/ (sweep.json and trials.jsonl: every trial's test scores, dev curve with seconds, words/s
+and config fingerprint), builds the page from those published rows (`--sweep docs/evidence` builds it again from
+them alone), and writes, in this order:
   - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where a share of the trials ran);
   - the summary: each variant against the recipe (the packaged defaults), task by task: better / worse / no clear
     difference by the sweep's rule (every seed's paired difference on the same side of 0 and the Holm-corrected
@@ -17,6 +20,7 @@ writes, in this order:
   - the spec, and the commands that reproduce the page.
 
 Usage: python scripts/evidence_report.py [--sweep evidence] [--spacy evidence-spacy] [--gpu evidence-gpu] [--out docs]
+       python scripts/evidence_report.py --sweep docs/evidence   (the page again, from the published rows)
        python scripts/evidence_report.py --smoke   (a study folder made of the bundled test slices' rows
                                                    written here, no training; a temporary output folder)
 """
@@ -61,16 +65,48 @@ def main() -> int:
         args.sweep = smoke_sweep(args.out / "study")
         args.gpu = smoke_gpu(args.out / "gpu")
     out: Path = args.out or REPO / "docs"
+    published = out / "evidence"
+    if not (args.sweep / "trials.jsonl").is_file():
+        print(f"No finished trials in {args.sweep} (trials.jsonl): nothing written.")
+        return 1
+    # The page is built from the rows published beside it, so that they are what it says.
+    publish(args.sweep, published)
     try:
-        page = build_page(args.sweep, args.spacy, args.gpu)
+        page = build_page(published, args.spacy, args.gpu)
     except RecipeError as e:
         print(e)
         return 1
-    (out / "evidence").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.sweep / "results.png", out / "evidence" / "results.png")
     (out / "evidence.md").write_text(page, encoding="utf8")
-    print(f"Wrote {out / 'evidence.md'} and {out / 'evidence' / 'results.png'}")
+    print(f"Wrote {out / 'evidence.md'} and, in {published}, the study's rows and the sweep's report")
     return 0
+
+
+def publish(sweep: Path, folder: Path) -> None:
+    """Copy the study's rows into folder (docs/evidence beside the page): sweep.json and trials.jsonl, with paths
+    inside this repository made relative to it, and NOTES.md where there is one. Nothing to do where sweep is
+    folder (the page rebuilt from its published rows)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.resolve() == sweep.resolve():
+        return
+    meta = json.loads((sweep / "sweep.json").read_text(encoding="utf8"))
+    meta["spec"] = _in_repo(meta.get("spec"))
+    rows = [json.loads(line) for line in (sweep / "trials.jsonl").read_text(encoding="utf8").splitlines() if line]
+    for row in rows:
+        row["config"] = _in_repo(row.get("config"))
+    (folder / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf8")
+    (folder / "trials.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
+    if (sweep / NOTES_FILE).is_file():
+        shutil.copyfile(sweep / NOTES_FILE, folder / NOTES_FILE)
+
+
+def _in_repo(path: str | None) -> str | None:
+    """A path inside this repository as relative to it (the published rows name no machine's folders)."""
+    if not path:
+        return path
+    try:
+        return Path(path).resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return path
 
 
 def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
@@ -197,7 +233,8 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "recipe-sweep scripts/evidence.yml -o evidence --jobs 2  # a re-run continues where it stopped",
         "python scripts/evidence_spacy.py                     # spacy train, one seed per task",
         "recipe-sweep scripts/evidence-gpu.yml -o evidence-gpu   # one GPU trial per task, where a GPU is",
-        "python scripts/evidence_report.py                    # this page",
+        "python scripts/evidence_report.py                    # this page, its rows published in docs/evidence/",
+        "python scripts/evidence_report.py --sweep docs/evidence  # this page again, from the published rows",
         "```",
         "",
     ]

@@ -2,6 +2,7 @@
 spaCy-default settings are still spaCy's own, and a 2-trial version of it trains on the bundled slices."""
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -181,3 +182,26 @@ def test_a_task_where_a_setting_does_not_act_is_not_counted_for_it(tmp_path):
     ) in page
     # A variant that acts everywhere says nothing of the kind.
     assert "- `fast-compounding`: stays an option (better on no task, worse on no task)." in page
+
+
+def test_the_page_is_rebuilt_from_its_published_rows(tmp_path):
+    """docs/evidence/ holds the study's rows (sweep.json, trials.jsonl) and the page is a function of them alone:
+    a small committed study (made-up rows: tests/data/evidence-small) rebuilds its committed page exactly. After an
+    intended change to the page, write the expected page again with evidence_report.build_page on that folder."""
+    report = _script("evidence_report")
+    committed = Path(__file__).parent / "data" / "evidence-small"
+    rows = tmp_path / "evidence"
+    shutil.copytree(committed, rows)
+    page = report.build_page(rows, tmp_path / "absent", tmp_path / "absent")
+    assert page == (committed / "evidence.md").read_text(encoding="utf8")
+    # Publishing the published rows again changes nothing; a study folder elsewhere is published with the paths
+    # inside the repository made relative.
+    report.publish(rows, rows)
+    assert (rows / "trials.jsonl").read_bytes() == (committed / "trials.jsonl").read_bytes()
+    study = tmp_path / "study"
+    shutil.copytree(committed, study)
+    row = json.loads((study / "trials.jsonl").read_text(encoding="utf8").splitlines()[0])
+    row["config"] = str(report.REPO / "configs" / "recipe-literal.cfg")
+    (study / "trials.jsonl").write_text(json.dumps(row) + "\n", encoding="utf8")
+    report.publish(study, tmp_path / "docs")
+    assert json.loads((tmp_path / "docs" / "trials.jsonl").read_text())["config"] == "configs/recipe-literal.cfg"
