@@ -182,3 +182,34 @@ def test_evidence_optimizer_smoke(tmp_path):
     assert "#### a (ner)" in text
     rows = (tmp_path / "evidence-optimizer" / "trials.jsonl").read_text().splitlines()
     assert len(rows) == 2 * 4 * 5
+
+
+def test_evidence_reference_smoke(tmp_path):
+    """The reference model and the chance level on the bundled GoEmotions slices, scored by spaCy's scorer: random
+    scores sit at chance (macro AUC about 0.5; macro F of six classes far below the model's), and logistic
+    regression on the texts' tokens is above it."""
+    out = tmp_path / "reference.json"
+    _smoke("evidence_reference.py", out)
+    results = json.loads(out.read_text())
+    single, multi = results["goemotions-slice"], results["goemotions-multilabel-slice"]
+    assert (single["metric"], multi["metric"]) == ("cats_macro_f", "cats_macro_auc")
+    assert (single["labels"], multi["labels"]) == (6, 6)
+    assert abs(multi["chance"] - 0.5) < 0.05
+    for r in (single, multi):
+        assert r["chance"] < r["reference"] <= 1.0 and r["train_texts"] == 500 and r["test_texts"] == 150
+
+
+def test_the_reference_is_scored_as_spacy_scores(tmp_path):
+    """The script's scoring is spaCy's: perfect scores give macro F and AUC 1.0, reversed ones AUC 0.0."""
+    sys.path.insert(0, str(SCRIPTS))
+    import spacy
+    from evidence_reference import score
+
+    nlp = spacy.blank("en")
+    texts, labels = ["a b", "c d", "e f"], ["x", "y"]
+    gold = [{"x": 1.0, "y": 0.0}, {"x": 0.0, "y": 1.0}, {"x": 1.0, "y": 0.0}]
+    perfect = [[cats["x"], cats["y"]] for cats in gold]
+    assert score(nlp, texts, gold, labels, perfect, multi_label=False)["cats_macro_f"] == 1.0
+    assert score(nlp, texts, gold, labels, perfect, multi_label=True)["cats_macro_auc"] == 1.0
+    reversed_ = [[1 - x, 1 - y] for x, y in perfect]
+    assert score(nlp, texts, gold, labels, reversed_, multi_label=True)["cats_macro_auc"] == 0.0
