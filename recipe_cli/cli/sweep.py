@@ -67,9 +67,16 @@ def run_cli(
 
 
 def _run_spec(
-    spec: Path, output: Path, *, jobs: int, ray: str | None, dry_run: bool, code: Path | None, wrote: str = "nothing"
+    spec: Path,
+    output: Path,
+    *,
+    jobs: int,
+    ray: str | None,
+    dry_run: bool,
+    code: Path | None,
+    wrote: tuple[Path, ...] = (),
 ) -> None:
-    """run_cli's work; wrote: what the command wrote before (the dry run's last line says it)."""
+    """run_cli's work; wrote: the files the command wrote before (the dry run's last line names them)."""
     with cli_errors():
         console = Console()
         import_code(code)
@@ -82,7 +89,7 @@ def _run_spec(
             waiting = {trial.id for trial in todo}
             for trial in parsed.trials():
                 console.line(f"{trial.id}  {'to run' if trial.id in waiting else 'finished'}")
-            written = "nothing was written" if wrote == "nothing" else f"wrote {wrote}, trained nothing"
+            written = f"wrote {' and '.join(map(str, wrote))}, trained nothing" if wrote else "nothing was written"
             console.info("Dry run", f"{len(parsed.trials())} trials, {done} finished; {written}")
             return
         outcome = run_sweep(parsed, output, jobs=jobs or os.cpu_count() or 1, ray_address=ray, console=console)
@@ -152,5 +159,5 @@ def ablate_cli(
             common=parse_overrides(override_words), name=name,
         )  # fmt: skip
         Console().info("Spec", str(path))
-    wrote = f"{path} and {path.parent / (SPACY_DEFAULT + '.cfg')}"
+    wrote = (path, path.parent / f"{SPACY_DEFAULT}.cfg")
     _run_spec(path, output, jobs=jobs, ray=ray, dry_run=dry_run, code=code, wrote=wrote)
