@@ -18,7 +18,7 @@ from typing import IO, Any
 import srsly
 
 from ..errors import Errors, RecipeError
-from ..output.layout import METRICS_FILE, RUN_FILE
+from ..output.layout import METRICS_FILE, RUN_FILE, temp_path
 from ..output.metrics import read_rows
 from ..training.fit import training_speed
 from .spec import Trial
@@ -173,7 +173,7 @@ def _attempts(out: Path) -> list[list[Any]]:
 
 def _write_attempts(out: Path, attempts: list[list[Any]]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{ATTEMPTS_FILE}.tmp"
+    tmp = temp_path(out / ATTEMPTS_FILE)
     srsly.write_json(tmp, attempts)
     os.replace(tmp, out / ATTEMPTS_FILE)
 
