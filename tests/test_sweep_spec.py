@@ -87,6 +87,26 @@ def test_a_variant_with_its_own_seeds(tmp_path):
         parse_spec(spec_dict(variants={"no-l2": {"seeds": [1, 1]}}), tmp_path / "s.yml")
 
 
+def test_a_variant_on_some_tasks_only(tmp_path):
+    tasks = {
+        "emo": {"component": "textcat", "train": TRAIN, "dev": DEV, "test": DEV},
+        "emo2": {"component": "textcat", "train": TRAIN, "dev": DEV, "test": DEV},
+    }
+    variants = {"recipe": {}, "drop": {"training.dropout": 0.2, "tasks": ["emo2"], "seeds": [1]}}
+    spec = parse_spec(spec_dict(tasks=tasks, variants=variants), tmp_path / "s.yml")
+    assert [t.id for t in spec.trials()] == [
+        "emo/recipe/seed-1", "emo/recipe/seed-2", "emo2/recipe/seed-1", "emo2/recipe/seed-2", "emo2/drop/seed-1"
+    ]  # fmt: skip
+    assert spec.trials()[-1].overrides == {"training.max_epochs": 2, "training.dropout": 0.2}
+    # One name for a list of one; a name the spec has no task for is refused, naming the key and the tasks.
+    one = parse_spec(spec_dict(tasks=tasks, variants={"recipe": {"tasks": "emo"}}), tmp_path / "s.yml")
+    assert [t.id for t in one.trials()] == ["emo/recipe/seed-1", "emo/recipe/seed-2"]
+    with pytest.raises(RecipeError, match=r"variants.drop.tasks: no task 'emo3' \(tasks: emo, emo2\)"):
+        parse_spec(spec_dict(tasks=tasks, variants={"drop": {"tasks": ["emo3"]}}), tmp_path / "s.yml")
+    with pytest.raises(RecipeError, match=r"variants.drop.tasks: a list of the spec's task names"):
+        parse_spec(spec_dict(tasks=tasks, variants={"drop": {"tasks": []}}), tmp_path / "s.yml")
+
+
 def test_a_variant_given_as_a_config_file(tmp_path):
     (tmp_path / "spacy.cfg").write_text("[training]\ndropout = 0.1\n")
     spec = parse_spec(spec_dict(variants={"recipe": {}, "spacy": "spacy.cfg"}), tmp_path / "s.yml")

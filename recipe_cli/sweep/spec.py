@@ -12,6 +12,7 @@
     variants:                               # name → overrides (and optional config: FILE, seeds: [...]), or a file
       recipe: {}
       no-averaging: {training.optimizer.use_averages: false, seeds: 3}   # this variant on seeds 1-3 only
+      no-dropout: {training.dropout: 0.0, tasks: [wnut17]}               # this variant on these tasks only
       spacy-default: spacy-default-ner.cfg
     grid: {training.optimizer.learn_rate: [0.001, 0.002]}   # optional: every variant at every grid point
     metric: score                           # a key of recipe-eval's scores; default: the main score
@@ -173,6 +174,8 @@ class Spec:
                 settings = dict(settings)
                 config = settings.pop("config", None) or task.config
                 seeds = settings.pop("seeds", None) or self.seeds
+                if task.name not in (settings.pop("tasks", None) or [task.name]):
+                    continue
                 overrides = {**self.raw.get("common", {}), **task.overrides, **settings}
                 for seed in seeds:
                     trial = Trial(task, variant, seed, overrides, config, self.metric, cpus=self.cpus,
@@ -207,7 +210,7 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     base = path.resolve().parent
     tasks = [_task(name, task, base, path) for name, task in schema.tasks.items()]
     seeds = _seeds(schema.seeds, "seeds", path)
-    variants = _variants(schema, base, path)
+    variants = _variants(schema, base, path, [task.name for task in tasks])
     baseline = schema.baseline or (DEFAULT_BASELINE if DEFAULT_BASELINE in variants else next(iter(variants)))
     if baseline not in variants:
         raise RecipeError(
@@ -244,7 +247,7 @@ def _task(name: str, task: TaskSchema, base: Path, spec: Path) -> Task:
                 paths(task.test, "test"), task.format, task.lang, config, dict(task.overrides))  # fmt: skip
 
 
-def _variants(schema: SpecSchema, base: Path, spec: Path) -> dict[str, dict[str, Any]]:
+def _variants(schema: SpecSchema, base: Path, spec: Path, tasks: list[str]) -> dict[str, dict[str, Any]]:
     variants: dict[str, dict[str, Any]] = {}
     for name, given in schema.variants.items():
         _check_name(name, f"variants.{name}", spec)
@@ -257,8 +260,10 @@ def _variants(schema: SpecSchema, base: Path, spec: Path) -> dict[str, dict[str,
             settings["config"] = str(config.resolve())
         if "seeds" in settings:
             settings["seeds"] = _seeds(settings["seeds"], f"variants.{name}.seeds", spec)
+        if "tasks" in settings:
+            settings["tasks"] = _variant_tasks(settings["tasks"], f"variants.{name}.tasks", spec, tasks)
         for key in settings:
-            if key not in ("config", "seeds") and "." not in key:
+            if key not in ("config", "seeds", "tasks") and "." not in key:
                 raise RecipeError(Errors.E081.format(path=spec, key=f"variants.{name}.{key}", error="not a dotted config path (section.key)"))  # fmt: skip
         variants[name] = settings
     for key, values in schema.grid.items():
@@ -280,6 +285,18 @@ def _variants(schema: SpecSchema, base: Path, spec: Path) -> dict[str, dict[str,
             full = label if len(variants) == 1 and name == DEFAULT_BASELINE and not settings else f"{name}+{label}"
             crossed[full] = {**settings, **dict(zip(keys, point, strict=True))}
     return crossed
+
+
+def _variant_tasks(value: Any, key: str, spec: Path, tasks: list[str]) -> list[str]:
+    """The tasks a variant runs on: a list of the spec's task names (or one name)."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise RecipeError(Errors.E081.format(path=spec, key=key, error="a list of the spec's task names"))
+    unknown = [n for n in names if n not in tasks]
+    if unknown:
+        error = f"no task {unknown[0]!r} (tasks: {', '.join(tasks)})"
+        raise RecipeError(Errors.E081.format(path=spec, key=key, error=error))
+    return list(dict.fromkeys(names))
 
 
 def _seeds(value: Any, key: str, spec: Path) -> list[int]:
