@@ -414,10 +414,13 @@ def test_result_row_from_a_trial_folder(tmp_path):
     out = trial.folder(tmp_path)
     out.mkdir(parents=True)
     rows = [
-        {"epoch": 1, "score": 0.5, "best": True, "seconds": 3.0, "train_seconds": 2.0, "words": 100},
-        {"epoch": 2, "score": 0.7, "best": True, "seconds": 4.0, "train_seconds": 3.0, "words": 200},
-        {"epoch": 3, "score": 0.6, "best": False, "seconds": 5.0, "train_seconds": 3.0, "words": 300},
-    ]
+        {"epoch": 1, "score": 0.5, "best": True, "seconds": 3.0, "train_seconds": 2.0, "words": 100,
+         "step": 40, "dropout": 0.596, "batch_size": 1},
+        {"epoch": 2, "score": 0.7, "best": True, "seconds": 4.0, "train_seconds": 3.0, "words": 200,
+         "step": 75, "dropout": 0.5925, "batch_size": 1},
+        {"epoch": 3, "score": 0.6, "best": False, "seconds": 5.0, "train_seconds": 3.0, "words": 300,
+         "step": 109, "dropout": 0.5891, "batch_size": 2},
+    ]  # fmt: skip
     srsly.write_jsonl(out / "metrics.jsonl", rows)
     srsly.write_json(out / "test-scores.json", {"score": 0.4, "scores": {"cats_macro_f": 0.35}})
     row = result_row(trial, tmp_path, wall_seconds=12.5)
@@ -425,6 +428,7 @@ def test_result_row_from_a_trial_folder(tmp_path):
     assert row["seconds_to_best"] == 7.0 and row["train_seconds"] == 8.0
     assert row["words_per_second"] == pytest.approx(300 / 8.0)
     assert row["curve"] == [[1, 0.5, 3.0], [2, pytest.approx(0.7), 7.0], [3, pytest.approx(0.6), 12.0]]
+    assert row["schedule"] == [pytest.approx(r) for r in ([1, 40, 0.596, 1], [2, 75, 0.5925, 1], [3, 109, 0.5891, 2])]
     assert row["test_score"] == pytest.approx(0.35) and row["wall_seconds"] == 12.5
     assert row["test"] == srsly.read_json(out / "test-scores.json")
     srsly.write_json(out / "test-scores.json", {"score": 0.4, "scores": {"cats_micro_f": 0.3, "speed": 9}})

@@ -192,6 +192,8 @@ def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, A
     for row in rows:
         elapsed += row["seconds"]
         curve.append([row["epoch"], row["score"], round(elapsed, 3)])
+    # Where the schedules stood at the end of each epoch: the update count, the dropout rate and the batch size.
+    schedule = [[row["epoch"], row["step"], row["dropout"], row["batch_size"]] for row in rows]
     return {
         "id": trial.id,
         "task": trial.task.name,
@@ -211,6 +213,7 @@ def result_row(trial: Trial, sweep: Path, *, wall_seconds: float) -> dict[str, A
         "words_per_second": words / train_seconds if train_seconds > 0 else 0.0,
         "wall_seconds": wall_seconds,
         "curve": curve,
+        "schedule": schedule,
         "test": test,
     }
 
