@@ -94,6 +94,18 @@ def test_no_import_runs_up_a_layer():
     assert upward == []
 
 
+def test_sweep_runs_training_only_through_the_commands():
+    """sweep/ runs each trial as recipe-train and recipe-eval processes: it imports nothing from training/, so what
+    a trial does is what a user's command does."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in python_files(f"{PACKAGE}/sweep")
+        for module, _, line in imports(path)
+        if module.startswith(f"{PACKAGE}.training")
+    ]
+    assert found == []
+
+
 def test_no_import_cycle():
     graph = package_graph()
     cycles = []

@@ -66,3 +66,16 @@ def plain(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):
         return value.item()
     return value
+
+
+def training_speed(rows: list[MetricsRow]) -> tuple[int, float, str]:
+    """Training words, the seconds of the updates that saw them, and which epochs, over the same rows.
+
+    Rows count words cumulatively: from epoch 1 on, the last row's count is every epoch's words. Rows that
+    start later leave out their first row, whose own words are not known apart from the epochs before it.
+    """
+    before = 0
+    if rows[0]["epoch"] != 1 and len(rows) > 1:
+        before, rows = rows[0]["words"], rows[1:]
+    words = rows[-1]["words"] - before
+    return words, sum(row["train_seconds"] for row in rows), f"epochs {rows[0]['epoch']}-{rows[-1]['epoch']}"

@@ -19,8 +19,7 @@ import srsly
 
 from ..errors import Errors, RecipeError
 from ..output.layout import METRICS_FILE, RUN_FILE, temp_path
-from ..output.metrics import read_rows
-from ..training.fit import training_speed
+from ..output.metrics import read_rows, training_speed
 from .spec import Trial
 
 TRIAL_FILE = "trial.json"

@@ -20,7 +20,7 @@ from ..evaluation.scoring import DevEvaluation
 from ..output.checkpoint import copy_checkpoint, prune_epochs, save_epoch, save_pipeline
 from ..output.failures import disk_errors, error_log, stage
 from ..output.layout import DIR_MODEL_BEST, DIR_MODEL_LAST, METRICS_FILE, PLOT_FILE, epoch_dir
-from ..output.metrics import MetricsRow, append_row, plain, write_rows
+from ..output.metrics import MetricsRow, append_row, plain, training_speed, write_rows
 from ..output.plots import BackgroundPlot
 from ..output.state import TrainingState, encode_arrays, restore_rngs, rng_states, save_state
 from .interrupt import Interruption
@@ -290,19 +290,6 @@ def _print_summary(
         f"{seconds:.0f}s for {here} in this command{resumed}; {words / max(train_seconds, 1e-9):,.0f} training "
         f"words/second ({words:,} words in {train_seconds:.1f}s of updates, {span})",
     )
-
-
-def training_speed(rows: list[MetricsRow]) -> tuple[int, float, str]:
-    """Training words, the seconds of the updates that saw them, and which epochs, over the same rows.
-
-    Rows count words cumulatively: from epoch 1 on, the last row's count is every epoch's words. Rows that
-    start later leave out their first row, whose own words are not known apart from the epochs before it.
-    """
-    before = 0
-    if rows[0]["epoch"] != 1 and len(rows) > 1:
-        before, rows = rows[0]["words"], rows[1:]
-    words = rows[-1]["words"] - before
-    return words, sum(row["train_seconds"] for row in rows), f"epochs {rows[0]['epoch']}-{rows[-1]['epoch']}"
 
 
 def _metrics_row(
