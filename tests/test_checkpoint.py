@@ -1,5 +1,7 @@
+import random
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy
 import pytest
@@ -9,7 +11,14 @@ from spacy.util import load_model_from_config
 
 from recipe_cli.config.build import build_config
 from recipe_cli.data.corpus import RecipeCorpus
-from recipe_cli.output.checkpoint import copy_checkpoint, prune_epochs, remove_leftovers, save_epoch, save_pipeline
+from recipe_cli.output.checkpoint import (
+    copy_checkpoint,
+    prune_epochs,
+    remove_leftovers,
+    save_pipeline,
+    staged_folder,
+    write_pipeline,
+)
 from recipe_cli.output.layout import (
     DIR_MODEL_BEST,
     STATE_DIR,
@@ -22,6 +31,10 @@ from recipe_cli.output.layout import (
     run_path,
     write_run_file,
 )
+from recipe_cli.output.plots import BackgroundPlot
+from recipe_cli.output.state import read_state
+from recipe_cli.training.epochs import EpochBook
+from recipe_cli.training.loop import EpochInfo
 from recipe_cli.training.setup import resolve_training
 
 
@@ -65,8 +78,24 @@ def test_saved_epoch_has_averaged_weights_and_live_weights_stay(tmp_path, data_d
         seen["params"] = _params(nlp)
         return 0.5, {"ents_f": 0.5}
 
-    score, scores = save_epoch(nlp, optimizer, tmp_path / "epoch-001", evaluate=evaluate)
-    assert (score, scores) == (0.5, {"ents_f": 0.5})
+    # The epoch's bookkeeping as fit() runs it (no dev data: the evaluation is the stand-in above).
+    logged = []
+    book = EpochBook(nlp, T, SimpleNamespace(rehearsal=None, dev=[]), tmp_path, rng=random.Random(0), keep_epochs=0,
+                     drawing=BackgroundPlot(tmp_path / "training.png", enabled=False), log_step=logged.append,
+                     started=0.0)  # fmt: skip
+    book.evaluate = evaluate
+    info = EpochInfo(epoch=1, step=20, words=800, losses={"ner": 1.5}, dropout=0.2, batch_size=4, learn_rate=0.001,
+                     seconds=2.0, finished=True, interrupted=False)  # fmt: skip
+    book.record(info, [(20, 0.2, 4)], updates_ended=0.0)
+    (row,) = book.rows
+    assert (row["epoch"], row["score"], row["scores"], row["best"]) == (1, 0.5, {"ents_f": 0.5}, True)
+    assert (book.best_epoch, book.best_score) == (1, 0.5)
+    assert srsly.read_jsonl(tmp_path / "metrics.jsonl").__next__()["score"] == 0.5
+    assert logged[0]["score"] == 0.5 and logged[0]["epoch"] == 1
+    state = read_state(tmp_path / "epoch-001" / STATE_DIR)
+    assert (state.epoch, state.step, state.best_epoch, state.best_score) == (1, 20, 1, 0.5)
+    for name in ("epoch-001", DIR_MODEL_BEST, "model-last"):
+        assert srsly.read_json(tmp_path / name / "meta.json")["performance"] == {"ents_f": 0.5}
 
     # Evaluation ran on the averaged weights...
     for key, avg in averages.items():
@@ -79,7 +108,7 @@ def test_saved_epoch_has_averaged_weights_and_live_weights_stay(tmp_path, data_d
     assert any(not numpy.array_equal(live_before[key], avg) for key, avg in averages.items())
 
     # The saved pipeline holds the averaged weights.
-    saved = spacy.load(tmp_path / "epoch-001")
+    saved = spacy.load(tmp_path / DIR_MODEL_BEST)
     saved_params = {}
     for (_, proc), (_, orig) in zip(saved.pipeline, nlp.pipeline, strict=True):
         for node, orig_node in zip(proc.model.walk(), orig.model.walk(), strict=True):
@@ -293,35 +322,32 @@ def _blank_with_optimizer():
     return nlp, Adam(0.001)
 
 
-def test_save_epoch_saves_what_before_to_disk_returns(tmp_path):
-    nlp, optimizer = _blank_with_optimizer()
+def test_write_pipeline_saves_what_before_to_disk_returns(tmp_path):
+    nlp, _ = _blank_with_optimizer()
 
     def before_to_disk(pipeline):
         pipeline.meta["description"] = "changed before saving"
         return pipeline
 
-    save_epoch(
-        nlp, optimizer, tmp_path / "epoch-001", evaluate=lambda: (0.5, {"f": 0.5}), before_to_disk=before_to_disk
-    )
+    write_pipeline(nlp, tmp_path / "epoch-001", {"f": 0.5, "per_type": {"X": 1.0}}, before_to_disk)
     meta = srsly.read_json(tmp_path / "epoch-001" / "meta.json")
     assert meta["description"] == "changed before saving" and meta["performance"] == {"f": 0.5}
 
 
-@pytest.mark.parametrize("fails", ["evaluate", "write_state"])
+@pytest.mark.parametrize("fails", ["before", "after"])
 def test_a_failed_save_raises_its_own_error_and_leaves_nothing_behind(tmp_path, fails):
-    """Whether the failure comes before the temporary folder exists (evaluate) or after (the state): the error
+    """Whether the failure comes before anything is written in the staged folder or after (the state): the error
     is the one raised, not one from the tidying, and nothing but the earlier epoch is left."""
-    nlp, optimizer = _blank_with_optimizer()
-    save_epoch(nlp, optimizer, tmp_path / "epoch-001", evaluate=lambda: (0.1, {}))
+    nlp, _ = _blank_with_optimizer()
+    with staged_folder(tmp_path / "epoch-001") as folder:
+        write_pipeline(nlp, folder, {"f": 0.1})
 
-    def boom(*args):
+    with pytest.raises(OSError, match="No space left on device"), staged_folder(tmp_path / "epoch-002") as folder:
+        if fails == "after":
+            write_pipeline(nlp, folder, {"f": 0.2})
         raise OSError(28, "No space left on device")
-
-    evaluate = boom if fails == "evaluate" else (lambda: (0.2, {}))
-    write_state = boom if fails == "write_state" else None
-    with pytest.raises(OSError, match="No space left on device"):
-        save_epoch(nlp, optimizer, tmp_path / "epoch-002", evaluate=evaluate, write_state=write_state)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-001"]
+    assert srsly.read_json(tmp_path / "epoch-001" / "meta.json")["performance"] == {"f": 0.1}
 
 
 def test_a_save_replaces_what_a_killed_save_left_beside_the_folder(tmp_path):

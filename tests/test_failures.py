@@ -15,7 +15,7 @@ from spacy.scorer import Scorer
 from thinc.optimizers import Optimizer
 from typer.testing import CliRunner
 
-import recipe_cli.training.fit as fitting
+import recipe_cli.training.epochs as fitting
 from recipe_cli.cli.evaluate import app as eval_app
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.data.formats import read_docs

@@ -1,47 +1,42 @@
 """The training output folder: one averaged-weights pipeline per epoch, model-best and model-last."""
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
-from thinc.api import Optimizer
 
 from .layout import STATE_DIR, TEMP_ENTRY, epoch_folders, old_path, temp_path
 
 
-def save_epoch(
-    nlp: Language,
-    optimizer: Optimizer,
-    path: Path,
-    *,
-    evaluate: Callable[[], tuple[float, dict[str, Any]]],
-    before_to_disk: Callable[[Language], Language] | None = None,
-    write_state: Callable[[Path, float, dict[str, Any]], None] | None = None,
-) -> tuple[float, dict[str, Any]]:
-    """Evaluate and save the pipeline under the optimizer's averaged weights, with the training state.
-
-    Evaluation and saving happen inside one `use_params` block, so the scores describe exactly the
-    weights saved; the live weights are restored when it ends. write_state(folder, score, scores),
-    if given, then writes the training state into the folder (it needs the live weights), and the
-    folder is moved into place: the epoch appears complete, state included, or not at all.
-    RETURNS (Tuple[float, Dict[str, Any]]): the main score and all dev scores.
-    """
+@contextmanager
+def staged_folder(path: Path) -> Iterator[Path]:
+    """A temporary folder beside path to write into; moved into place at path when the block ends, removed (and
+    path left as it was) when it raises: an epoch appears complete, training state included, or not at all."""
     tmp = _temp_dir(path)
     try:
-        with nlp.use_params(optimizer.averages):
-            score, scores = evaluate()
-            nlp.meta["performance"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
-            (before_to_disk(nlp) if before_to_disk is not None else nlp).to_disk(tmp)
-        if write_state is not None:
-            write_state(tmp / STATE_DIR, score, scores)
+        yield tmp
     except BaseException:
         # A failed save (full disk...) leaves nothing half-written behind.
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     replace_folder(tmp, path)
-    return score, scores
+
+
+def write_pipeline(
+    nlp: Language,
+    folder: Path,
+    scores: dict[str, Any],
+    before_to_disk: Callable[[Language], Language] | None = None,
+) -> None:
+    """Write nlp, as it is now, to folder, its meta.json's "performance" the scores that describe it (the numbers
+    among them), through [training] before_to_disk (spaCy's callback, which may modify or replace the pipeline
+    saved). Called under the averaged weights, in the block that evaluated them, so the scores describe exactly
+    the weights saved."""
+    nlp.meta["performance"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+    (before_to_disk(nlp) if before_to_disk is not None else nlp).to_disk(folder)
 
 
 def save_pipeline(nlp: Language, path: Path) -> None:
