@@ -22,7 +22,7 @@ from spacy.language import Language
 from thinc.api import get_current_ops
 
 import recipe_cli.output.checkpoint as checkpoint
-import recipe_cli.training.fit as fitting
+import recipe_cli.training.epochs as fitting
 import recipe_cli.training.loop as loop
 import recipe_cli.training.setup as setup
 

@@ -27,9 +27,9 @@ from recipe_cli.training.rehearsal import (
     rehearsal_examples,
     rehearsed_components,
     set_tutors,
-    setup_rehearsal,
 )
-from recipe_cli.training.setup import TrainingData
+from recipe_cli.training.setup import start_rehearsal
+from recipe_cli.training.training_data import TrainingData
 from recipe_cli.training.transfer import Transfer, UnknownLabels, add_new_labels, doc_labels, pipeline_from_base
 
 LISTENER = "spacy.Tok2VecListener.v1"
@@ -617,7 +617,7 @@ def test_rehearsed_components_are_the_trained_ones_the_base_has_of_the_same_fact
     assert rehearsed_components(nlp, teacher) == ["ner"]
 
 
-# --- setup_rehearsal, set_tutors, fill_in_copy ---
+# --- start_rehearsal (setup_rehearsal), set_tutors, fill_in_copy ---
 
 # The new data: PERSON (known to the base) and PRODUCT (new). The base adds ORG and GPE where they overlap nothing.
 NEW = [("Tim Cook visited Apple in Paris", [(0, 2, "PERSON")]), ("Apple hired Tim in London", [(0, 1, "PRODUCT")])]
@@ -639,7 +639,7 @@ def _finetune(base, new=NEW, **overrides):
 
 
 def _T(seed=3, **settings):
-    """What setup_rehearsal gets of the resolved [training]: the rehearsal settings filled in by their schema."""
+    """What start_rehearsal gets of the resolved [training]: the rehearsal settings filled in by their schema."""
     return {"rehearsal": RehearsalSchema(enabled=True, **settings).model_dump(), "seed": seed}
 
 
@@ -647,7 +647,7 @@ def test_rehearsal_needs_a_base_model(base):
     nlp, data, _ = _finetune(base)
     nlp.config["paths"]["base_model"] = None
     with pytest.raises(RecipeError) as info:
-        setup_rehearsal(nlp, _T(), data)
+        start_rehearsal(nlp, _T(), data)
     assert str(info.value) == Errors.E068
 
 
@@ -657,18 +657,18 @@ def test_nothing_to_rehearse_when_no_trained_component_comes_from_the_base(base)
     data = TrainingData(train=lambda: examples, dev=[], train_summary=DataSummary(), dev_summary=DataSummary(),
                         train_path="", dev_path="", heldout=False, shuffle_buffer=100)  # fmt: skip
     train = data.train
-    setup_rehearsal(nlp, _T(), data)
-    assert data.notes == ["rehearsal: no trained component comes from the base model; nothing to rehearse"]
+    data = start_rehearsal(nlp, _T(), data)
+    assert list(data.notes) == ["rehearsal: no trained component comes from the base model; nothing to rehearse"]
     assert data.rehearsal is None and data.train is train and data.shuffle_buffer == 100
 
 
 def test_rehearsal_on_the_filled_in_training_texts_by_default(base):
     nlp, data, examples = _finetune(base)
-    setup_rehearsal(nlp, _T(seed=None), data)
+    data = start_rehearsal(nlp, _T(seed=None), data)
     assert data.train() is data.train() and data.shuffle_buffer == 0
     assert [_ents(eg.reference) for eg in data.train()] == FILLED
     assert data.train() == examples
-    assert data.notes == [
+    assert list(data.notes) == [
         "fill-in: the base model added 3 entities of the types the new data lacks",
         "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for ner; "
         "1 per new example in each batch",
@@ -680,7 +680,7 @@ def test_rehearsal_on_the_filled_in_training_texts_by_default(base):
 
 def test_fill_in_counts_every_entity_it_adds_to_data_without_entities(base):
     nlp, data, _ = _finetune(base, new=[(text, []) for text, _ in NEW])
-    setup_rehearsal(nlp, _T(), data)
+    data = start_rehearsal(nlp, _T(), data)
     assert [_ents(eg.reference) for eg in data.train()] == [ents for text, _, ents in SENTENCES[:2]]
     assert data.notes[0] == "fill-in: the base model added 6 entities of the types the new data lacks"
 
@@ -691,8 +691,8 @@ def test_rehearsal_names_every_rehearsed_component(base):
     add_new_labels(nlp, transfer, examples)
     data = TrainingData(train=lambda: examples, dev=[], train_summary=DataSummary(), dev_summary=DataSummary(),
                         train_path="", dev_path="", heldout=False, shuffle_buffer=100)  # fmt: skip
-    setup_rehearsal(nlp, _T(fill_in=False), data)
-    assert data.notes == [
+    data = start_rehearsal(nlp, _T(fill_in=False), data)
+    assert list(data.notes) == [
         "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for tok2vec, tagger, "
         "ner; 1 per new example in each batch"
     ]
@@ -701,12 +701,12 @@ def test_rehearsal_names_every_rehearsed_component(base):
 def test_rehearsal_without_fill_in_leaves_the_training_data_alone(base):
     nlp, data, examples = _finetune(base)
     train = data.train
-    setup_rehearsal(nlp, _T(fill_in=False, ratio=0.5), data)
+    data = start_rehearsal(nlp, _T(fill_in=False, ratio=0.5), data)
     assert data.train is train and data.shuffle_buffer == 100
     assert [_ents(eg.reference) for eg in examples] == [ents for _, ents in NEW]
     assert [_ents(eg.reference) for eg in data.rehearsal.examples] == FILLED
     assert not any(eg in examples for eg in data.rehearsal.examples)
-    assert data.notes == [
+    assert list(data.notes) == [
         "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for ner; "
         "0.5 per new example in each batch"
     ]
@@ -719,7 +719,7 @@ def test_rehearsal_on_raw_texts_annotated_by_the_base(base, tmp_path, unannotate
     raw.write_text("Sara works for Google\n\nthe office is big\n", encoding="utf8")
     nlp, data, _ = _finetune(base)
     settings = {"raw": str(raw), "ratio": 2.0} | ({"unannotated": unannotated} if unannotated else {})
-    setup_rehearsal(nlp, _T(**settings), data)
+    data = start_rehearsal(nlp, _T(**settings), data)
     examples = data.rehearsal.examples
     assert [eg.reference.text for eg in examples] == ["Sara works for Google", "the office is big"]
     assert [_ents(eg.reference) for eg in examples] == [[(0, 1, "PERSON"), (3, 4, "ORG")], []]
@@ -739,19 +739,19 @@ def test_distill_rehearsal_sets_tutors_and_draws_raw_texts(base, tmp_path):
     nlp, data, _ = _finetune(base)
     ner = nlp.get_pipe("ner")
     assert ner._rehearsal_model is None
-    setup_rehearsal(nlp, _T(mode="distill", raw=str(raw), fill_in=False, ratio=0.5), data)
+    data = start_rehearsal(nlp, _T(mode="distill", raw=str(raw), fill_in=False, ratio=0.5), data)
     assert ner._rehearsal_model is not None and ner._rehearsal_model is not ner.model
     assert data.rehearsal.distill is True and data.rehearsal.ratio == 0.5
     examples = data.rehearsal.examples
     assert [eg.reference.text for eg in examples] == ["Sara works for Google", "Tim Cook visited Apple in Paris"]
     assert not any(eg.reference.ents for eg in examples)
     assert data.rehearsal(4) == Rehearsal(examples, 0.5, seed=3)(4)
-    assert data.notes == [
+    assert list(data.notes) == [
         f"rehearsal (distill): 2 raw texts ({raw}); 0.5 per new example, in an nlp.rehearse() step after each update"
     ]
     # Without raw texts: the training texts (filled in first); without a seed, drawn as with seed 0.
     nlp, data, _ = _finetune(base)
-    setup_rehearsal(nlp, _T(seed=None, mode="distill"), data)
+    data = start_rehearsal(nlp, _T(seed=None, mode="distill"), data)
     assert [eg.reference.text for eg in data.rehearsal.examples] == [text for text, _ in NEW]
     assert data.rehearsal(8) == Rehearsal(data.rehearsal.examples, 1.0, seed=0)(8)
     assert [_ents(eg.reference) for eg in data.train()] == FILLED
@@ -802,7 +802,7 @@ def test_tutor_is_the_base_component_with_its_own_tok2vec_and_the_new_labels(bas
 def test_fill_in_copy_leaves_the_training_data_as_it_is(base):
     nlp, data, examples = _finetune(base)
     teacher = spacy.load(base)
-    copies = fill_in_copy(teacher, data, ["ner"], {"ner": "ner"})
+    copies = fill_in_copy(teacher, data.train(), ["ner"], {"ner": "ner"})
     assert [_ents(eg.reference) for eg in copies] == FILLED
     assert [eg.reference.text for eg in copies] == [eg.predicted.text for eg in copies] == [text for text, _ in NEW]
     assert [_ents(eg.reference) for eg in data.train()] == [ents for _, ents in NEW]

@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from spacy.language import Language
 from spacy.training.loop import create_before_to_disk_callback, create_evaluation_callback
@@ -24,9 +24,7 @@ from ..output.plots import BackgroundPlot
 from ..output.state import TrainingState, encode_arrays, rng_states, save_state
 from .loop import EpochInfo
 from .schedules import Counted
-
-if TYPE_CHECKING:
-    from .setup import TrainingData
+from .training_data import TrainingData
 
 
 class EpochBook:
@@ -42,7 +40,7 @@ class EpochBook:
         self,
         nlp: Language,
         T: dict[str, Any],
-        data: "TrainingData",
+        data: TrainingData,
         out: Path,
         *,
         rng: random.Random,

@@ -7,7 +7,7 @@ import signal
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from spacy.language import Language
 
@@ -23,15 +23,13 @@ from .epochs import EpochBook
 from .interrupt import Interruption
 from .loop import train_epochs
 from .schedules import Counted
-
-if TYPE_CHECKING:
-    from .setup import TrainingData
+from .training_data import TrainingData
 
 
 def fit(
     nlp: Language,
     T: dict[str, Any],
-    data: "TrainingData",
+    data: TrainingData,
     output_path: Path,
     *,
     stdout: IO[str],

@@ -7,7 +7,8 @@ overlap the new annotation.
 
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from ..data.formats import json_error, read_lines
+from ..data.summary import DataSummary
 from ..errors import Errors, RecipeError
 from ..pipeline import load_pipeline
 from .transfer import doc_labels, listened_tok2vecs, listener_paths
@@ -165,11 +167,22 @@ def rehearsed_components(nlp: Language, teacher: Language) -> list[str]:
     ]
 
 
-def setup_rehearsal(nlp: Language, T: dict[str, Any], data: Any) -> None:
-    """Annotate the rehearsal texts (and, with fill_in, the new examples) with the base pipeline.
+@dataclass(frozen=True)
+class RehearsalSetup:
+    """What pseudo-rehearsal brings to a run: the draws that join each batch (None: nothing to rehearse), the
+    training examples with the base model's annotation filled in (None: without fill_in, or nothing rehearsed),
+    and a note for each thing done."""
 
-    Sets data.rehearsal (and, with fill_in, replaces data.train by the filled-in examples, kept in memory).
-    """
+    rehearsal: Rehearsal | None
+    filled: list[Example] | None
+    notes: tuple[str, ...]
+
+
+def setup_rehearsal(
+    nlp: Language, T: dict[str, Any], train: Callable[[], Iterable[Example]], summary: DataSummary
+) -> RehearsalSetup:
+    """Annotate the rehearsal texts (and, with fill_in, the new examples: train, whose summary is given) with the
+    base pipeline; RETURNS what the training data is to take from it."""
     settings = T["rehearsal"]
     base = nlp.config["paths"].get("base_model")
     if not base:
@@ -177,33 +190,34 @@ def setup_rehearsal(nlp: Language, T: dict[str, Any], data: Any) -> None:
     teacher = load_pipeline(base)
     components = rehearsed_components(nlp, teacher)
     if not components:
-        data.notes.append("rehearsal: no trained component comes from the base model; nothing to rehearse")
-        return
+        return RehearsalSetup(
+            None, None, ("rehearsal: no trained component comes from the base model; nothing to rehearse",)
+        )
     factories = {name: nlp.get_pipe_meta(name).factory for name in components}
     # Checked and filled in by the schema of [training.rehearsal] (config.schemas.RehearsalSchema).
     ratio = float(settings["ratio"])
     raw = settings["raw"]
-    filled: list[Example] = []
+    notes: list[str] = []
+    filled: list[Example] | None = None
     if settings["fill_in"]:
-        filled = list(fill_in(teacher, data.train(), components, factories))
-        data.train = lambda: filled
-        data.shuffle_buffer = 0
+        filled = list(fill_in(teacher, train(), components, factories))
         if "ner" in factories.values():
-            entities = sum(data.train_summary.labels.get("entities", {}).values())
+            entities = sum(summary.labels.get("entities", {}).values())
             added = sum(len(eg.reference.ents) for eg in filled) - entities
-            data.notes.append(f"fill-in: the base model added {added:,} entities of the types the new data lacks")
+            notes.append(f"fill-in: the base model added {added:,} entities of the types the new data lacks")
+    # The training examples as the run will see them.
+    current = train if filled is None else (lambda: filled)
     if settings["mode"] == "distill":
         # spaCy's rehearsal: a separate update moving the scores toward those of a frozen copy of the component
         # made now (the base's weights, new labels included), on raw texts.
-        texts = read_raw_texts(Path(raw)) if raw else [eg.reference.text for eg in data.train()]
+        texts = read_raw_texts(Path(raw)) if raw else [eg.reference.text for eg in current()]
         set_tutors(nlp, components, base)
         examples = [Example(nlp.make_doc(text), nlp.make_doc(text)) for text in texts]
-        data.rehearsal = Rehearsal(examples, ratio, seed=T["seed"] or 0, distill=True)
-        data.notes.append(
+        notes.append(
             f"rehearsal (distill): {len(examples):,} raw texts ({raw or 'the training texts'}); "
             f"{ratio:g} per new example, in an nlp.rehearse() step after each update"
         )
-        return
+        return RehearsalSetup(Rehearsal(examples, ratio, seed=T["seed"] or 0, distill=True), filled, tuple(notes))
     if raw:
         texts = read_raw_texts(Path(raw))
         examples = rehearsal_examples(teacher, nlp, texts, components, unannotated=settings["unannotated"])
@@ -211,12 +225,12 @@ def setup_rehearsal(nlp: Language, T: dict[str, Any], data: Any) -> None:
     else:
         # The training texts: the base model's annotation where the new data has none (filled in), the new
         # data's where it has one, so the two never contradict each other.
-        examples = filled if settings["fill_in"] else fill_in_copy(teacher, data, components, factories)
+        examples = filled if filled is not None else fill_in_copy(teacher, current(), components, factories)
         source = "the training texts, with the base model's annotation filled in"
-    data.rehearsal = Rehearsal(examples, ratio, seed=T["seed"] or 0)
-    data.notes.append(
+    notes.append(
         f"rehearsal: {len(examples):,} examples ({source}) for {', '.join(components)}; {ratio:g} per new example in each batch"
     )
+    return RehearsalSetup(Rehearsal(examples, ratio, seed=T["seed"] or 0), filled, tuple(notes))
 
 
 def set_tutors(nlp: Language, components: list[str], base: str) -> None:
@@ -237,7 +251,9 @@ def set_tutors(nlp: Language, components: list[str], base: str) -> None:
         proc._rehearsal_model = tutor.model  # type: ignore[attr-defined]
 
 
-def fill_in_copy(teacher: Language, data: Any, components: list[str], factories: dict[str, str]) -> list[Example]:
-    """Filled-in copies of the training examples (the training data itself left as it is)."""
-    copies = [Example(eg.predicted.copy(), eg.reference.copy()) for eg in data.train()]
+def fill_in_copy(
+    teacher: Language, examples: Iterable[Example], components: list[str], factories: dict[str, str]
+) -> list[Example]:
+    """Filled-in copies of the training examples (the examples themselves left as they are)."""
+    copies = [Example(eg.predicted.copy(), eg.reference.copy()) for eg in examples]
     return list(fill_in(teacher, copies, components, factories))

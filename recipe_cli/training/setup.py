@@ -1,8 +1,8 @@
 """The start of a run, shared by a fresh run (train.py) and a resumed one (resume.py): the pipeline, [training]
 resolved once against its schema (its dropout made a schedule there), and the data read and checked."""
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -22,44 +22,15 @@ from ..data.annotations import check_annotations, fit_categories
 from ..data.corpus import RecipeCorpus
 from ..data.formats import Source
 from ..data.oracle import ParseCheck
-from ..data.summary import DataSummary, summarize
+from ..data.summary import summarize
 from ..errors import Errors, RecipeError, UsageError, unregistered
 from ..output.failures import stage
 from ..pipeline import trained_components
 from .batching import resolve_batcher
 from .rehearsal import setup_rehearsal
 from .schedules import Counted, as_schedule
+from .training_data import TrainingData
 from .transfer import Transfer, UnknownLabels, add_new_labels, pipeline_from_base
-
-
-@dataclass
-class TrainingData:
-    """The training corpus (a fresh pass over it per call, from memory or streamed from disk) and the dev examples."""
-
-    train: Callable[[], Iterable[Example]]
-    dev: list[Example]
-    train_summary: DataSummary
-    dev_summary: DataSummary
-    train_path: str
-    dev_path: str
-    heldout: bool
-    shuffle_buffer: int
-    # Pseudo-rehearsal: draws base-annotated examples to join each batch (None: no rehearsal).
-    rehearsal: Any = None
-    notes: list[str] = field(default_factory=list)
-    # Warnings found while reading the data, printed with those of the summaries.
-    warnings: list[str] = field(default_factory=list)
-    # The check of the gold parses (None: no parser trained), and where each example kept in memory comes from.
-    parse_check: ParseCheck | None = None
-    origins: list[tuple[int, Source]] = field(default_factory=list)
-
-    @property
-    def n_train(self) -> int:
-        return self.train_summary.docs
-
-    @property
-    def streamed(self) -> bool:
-        return self.shuffle_buffer > 0
 
 
 def read_training_data(nlp: Language, T: dict[str, Any]) -> TrainingData:
@@ -80,26 +51,34 @@ def fit_to_categories(nlp: Language, data: TrainingData, transfer: Transfer | No
     return (trained_components(nlp) if switched else trained), switched
 
 
-def add_base_labels(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
+def add_base_labels(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> TrainingData:
     """Add the data's new labels to the base model's components that can grow, and refuse (E067) those that
     cannot unless training.unknown_labels = "missing": while the data is checked, before anything is initialised
-    or written."""
+    or written. RETURNS the data with a note for each component given labels."""
     if transfer is None:
-        return
+        return data
     missing = T["unknown_labels"] == "missing"
-    for name, labels in add_new_labels(nlp, transfer, data.train(), missing=missing).items():
-        data.notes.append(f"{name}: new labels added to the base model's: {', '.join(labels)}")
+    added = add_new_labels(nlp, transfer, data.train(), missing=missing)
+    return data.noted(
+        *(f"{name}: new labels added to the base model's: {', '.join(labels)}" for name, labels in added.items())
+    )
 
 
-def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
-    """With [training.rehearsal] enabled, the base model's examples join the data (a resumed run draws the same)."""
-    if T["rehearsal"]["enabled"]:
-        setup_rehearsal(nlp, T, data)
+def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> TrainingData:
+    """With [training.rehearsal] enabled, the base model's examples join the data (a resumed run draws the same);
+    with fill_in, the training examples are the filled-in ones, kept in memory."""
+    if not T["rehearsal"]["enabled"]:
+        return data
+    setup = setup_rehearsal(nlp, T, data.train, data.train_summary)
+    if setup.filled is not None:
+        filled = setup.filled
+        data = replace(data, train=lambda: filled, shuffle_buffer=0)
+    return replace(data, rehearsal=setup.rehearsal).noted(*setup.notes)
 
 
-def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> None:
+def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> TrainingData:
     """Initialise the trained components on the training data (with a base model, only those it lacks), then
-    check the gold parses again with the parser's own oracle."""
+    check the gold parses again with the parser's own oracle. RETURNS the data as the run trains on it."""
     optimizer = T["optimizer"]
     keep_builtin_moves(nlp, trained_components(nlp))
     if transfer is None:
@@ -108,13 +87,13 @@ def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: T
     else:
         # The base's components keep their weights (the data's new labels added by add_base_labels); only added
         # components are initialised.
-        leave_unknown_labels_missing(nlp, T, data)
+        data = leave_unknown_labels_missing(nlp, T, data)
         if transfer.added:
             with nlp.select_pipes(enable=transfer.added):
                 nlp.initialize(data.train, sgd=optimizer)
-        data.notes[:0] = transfer.describe()
-    check_parses(data)
-    start_rehearsal(nlp, T, data)
+        data = data.noted(*transfer.describe(), first=True)
+    data = check_parses(data)
+    return start_rehearsal(nlp, T, data)
 
 
 def keep_builtin_moves(nlp: Language, trained: Iterable[str]) -> None:
@@ -134,44 +113,45 @@ def keep_builtin_moves(nlp: Language, trained: Iterable[str]) -> None:
                     moves.add_action(action, label)
 
 
-def check_parses(data: TrainingData) -> None:
+def check_parses(data: TrainingData) -> TrainingData:
     """Once the parser has its moves: check every training document again with its own oracle (the first pass
     dropped only head cycles, before initialisation), on the examples kept in memory, or on a pass over the
     files; those it cannot follow lose their parse with a warning, and none left is an error."""
     check = data.parse_check
     if check is None:
-        return
+        return data
     dropped = len(check.dropped)
     if data.streamed:
         check.again()
         summary = summarize(data.train())
         if len(check.dropped) > dropped:
-            data.train_summary = summary
+            data = replace(data, train_summary=summary)
     else:
         examples = list(data.train())
-        check.check_kept(examples, data.origins)
-        data.train = lambda: examples
+        check.check_kept(examples, list(data.origins))
+        data = replace(data, train=lambda: examples)
         if len(check.dropped) > dropped:
-            data.train_summary = summarize(examples)
+            data = replace(data, train_summary=summarize(examples))
     check.check_left(data.train_path)
     if check.dropped:
-        data.warnings.append(check.warning())
+        data = replace(data, warnings=(*data.warnings, check.warning()))
+    return data
 
 
-def leave_unknown_labels_missing(nlp: Language, T: dict[str, Any], data: TrainingData) -> None:
+def leave_unknown_labels_missing(nlp: Language, T: dict[str, Any], data: TrainingData) -> TrainingData:
     """With [training] unknown_labels = "missing", the labels a trained component lacks and cannot add (a base
     model's tagger or morphologizer) are left unannotated in the training data, on every pass, and counted."""
     if T["unknown_labels"] != "missing":
-        return
+        return data
     unknown = UnknownLabels.find(nlp, trained_components(nlp), data.train())
     if not unknown.counts:
-        return
+        return data
     if data.streamed:
-        data.train = unknown.wrap(data.train)
+        data = replace(data, train=unknown.wrap(data.train))
     else:
         for eg in data.train():
             unknown.erase(eg)
-    data.notes.extend(unknown.describe())
+    return data.noted(*unknown.describe())
 
 
 def check_limits(T: dict[str, Any]) -> None:
@@ -372,5 +352,5 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
         heldout=dev_cfg.get("part") == "heldout",
         shuffle_buffer=max(0, shuffle_buffer),
         parse_check=parse_check,
-        origins=origins,
+        origins=tuple(origins),
     )

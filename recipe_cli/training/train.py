@@ -27,7 +27,6 @@ from .batching import auto_max_batch_size, batch_size_unit, planned_updates
 from .fit import fit
 from .optimizer import describe_optimizer
 from .setup import (
-    TrainingData,
     add_base_labels,
     check_keep_epochs,
     check_limits,
@@ -39,6 +38,7 @@ from .setup import (
     resolve_training,
     resolve_training_batcher,
 )
+from .training_data import TrainingData
 
 
 def train(
@@ -148,7 +148,7 @@ def _train(
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, T)
             trained, switched = fit_to_categories(nlp, data, transfer)
-            add_base_labels(nlp, T, data, transfer)
+            data = add_base_labels(nlp, T, data, transfer)
         training = nlp.config["training"]
         if any(key.startswith("batcher.") for key in auto):
             # The recipe: the maximum batch size follows the components and the amount of data.
@@ -166,7 +166,7 @@ def _train(
         # initialised pipeline refuses (the parser's own oracle, after initialisation) is refused as data is.
         with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
             with _removed_on_error(output_path, created and written):
-                initialize(nlp, T, data, transfer)
+                data = initialize(nlp, T, data, transfer)
         if restore_paths is not None:
             restore_paths(nlp.config)  # read and initialised: the paths as typed again, for the folders written
 
@@ -316,7 +316,7 @@ def _print_setup(
     for note in data.notes:
         console.info("Transfer", note)
     factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]
-    for warning in data.warnings + data_warnings(train_summary, dev_summary, factories):
+    for warning in [*data.warnings, *data_warnings(train_summary, dev_summary, factories)]:
         console.warn("Data", warning)
     batcher = nlp.config["training"]["batcher"]
     size = batcher.get("size")
