@@ -62,7 +62,8 @@ PYTEST_ARGS = ["-n", "0", "-p", "no:randomly", "-p", "no:cacheprovider", "-q", "
                "--deselect=tests/test_scoring.py::test_check_data_warning_points_at_the_caller"]  # fmt: skip
 SMOKE_MODULES = ["recipe_cli/training/schedules.py"]
 SMOKE_TESTS = ["tests/test_schedules.py"]
-COPIED = ["recipe_cli", "tests", "configs", "scripts", "README.md"]
+# docs/ and README.md: tests/test_docs.py follows their links and the paths docs/architecture.md names.
+COPIED = ["recipe_cli", "tests", "configs", "scripts", "docs", "README.md"]
 # mutmut's words for a mutant's fate. A timeout is a kill: the mutant made the tests loop or hang.
 KILLED = {"killed", "timeout", "segfault"}
 # A mutant no run has reached yet (a stopped run goes on with it next time).
@@ -138,7 +139,7 @@ def prepare(out: Path, modules: list[str], tests: list[str]) -> None:
             "",
             "[tool.mutmut]",
             'source_paths = ["recipe_cli"]',
-            'also_copy = ["configs", "scripts", "README.md"]',
+            'also_copy = ["configs", "scripts", "docs", "README.md"]',
             f"only_mutate = {json.dumps(modules)}",
             f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",

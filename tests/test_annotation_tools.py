@@ -597,7 +597,7 @@ def test_labelstudio_row_exports_count_as_its_converter(data_dir, nlp, name):
     assert len(docs) == 12 and summary.labels == {"entities": CONVERTER_COUNTS}
     assert not any(doc.cats for doc in docs)
     if name == "labelstudio-ner.conll":
-        # Read as IOB: a sentence repeating an earlier one is not counted (README).
+        # Read as IOB: a sentence repeating an earlier one is not counted (docs/formats.md).
         assert summary.repeated_texts == 0 and not caught
         return
     assert detect_format(path) == "labelstudio"
