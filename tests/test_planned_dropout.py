@@ -3,6 +3,7 @@ is read and batched, the run reaches the floor where the share says, and the num
 config (which a resumed run loads) while run.json keeps "auto" for a run that starts again."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import srsly
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.config.build import recipe_config
 from recipe_cli.errors import Errors
+from recipe_cli.training.plan import auto_settings, plan_run
 from recipe_cli.training.setup import create_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -53,16 +55,30 @@ def test_dropout_reaches_its_floor_at_the_share_of_the_planned_updates(tmp_path)
 
 def test_the_recorded_config_keeps_auto_for_a_run_that_starts_again(tmp_path):
     """run.json's config is what a run stopped before its first epoch starts again from: its "auto" settings must be
-    there as given, not the numbers that stand in for them until the data is counted."""
+    there as given, not the numbers the plan fills in once the data is counted. The pipeline is created with them
+    as given too (no number stands in), and the plan fills them in a copy."""
     config = recipe_config(["ner"])
     config["training"]["dropout"] = {"@schedules": "recipe.linear_decay_share.v1", "start": 0.6, "stop": 0.2,
                                      "share": 0.5, "total_steps": "auto"}  # fmt: skip
     config["training"]["batcher"]["size"]["start"] = "auto"
     before = config.to_str()
-    nlp, auto, _ = create_pipeline(config)
+    nlp, _ = create_pipeline(config)
     assert config.to_str() == before
-    assert auto == ["batcher.size.start", "batcher.size.stop", "dropout.total_steps"]
-    assert nlp.config["training"]["dropout"]["total_steps"] == 1  # a stand-in, in the pipeline's own copy
+    assert auto_settings(nlp.config["training"]) == ["batcher.size.start", "batcher.size.stop", "dropout.total_steps"]
+    assert nlp.config["training"]["dropout"]["total_steps"] == "auto"
+    assert (
+        nlp.config["training"]["batcher"]["size"]["start"]
+        == nlp.config["training"]["batcher"]["size"]["stop"]
+        == "auto"
+    )
+    # Planned for 100 examples of ner (max 16, halved below 1,000 and again below 500) over 2 epochs: batches of
+    # 4 examples, 25 an epoch.
+    data = SimpleNamespace(n_train=100, train=lambda: [object()] * 100)
+    nlp.config["training"]["max_epochs"] = 2
+    planned = plan_run(nlp.config, ["ner"], data)
+    assert nlp.config["training"]["dropout"]["total_steps"] == "auto"
+    assert planned["training"]["batcher"]["size"]["start"] == planned["training"]["batcher"]["size"]["stop"] == 4
+    assert planned["training"]["dropout"]["total_steps"] == 50
     result = _train(tmp_path, "--training.max_epochs", "1")
     assert result.exit_code == 0, result.output
     recorded = Config().from_str(srsly.read_json(tmp_path / "out" / "run.json")["config"], interpolate=False)

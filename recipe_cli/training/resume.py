@@ -132,7 +132,7 @@ def _resume(
     if overrides:
         with disk_errors(out):
             write_run_file(out, {**run, "extended": {**extended, **overrides}})
-    data = read_training_data(nlp, T)
+    data = read_training_data(nlp, T["shuffle_buffer"])
     # The same labels left unannotated as the run's start left (its components have the same labels now).
     leave_unknown_labels_missing(nlp, T, data)
     # The same base-annotated examples as the run had (the base model must still be where it was).

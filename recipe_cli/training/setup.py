@@ -1,7 +1,8 @@
-"""The start of a run, shared by a fresh run (train.py) and a resumed one (resume.py): the pipeline, [training]
-resolved once against its schema (its dropout made a schedule there), and the data read and checked."""
+"""The start of a run, shared by a fresh run (train.py) and a resumed one (resume.py): the pipeline, [training]'s
+plain settings checked, the data read and checked, and [training] resolved once against its schema, planned
+(plan.py; its dropout made a schedule there)."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from difflib import get_close_matches
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from catalogue import RegistryError
 from confection import ConfigValidationError
+from pydantic import TypeAdapter, ValidationError
 from spacy.language import Language
 from spacy.pipeline._parser_internals.arc_eager import ArcEager
 from spacy.training import Example
@@ -16,7 +18,7 @@ from spacy.training.initialize import convert_vectors, resolve_dot_names
 from spacy.util import fix_random_seed, load_model_from_config, registry
 from thinc.api import Config, set_gpu_allocator
 
-from ..config.build import AUTO, describe_paths, one_line, section_at
+from ..config.build import describe_paths, one_line, section_at
 from ..config.schemas import ConfigSchemaTraining, rehearsal_settings
 from ..data.annotations import check_annotations, fit_categories
 from ..data.corpus import RecipeCorpus
@@ -27,17 +29,18 @@ from ..errors import Errors, RecipeError, UsageError, unregistered
 from ..output.failures import stage
 from ..pipeline import trained_components
 from .batching import resolve_batcher
+from .plan import auto_settings
 from .rehearsal import setup_rehearsal
 from .schedules import Counted, as_schedule
 from .training_data import TrainingData
 from .transfer import Transfer, UnknownLabels, add_new_labels, pipeline_from_base
 
 
-def read_training_data(nlp: Language, T: dict[str, Any]) -> TrainingData:
+def read_training_data(nlp: Language, shuffle_buffer: int) -> TrainingData:
     """Read and check the data for the components being trained, as a fresh run and a resumed one both do."""
     # An exception from spaCy or thinc while reading: one line, the traceback in a temporary file (the CLI names it).
     with stage("Reading the data"):
-        return read_data(nlp, trained_components(nlp), T["shuffle_buffer"])
+        return read_data(nlp, trained_components(nlp), shuffle_buffer)
 
 
 def fit_to_categories(nlp: Language, data: TrainingData, transfer: Transfer | None) -> tuple[dict[str, str], list[str]]:
@@ -154,7 +157,7 @@ def leave_unknown_labels_missing(nlp: Language, T: dict[str, Any], data: Trainin
     return data.noted(*unknown.describe())
 
 
-def check_limits(T: dict[str, Any]) -> None:
+def check_limits(T: Mapping[str, Any]) -> None:
     if T["max_epochs"] <= 0 and T["max_steps"] <= 0 and T["patience"] <= 0:
         raise RecipeError(Errors.E016)
 
@@ -164,30 +167,20 @@ def check_keep_epochs(keep_epochs: int) -> None:
         raise UsageError(Errors.E065.format(value=keep_epochs))
 
 
-def create_pipeline(config: Config) -> tuple[Language, list[str], Transfer | None]:
-    """Create the pipeline (from paths.base_model if set, else uninitialised from the config).
+def create_pipeline(config: Config) -> tuple[Language, Transfer | None]:
+    """Create the pipeline (from paths.base_model if set, else uninitialised from the config), its config's
+    [training] as given: every "auto" in it is still to be planned (plan.py) once the data is counted.
 
-    RETURNS: the pipeline, the settings given as "auto" (dotted under [training]: the batch size schedule's start
-        and stop, the dropout schedule's total_steps), and how a base model was used.
+    RETURNS: the pipeline and how a base model was used.
     """
     _check_training_keys(config)
-    # A deep copy: the placeholders below must not reach the config run.json records, from which a run stopped
-    # before its first epoch starts again.
     config = config.copy()
-    size = config["training"].get("batcher", {}).get("size", {})
-    # start and stop of the size schedule that are the recipe's maximum ("auto"); start = "auto" keeps the batch
-    # size constant at it.
-    auto = [f"batcher.size.{key}" for key in ("start", "stop") if isinstance(size, dict) and size.get(key) == AUTO]
-    for key in auto:
-        # A number stands in until the training data has been counted.
-        size[key.rsplit(".", 1)[1]] = 1
-    # A dropout schedule over the planned updates: their number once the data has been counted and batched.
-    dropout = config["training"].get("dropout")
-    if isinstance(dropout, dict) and dropout.get("total_steps") == AUTO:
-        if not (config["training"].get("max_epochs") or config["training"].get("max_steps")):
-            raise RecipeError(Errors.E093)
-        dropout["total_steps"] = 1
-        auto.append("dropout.total_steps")
+    # spaCy fills [training] and checks it against the registered functions, which take no "auto": the blocks
+    # that hold one (the batch size schedule, the dropout schedule) are set aside while it does and put back as
+    # they are, to be checked when [training] is resolved.
+    aside = {key.split(".")[0]: None for key in auto_settings(config["training"])}
+    for block in aside:
+        aside[block] = config["training"].pop(block)
     rehearsal = rehearsal_settings(config["training"])
     transfer = None
     try:
@@ -211,13 +204,38 @@ def create_pipeline(config: Config) -> tuple[Language, list[str], Transfer | Non
         # spaCy's fill drops [training] settings its own schema lacks; keep ours (checked above).
         for key, value in config["training"].items():
             nlp.config["training"].setdefault(key, value)
+        nlp.config["training"].update(aside)
     except ConfigValidationError as e:
         raise RecipeError(Errors.E012.format(where="config", details=one_line(e))) from None
     except RegistryError as e:
         raise RecipeError(Errors.E012.format(where="config", details=unregistered(e))) from None
     except (KeyError, ValueError, ImportError) as e:
         raise RecipeError(Errors.E012.format(where="config", details=f"{type(e).__name__}: {e}")) from None
-    return nlp, auto, transfer
+    return nlp, transfer
+
+
+def check_settings(config: Config) -> dict[str, Any]:
+    """The plain settings of [training] (not its registered blocks), checked against its schema before anything
+    is read; the values the run needs before [training] is planned and resolved (shuffle_buffer, unknown_labels,
+    the limits), each setting left out given its default."""
+    training = config.interpolate()["training"]
+    fields = ConfigSchemaTraining.model_fields
+    settings: dict[str, Any] = {}
+    for key, field in fields.items():
+        value = training.get(key, field.default)
+        if isinstance(value, dict) and any(name.startswith("@") for name in value):
+            continue  # a registered function's block: checked when [training] is resolved
+        if key not in training and field.is_required():
+            continue  # spaCy fills it in (its own [training] defaults)
+        try:
+            settings[key] = TypeAdapter(field.annotation if field.annotation is not None else Any).validate_python(
+                value
+            )
+        except ValidationError as e:
+            details = "; ".join(f"training.{key}: {err['msg']}" for err in e.errors())
+            raise RecipeError(Errors.E012.format(where="[training]", details=details)) from None
+    check_limits(settings)
+    return settings
 
 
 def _vectors_file(value: Any) -> Path | None:
@@ -241,7 +259,8 @@ def _check_training_keys(config: Config) -> None:
 
 
 def resolve_training(config: Config) -> dict[str, Any]:
-    """Resolve [training] once: its schedules are stateful and must not restart.
+    """Resolve [training] once, planned (no "auto" left: plan.plan_run): its schedules are stateful and must not
+    restart.
 
     T["batcher"] is resolved with its size schedule counted (T["batch_sizes"]), for the training state.
     """
@@ -257,17 +276,6 @@ def resolve_training(config: Config) -> dict[str, Any]:
     T["dropout"] = Counted(as_schedule(T["dropout"]))
     T["batcher"], T["batch_sizes"] = resolve_training_batcher(config)
     return T
-
-
-def resolve_dropout(config: Config) -> Counted:
-    """Resolve the dropout alone (again once its planned updates are known), counted."""
-    try:
-        dropout = registry.resolve({"dropout": config.interpolate()["training"]["dropout"]})["dropout"]
-    except ConfigValidationError as e:
-        raise RecipeError(
-            Errors.E012.format(where="[training.dropout]", details=one_line(e, "training.dropout."))
-        ) from None
-    return Counted(as_schedule(dropout))
 
 
 def resolve_training_batcher(config: Config) -> tuple[Any, Counted | None]:

@@ -23,20 +23,19 @@ from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.failures import error_log, stage
 from ..output.layout import RUN_FILE, holds_results, is_run_entry, new_run, rebase_config_paths, write_run_file
 from ..output.lock import LOCK_FILE, locked
-from .batching import auto_max_batch_size, batch_size_unit, planned_updates
+from .batching import batch_size_unit
 from .fit import fit
 from .optimizer import describe_optimizer
+from .plan import auto_settings, plan_run
 from .setup import (
     add_base_labels,
     check_keep_epochs,
-    check_limits,
+    check_settings,
     create_pipeline,
     fit_to_categories,
     initialize,
     read_training_data,
-    resolve_dropout,
     resolve_training,
-    resolve_training_batcher,
 )
 from .training_data import TrainingData
 
@@ -130,10 +129,11 @@ def _train(
     if started is not None:
         source = config.copy()
         restore_paths = rebase_config_paths(source, started)
-    nlp, auto, transfer = create_pipeline(source)
-    # Resolve [training] once, before reading any data, so a bad setting fails fast.
-    T = resolve_training(nlp.config)
-    check_limits(T)
+    nlp, transfer = create_pipeline(source)
+    auto = auto_settings(nlp.config["training"])
+    # [training]'s plain settings are checked before any data is read, so a bad setting fails fast; its blocks
+    # once it is planned and resolved, below.
+    settings = check_settings(nlp.config)
     # An earlier run that --overwrite replaces stays until this run is ready to train.
     replaces = overwrite and not created and holds_results([entry.name for entry in output_path.iterdir()])
     # Whether this run's run.json is written: from then on the folder can be resumed, and a run stopped before its
@@ -146,22 +146,13 @@ def _train(
         prepare()
     try:
         with _removed_on_error(output_path, created and written):
-            data = read_training_data(nlp, T)
+            data = read_training_data(nlp, settings["shuffle_buffer"])
             trained, switched = fit_to_categories(nlp, data, transfer)
-            data = add_base_labels(nlp, T, data, transfer)
-        training = nlp.config["training"]
-        if any(key.startswith("batcher.") for key in auto):
-            # The recipe: the maximum batch size follows the components and the amount of data.
-            largest = auto_max_batch_size(list(trained.values()), data.n_train)
-            for key in auto:
-                if key.startswith("batcher.size."):
-                    training["batcher"]["size"][key.rsplit(".", 1)[1]] = largest
-            T["batcher"], T["batch_sizes"] = resolve_training_batcher(nlp.config)
-        if "dropout.total_steps" in auto:
-            fresh, _ = resolve_training_batcher(nlp.config)
-            planned = planned_updates(fresh, data.train, max_epochs=T["max_epochs"], max_steps=T["max_steps"])
-            training["dropout"]["total_steps"] = planned
-            T["dropout"] = resolve_dropout(nlp.config)
+            data = add_base_labels(nlp, settings, data, transfer)
+            # The plan: every "auto" filled in from the components and the counted data; then [training] is
+            # resolved, once.
+            nlp.config = plan_run(nlp.config, list(trained.values()), data)
+            T = resolve_training(nlp.config)
         # A failure inside spaCy or thinc leaves its traceback in OUT/error.log once run.json is there; data the
         # initialised pipeline refuses (the parser's own oracle, after initialisation) is refused as data is.
         with error_log(output_path, "Initialization") if written else nullcontext(), stage("Initialization"):
