@@ -1,25 +1,78 @@
-"""The command line's free words and --resume conflicts, parsed by plain functions (no command run)."""
+"""The command line's free words, --rehearse [RAW] and --resume conflicts, parsed by plain functions and the command
+class (no training run)."""
 
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
-from recipe_cli.cli.util import FreeWords, check_resume_options, components_and_data, parse_free_words
+from recipe_cli.cli.util import (
+    TRAINING_TEXTS,
+    FreeWords,
+    OptionalValueCommand,
+    check_resume_options,
+    cli_overrides,
+    components_and_data,
+    parse_free_words,
+)
 from recipe_cli.errors import UsageError
 from recipe_cli.training.resume import EXTENDING
 
 
-def test_free_words_split_into_data_overrides_and_rehearse():
-    free = parse_free_words(["ner", "a.conll", "--training.max_epochs", "5", "b.jsonl", "--rehearse", "raw.txt"])
+def test_free_words_split_into_data_and_overrides():
+    free = parse_free_words(["ner", "a.conll", "--training.max_epochs", "5", "b.jsonl", "--system.seed=3"])
     assert free.words == [Path("ner"), Path("a.conll"), Path("b.jsonl")]
-    assert free.overrides == {"training.max_epochs": 5}
-    assert free.rehearse == Path("raw.txt")
+    assert free.overrides == {"training.max_epochs": 5, "system.seed": 3}
 
 
-def test_bare_rehearse_means_the_training_texts():
-    assert parse_free_words(["ner", "a.conll", "--rehearse"]).rehearse is True
-    assert parse_free_words(["ner", "a.conll", "--rehearse=r.jsonl"]).rehearse == Path("r.jsonl")
-    assert parse_free_words(["ner", "a.conll"]).rehearse is None
+def _parsed(args):
+    """--rehearse and the free words as recipe-train's own command class parses them."""
+    app = typer.Typer()
+    seen = {}
+
+    @app.command(cls=OptionalValueCommand, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def main(
+        ctx: typer.Context, words: list[str] | None = typer.Argument(None), rehearse: str | None = typer.Option(None)
+    ):
+        seen.update(words=(words or []) + ctx.args, rehearse=rehearse)
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return seen["rehearse"], seen["words"]
+
+
+@pytest.mark.parametrize(
+    "args,rehearse,words",
+    [
+        (["ner", "a.conll", "--rehearse", "raw.txt"], "raw.txt", ["ner", "a.conll"]),
+        (["ner", "a.conll", "--rehearse=r.jsonl"], "r.jsonl", ["ner", "a.conll"]),
+        (["ner", "--rehearse", "raw.txt", "a.conll"], "raw.txt", ["ner", "a.conll"]),
+        # Bare: last, or before another option: the training texts.
+        (["ner", "a.conll", "--rehearse"], TRAINING_TEXTS, ["ner", "a.conll"]),
+        (["ner", "a.conll", "--rehearse", "--training.max_epochs", "2"], TRAINING_TEXTS,
+         ["ner", "a.conll", "--training.max_epochs", "2"]),
+        (["ner", "a.conll"], None, ["ner", "a.conll"]),
+    ],
+)  # fmt: skip
+def test_rehearse_with_or_without_raw(args, rehearse, words):
+    assert _parsed(args) == (rehearse, words)
+
+
+def test_rehearse_becomes_the_rehearsal_settings():
+    data = [Path("a.conll")]
+    assert "training.rehearsal.enabled" not in cli_overrides(data=data, dev=None, lang=None, seed=None)
+    on_training_texts = cli_overrides(data=data, dev=None, lang=None, seed=None, rehearse=TRAINING_TEXTS)
+    assert on_training_texts["training.rehearsal.enabled"] is True and "paths.rehearse" not in on_training_texts
+    raw = cli_overrides(data=data, dev=None, lang=None, seed=None, rehearse="raw.txt")
+    assert (raw["training.rehearsal.enabled"], raw["paths.rehearse"]) == (True, "raw.txt")
+
+
+def test_rehearse_is_declared_in_help():
+    from recipe_cli.cli.train import app
+
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "--rehearse" in result.output and "[RAW]" in result.output
 
 
 def test_an_override_without_a_dot_is_a_usage_error():
@@ -46,4 +99,4 @@ def test_resume_takes_only_extending_settings():
     with pytest.raises(UsageError, match="COMPONENT or DATA"):
         check_resume_options(Path("out"), parse_free_words(["ner", "a.conll"]), {}, EXTENDING)
     with pytest.raises(UsageError, match="--rehearse"):
-        check_resume_options(Path("out"), parse_free_words(["--rehearse"]), {}, EXTENDING)
+        check_resume_options(Path("out"), FreeWords(), {"--rehearse": TRAINING_TEXTS}, EXTENDING)

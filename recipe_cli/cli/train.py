@@ -16,6 +16,7 @@ from .util import (
     EXIT_CODES_HELP,
     Arg,
     Opt,
+    OptionalValueCommand,
     Recipe,
     SpanAlignment,
     check_format,
@@ -33,10 +34,9 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @app.command(
     "train",
+    cls=OptionalValueCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    epilog="--rehearse [RAW]: with --base-model, pseudo-rehearsal: the base model annotates raw texts (RAW: .txt, "
-    "one per line, or .jsonl; default: the training texts) that join every batch, and fills in the labels the new "
-    "data lacks. Any config setting can be set with --section.key value. " + EXIT_CODES_HELP,
+    epilog="Any config setting can be set with --section.key value. " + EXIT_CODES_HELP,
 )
 def train_cli(
     # fmt: off
@@ -122,6 +122,17 @@ def train_cli(
             "added beside its components, which are kept frozen",
         ),
     ] = None,
+    rehearse: Annotated[
+        str | None,
+        Opt(
+            "--rehearse",
+            metavar="[RAW]",
+            help="With --base-model, pseudo-rehearsal: the base model annotates raw texts (RAW: .txt, one per line, "
+            "or .jsonl; without RAW, the training texts) that join every batch, and fills in the labels the new "
+            "data lacks",
+            show_default=False,
+        ),
+    ] = None,
     resume: Annotated[
         Path | None,
         Opt(
@@ -160,12 +171,13 @@ def train_cli(
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, dropout (0.2; the
     recipe's decay with --recipe literal), and an evaluated checkpoint after every epoch."""
     with cli_errors():
-        check_names(component, data, ctx.args, dev, output, config, vectors, base_model, resume)
+        check_names(component, data, ctx.args, dev, output, config, vectors, base_model, resume, rehearse)
         free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
         if resume is not None:
             options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,
                        "--label-config": label_config, "--span-alignment": span_alignment, "--output": output,
-                       "--vectors": vectors, "--base-model": base_model, "--recipe": recipe, "--code": code}  # fmt: skip
+                       "--vectors": vectors, "--base-model": base_model, "--recipe": recipe, "--code": code,
+                       "--rehearse": rehearse}  # fmt: skip
             check_resume_options(resume, free, options, EXTENDING)
             resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs,
                        plot=plot)  # fmt: skip
@@ -174,7 +186,7 @@ def train_cli(
         check_format(data_format)
         import_code(code)
         named = cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format, vectors=vectors,
-                              base_model=base_model, rehearse=free.rehearse, label_config=label_config,
+                              base_model=base_model, rehearse=rehearse, label_config=label_config,
                               span_alignment=span_alignment.value if span_alignment else None)  # fmt: skip
         training_config = build_config(components, config_path=config, overrides={**named, **free.overrides},
                                        environ=os.environ, recipe_name=recipe.value if recipe else "default")  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 import click
 import spacy
 import typer
+from typer.core import TyperCommand
 
 from .. import __version__
 from ..config.build import config_paths, parse_components
@@ -98,31 +99,46 @@ def check_format(name: str | None) -> None:
 
 @dataclass
 class FreeWords:
-    """recipe-train's free words, sorted: COMPONENT and DATA, the --section.key overrides, --rehearse [RAW].
+    """recipe-train's free words, sorted: COMPONENT and DATA, and the --section.key overrides.
 
     words (List[Path]): COMPONENT then the DATA paths, as typed.
     overrides (Dict[str, Any]): dotted config path → value.
-    rehearse (Union[Path, bool, None]): RAW, True for the training texts, None when not given.
     """
 
     words: list[Path] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
-    rehearse: Path | bool | None = None
 
 
 def parse_free_words(words: Sequence[str]) -> FreeWords:
-    """COMPONENT and DATA take every free word: split off the --section.key value overrides and --rehearse."""
+    """COMPONENT and DATA take every free word: split off the --section.key value overrides."""
     paths, override_words = split_data_words(list(words))
-    override_words, rehearse = take_rehearse(override_words)
-    return FreeWords(words=paths, overrides=parse_overrides(override_words), rehearse=rehearse)
+    return FreeWords(words=paths, overrides=parse_overrides(override_words))
+
+
+# --rehearse given without RAW: rehearsal on the training texts.
+TRAINING_TEXTS = ""
+
+
+class OptionalValueCommand(TyperCommand):
+    """A command whose options named in `optional_value` may be given without their value: a bare `--rehearse`
+    (last, or before another option) is read as `--rehearse=` (the empty value), which the command takes as "the
+    default source". Typer's options always take a value; this keeps `--rehearse RAW`, `--rehearse=RAW` and a
+    bare `--rehearse` all declared, shown in --help and parsed by one rule."""
+
+    optional_value = ("--rehearse",)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
+        words = list(args)
+        for i, word in enumerate(words):
+            if word in self.optional_value and (i + 1 == len(words) or words[i + 1].startswith("--")):
+                words[i] = f"{word}={TRAINING_TEXTS}"
+        return super().parse_args(ctx, words)
 
 
 def check_resume_options(resume: Path, free: FreeWords, options: Mapping[str, Any], extending: Sequence[str]) -> None:
     """--resume takes the run's own config and data: refuse the options (name → value) and words that would
     change them (usage error E060). Empty values ([], None) are options not given."""
     given = [name for name, value in options.items() if value is not None and value != []]
-    if free.rehearse is not None:
-        given.append("--rehearse")
     if given or free.words:
         what = ", ".join(given + (["COMPONENT or DATA"] if free.words else []))
         raise UsageError(Errors.E060.format(path=resume, what=what, allowed=", ".join(extending)))
@@ -155,22 +171,6 @@ def split_data_words(words: list[str]) -> tuple[list[Path], list[str]]:
     return paths, overrides
 
 
-def take_rehearse(words: list[str]) -> tuple[list[str], Path | bool | None]:
-    """Take --rehearse [RAW] out of override words: (the other words, RAW / True / None)."""
-    rest: list[str] = []
-    found: Path | bool | None = None
-    words = list(words)
-    while words:
-        word = words.pop(0)
-        if word == "--rehearse":
-            found = Path(words.pop(0)) if words and not words[0].startswith("--") else True
-        elif word.startswith("--rehearse="):
-            found = Path(word.split("=", 1)[1])
-        else:
-            rest.append(word)
-    return rest, found
-
-
 def cli_overrides(
     *,
     data: Sequence[Path],
@@ -180,13 +180,13 @@ def cli_overrides(
     format: str | None = None,
     vectors: Path | None = None,
     base_model: str | None = None,
-    rehearse: Path | bool | None = None,
+    rehearse: str | None = None,
     span_alignment: str | None = None,
     label_config: Path | None = None,
 ) -> dict[str, Any]:
     """The config settings that recipe-train's named options stand for (several paths become a list).
 
-    rehearse: True for rehearsal on the training texts, a path for raw texts, None for none.
+    rehearse: --rehearse's value: RAW (a path), TRAINING_TEXTS ("": rehearsal on the training texts), None for none.
     span_alignment: corpora.train.span_alignment (the dev corpus follows it), or None to keep the config's.
     label_config: corpora.train.label_config and corpora.dev.label_config (a Label Studio labeling config).
     """
@@ -195,10 +195,10 @@ def cli_overrides(
         overrides["paths.vectors"] = str(vectors)
     if base_model is not None:
         overrides["paths.base_model"] = str(base_model)
-    if rehearse is not None and rehearse is not False:
+    if rehearse is not None:
         overrides["training.rehearsal.enabled"] = True
-        if not isinstance(rehearse, bool):
-            overrides["paths.rehearse"] = str(rehearse)
+        if rehearse != TRAINING_TEXTS:
+            overrides["paths.rehearse"] = rehearse
     if format is not None:
         overrides.update({"corpora.train.format": format, "corpora.dev.format": format})
     if label_config is not None:
