@@ -11,10 +11,12 @@ from recipe_cli.cli.util import (
     TRAINING_TEXTS,
     FreeWords,
     OptionalValueCommand,
+    RunOptions,
     check_resume_options,
     cli_overrides,
     components_and_data,
     parse_free_words,
+    run_config,
 )
 from recipe_cli.errors import UsageError
 from recipe_cli.training.resume import EXTENDING
@@ -100,3 +102,21 @@ def test_resume_takes_only_extending_settings():
         check_resume_options(Path("out"), parse_free_words(["ner", "a.conll"]), {}, EXTENDING)
     with pytest.raises(UsageError, match="--rehearse"):
         check_resume_options(Path("out"), FreeWords(), {"--rehearse": TRAINING_TEXTS}, EXTENDING)
+
+
+def test_run_config_from_the_command_line(tmp_path):
+    """The config and output folder of a fresh run: the options become settings, the free overrides win, the
+    output folder defaults to DATA-COMPONENT."""
+    free = parse_free_words(["tagger,parser", "ud.conllu", "--training.max_epochs", "3"])
+    options = RunOptions(dev=[Path("dev.conllu")], seed=7, data_format="conllu", recipe="literal")
+    training_config, out = run_config(free, options, {})
+    config = training_config.config
+    assert (config["paths"]["train"], config["paths"]["dev"]) == ("ud.conllu", "dev.conllu")
+    assert config["system"]["seed"] == 7 and config["training"]["max_epochs"] == 3
+    assert config["corpora"]["train"]["format"] == config["corpora"]["dev"]["format"] == "conllu"
+    # --recipe literal: the letter's dropout schedule (0.6 decaying), not the packaged constant.
+    assert config["training"]["dropout"]["start"] == 0.6
+    assert out == Path("ud-tagger+parser")
+    assert run_config(free, RunOptions(output=tmp_path / "o"), {})[1] == tmp_path / "o"
+    assert RunOptions(data_format="iob", rehearse="").given()["--format"] == "iob"
+    assert RunOptions(rehearse="").given()["--rehearse"] == ""

@@ -5,9 +5,6 @@ from typing import Annotated
 
 import typer
 
-from ..config.build import build_config
-from ..config.code import import_code
-from ..output.layout import default_output
 from ..training.resume import EXTENDING
 from ..training.resume import resume as resume_run
 from ..training.train import train
@@ -18,14 +15,13 @@ from .util import (
     Opt,
     OptionalValueCommand,
     Recipe,
+    RunOptions,
     SpanAlignment,
-    check_format,
     check_names,
     check_resume_options,
     cli_errors,
-    cli_overrides,
-    components_and_data,
     parse_free_words,
+    run_config,
     version_option,
 )
 
@@ -173,23 +169,15 @@ def train_cli(
     with cli_errors():
         check_names(component, data, ctx.args, dev, output, config, vectors, base_model, resume, rehearse)
         free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
+        options = RunOptions(dev=dev, config=config, lang=lang, seed=seed, data_format=data_format,
+                             label_config=label_config, span_alignment=span_alignment.value if span_alignment else None,
+                             output=output, vectors=vectors, base_model=base_model,
+                             recipe=recipe.value if recipe else None, code=code, rehearse=rehearse)  # fmt: skip
         if resume is not None:
-            options = {"--dev": dev, "--config": config, "--lang": lang, "--seed": seed, "--format": data_format,
-                       "--label-config": label_config, "--span-alignment": span_alignment, "--output": output,
-                       "--vectors": vectors, "--base-model": base_model, "--recipe": recipe, "--code": code,
-                       "--rehearse": rehearse}  # fmt: skip
-            check_resume_options(resume, free, options, EXTENDING)
+            check_resume_options(resume, free, options.given(), EXTENDING)
             resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs,
                        plot=plot)  # fmt: skip
             return
-        components, paths = components_and_data(free)
-        check_format(data_format)
-        import_code(code)
-        named = cli_overrides(data=paths, dev=dev, lang=lang, seed=seed, format=data_format, vectors=vectors,
-                              base_model=base_model, rehearse=rehearse, label_config=label_config,
-                              span_alignment=span_alignment.value if span_alignment else None)  # fmt: skip
-        training_config = build_config(components, config_path=config, overrides={**named, **free.overrides},
-                                       environ=os.environ, recipe_name=recipe.value if recipe else "default")  # fmt: skip
-        output = output if output is not None else default_output(paths[0], components)
-        train(training_config, output, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
+        training_config, out = run_config(free, options, os.environ)
+        train(training_config, out, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
               dry_run=dry_run, keep_epochs=keep_epochs or 0, plot=plot is not False, code=code)  # fmt: skip

@@ -17,12 +17,14 @@ import typer
 from typer.core import TyperCommand
 
 from .. import __version__
-from ..config.build import config_paths, parse_components
+from ..config.build import TrainingConfig, build_config, config_paths, parse_components
+from ..config.code import import_code
 from ..config.overrides import parse_overrides
 from ..data.formats import FORMATS
 from ..display.console import Console
 from ..errors import Errors, RecipeError, StageError, UsageError
 from ..output.failures import logged
+from ..output.layout import default_output
 
 Arg = typer.Argument
 Opt = typer.Option
@@ -133,6 +135,50 @@ class OptionalValueCommand(TyperCommand):
             if word in self.optional_value and (i + 1 == len(words) or words[i + 1].startswith("--")):
                 words[i] = f"{word}={TRAINING_TEXTS}"
         return super().parse_args(ctx, words)
+
+
+@dataclass
+class RunOptions:
+    """recipe-train's options that decide what a run trains on and with (what --resume takes from the run itself).
+
+    Each is None (or []) when not given; names as on the command line in OPTION_NAMES.
+    """
+
+    dev: list[Path] | None = None
+    config: Path | None = None
+    lang: str | None = None
+    seed: int | None = None
+    data_format: str | None = None
+    label_config: Path | None = None
+    span_alignment: str | None = None
+    output: Path | None = None
+    vectors: Path | None = None
+    base_model: str | None = None
+    recipe: str | None = None
+    code: Path | None = None
+    rehearse: str | None = None
+
+    OPTION_NAMES = {"data_format": "--format", "label_config": "--label-config", "span_alignment": "--span-alignment",
+                    "base_model": "--base-model"}  # fmt: skip
+
+    def given(self) -> dict[str, Any]:
+        """Option as typed (--dev, --format...) → value, for every option."""
+        return {self.OPTION_NAMES.get(name, f"--{name}"): value for name, value in vars(self).items()}
+
+
+def run_config(free: FreeWords, options: RunOptions, environ: Mapping[str, str]) -> tuple[TrainingConfig, Path]:
+    """The config a fresh run trains with (packaged recipe < -c file < environment < options and overrides) and
+    its output folder (default: DATA-COMPONENT), from the command line; the --code file imported first."""
+    components, paths = components_and_data(free)
+    check_format(options.data_format)
+    import_code(options.code)
+    named = cli_overrides(data=paths, dev=options.dev, lang=options.lang, seed=options.seed, format=options.data_format,
+                          vectors=options.vectors, base_model=options.base_model, rehearse=options.rehearse,
+                          label_config=options.label_config, span_alignment=options.span_alignment)  # fmt: skip
+    training_config = build_config(components, config_path=options.config, overrides={**named, **free.overrides},
+                                   environ=environ, recipe_name=options.recipe or "default")  # fmt: skip
+    output = options.output if options.output is not None else default_output(paths[0], components)
+    return training_config, output
 
 
 def check_resume_options(resume: Path, free: FreeWords, options: Mapping[str, Any], extending: Sequence[str]) -> None:
