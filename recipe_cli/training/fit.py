@@ -46,20 +46,10 @@ def fit(
     """
     optimizer = T["optimizer"]
     rng = random.Random(T["seed"])
-    # A schedule already, counted (setup.resolve_training).
-    dropouts: Counted = T["dropout"]
-    sizes: Counted | None = T["batch_sizes"]
     rehearsal_rng = data.rehearsal.rng if data.rehearsal is not None else None
     first_epoch, step, words = 1, 0, 0
     if state is not None:
-        # Replay the schedules to where they were, and put the generators back in their states.
-        dropouts.skip(state.draws["dropout"])
-        if sizes is not None:
-            sizes.skip(state.draws["batch_size"])
-        # The optimizer's schedules advance once per update.
-        for _ in range(state.step):
-            optimizer.step_schedules()
-        restore_rngs(state.rngs, rng, rehearsal_rng)
+        go_on_from(state, T, rng, rehearsal_rng)
         first_epoch, step, words = state.epoch + 1, state.step, state.words
     console = Console(stdout, quiet=quiet)
     # --quiet silences the console table too; other loggers (MLflow, W&B...) log as usual.
@@ -86,7 +76,7 @@ def fit(
                 optimizer,
                 data.train,
                 batcher=T["batcher"],
-                dropouts=dropouts,
+                dropouts=T["dropout"],
                 rng=rng,
                 shuffle_buffer=data.shuffle_buffer,
                 max_epochs=T["max_epochs"],
@@ -138,6 +128,21 @@ def fit(
     rows = book.rows
     _print_summary(Console(stdout), rows, T["score_weights"], output_path, time.perf_counter() - start, first_epoch)
     return output_path
+
+
+def go_on_from(
+    state: TrainingState, T: dict[str, Any], rng: random.Random, rehearsal_rng: random.Random | None
+) -> None:
+    """A resumed run's schedules replayed to where the state left them (each counted: setup.resolve_training), the
+    optimizer's schedules stepped once per update made, and the generators put back in their states."""
+    dropouts: Counted = T["dropout"]
+    sizes: Counted | None = T["batch_sizes"]
+    dropouts.skip(state.draws["dropout"])
+    if sizes is not None:
+        sizes.skip(state.draws["batch_size"])
+    for _ in range(state.step):
+        T["optimizer"].step_schedules()
+    restore_rngs(state.rngs, rng, rehearsal_rng)
 
 
 def _print_summary(
