@@ -44,6 +44,8 @@ CANDIDATES = ("dropout-share", "constant-dropout", "fast-compounding")
 SETTING = {"dropout-share": "dropout", "constant-dropout": "dropout", "fast-compounding": "batch size"}
 ELEMENTS_OFF = ("constant-batch", "no-averaging", "no-grad-clip", "no-l2")
 NOT_RUN = "not run yet"
+# A variant the study's spec does not run on a task (a setting that cannot act there, say).
+LEFT_OUT = "left out"
 # A variant whose every paired seed scored exactly as the recipe: its setting does not act on that task's model.
 INERT = "does not act (identical seed for seed)"
 # A note the study's folder may hold, put on the page as it is.
@@ -146,8 +148,9 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "|---|" + "---|" * len(tasks),
     ]
     variants = [v for v in meta["variants"] if v != BASELINE]
+    ran = ran_on(meta, tasks)
     for variant in variants:
-        cells = [_verdict(report, task, variant) for task in tasks]
+        cells = [_verdict(report, task, variant) if task in ran[variant] else LEFT_OUT for task in tasks]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -161,10 +164,12 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "dropout rate on a model without a dropout layer, say) is evidence neither way, and the page says which.",
         "",
     ]
-    qualifying = [c for c in CANDIDATES if c in meta["variants"] and _qualifies(report, tasks, c, left)]
+    qualifying = [c for c in CANDIDATES if c in meta["variants"] and _qualifies(report, ran[c], c, left)]
     chosen, why = choose_defaults(sweep, tasks, qualifying)
     for candidate in CANDIDATES:
-        decision = _decision(report, tasks, candidate, left, chosen=candidate in chosen)
+        left_out = [task for task in tasks if task not in ran.get(candidate, tasks)]
+        decision = _decision(report, ran.get(candidate, tasks), candidate, left, chosen=candidate in chosen,
+                             left_out=left_out)  # fmt: skip
         if candidate in why:
             decision += f" {why[candidate]}"
         lines.append(f"- `{candidate}`: {decision}")
@@ -383,16 +388,27 @@ def _counted(report: dict, tasks: list[str], candidate: str) -> str:
     )
 
 
+def ran_on(meta: dict, tasks: list[str]) -> dict[str, list[str]]:
+    """Variant → the tasks the study's spec runs it on (a variant may name its tasks: `tasks: [...]`), in the
+    order of tasks."""
+    planned = {tuple(trial.split("/")[:2]) for trial in meta.get("trials", [])}
+    return {variant: [task for task in tasks if (task, variant) in planned] for variant in meta["variants"]}
+
+
 def _qualifies(report: dict, tasks: list[str], candidate: str, left: int) -> bool:
     """RECIPE.md §8: better than the recipe on at least one task and worse on none, once the study has finished."""
     better, worse = _sides(report, tasks, candidate)
     return not left and bool(better) and not worse
 
 
-def _decision(report: dict, tasks: list[str], candidate: str, left: int, chosen: bool) -> str:
+def _decision(
+    report: dict, tasks: list[str], candidate: str, left: int, chosen: bool, left_out: list[str] | None = None
+) -> str:
     better, worse = _sides(report, tasks, candidate)
     said = f"better on {', '.join(better) or 'no task'}, worse on {', '.join(worse) or 'no task'}"
     said += _counted(report, tasks, candidate)
+    if left_out:
+        said += f"; not run on {', '.join(left_out)} (left out by the study's spec)"
     if left:
         return f"undecided: the study has not finished ({said} so far)."
     if better and not worse:
@@ -417,10 +433,11 @@ def smoke_sweep(
     noise: float = 0.003,
     finished: bool = False,
     inert: frozenset[tuple[str, str]] = frozenset(),
+    left_out: frozenset[tuple[str, str]] = frozenset(),
 ) -> Path:
     """A study folder holding made-up rows for two tasks, as recipe-sweep writes them: each variant's score is 0.5,
     plus its (task, variant) shift, plus noise; an inert (task, variant) scores exactly as the recipe, seed for
-    seed; unless finished, textcat's last seed has not run."""
+    seed; a left-out one is not in the study at all; unless finished, textcat's last seed has not run."""
     import random
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -432,6 +449,8 @@ def smoke_sweep(
     for task in ("ner", "textcat"):
         for variant in variants:
             for seed in seeds:
+                if (task, variant) in left_out:
+                    continue
                 trial = f"{task}/{variant}/seed-{seed}"
                 trials.append(trial)
                 if task == "textcat" and seed == seeds[-1] and not finished:

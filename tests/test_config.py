@@ -306,3 +306,26 @@ def test_a_section_the_config_refers_to_is_the_users_own(user_config, tmp_path):
     path.write_text(text + "\n[vars]\nwidth = 64\n\n[xyz]\nanything = 1\n")
     with pytest.raises(RecipeError, match=r"\[xyz\] is not a section of a spaCy config; its sections are"):
         build_config(["ner"], config_path=path)
+
+
+def test_training_plain_settings_are_checked_before_the_data_is_read():
+    """check_settings: [training]'s plain settings (not its registered blocks) against the schema, each left out
+    given its default; a plain float dropout and the rehearsal block pass, a wrong type is one E012 line."""
+    from recipe_cli.training.setup import check_settings
+
+    config = recipe_config(["ner"])
+    config["training"]["dropout"] = 0.1
+    settings = check_settings(config)
+    assert settings["dropout"] == 0.1 and settings["shuffle_buffer"] == config["training"]["shuffle_buffer"] > 0
+    assert settings["unknown_labels"] == "refuse"
+    assert settings["rehearsal"].enabled is False and "optimizer" not in settings and "batcher" not in settings
+    config["training"]["shuffle_buffer"] = "many"
+    with pytest.raises(RecipeError) as e:
+        check_settings(config)
+    assert str(e.value).startswith("[E012]") and "training.shuffle_buffer: Input should be a valid integer" in str(
+        e.value
+    )
+    config["training"]["shuffle_buffer"] = 0
+    config["training"]["max_epochs"] = config["training"]["max_steps"] = config["training"]["patience"] = 0
+    with pytest.raises(RecipeError, match=r"^\[E016\]"):
+        check_settings(config)

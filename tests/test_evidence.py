@@ -226,3 +226,22 @@ def test_the_page_is_rebuilt_from_its_published_rows(tmp_path):
     (study / "trials.jsonl").write_text(json.dumps(row) + "\n", encoding="utf8")
     report.publish(study, tmp_path / "docs")
     assert json.loads((tmp_path / "docs" / "trials.jsonl").read_text())["config"] == "configs/recipe-literal.cfg"
+
+
+def test_a_variant_the_spec_leaves_out_of_a_task_is_said_so_and_not_counted_there(tmp_path):
+    """A spec may run a variant on some tasks only (`tasks: [...]`): the page says "left out" there (not "not run
+    yet"), §8 decides on the tasks it ran on, and says which it was not run on."""
+    report = _script("evidence_report")
+    shifts = {("ner", "constant-dropout"): 0.02}
+    left_out = frozenset({("textcat", "constant-dropout"), ("textcat", "dropout-share")})
+    sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True,
+                               left_out=left_out)  # fmt: skip
+    page = report.build_page(sweep, tmp_path / "absent", tmp_path / "absent")
+    summary = page.split("## Summary", 1)[1].split("## The defaults", 1)[0]
+    row = next(line for line in summary.splitlines() if line.startswith("| constant-dropout |"))
+    assert row == "| constant-dropout | better | left out |"
+    assert (
+        "- `constant-dropout`: **becomes the default** (better on ner, worse on no task; not run on textcat (left out "
+        "by the study's spec))."
+    ) in page
+    assert "not run yet" not in summary

@@ -10,7 +10,7 @@ from typing import Any
 
 from catalogue import RegistryError
 from confection import ConfigValidationError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from spacy.language import Language
 from spacy.pipeline._parser_internals.arc_eager import ArcEager
 from spacy.training import Example
@@ -228,9 +228,7 @@ def check_settings(config: Config) -> dict[str, Any]:
         if key not in training and field.is_required():
             continue  # spaCy fills it in (its own [training] defaults)
         try:
-            settings[key] = TypeAdapter(field.annotation if field.annotation is not None else Any).validate_python(
-                value
-            )
+            settings[key] = _adapter(field.annotation).validate_python(value)
         except ValidationError as e:
             details = "; ".join(f"training.{key}: {err['msg']}" for err in e.errors())
             raise RecipeError(Errors.E012.format(where="[training]", details=details)) from None
@@ -256,6 +254,13 @@ def _check_training_keys(config: Config) -> None:
             close = get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise RecipeError(Errors.E012.format(where="[training]", details=f"training.{key}: unknown setting{hint}"))
+
+
+def _adapter(annotation: Any) -> TypeAdapter:
+    """A validator for one [training] setting's type (a block with a schema of its own validates itself)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return TypeAdapter(annotation)
+    return TypeAdapter(annotation or Any, config=ConfigDict(arbitrary_types_allowed=True))
 
 
 def resolve_training(config: Config) -> dict[str, Any]:
