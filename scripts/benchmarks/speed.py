@@ -261,7 +261,7 @@ def loop_overhead(task: dict, files: dict, *, repeats: int, epochs: int = 1) -> 
         tc = build_config([task["component"]], overrides={"paths.train": str(files["train"]),
                                                           "paths.dev": str(files["dev"]),
                                                           "training.batcher.size.stop": 16})  # fmt: skip
-        nlp, _, _ = create_pipeline(tc.config)
+        nlp, _ = create_pipeline(tc.config)
         T = resolve_training(nlp.config)
         examples = list(Corpus(files["train"])(nlp))
         fix_random_seed(0)

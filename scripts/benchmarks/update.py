@@ -68,8 +68,11 @@ class Run:
         from recipe_cli.data.formats import read_docs
         from recipe_cli.training.setup import create_pipeline, resolve_training
 
-        built = build_config([component], overrides={"training.optimizer.@optimizers": optimizer})
-        self.nlp, _, _ = create_pipeline(built.config)
+        # One example per update: the batcher is never drawn from, so its planned maximum size is left at the
+        # packaged ner's (16) rather than counted from the data.
+        overrides = {"training.optimizer.@optimizers": optimizer, "training.batcher.size.stop": 16}
+        built = build_config([component], overrides=overrides)
+        self.nlp, _ = create_pipeline(built.config)
         training = resolve_training(self.nlp.config)
         self.optimizer, self.dropout = training["optimizer"], training["dropout"]
         docs = list(read_docs(train, self.nlp))
