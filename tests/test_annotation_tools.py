@@ -1,7 +1,7 @@
 """doccano's and Label Studio's exports, read as the tools write them, and the annotators' span slips they hold.
 
 The doccano fixtures (tests/data/doccano-*) are written with doccano 1.8.4's own export calls; the Label Studio
-fixtures (tests/data/labelstudio-*) by scripts/make_annotation_fixtures.py (see tests/data/README.md). Other
+fixtures (tests/data/labelstudio-*) by scripts/dev/make_annotation_fixtures.py (see tests/data/README.md). Other
 shapes are built here, each as small as the case needs."""
 
 import json
@@ -561,7 +561,7 @@ def test_dry_run_reads_a_doccano_export_with_span_alignment(tmp_path, data_dir):
     assert bad.exit_code == 2
 
 
-# Label Studio's own exports (scripts/make_annotation_fixtures.py)
+# Label Studio's own exports (scripts/dev/make_annotation_fixtures.py)
 
 # Entities per label in labelstudio-ner.conll, Label Studio's CoNLL2003 export of the same project (one sentence
 # per completed annotation), which label-studio-sdk's Converter.convert_to_conll2003 writes from labelstudio-ner.json too.

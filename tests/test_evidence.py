@@ -1,7 +1,7 @@
-"""The evidence study's spec (scripts/evidence.yml) does not rot: it parses with every variant and task, its
-spaCy-default settings are still spaCy's own, and a 2-trial version of it trains on the bundled slices."""
+"""The evidence study's spec (scripts/evidence/evidence.yml) does not rot: it parses with every variant and task,
+its spaCy-default settings are still spaCy's own, and a 2-trial version of it trains on the bundled slices."""
 
-import importlib.util
+import importlib
 import json
 import shutil
 import subprocess
@@ -15,23 +15,26 @@ from thinc.api import Config
 from recipe_cli.sweep.ablate import spacy_default_config
 from recipe_cli.sweep.spec import load_spec
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+ROOT = Path(__file__).resolve().parent.parent
+# The study's scripts, its specs and the config files they name.
+EVIDENCE = ROOT / "scripts" / "evidence"
 DATA = Path(__file__).parent / "data"
 
 
 def test_the_spec_parses_with_every_task_and_variant(tmp_path):
-    """With empty stand-ins for the data evidence_data.py makes (the corpora are not in the repository)."""
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(SCRIPTS / "evidence.yml", tmp_path / "scripts" / "evidence.yml")
-    shutil.copytree(SCRIPTS / "evidence", tmp_path / "scripts" / "evidence")
-    shutil.copytree(SCRIPTS.parent / "configs", tmp_path / "configs")
-    raw = srsly.read_yaml(SCRIPTS / "evidence.yml")
+    """With empty stand-ins for the data scripts/evidence/data.py makes (the corpora are not in the repository)."""
+    study = tmp_path / "scripts" / "evidence"
+    shutil.copytree(EVIDENCE, study, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    raw = srsly.read_yaml(EVIDENCE / "evidence.yml")
     for task in raw["tasks"].values():
         for key in ("train", "dev", "test"):
-            path = (tmp_path / "scripts" / task[key]).resolve()
+            # Beside the repository's root, where the data goes: the spec's paths are relative to its folder.
+            path = (study / task[key]).resolve()
+            assert path.parent.parent == tmp_path / "evidence-data", path
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
-    spec = load_spec(tmp_path / "scripts" / "evidence.yml")
+    spec = load_spec(study / "evidence.yml")
     tasks = ["wnut17", "uner", "ewt-tagger", "ewt-parser", "tweeteval", "goemotions"]
     assert [t.name for t in spec.tasks] == tasks
     assert spec.baseline == "recipe"
@@ -50,10 +53,10 @@ def test_the_spec_parses_with_every_task_and_variant(tmp_path):
         assert sorted({t.seed for t in trials if t.variant == variant}) == [1, 2, 3]
     assert len(trials) == 6 * 2 * 5 + 4 * 2 * 5 + 5 * 4 * 3
     # The study's baseline is RECIPE.md's letter with the packaged optimizer whatever the defaults become: every
-    # trial trains from evidence/recipe.cfg but those whose variant brings a config of its own.
+    # trial trains from recipe.cfg (beside the spec) but those whose variant brings a config of its own.
     own = {"spacy-default": "spacy-default.cfg", "dropout-share": "dropout-share.cfg"}
     for trial in trials:
-        assert trial.config == str(tmp_path / "scripts" / "evidence" / own.get(trial.variant, "recipe.cfg")), trial.id
+        assert trial.config == str(study / own.get(trial.variant, "recipe.cfg")), trial.id
 
 
 def test_the_study_rows_differ_from_the_recipe_in_their_setting_alone():
@@ -61,8 +64,8 @@ def test_the_study_rows_differ_from_the_recipe_in_their_setting_alone():
     from recipe_cli.config.build import LITERAL_RECIPE_FILE, configs_dir
 
     literal = Config().from_disk(configs_dir() / LITERAL_RECIPE_FILE)["training"]
-    recipe = Config().from_disk(SCRIPTS / "evidence" / "recipe.cfg")["training"]
-    share = Config().from_disk(SCRIPTS / "evidence" / "dropout-share.cfg")["training"]
+    recipe = Config().from_disk(EVIDENCE / "recipe.cfg")["training"]
+    share = Config().from_disk(EVIDENCE / "dropout-share.cfg")["training"]
     assert recipe["optimizer"]["@optimizers"] == "recipe.SparseAdam.v2"
     assert {**recipe["optimizer"], "@optimizers": "Adam.v1"} == literal["optimizer"]
     assert {k: v for k, v in recipe.items() if k != "optimizer"} == {
@@ -73,17 +76,17 @@ def test_the_study_rows_differ_from_the_recipe_in_their_setting_alone():
 
 
 def test_spacy_default_settings_are_still_spacys_own():
-    saved = Config().from_disk(SCRIPTS / "evidence" / "spacy-default.cfg")
+    saved = Config().from_disk(EVIDENCE / "spacy-default.cfg")
     assert saved == spacy_default_config("ner")
 
 
 @pytest.mark.slow
 def test_two_trials_of_the_study_run_on_the_bundled_slices(tmp_path):
-    raw = srsly.read_yaml(SCRIPTS / "evidence.yml")
+    raw = srsly.read_yaml(EVIDENCE / "evidence.yml")
     variants = {name: raw["variants"][name] for name in ("spacy-default", "dropout-share")}
     for name, value in variants.items():
         # The config files, by absolute path (a variant is a file's name, or settings naming one).
-        variants[name] = str(SCRIPTS / (value if isinstance(value, str) else value["config"]))
+        variants[name] = str(EVIDENCE / (value if isinstance(value, str) else value["config"]))
     spec = {
         "tasks": {"emo": {"component": "textcat", "train": str(DATA / "goemotions-train.json"),
                           "dev": str(DATA / "goemotions-dev.json"), "test": str(DATA / "goemotions-dev.json")}},
@@ -121,21 +124,18 @@ def test_two_trials_of_the_study_run_on_the_bundled_slices(tmp_path):
 
 
 def _script(name: str):
-    """A script of scripts/ as a module."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A script of scripts/evidence/ as a module (the repository's root is on pytest's path: pyproject.toml)."""
+    return importlib.import_module(f"scripts.evidence.{name}")
 
 
 def test_spacy_train_sees_the_documents_a_trial_sees(tmp_path):
-    """evidence_spacy.py converts a task's files into the documents a trial trains and is scored on: CoNLL-U in
-    documents of 10 sentences for the parser (its packaged config), of one for the tagger, of 10 for both together
-    (the pipeline recipe-train builds for them), or as the task says."""
+    """scripts/evidence/spacy_train.py converts a task's files into the documents a trial trains and is scored on:
+    CoNLL-U in documents of 10 sentences for the parser (its packaged config), of one for the tagger, of 10 for both
+    together (the pipeline recipe-train builds for them), or as the task says."""
     import spacy
     from spacy.tokens import DocBin
 
-    evidence_spacy = _script("evidence_spacy")
+    spacy_train = _script("spacy_train")
     conllu = DATA / "ewt-dev.conllu"
     sentences = sum(1 for block in conllu.read_text(encoding="utf8").split("\n\n") if block.strip())
     spec = tmp_path / "spec.yml"
@@ -147,8 +147,8 @@ def test_spacy_train_sees_the_documents_a_trial_sees(tmp_path):
     srsly.write_yaml(spec, {"tasks": tasks, "seeds": 1, "variants": {"recipe": {}}})
     nlp = spacy.blank("en")
     for task, want in zip(load_spec(spec).tasks, [10, 1, 5, 10], strict=True):
-        assert evidence_spacy.sents_per_doc(task) == want
-        path = evidence_spacy.to_docbin(task.test, task.format, tmp_path / f"{task.name}.spacy", want)
+        assert spacy_train.sents_per_doc(task) == want
+        path = spacy_train.to_docbin(task.test, task.format, tmp_path / f"{task.name}.spacy", want)
         docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
         assert len(docs) == -(-sentences // want)
         assert [len(list(doc.sents)) for doc in docs[:-1]] == [want] * (len(docs) - 1)
@@ -160,7 +160,7 @@ def test_of_two_qualifying_dropout_candidates_the_one_better_head_to_head_become
     on ner and worse nowhere. With constant-dropout `lead` ahead of dropout-share, it beats it head to head and
     becomes the default the goal is measured for; level, neither does and the default stays the recipe.
     fast-compounding, better on ner but worse on textcat, is no default either way."""
-    report = _script("evidence_report")
+    report = _script("report")
     shifts = {("ner", "dropout-share"): 0.02, ("ner", "constant-dropout"): 0.02 + lead,
               ("ner", "fast-compounding"): 0.02, ("textcat", "fast-compounding"): -0.02}  # fmt: skip
     sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True)
@@ -188,7 +188,7 @@ def test_a_task_where_a_setting_does_not_act_is_not_counted_for_it(tmp_path):
     """RECIPE.md §8 counts, for a setting, only the tasks where it acts: a dropout candidate on a model without a
     dropout layer scores exactly as the recipe, seed for seed, and the page says so rather than "no clear
     difference" or "worse on no task" there."""
-    report = _script("evidence_report")
+    report = _script("report")
     shifts = {("ner", "constant-dropout"): 0.02}
     inert = frozenset({("textcat", "constant-dropout"), ("textcat", "dropout-share")})
     sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True,
@@ -208,8 +208,9 @@ def test_a_task_where_a_setting_does_not_act_is_not_counted_for_it(tmp_path):
 def test_the_page_is_rebuilt_from_its_published_rows(tmp_path):
     """docs/evidence/ holds the study's rows (sweep.json, trials.jsonl) and the page is a function of them alone:
     a small committed study (made-up rows: tests/data/evidence-small) rebuilds its committed page exactly. After an
-    intended change to the page, write the expected page again with evidence_report.build_page on that folder."""
-    report = _script("evidence_report")
+    intended change to the page, write the expected page again with scripts.evidence.report.build_page on that
+    folder."""
+    report = _script("report")
     committed = Path(__file__).parent / "data" / "evidence-small"
     rows = tmp_path / "evidence"
     shutil.copytree(committed, rows)

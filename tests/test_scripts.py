@@ -1,4 +1,5 @@
-"""Every script in scripts/ runs: its --smoke mode (the bundled slices, one epoch, a temporary folder)."""
+"""Every script in scripts/ runs: its --smoke mode (the bundled slices, one epoch, a temporary folder), as a module
+from the repository root (scripts/README.md)."""
 
 import json
 import subprocess
@@ -7,12 +8,17 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def _smoke(script: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(SCRIPTS / script), "--smoke", "--out", str(out), *extra]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+def _run(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m scripts.<module> ARGS` from the repository root, as scripts/README.md runs them."""
+    cmd = [sys.executable, "-m", f"scripts.{module}", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _smoke(module: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    result = _run(module, "--smoke", "--out", str(out), *extra, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -21,7 +27,7 @@ def _smoke(script: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_benchmark_smoke(tmp_path):
     # Two of its four tasks (the tagger's and the morphologizer's are the ner task's code on a CoNLL-U slice): the
     # loop overhead is ner's.
-    _smoke("benchmark.py", tmp_path / "out", "--tasks", "ner,textcat")
+    _smoke("benchmarks.speed", tmp_path / "out", "--tasks", "ner,textcat")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["smoke"] and set(results["tasks"]) == {"ner", "textcat"}
     for task in results["tasks"].values():
@@ -44,8 +50,7 @@ def test_benchmark_smoke(tmp_path):
 
 
 def test_benchmark_says_when_the_corpora_are_absent(tmp_path):
-    cmd = [sys.executable, str(SCRIPTS / "benchmark.py"), "--data", str(tmp_path / "absent"), "--out", str(tmp_path)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    result = _run("benchmarks.speed", "--data", str(tmp_path / "absent"), "--out", str(tmp_path))
     assert result.returncode == 1
     assert "Benchmark data not found" in result.stdout and "Nothing measured" in result.stdout
     assert not (tmp_path / "results.json").exists()
@@ -53,35 +58,35 @@ def test_benchmark_says_when_the_corpora_are_absent(tmp_path):
 
 @pytest.mark.slow
 def test_benchmark_eval_smoke(tmp_path):
-    _smoke("benchmark_eval.py", tmp_path / "out")
+    _smoke("benchmarks.evaluate", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["run_folder"]["epochs"] == 1 and results["speed_ratio_median"] > 0
 
 
 @pytest.mark.slow
 def test_benchmark_memory_smoke(tmp_path):
-    _smoke("benchmark_memory.py", tmp_path / "out")
+    _smoke("benchmarks.memory", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(results["runs"]) == {"default-x1", "streamed-x1", "streamed-x2", "in-memory-x2"}
 
 
 @pytest.mark.slow
 def test_benchmark_resume_smoke(tmp_path):
-    _smoke("benchmark_resume.py", tmp_path / "out")
+    _smoke("benchmarks.resume", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["epoch"] == 1 and results["state_mb"] > 0
 
 
 @pytest.mark.slow
 def test_benchmark_transfer_smoke(tmp_path):
-    _smoke("benchmark_transfer.py", tmp_path / "out")
+    _smoke("benchmarks.transfer", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(results["runs"]) == {"base", "plain", "rehearse-raw"}
 
 
 @pytest.mark.slow
 def test_benchmark_transfer_new_type_smoke(tmp_path):
-    _smoke("benchmark_transfer.py", tmp_path / "out", "--scenario", "new-type")
+    _smoke("benchmarks.transfer", tmp_path / "out", "--scenario", "new-type")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(results["runs"]) == {"base", "plain/seed-0", "rehearse/seed-0"}
     assert set(results["runs"]["rehearse/seed-0"]["old"]) == {"f", "PER", "LOC", "ORG"}
@@ -89,7 +94,7 @@ def test_benchmark_transfer_new_type_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_mutation_smoke(tmp_path):
-    _smoke("mutation.py", tmp_path / "out", "--jobs", "1")
+    _smoke("dev.mutation", tmp_path / "out", "--jobs", "1")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["smoke"] and set(results["modules"]) == {"recipe_cli/training/schedules.py"}
     assert 0 < results["killed"] <= results["tested"] == results["mutants"]  # a finished run tests every mutant
@@ -99,14 +104,7 @@ def test_mutation_smoke(tmp_path):
 
 def test_make_annotation_fixtures_smoke(tmp_path):
     """Without Label Studio installed the script says so and exits 0; the tasks it would create are built."""
-    cmd = [
-        sys.executable,
-        str(SCRIPTS / "make_annotation_fixtures.py"),
-        "--smoke",
-        "--label-studio",
-        str(tmp_path / "absent"),
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    result = _run("dev.make_annotation_fixtures", "--smoke", "--label-studio", str(tmp_path / "absent"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Tasks: 12 NER (16 spans), 11 text classification (each with 5 data fields beside its text)" in result.stdout
     assert "Label Studio is not installed" in result.stdout
@@ -114,8 +112,7 @@ def test_make_annotation_fixtures_smoke(tmp_path):
 
 def test_make_doccano_fixtures_smoke(tmp_path):
     """Without doccano installed the script says so and exits 0; the records it would import are built."""
-    cmd = [sys.executable, str(SCRIPTS / "make_doccano_fixtures.py"), "--smoke", "--out", str(tmp_path / "out")]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    result = _run("dev.make_doccano_fixtures", "--smoke", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Records: 8 sequence labelling (12 spans), 8 text classification" in result.stdout
     assert "doccano is not installed" in result.stdout and not (tmp_path / "out").exists()
@@ -123,7 +120,7 @@ def test_make_doccano_fixtures_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_benchmark_sweep_smoke(tmp_path):
-    _smoke("benchmark_sweep.py", tmp_path / "out")
+    _smoke("benchmarks.sweep", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["smoke"] and results["trials"] == 2 and set(results["modes"]) == {"by-hand", "jobs-1"}
     modes = results["modes"]
@@ -137,7 +134,7 @@ def test_benchmark_sweep_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_evidence_spacy_smoke(tmp_path):
-    result = _smoke("evidence_spacy.py", tmp_path / "out")
+    result = _smoke("evidence.spacy_train", tmp_path / "out")
     rows = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(rows) == {"emo"} and rows["emo"]["epochs"] == 1 and 0.0 <= rows["emo"]["test_score"] <= 1.0
     assert "| emo | textcat | 1 |" in result.stdout and "not run" in result.stdout
@@ -145,7 +142,7 @@ def test_evidence_spacy_smoke(tmp_path):
 
 def test_evidence_report_smoke(tmp_path):
     """Made-up rows of two tasks, one unfinished: the page says which, and decides no default before the end."""
-    _smoke("evidence_report.py", tmp_path / "out")
+    _smoke("evidence.report", tmp_path / "out")
     page = (tmp_path / "out" / "evidence.md").read_text()
     assert (tmp_path / "out" / "evidence" / "results.png").stat().st_size > 0
     hours = "The finished trials' wall times add up to 0.5 hours"
@@ -162,7 +159,7 @@ def test_evidence_report_smoke(tmp_path):
 @pytest.mark.slow
 def test_benchmark_update_smoke(tmp_path):
     out = tmp_path / "update.json"
-    _smoke("benchmark_update.py", out, "--tasks", "wnut17,tweeteval", "--optimizers", "Adam.v1,recipe.SparseAdam.v1")
+    _smoke("benchmarks.update", out, "--tasks", "wnut17,tweeteval", "--optimizers", "Adam.v1,recipe.SparseAdam.v1")
     results = json.loads(out.read_text())
     assert set(results["tasks"]) == {"wnut17", "tweeteval"}
     for rows in results["tasks"].values():
@@ -173,7 +170,7 @@ def test_benchmark_update_smoke(tmp_path):
 
 def test_evidence_optimizer_smoke(tmp_path):
     """The optimizer study's page from a made-up finished study: the decision per task and the raw rows beside it."""
-    _smoke("evidence_optimizer.py", tmp_path)
+    _smoke("evidence.optimizer", tmp_path)
     text = (tmp_path / "evidence-optimizer.md").read_text()
     for candidate in ("sparse-adam", "sparse-adam-v2"):
         decision = text.split(f"### {candidate} (")[1].split("###")[0]
@@ -189,7 +186,7 @@ def test_evidence_reference_smoke(tmp_path):
     scores sit at chance (macro AUC about 0.5; macro F of six classes far below the model's), and logistic
     regression on the texts' tokens is above it."""
     out = tmp_path / "reference.json"
-    _smoke("evidence_reference.py", out)
+    _smoke("evidence.reference", out)
     results = json.loads(out.read_text())
     single, multi = results["goemotions-slice"], results["goemotions-multilabel-slice"]
     assert (single["metric"], multi["metric"]) == ("cats_macro_f", "cats_macro_auc")
@@ -201,9 +198,9 @@ def test_evidence_reference_smoke(tmp_path):
 
 def test_the_reference_is_scored_as_spacy_scores(tmp_path):
     """The script's scoring is spaCy's: perfect scores give macro F and AUC 1.0, reversed ones AUC 0.0."""
-    sys.path.insert(0, str(SCRIPTS))
     import spacy
-    from evidence_reference import score
+
+    from scripts.evidence.reference import score
 
     nlp = spacy.blank("en")
     texts, labels = ["a b", "c d", "e f"], ["x", "y"]

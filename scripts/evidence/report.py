@@ -1,10 +1,10 @@
 """The evidence study's page: docs/evidence.md, and in docs/evidence/ the study's rows and the sweep's report, from a
-run of scripts/evidence.yml.
+run of scripts/evidence/evidence.yml.
 
-Reads the study's folder (what `recipe-sweep scripts/evidence.yml -o evidence` wrote, finished or not), publishes
-its rows in docs/evidence/ (sweep.json and trials.jsonl: every trial's test scores, dev curve with seconds, words/s
-and config fingerprint), builds the page from those published rows (`--sweep docs/evidence` builds it again from
-them alone), and writes, in this order:
+Reads the study's folder (what `recipe-sweep scripts/evidence/evidence.yml -o evidence` wrote, finished or not),
+publishes its rows in docs/evidence/ (sweep.json and trials.jsonl: every trial's test scores, dev curve with seconds,
+words/s and config fingerprint), builds the page from those published rows (`--sweep docs/evidence` builds it again
+from them alone), and writes, in this order:
   - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where a share of the trials ran);
   - the summary: each variant against the recipe (the packaged defaults), task by task: better / worse / no clear
     difference by the sweep's rule (every seed's paired difference on the same side of 0 and the Holm-corrected
@@ -15,27 +15,25 @@ them alone), and writes, in this order:
     seconds until a trial's dev score first reaches spacy-default's mean best dev score, seed against seed, by
     the same rule, lower is better);
   - per task, the table `recipe-sweep report evidence --quality-of spacy-default` prints, and the plot;
-  - `spacy train` itself beside the spacy-default row, where scripts/evidence_spacy.py has run;
-  - one GPU trial per task (scripts/evidence-gpu.yml, run with recipe-sweep where a GPU is), where it has run;
+  - `spacy train` itself beside the spacy-default row, where scripts/evidence/spacy_train.py has run;
+  - one GPU trial per task (scripts/evidence/evidence-gpu.yml, run with recipe-sweep where a GPU is), where it has run;
   - the spec, and the commands that reproduce the page.
 
-Usage: python scripts/evidence_report.py [--sweep evidence] [--spacy evidence-spacy] [--gpu evidence-gpu] [--out docs]
-       python scripts/evidence_report.py --sweep docs/evidence   (the page again, from the published rows)
-       python scripts/evidence_report.py --smoke   (a study folder made of the bundled test slices' rows
+Usage: python -m scripts.evidence.report [--sweep evidence] [--spacy evidence-spacy] [--gpu evidence-gpu] [--out docs]
+       python -m scripts.evidence.report --sweep docs/evidence   (the page again, from the published rows)
+       python -m scripts.evidence.report --smoke   (a study folder made of the bundled test slices' rows
                                                    written here, no training; a temporary output folder)
 """
 
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-SPEC = REPO / "scripts" / "evidence.yml"
+from scripts.common import REPO
+
+SPEC = REPO / "scripts" / "evidence" / "evidence.yml"
 BASELINE = "recipe"
 SPACY = "spacy-default"
 CANDIDATES = ("dropout-share", "constant-dropout", "fast-compounding")
@@ -55,8 +53,12 @@ NOTES_FILE = "NOTES.md"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", type=Path, default=REPO / "evidence", help="the study's folder")
-    parser.add_argument("--spacy", type=Path, default=REPO / "evidence-spacy", help="evidence_spacy.py's folder")
-    parser.add_argument("--gpu", type=Path, default=REPO / "evidence-gpu", help="scripts/evidence-gpu.yml's sweep")
+    parser.add_argument(
+        "--spacy", type=Path, default=REPO / "evidence-spacy", help="scripts/evidence/spacy_train.py's folder"
+    )
+    parser.add_argument(
+        "--gpu", type=Path, default=REPO / "evidence-gpu", help="scripts/evidence/evidence-gpu.yml's sweep"
+    )
     parser.add_argument("--out", type=Path, default=None, help="default: docs (--smoke: a temporary folder)")
     parser.add_argument("--smoke", action="store_true", help="made-up rows, no training: checks that it runs")
     args = parser.parse_args()
@@ -126,8 +128,8 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
 
     lines = ["# Evidence: what each element of the recipe buys, and the defaults it chose", ""]
     lines += [
-        f"The study: [`scripts/evidence.yml`](../scripts/evidence.yml), {len(tasks)} tasks on real corpora, each "
-        f"variant trained with several seeds and scored on the task's test split (model-best, chosen on dev). "
+        "The study: [`scripts/evidence/evidence.yml`](../scripts/evidence/evidence.yml), "
+        f"{len(tasks)} tasks on real corpora, each variant trained with several seeds and scored on the task's test split (model-best, chosen on dev). "
         f"Status: **{total - left} of {total} trials finished**"
         + (f"; finished tasks: {', '.join(finished) or 'none yet'}." if left else ", every task finished.")
         + f" The finished trials' wall times add up to {hours:.1f} hours (the study's budget: 3 hours with "
@@ -234,12 +236,12 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "## Reproduce",
         "",
         "```sh",
-        "python scripts/evidence_data.py                      # the study's data, from ../shared/data",
-        "recipe-sweep scripts/evidence.yml -o evidence --jobs 2  # a re-run continues where it stopped",
-        "python scripts/evidence_spacy.py                     # spacy train, one seed per task",
-        "recipe-sweep scripts/evidence-gpu.yml -o evidence-gpu   # one GPU trial per task, where a GPU is",
-        "python scripts/evidence_report.py                    # this page, its rows published in docs/evidence/",
-        "python scripts/evidence_report.py --sweep docs/evidence  # this page again, from the published rows",
+        "python -m scripts.evidence.data                                  # the study's data, from ../shared/data",
+        "recipe-sweep scripts/evidence/evidence.yml -o evidence --jobs 2  # a re-run continues where it stopped",
+        "python -m scripts.evidence.spacy_train                           # spacy train, one seed per task",
+        "recipe-sweep scripts/evidence/evidence-gpu.yml -o evidence-gpu   # one GPU trial per task, where a GPU is",
+        "python -m scripts.evidence.report                                # this page, its rows published in docs/evidence/",
+        "python -m scripts.evidence.report --sweep docs/evidence          # this page again, from the published rows",
         "```",
         "",
     ]
@@ -304,22 +306,22 @@ def time_to_quality(sweep: Path, report: dict, ours: str = BASELINE) -> dict[str
 
 
 def spacy_table(folder: Path, sweep: Path) -> str:
-    """evidence_spacy.py's table: `spacy train` beside the study's spacy-default row."""
+    """spacy_train.py's table: `spacy train` beside the study's spacy-default row."""
     path = folder / "results.json"
     if not path.exists():
-        return "Not run yet: `python scripts/evidence_spacy.py` trains each task once with `spacy train`."
-    from evidence_spacy import read_sweep, report
+        return "Not run yet: `python -m scripts.evidence.spacy_train` trains each task once with `spacy train`."
+    from scripts.evidence.spacy_train import read_sweep, report
 
     results = json.loads(path.read_text(encoding="utf8"))
     return "\n".join([*_notes(folder), report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))])
 
 
 def gpu_table(folder: Path, sweep: Path) -> str:
-    """scripts/evidence-gpu.yml's trials (recipe-train --gpu-id 0, short): each task's test score and speed, beside
-    the study's recipe trials' speed on CPU."""
+    """scripts/evidence/evidence-gpu.yml's trials (recipe-train --gpu-id 0, short): each task's test score and speed,
+    beside the study's recipe trials' speed on CPU."""
     path = folder / "trials.jsonl"
     if not path.exists():
-        return "Not run yet: `recipe-sweep scripts/evidence-gpu.yml -o evidence-gpu` on a machine with a GPU."
+        return "Not run yet: `recipe-sweep scripts/evidence/evidence-gpu.yml -o evidence-gpu` on a machine with a GPU."
     from recipe_cli.sweep.run import read_results
 
     cpu: dict[str, list[float]] = {}

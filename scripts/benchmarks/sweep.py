@@ -9,9 +9,9 @@ Four trials (TweetEval emotion textcat from ../shared/data, one variant, seeds 1
 Each in a fresh folder, side by side in one run, the modes alternating over --rounds rounds (medians reported),
 so that the ratios compare like with like.
 
-Usage: python scripts/benchmark_sweep.py [--epochs 5] [--rounds 2] [--modes by-hand,jobs-1,jobs-2,ray-local]
+Usage: python -m scripts.benchmarks.sweep [--epochs 5] [--rounds 2] [--modes by-hand,jobs-1,jobs-2,ray-local]
                                         [--out bench-sweep]
-       python scripts/benchmark_sweep.py --smoke   (the bundled GoEmotions slice, 2 trials of 1 epoch, by hand and
+       python -m scripts.benchmarks.sweep --smoke   (the bundled GoEmotions slice, 2 trials of 1 epoch, by hand and
                                                    --jobs 1 only, a temporary folder)
 """
 
@@ -26,12 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmark import BUNDLED, TASKS, machine, prepare_data  # noqa: E402
-
-from recipe_cli.sweep.spec import load_spec  # noqa: E402
-from recipe_cli.sweep.trial import commands, environment  # noqa: E402
+from recipe_cli.sweep.spec import load_spec
+from recipe_cli.sweep.trial import commands, environment
+from scripts.common import BUNDLED, TASKS, machine, prepare_data
 
 MODES = ("by-hand", "jobs-1", "jobs-2", "ray-local")
 SEEDS = [1, 2, 3, 4]

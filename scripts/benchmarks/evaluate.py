@@ -5,8 +5,8 @@ reader), alternately, several times. Reported: the pipeline speed each command m
 spaCy's own "speed" score), the wall time of each whole command, and their ratios (recipe / spaCy). Then
 recipe-eval scores every epoch of a training output folder, counting pipeline loads.
 
-Usage: python scripts/benchmark_eval.py [--run bench-out/ner/recipe-out] [--repeats 5] [--out bench-eval]
-       python scripts/benchmark_eval.py --smoke   (the bundled WNUT17 slices, one epoch, a temporary folder)
+Usage: python -m scripts.benchmarks.evaluate [--run bench-out/ner/recipe-out] [--repeats 5] [--out bench-eval]
+       python -m scripts.benchmarks.evaluate --smoke   (the bundled WNUT17 slices, one epoch, a temporary folder)
 Without --run, a 3-epoch WNUT17 model is trained first.
 """
 
@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
+from scripts.common import BUNDLED, REPO, SHARED
+
 WNUT = SHARED / "wnut17"
 FULL = {
     "train": WNUT / "wnut17train.conll",
@@ -28,7 +28,6 @@ FULL = {
     "test": WNUT / "emerging.test.annotated",
 }
 # --smoke: the slices the tests use (dev doubles as test), one epoch on the first 40 sentences.
-BUNDLED = REPO / "tests" / "data"
 SMOKE = {
     "train": BUNDLED / "wnut17-train.conll",
     "dev": BUNDLED / "wnut17-dev.conll",

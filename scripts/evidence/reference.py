@@ -8,10 +8,10 @@ scores are random (uniform), the mean over CHANCE_DRAWS draws. A study task whos
 the reference is not trained yet, and its verdicts say little.
 
 Tasks: TweetEval emotion (textcat) and GoEmotions (textcat_multilabel), from the files
-`python scripts/evidence_data.py` makes (evidence-data/). Prints a Markdown table; --out writes the numbers as JSON.
+`python -m scripts.evidence.data` makes (evidence-data/). Prints a Markdown table; --out writes the numbers as JSON.
 
-Usage: python scripts/evidence_reference.py [--data evidence-data] [--out evidence-reference.json]
-       python scripts/evidence_reference.py --smoke   (the bundled GoEmotions slices of tests/data)
+Usage: python -m scripts.evidence.reference [--data evidence-data] [--out evidence-reference.json]
+       python -m scripts.evidence.reference --smoke   (the bundled GoEmotions slices of tests/data)
 """
 
 import argparse
@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from scripts.common import BUNDLED, REPO
 
 CHANCE_DRAWS = 20
 # task → (component, folder of train/dev/test files, their suffix)
@@ -32,10 +31,10 @@ TASKS = {
     "goemotions": ("textcat_multilabel", "goemotions", ".jsonl"),
 }
 SMOKE = {
-    "goemotions-slice": ("textcat", REPO / "tests" / "data" / "goemotions-train.json",
-                         REPO / "tests" / "data" / "goemotions-dev.json"),
-    "goemotions-multilabel-slice": ("textcat_multilabel", REPO / "tests" / "data" / "goemotions-multilabel-train.json",
-                                    REPO / "tests" / "data" / "goemotions-multilabel-dev.json"),
+    "goemotions-slice": ("textcat", BUNDLED / "goemotions-train.json",
+                         BUNDLED / "goemotions-dev.json"),
+    "goemotions-multilabel-slice": ("textcat_multilabel", BUNDLED / "goemotions-multilabel-train.json",
+                                    BUNDLED / "goemotions-multilabel-dev.json"),
 }  # fmt: skip
 
 
@@ -53,7 +52,7 @@ def main() -> int:
         for name, (component, folder, suffix) in TASKS.items():
             train, test = args.data / folder / f"train{suffix}", args.data / folder / f"test{suffix}"
             if not train.is_file() or not test.is_file():
-                print(f"{name}: no data in {args.data / folder} (run python scripts/evidence_data.py): skipped")
+                print(f"{name}: no data in {args.data / folder} (run python -m scripts.evidence.data): skipped")
                 continue
             runs[name] = (component, train, test)
     if not runs:

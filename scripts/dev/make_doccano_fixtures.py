@@ -10,9 +10,9 @@ as the example's meta), and its own export task writes the project out in every 
 Every record is imported with ``sent_id`` (a string id), ``source`` (a string shared by every record),
 ``position`` (a number) and ``meta`` (a nested object) beside its text and label: the fields a user imports.
 
-Usage: DOCCANO_HOME=/tmp/doccano-home /tmp/dc/bin/python scripts/make_doccano_fixtures.py [--out tests/data]
-       python scripts/make_doccano_fixtures.py --smoke   (builds the records; runs doccano only where it is installed,
-       writing to a temporary folder; says so and exits 0 where it is not)
+Usage: DOCCANO_HOME=/tmp/doccano-home /tmp/dc/bin/python -m scripts.dev.make_doccano_fixtures [--out tests/data]
+       python -m scripts.dev.make_doccano_fixtures --smoke   (builds the records; runs doccano only where it is
+       installed, writing to a temporary folder; says so and exits 0 where it is not)
 doccano is not a dependency of recipe-train, and this script runs with doccano's Python, not recipe-train's: install
 it apart (python -m venv /tmp/dc && /tmp/dc/bin/pip install "numpy<2" "marshmallow<4" doccano; its pinned pandas
 1.5 needs numpy 1, and its environs needs marshmallow 3), then `doccano init` with the same DOCCANO_HOME, in a new folder (record ids follow the database's).
@@ -27,8 +27,8 @@ import zipfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data"
+from scripts.common import BUNDLED as DATA
+
 # doccano's export format names → the fixture's suffix.
 NER_EXPORTS = {"JSONL": "jsonl"}
 CLS_EXPORTS = {"JSONL": "jsonl", "JSON": "json", "CSV": "csv", "fastText": "txt"}
@@ -79,6 +79,8 @@ def setup_django() -> None:
     os.environ.setdefault("MEDIA_ROOT", str(home / "media"))
     import backend  # doccano's package: its modules import each other as top-level names
 
+    # doccano's own layout, not this repository's: its Django apps (config, data_import, data_export, ...) are
+    # top-level modules inside its installed `backend` folder, which its own manage.py puts on the path likewise.
     sys.path.append(str(Path(backend.__file__).parent))
     import django
 

@@ -7,8 +7,8 @@ optimizer, as --resume does, and writes the state again --repeats times.
 Reports: pipeline size (model-last), training-state size and their ratio (target <= 2); seconds to write the
 state against the mean epoch (training + evaluation + saving, from metrics.jsonl) (target <= 5%).
 
-Usage: python scripts/benchmark_resume.py [--run OUT] [--epochs 3] [--repeats 5] [--out bench-resume]
-       python scripts/benchmark_resume.py --smoke   (the bundled WNUT17 slices, one epoch, a temporary folder)
+Usage: python -m scripts.benchmarks.resume [--run OUT] [--epochs 3] [--repeats 5] [--out bench-resume]
+       python -m scripts.benchmarks.resume --smoke   (the bundled WNUT17 slices, one epoch, a temporary folder)
 """
 
 import argparse
@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import BUNDLED, SHARED, machine  # noqa: E402
+from scripts.common import BUNDLED, SHARED, machine
 
 TRAIN = SHARED / "wnut17" / "wnut17train.conll"
 DEV = SHARED / "wnut17" / "emerging.dev.conll"

@@ -20,9 +20,9 @@ again, against the tests as they are now.
 The installed package's entry points (spaCy finds our registered functions through them) must be those of the
 code being mutated: reinstall (`pip install -e .`) before a run if pyproject.toml's entry points changed.
 
-Usage: python scripts/mutation.py [--out mutation-out] [--jobs 2] [--json] [--recheck] [--only GLOB ...]
-       python scripts/mutation.py --show NAME      (the diff of one mutant of the last run in OUT)
-       python scripts/mutation.py --smoke          (schedules.py against its own tests, in a temporary folder)
+Usage: python -m scripts.dev.mutation [--out mutation-out] [--jobs 2] [--json] [--recheck] [--only GLOB ...]
+       python -m scripts.dev.mutation --show NAME      (the diff of one mutant of the last run in OUT)
+       python -m scripts.dev.mutation --smoke          (schedules.py against its own tests, in a temporary folder)
 """
 
 import argparse
@@ -37,7 +37,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from scripts.common import REPO
+
 MODULES = [
     "recipe_cli/training/loop.py",
     "recipe_cli/training/schedules.py",

@@ -1,8 +1,8 @@
 """The optimizer study's page: docs/evidence-optimizer.md (and its raw rows), from a run of
-scripts/evidence-optimizer.yml.
+scripts/evidence/evidence-optimizer.yml.
 
-Reads the study's folder (what `recipe-sweep run scripts/evidence-optimizer.yml -o evidence-optimizer` wrote,
-finished or not) and writes:
+Reads the study's folder (what `recipe-sweep run scripts/evidence/evidence-optimizer.yml -o evidence-optimizer`
+wrote, finished or not) and writes:
   - the decision: recipe.SparseAdam.v1 (variant sparse-adam) against thinc's Adam.v1 (default), task by task, in
     test score by the sweep's paired rule (better / worse only when every seed's difference is on one side of 0 and
     the Holm-corrected paired t-test gives p < 0.05), and in words per second and seconds to quality by the same
@@ -13,8 +13,8 @@ finished or not) and writes:
   - the rows of SWEEP/trials.jsonl, copied beside the page (docs/evidence-optimizer/trials.jsonl);
   - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where and how the trials ran).
 
-Usage: python scripts/evidence_optimizer.py [--sweep evidence-optimizer] [--out docs]
-       python scripts/evidence_optimizer.py --smoke   (a made-up finished study, no training; a temporary folder)
+Usage: python -m scripts.evidence.optimizer [--sweep evidence-optimizer] [--out docs]
+       python -m scripts.evidence.optimizer --smoke   (a made-up finished study, no training; a temporary folder)
 """
 
 import argparse
@@ -25,11 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from recipe_cli.sweep.report import build_report, markdown, time_to  # noqa: E402
-from recipe_cli.sweep.stats import decide, paired  # noqa: E402
+from recipe_cli.sweep.report import build_report, markdown, time_to
+from recipe_cli.sweep.stats import decide, paired
+from scripts.common import REPO
 
 BASELINE, SPACY = "default", "spacy-default"
 # Each candidate with its registered optimizer.
@@ -122,8 +120,8 @@ def page(report: dict, seeds: dict, notes: str = "") -> str:
     """The page; notes: what the rows cannot say (SWEEP/NOTES.md: where and how the trials ran)."""
     lines = ["# Evidence: the sparse optimizers against thinc's Adam", ""]
     lines.append(
-        "The study: [`scripts/evidence-optimizer.yml`](../scripts/evidence-optimizer.yml), the six tasks of "
-        "[the main study](evidence.md) with their data and epochs, each trained from its packaged config with "
+        "The study: [`scripts/evidence/evidence-optimizer.yml`](../scripts/evidence/evidence-optimizer.yml), "
+        "the six tasks of [the main study](evidence.md) with their data and epochs, each trained from its packaged config with "
         "thinc's `Adam.v1` (*default*), with `recipe.SparseAdam.v1` (*sparse-adam*: the same settings; a table's "
         "rows without gradient keep their weights and moments), with `recipe.SparseAdam.v2` (*sparse-adam-v2*: "
         "the same, a touched row moved by its momentum's whole effect at once, the updates a row missed caught up "
@@ -176,9 +174,9 @@ def page(report: dict, seeds: dict, notes: str = "") -> str:
         "## Reproduce",
         "",
         "```sh",
-        "python scripts/evidence_data.py                 # the study's data, from ../shared/data",
-        "recipe-sweep run scripts/evidence-optimizer.yml -o evidence-optimizer --jobs 1",
-        "python scripts/evidence_optimizer.py --sweep evidence-optimizer   # this page",
+        "python -m scripts.evidence.data                 # the study's data, from ../shared/data",
+        "recipe-sweep run scripts/evidence/evidence-optimizer.yml -o evidence-optimizer --jobs 1",
+        "python -m scripts.evidence.optimizer --sweep evidence-optimizer   # this page",
         "```",
         "",
         "The raw rows (one per trial: scores, per-epoch curves with seconds, config fingerprint): "
@@ -222,7 +220,9 @@ def main() -> int:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="evidence-optimizer-smoke-"))
         args.sweep = smoke_sweep(args.out / "sweep")
     elif not (args.sweep / "trials.jsonl").is_file():
-        print(f"No study in {args.sweep}: run recipe-sweep run scripts/evidence-optimizer.yml -o {args.sweep} first")
+        print(
+            f"No study in {args.sweep}: run recipe-sweep run scripts/evidence/evidence-optimizer.yml -o {args.sweep} first"
+        )
         return 1
     out = args.out or REPO / "docs"
     report = build_report(args.sweep, quality_of=SPACY)

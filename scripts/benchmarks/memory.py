@@ -14,21 +14,19 @@ within 5% of the in-memory run on the same data. Words/second is given two ways:
 alone (metrics.jsonl: words / train_seconds, which includes reading the streamed file) and the whole
 command (words / wall time, which includes the counting pass and initialisation).
 
-Usage: python scripts/benchmark_memory.py [--scale 10] [--epochs 2] [--repeats 1] [--out bench-memory]
-       python scripts/benchmark_memory.py --smoke   (60 sentences of the bundled WNUT17 slice, scale 2, one
+Usage: python -m scripts.benchmarks.memory [--scale 10] [--epochs 2] [--repeats 1] [--out bench-memory]
+       python -m scripts.benchmarks.memory --smoke   (60 sentences of the bundled WNUT17 slice, scale 2, one
        epoch, 20-example buffers, a temporary folder)
 Writes OUT/results.json and prints a Markdown table.
 """
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import BUNDLED, SHARED, machine, measure  # noqa: E402
+from scripts.common import BUNDLED, SHARED, machine, measure
 
 TRAIN = SHARED / "wnut17" / "wnut17train.conll"
 DEV = SHARED / "wnut17" / "emerging.dev.conll"

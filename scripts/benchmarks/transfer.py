@@ -31,11 +31,11 @@ of plain fine-tuning.
    2 points of plain fine-tuning on product.
 A re-run with the same --out continues: the base and every finished run are kept.
 
-Usage: python scripts/benchmark_transfer.py [--base-epochs 15] [--epochs 10] [--variants plain,rehearse,...]
+Usage: python -m scripts.benchmarks.transfer [--base-epochs 15] [--epochs 10] [--variants plain,rehearse,...]
        [--base PATH (reuse a trained base)] [--out bench-transfer]
-       python scripts/benchmark_transfer.py --scenario new-type [--seeds 3] [--base-epochs 15] [--epochs 10]
+       python -m scripts.benchmarks.transfer --scenario new-type [--seeds 3] [--base-epochs 15] [--epochs 10]
        [--out bench-transfer-new-type]
-       python scripts/benchmark_transfer.py --smoke [--scenario new-type]   (the bundled WNUT17 and UNER slices,
+       python -m scripts.benchmarks.transfer --smoke [--scenario new-type]   (the bundled WNUT17 and UNER slices,
        one epoch each, two variants (new-type: plain and rehearse, one seed), a temporary folder)
 Writes OUT/results.json and prints a Markdown table.
 """
@@ -48,8 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import BUNDLED, SHARED, machine  # noqa: E402
+from scripts.common import BUNDLED, SHARED, machine
 
 WNUT = SHARED / "wnut17"
 UNER = SHARED / "uner-english-ewt-devtest"

@@ -1,4 +1,4 @@
-"""The data of the evidence study (scripts/evidence.yml), made from the corpora in ../shared/data.
+"""The data of the evidence study (scripts/evidence/evidence.yml), made from the corpora in ../shared/data.
 
 Writes evidence-data/<task>/{train,dev,test}.* in formats recipe-train reads, the same files on every run:
   wnut17       WNUT17 ner: the first --wnut17-train sentences of train, dev (emerging.dev) and test
@@ -10,13 +10,13 @@ Writes evidence-data/<task>/{train,dev,test}.* in formats recipe-train reads, th
   tweeteval    TweetEval emotion textcat: train, val (dev) and test, as JSON Lines with one category per text.
   goemotions   GoEmotions textcat_multilabel: the first --goemotions-train comments of train, the first
                --goemotions-dev of dev, all of test, as JSON Lines with every label 0 or 1.
-By default every split is whole (0 takes a split whole): the study of scripts/evidence.yml trains on the tasks'
-full training sets. --small writes the sizes of the earlier, 3-hour studies (WNUT17 2,000 training sentences, EWT
-2,000 for the tagger and 1,500 for the parser, 1,000 dev sentences, GoEmotions 4,000 training and 2,000 dev
-comments) to evidence-data-small, which scripts/evidence-optimizer.yml and evidence-gpu.yml read. Every test split
-is whole.
+By default every split is whole (0 takes a split whole): the study of scripts/evidence/evidence.yml trains on the
+tasks' full training sets. --small writes the sizes of the earlier, 3-hour studies (WNUT17 2,000 training sentences,
+EWT 2,000 for the tagger and 1,500 for the parser, 1,000 dev sentences, GoEmotions 4,000 training and 2,000 dev
+comments) to evidence-data-small, which scripts/evidence/evidence-optimizer.yml and evidence-gpu.yml read. Every
+test split is whole.
 
-Usage: python scripts/evidence_data.py [--small] [--out evidence-data] [--shared ../shared/data]
+Usage: python -m scripts.evidence.data [--small] [--out evidence-data] [--shared ../shared/data]
 """
 
 import argparse
@@ -26,8 +26,8 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
+from scripts.common import REPO, SHARED
+
 # The sizes of the earlier studies (3 hours with --jobs 2 on 2 cores): flag → sentences or comments.
 SMALL = {"wnut17-train": 2000, "ewt-train": 2000, "ewt-parser-train": 1500, "ewt-dev": 1000,
          "goemotions-train": 4000, "goemotions-dev": 2000}  # fmt: skip

@@ -23,8 +23,8 @@ labelstudio-emotions.* and labelstudio-emotion.*, with each project's labeling c
 (labelstudio-*.xml). label-studio-converter's CoNLL export of the NER JSON is the reference the tests check the
 reader's entity counts against.
 
-Usage: python scripts/make_annotation_fixtures.py [--out tests/data] [--label-studio PATH]
-       python scripts/make_annotation_fixtures.py --smoke   (builds the tasks; starts Label Studio only where it
+Usage: python -m scripts.dev.make_annotation_fixtures [--out tests/data] [--label-studio PATH]
+       python -m scripts.dev.make_annotation_fixtures --smoke   (builds the tasks; starts Label Studio only where it
        is installed, writing to a temporary folder; says so and exits 0 where it is not)
 Label Studio is not a dependency of recipe-train: install it apart (python -m venv /tmp/ls && /tmp/ls/bin/pip
 install label-studio) and pass --label-studio /tmp/ls/bin/label-studio.
@@ -45,11 +45,9 @@ from pathlib import Path
 
 import spacy
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from recipe_cli.data.formats import read_docs  # noqa: E402
+from recipe_cli.data.formats import read_docs
+from scripts.common import BUNDLED as DATA
 
-DATA = ROOT / "tests" / "data"
 NER_LABELS = ("corporation", "creative-work", "group", "location", "person", "product")
 EMOTIONS = ("admiration", "amusement", "anger", "gratitude", "love", "neutral")
 NER_CONFIG = (

@@ -1,17 +1,17 @@
 """Does the evidence study's spaCy-default row stand for what a `spacy train` user gets?
 
-The study (scripts/evidence.yml) runs spaCy's own training settings through recipe-train (-c spacy-default.cfg),
-so that both rows share the loop: an evaluated checkpoint every epoch, the same data reading. This script trains
-each task once with `spacy train` itself: spaCy's `init config` for the component (CPU, efficiency, the same
+The study (scripts/evidence/evidence.yml) runs spaCy's own training settings through recipe-train
+(-c spacy-default.cfg), so that both rows share the loop: an evaluated checkpoint every epoch, the same data reading.
+This script trains each task once with `spacy train` itself: spaCy's `init config` for the component (CPU, efficiency, the same
 architecture), the same data (converted to .spacy with recipe-train's readers, into the documents recipe-train
 trains and scores the component on: 10 CoNLL-U sentences each for the parser), the task's epochs, patience 0,
 seed 1; and scores its model-best on the task's test split, grouped alike, as the sweep scores a trial
 (recipe-eval's scores, the spec's metric). Beside it, the spacy-default row of a finished sweep (mean ± sd over its seeds), and whether
 the `spacy train` score lies within two standard deviations of that mean ("agrees within noise").
 
-Usage: python scripts/evidence_spacy.py [--spec scripts/evidence.yml] [--sweep evidence] [--tasks a,b]
+Usage: python -m scripts.evidence.spacy_train [--spec scripts/evidence/evidence.yml] [--sweep evidence] [--tasks a,b]
        [--out evidence-spacy]
-       python scripts/evidence_spacy.py --smoke   (a one-task spec on the bundled slices, one epoch, no sweep)
+       python -m scripts.evidence.spacy_train --smoke   (a one-task spec on the bundled slices, one epoch, no sweep)
 A re-run continues: tasks with a result in OUT/results.json are kept. Prints a Markdown table.
 """
 
@@ -24,16 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-BUNDLED = REPO / "tests" / "data"
+from scripts.common import BUNDLED, REPO
+
 VARIANT = "spacy-default"
 SEED = 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spec", type=Path, default=REPO / "scripts" / "evidence.yml")
+    parser.add_argument("--spec", type=Path, default=REPO / "scripts" / "evidence" / "evidence.yml")
     parser.add_argument("--sweep", type=Path, default=REPO / "evidence", help="the study's output folder")
     parser.add_argument("--tasks", default=None, help="comma list (default: every task of the spec)")
     parser.add_argument("--out", type=Path, default=None, help="default: evidence-spacy (--smoke: a temporary one)")
@@ -57,7 +56,7 @@ def main() -> int:
         path for task in tasks.values() for path in (*task.train, *task.dev, *task.test) if not Path(path).exists()
     ]
     if missing:
-        print(f"Data not found: {missing[0]} (make it with scripts/evidence_data.py). Nothing measured.")
+        print(f"Data not found: {missing[0]} (make it with scripts/evidence/data.py). Nothing measured.")
         return 1
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"

@@ -1,0 +1,1 @@
+"""Tools for working on recipe-train: mutation testing and the annotation tools' test fixtures."""

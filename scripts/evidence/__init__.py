@@ -1,0 +1,1 @@
+"""The evidence studies: their specs, config files, data and published pages (docs/evidence*.md)."""
