@@ -232,7 +232,7 @@ def test_the_page_is_rebuilt_from_its_published_rows(tmp_path):
 def test_a_variant_the_spec_leaves_out_of_a_task_is_said_so_and_not_counted_there(tmp_path):
     """A spec may run a variant on some tasks only (`tasks: [...]`): the page says "left out" there (not "not run
     yet"), §8 decides on the tasks it ran on, and says which it was not run on."""
-    report = _script("evidence_report")
+    report = _script("report")
     shifts = {("ner", "constant-dropout"): 0.02}
     left_out = frozenset({("textcat", "constant-dropout"), ("textcat", "dropout-share")})
     sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True,
