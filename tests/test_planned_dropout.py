@@ -90,3 +90,24 @@ def test_planned_updates_need_a_limit(tmp_path):
     result = _train(tmp_path, "--training.max_epochs", "0", "--training.max_steps", "0")
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == f"error: {Errors.E093}"
+
+
+def test_training_is_resolved_once_per_run_with_nothing_left_auto(tmp_path, monkeypatch):
+    """Plan, then resolve once: a fresh run resolves [training] exactly once, after its "auto" settings (here the
+    batch size and the dropout's planned updates) are filled in; what it resolves holds no "auto"."""
+    import recipe_cli.training.train as training
+
+    resolved = []
+    original = training.resolve_training
+
+    def counted(config):
+        resolved.append(config["training"].copy())
+        return original(config)
+
+    monkeypatch.setattr(training, "resolve_training", counted)
+    result = _train(tmp_path, "--training.max_epochs", "2")
+    assert result.exit_code == 0, result.output
+    assert len(resolved) == 1
+    (block,) = resolved
+    assert block["batcher"]["size"]["stop"] == 4 and block["dropout"]["total_steps"] > 0
+    assert "auto" not in Config({"training": block}).to_str()
