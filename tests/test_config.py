@@ -329,3 +329,32 @@ def test_training_plain_settings_are_checked_before_the_data_is_read():
     config["training"]["max_epochs"] = config["training"]["max_steps"] = config["training"]["patience"] = 0
     with pytest.raises(RecipeError, match=r"^\[E016\]"):
         check_settings(config)
+
+
+def test_replaced_dev_reader_beside_a_training_reader_of_the_file_s_own():
+    """spacy.Corpus.v1 becomes recipe.Corpus.v2; its settings that follow the training reader's
+    (${corpora.train.sents_per_doc}) take the recipe's values where the training reader is the file's own."""
+    from recipe_cli.config.build import merge_user_config
+
+    user = Config({"corpora": {"train": {"@readers": "my.Reader.v1", "path": "t"},
+                               "dev": {"@readers": "spacy.Corpus.v1", "path": "d", "max_length": 0}}})  # fmt: skip
+    recipe = recipe_config(["ner"])
+    merged, _ = merge_user_config(recipe, user)
+    dev = merged["corpora"]["dev"]
+    assert dev["@readers"] == "recipe.Corpus.v2" and (dev["path"], dev["max_length"]) == ("d", 0)
+    assert dev["sents_per_doc"] == recipe["corpora"]["train"]["sents_per_doc"]
+    assert not any("${corpora." in str(value) for value in dev.values())
+    Config(merged).interpolate()  # every reference leads somewhere
+    # Both replaced: the dev reader still follows the training reader.
+    user["corpora"]["train"] = {"@readers": "spacy.Corpus.v1", "path": "t"}
+    merged, _ = merge_user_config(recipe, user)
+    assert merged["corpora"]["dev"]["sents_per_doc"] == "${corpora.train.sents_per_doc}"
+
+
+def test_a_pipeline_of_the_file_s_own_takes_no_score_weights_of_the_recipe():
+    from recipe_cli.config.build import merge_user_config
+
+    user = recipe_config(["textcat"])
+    del user["training"]["score_weights"]
+    merged, _ = merge_user_config(recipe_config(["ner"]), user)
+    assert "score_weights" not in merged["training"]

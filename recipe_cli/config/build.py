@@ -26,6 +26,8 @@ _REPLACED_READERS = {"spacy.Corpus.v1"}
 CONFIG_SECTIONS = ("paths", "system", *ConfigSchema.model_fields)
 # A reference to another section's value: ${section.key}.
 _REFERENCE = re.compile(r"\$\{([^.}\s]+)\.")
+# A reference to a setting of another corpus: ${corpora.train.sents_per_doc}.
+_CORPUS_REFERENCE = re.compile(r"\$\{corpora\.(\w+)\.(\w+)\}")
 # Settings of [training] compared with the recipe to list a config's departures from it: RECIPE.md §1-§5's
 # blocks and §6's limits of a run (spaCy's init config stops by max_steps and a patience counted in steps).
 _RECIPE_SETTINGS = (
@@ -126,20 +128,33 @@ def merge_user_config(recipe: Config, user: Config) -> tuple[Config, list[str]]:
     notes: list[str] = []
     if user.get("components"):
         recipe = Config({k: v for k, v in recipe.items() if k not in _PIPELINE_SECTIONS})
+        # The recipe's score weights are its components'; where the file has none, spaCy gives its own
+        # components' weights.
+        recipe["training"] = {k: v for k, v in recipe["training"].items() if k != "score_weights"}
     else:
         # No pipeline of its own: the recipe's components, with the user's [nlp] settings (lang...).
         merged["components"] = copy.deepcopy(recipe["components"])
         nlp_settings = {k: v for k, v in merged.get("nlp", {}).items() if k != "pipeline"}
         merged["nlp"] = {**copy.deepcopy(recipe["nlp"]), **nlp_settings}
     _fill(merged, recipe)
-    for name, reader in merged.get("corpora", {}).items():
-        if isinstance(reader, dict) and reader.get("@readers") in _REPLACED_READERS:
-            ours = copy.deepcopy(recipe["corpora"].get(name, recipe["corpora"]["train"]))
-            ours.update({k: v for k, v in reader.items() if k != "@readers"})
-            merged["corpora"][name] = ours
-            notes.append(
-                f"corpora.{name}: {reader['@readers']} → recipe.Corpus.v2 (same arguments; reads every supported format)"
-            )
+    corpora = merged.get("corpora", {})
+    replaced = [name for name, reader in corpora.items()
+                if isinstance(reader, dict) and reader.get("@readers") in _REPLACED_READERS]  # fmt: skip
+    for name in replaced:
+        reader = corpora[name]
+        ours = copy.deepcopy(recipe["corpora"].get(name, recipe["corpora"]["train"]))
+        ours.update({k: v for k, v in reader.items() if k != "@readers"})
+        corpora[name] = ours
+        notes.append(
+            f"corpora.{name}: {reader['@readers']} → recipe.Corpus.v2 (same arguments; reads every supported format)"
+        )
+    for name in replaced:
+        # The recipe's dev reader follows its training reader's settings (${corpora.train.sents_per_doc}); where
+        # the file's training reader is its own, which has no such setting, the recipe's value itself.
+        for key, value in corpora[name].items():
+            match = _CORPUS_REFERENCE.fullmatch(value) if isinstance(value, str) else None
+            if match and match[2] not in corpora.get(match[1], {}):
+                corpora[name][key] = copy.deepcopy(recipe["corpora"][match[1]][match[2]])
     return Config(merged), notes
 
 
