@@ -27,6 +27,25 @@ class Errors(metaclass=ErrorsWithCodes):
     E001 = "Unknown component '{name}'. Choose from: {options}."
     E002 = "Component '{name}' is given twice."
     E003 = "Invalid config override '{arg}': {reason}."
+    # recipe-train CONFIG.cfg: the config-file form, spacy train's command line
+    E004 = (
+        "{path}: recipe-train CONFIG.cfg reads the data its config names ([paths], [corpora]); {words} cannot "
+        "follow it (set --paths.train and --paths.dev instead)."
+    )
+    E005 = (
+        "{options} cannot be given with recipe-train CONFIG.cfg: they describe DATA and --dev, and the config's "
+        "[corpora] reads the data (set its settings with --paths.* and --corpora.*, e.g. --paths.dev dev.spacy)."
+    )
+    E006 = (
+        "--keep-training-settings keeps a config file's [training] settings in recipe-train CONFIG.cfg; with "
+        "COMPONENT DATA, a -c/--config file's settings are kept already."
+    )
+    E007 = "{first} and {second} both name the {what}: give one."
+    E008 = (
+        "'{word}' is a file, not a component: recipe-train COMPONENT DATA... names a component first, and "
+        "recipe-train CONFIG.cfg a config file whose name ends in {suffixes}."
+    )
+    E019 = "{path}: [nlp] pipeline names no component to train."
     E009 = (
         "The name {name} is not valid UTF-8: rename it (spaCy's config and recipe-train's records hold paths as "
         "UTF-8 text)."
@@ -55,6 +74,9 @@ class Errors(metaclass=ErrorsWithCodes):
     E030 = "{path}: holds {n} example(s); holding out a dev split needs at least 2. Pass --dev."
     E031 = "{path}: unsupported JSON layout: {reason}"
     E032 = "{path}, {where}: {reason}"
+    E034 = (
+        "{corpus} names no data: its path is empty. Set it with --{setting} PATH, as a spaCy project's train step does."
+    )
     E120 = "{path}: not a Label Studio labeling config: {reason}"
     E121 = (
         "{path}: cannot tell the annotations from the tasks' data: {fields} {verb} single values, as a data field "
@@ -96,7 +118,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E055 = "Invalid --min {arg!r}: expected SCORE=VALUE, e.g. ents_f=0.55."
     E056 = "--min names {names}, not a score of this pipeline (its scores: {scores})."
     E057 = "Unknown data format '{name}'. Choose from: {options}."
-    E058 = "Missing COMPONENT or DATA: recipe-train COMPONENT DATA... [--section.key value ...] (or --resume OUT)."
+    E058 = (
+        "Missing COMPONENT or DATA: recipe-train COMPONENT DATA... [--section.key value ...] (or a spaCy config: "
+        "recipe-train CONFIG.cfg --paths.train ... --paths.dev ...; or --resume OUT)."
+    )
     E059 = "No run to resume in {path}: it holds no complete epoch with its training state{why}."
     E060 = (
         "--resume {path} continues the run with its own config; {what} cannot be given (only {allowed}, to extend it)."

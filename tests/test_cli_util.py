@@ -15,10 +15,13 @@ from recipe_cli.cli.util import (
     check_resume_options,
     cli_overrides,
     components_and_data,
+    config_and_code,
+    config_file_form,
     parse_free_words,
     run_config,
+    set_verbose,
 )
-from recipe_cli.errors import UsageError
+from recipe_cli.errors import RecipeError, UsageError
 from recipe_cli.training.resume import EXTENDING
 
 
@@ -120,3 +123,95 @@ def test_run_config_from_the_command_line(tmp_path):
     assert run_config(free, RunOptions(output=tmp_path / "o"), {})[1] == tmp_path / "o"
     assert RunOptions(data_format="iob", rehearse="").given()["--format"] == "iob"
     assert RunOptions(rehearse="").given()["--rehearse"] == ""
+
+
+PROJECT_CONFIG = Path(__file__).parent / "data" / "projects" / "ner_fashion_brands" / "configs" / "config.cfg"
+
+
+def test_config_file_form_is_told_by_the_first_word_s_suffix():
+    assert config_file_form(parse_free_words(["configs/config.cfg", "--paths.train", "t.spacy"])) == Path(
+        "configs/config.cfg"
+    )
+    assert config_file_form(parse_free_words(["my.INI"])) == Path("my.INI")
+    assert config_file_form(parse_free_words(["ner", "config.cfg"])) is None
+    assert config_file_form(parse_free_words(["--paths.train", "x.cfg"])) is None
+    assert config_file_form(FreeWords()) is None
+
+
+def test_short_c_is_config_or_spacy_s_code_by_the_form():
+    cfg, data = parse_free_words(["config.cfg"]), parse_free_words(["ner", "a.conll"])
+    assert config_and_code(data, Path("my.cfg"), None, None) == (Path("my.cfg"), None)
+    assert config_and_code(cfg, Path("functions.py"), None, None) == (None, Path("functions.py"))
+    assert config_and_code(cfg, None, None, Path("f.py")) == (None, Path("f.py"))
+    with pytest.raises(UsageError, match=r"\[E007\] -c and --config"):
+        config_and_code(data, Path("a.cfg"), Path("b.cfg"), None)
+    with pytest.raises(UsageError, match=r"\[E007\] -c \(spacy train's --code\) and --code"):
+        config_and_code(cfg, Path("a.py"), None, Path("b.py"))
+
+
+def test_run_config_of_a_config_file():
+    """recipe-train CONFIG.cfg: the file's pipeline and data settings, the recipe's training settings (said line
+    by line), the command line's overrides last; the output folder defaults to CONFIG-train."""
+    free = parse_free_words([str(PROJECT_CONFIG), "--paths.train", "t.spacy", "--paths.dev", "d.spacy",
+                             "--training.max_epochs", "3"])  # fmt: skip
+    training_config, out = run_config(free, RunOptions(seed=4), {})
+    config = training_config.config
+    assert out == Path("config-train")
+    assert config["nlp"]["pipeline"] == ["tok2vec", "ner"] and config["system"]["seed"] == 4
+    assert (config["paths"]["train"], config["paths"]["dev"]) == ("t.spacy", "d.spacy")
+    assert config["corpora"]["train"]["max_length"] == 2000  # the file's, its reader now the recipe's
+    assert config["training"]["max_epochs"] == 3 and config["training"]["optimizer"]["use_averages"] is True
+    assert training_config.config_path == PROJECT_CONFIG
+    assert "training.optimizer.learn_rate" not in str(training_config.replaced)  # one line for a block unlike ours
+    assert training_config.departures == ["training.max_epochs: 3, recipe: 30"]
+
+    kept, _ = run_config(free, RunOptions(keep_training_settings=True), {})
+    assert kept.replaced == [] and kept.config["training"]["optimizer"]["use_averages"] is False
+    assert kept.config["training"]["dropout"] == 0.1
+
+
+@pytest.mark.parametrize(
+    "words,options,code",
+    [
+        ([str(PROJECT_CONFIG), "train.spacy"], RunOptions(), "E004"),
+        ([str(PROJECT_CONFIG)], RunOptions(dev=[Path("d.spacy")], data_format="spacy"), "E005"),
+        ([str(PROJECT_CONFIG)], RunOptions(label_config=Path("l.xml")), "E005"),
+        (["ner", "a.conll"], RunOptions(keep_training_settings=True), "E006"),
+        ([str(PROJECT_CONFIG.parent.parent / "project.yml"), "a.conll"], RunOptions(), "E008"),
+    ],
+)
+def test_config_file_form_refuses_what_belongs_to_the_other(words, options, code):
+    with pytest.raises(UsageError, match=code):
+        run_config(parse_free_words(words), options, {})
+
+
+def test_config_file_without_a_pipeline(tmp_path):
+    config = tmp_path / "empty.cfg"
+    config.write_text('[nlp]\nlang = "en"\npipeline = []\n')
+    with pytest.raises(RecipeError, match=rf"\[E019\] {config}: \[nlp\] pipeline names no component"):
+        run_config(parse_free_words([str(config)]), RunOptions(), {})
+    with pytest.raises(RecipeError, match=r"\[E010\] Config file not found: nope.cfg"):
+        run_config(parse_free_words(["nope.cfg"]), RunOptions(), {})
+
+
+def test_spacy_train_s_options_are_declared_in_help():
+    """spacy train's spellings (-o/--output/--output-path, -c, --gpu-id/-g, -V/-VV/--verbose) and
+    --keep-training-settings show in --help."""
+    from recipe_cli.cli.train import app
+
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for spelling in ("--output-path", "--keep-training-settings", "--verbose", "-VV", "--gpu-id", "spacy train's -c"):
+        assert spelling in result.output, spelling
+
+
+def test_verbose_sets_spacy_s_logger_to_debug(monkeypatch):
+    import logging
+
+    import spacy
+
+    monkeypatch.setattr(spacy.util.logger, "level", logging.INFO)
+    set_verbose(False)
+    assert spacy.util.logger.level == logging.INFO
+    set_verbose(True)
+    assert spacy.util.logger.level == logging.DEBUG

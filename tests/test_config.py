@@ -331,6 +331,57 @@ def test_training_plain_settings_are_checked_before_the_data_is_read():
         check_settings(config)
 
 
+def _spacy_config(tmp_path, pipeline: str = "ner") -> Path:
+    path = tmp_path / "spacy.cfg"
+    subprocess.run([sys.executable, "-m", "spacy", "init", "config", str(path), "-p", pipeline, "-F"], check=True,
+                   capture_output=True)  # fmt: skip
+    return path
+
+
+def test_recipe_training_replaces_spacy_s_generated_settings(tmp_path):
+    """recipe-train CONFIG.cfg: every setting of RECIPE.md's that spacy init config states, and its console logger,
+    become the recipe's; each replaced value is one line; the rest of [training] is the file's."""
+    from recipe_cli.config.build import read_config, recipe_training
+
+    user = read_config(_spacy_config(tmp_path))
+    recipe = recipe_config(["ner"])
+    replaced, lines = recipe_training(user, recipe)
+    for key in ("dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency", "max_epochs", "patience",
+                "max_steps", "logger"):  # fmt: skip
+        assert replaced["training"][key] == recipe["training"][key], key
+    for key in ("score_weights", "frozen_components", "train_corpus", "seed"):
+        assert replaced["training"][key] == user["training"][key], key
+    assert {line.split(":")[0] for line in lines} == {
+        "training.dropout", "training.batcher", "training.optimizer", "training.eval_frequency",
+        "training.max_epochs", "training.patience", "training.max_steps", "training.logger",
+    }  # fmt: skip
+    assert f"training.dropout: {user['training']['dropout']} → recipe.linear_decay.v1(start=0.2" in lines[0]
+    # A logger of the user's own (not spaCy's console table) stays; the literal recipe replaces with its own blocks.
+    user["training"]["logger"] = {"@loggers": "spacy.MLflowLogger.v2", "run_name": "mine"}
+    replaced, lines = recipe_training(user, apply_overrides(recipe, {"training.dropout.start": 0.6}))
+    assert replaced["training"]["logger"]["@loggers"] == "spacy.MLflowLogger.v2"
+    assert replaced["training"]["dropout"]["start"] == 0.6
+    assert not any(line.startswith("training.logger") for line in lines)
+
+
+def test_build_config_replaces_or_keeps_the_file_s_training(tmp_path):
+    path = _spacy_config(tmp_path, "textcat")
+    replaced = build_config(["textcat"], config_path=path, replace_training=True)
+    kept = build_config(["textcat"], config_path=path)
+    assert replaced.replaced and not kept.replaced
+    assert replaced.departures == [] and "training.dropout: 0.1, recipe: recipe.linear_decay.v1(" in kept.departures[0]
+    assert replaced.config["training"]["optimizer"]["use_averages"] is True
+    assert kept.config["training"]["optimizer"]["use_averages"] is False
+    # The file's pipeline and main score, either way.
+    for tc in (replaced, kept):
+        assert tc.config["nlp"]["pipeline"] == ["textcat"]
+        assert tc.config["training"]["score_weights"] == read_spacy_weights(path)
+
+
+def read_spacy_weights(path: Path) -> dict:
+    return Config().from_disk(path, interpolate=False)["training"]["score_weights"]
+
+
 def test_replaced_dev_reader_beside_a_training_reader_of_the_file_s_own():
     """spacy.Corpus.v1 becomes recipe.Corpus.v2; its settings that follow the training reader's
     (${corpora.train.sents_per_doc}) take the recipe's values where the training reader is the file's own."""

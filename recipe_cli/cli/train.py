@@ -20,8 +20,11 @@ from .util import (
     check_names,
     check_resume_options,
     cli_errors,
+    config_and_code,
+    config_file_form,
     parse_free_words,
     run_config,
+    set_verbose,
     version_option,
 )
 
@@ -56,10 +59,29 @@ def train_cli(
     dev: Annotated[
         list[Path] | None, Opt("--dev", help="Dev data, repeatable (default: a seeded 10% of DATA held out)")
     ] = None,
-    output: Annotated[Path | None, Opt("--output", "-o", help="Output folder (default: DATA-COMPONENT)")] = None,
-    config: Annotated[
-        Path | None, Opt("--config", "-c", help="A spaCy config; what it lacks comes from the recipe")
+    output: Annotated[
+        Path | None,
+        Opt("--output", "-o", "--output-path", help="Output folder (default: DATA-COMPONENT, or CONFIG-train)"),
     ] = None,
+    config: Annotated[Path | None, Opt("--config", help="A spaCy config; what it lacks comes from the recipe")] = None,
+    # spacy train's -c is --code, and a project's train step may use it: -c is --config after COMPONENT DATA, and
+    # spacy train's -c after CONFIG.cfg (util.config_and_code).
+    short_c: Annotated[
+        Path | None,
+        Opt(
+            "-c",
+            help="After COMPONENT DATA: --config. After CONFIG.cfg: --code, as spacy train's -c",
+            show_default=False,
+        ),
+    ] = None,
+    keep_training_settings: Annotated[
+        bool,
+        Opt(
+            "--keep-training-settings",
+            help="With CONFIG.cfg, keep the config's own training settings (dropout, batcher, optimizer, the run's "
+            "limits, spaCy's console logger) instead of the recipe's",
+        ),
+    ] = False,
     lang: Annotated[
         str | None, Opt("--lang", help="Language code of the tokenizer (default: en, or the config's)")
     ] = None,
@@ -161,23 +183,36 @@ def train_cli(
         bool, Opt("--dry-run", help="Check the config, read and summarise the data, write nothing")
     ] = False,
     code: Annotated[Path | None, Opt("--code", help=CODE_HELP + "; --resume imports it again")] = None,
+    verbose: Annotated[
+        bool,
+        Opt("--verbose", "-V", "-VV", help="spaCy's debugging messages (its logger's DEBUG level), as spacy train's"),
+    ] = False,
     version: Annotated[bool, version_option()] = False,
     # fmt: on
 ) -> None:
     """Train a spaCy pipeline with the recipe: compounding batches, Adam, averaged weights, dropout (0.2; the
-    recipe's decay with --recipe literal), and an evaluated checkpoint after every epoch."""
+    recipe's decay with --recipe literal), and an evaluated checkpoint after every epoch.
+
+    recipe-train CONFIG.cfg [--output OUT] [--paths.train ...] [--code F] [--gpu-id N] takes spacy train's command
+    line: the config's own pipeline and data, with the recipe's training settings."""
     with cli_errors():
-        check_names(component, data, ctx.args, dev, output, config, vectors, base_model, resume, rehearse)
+        check_names(component, data, ctx.args, dev, output, config, short_c, vectors, base_model, resume, rehearse)
+        set_verbose(verbose)
         free = parse_free_words([w for w in (component, *(data or []), *ctx.args) if w is not None])
+        config, code = config_and_code(free, short_c, config, code)
         options = RunOptions(dev=dev, config=config, lang=lang, seed=seed, data_format=data_format,
                              label_config=label_config, span_alignment=span_alignment.value if span_alignment else None,
                              output=output, vectors=vectors, base_model=base_model,
-                             recipe=recipe.value if recipe else None, code=code, rehearse=rehearse)  # fmt: skip
+                             recipe=recipe.value if recipe else None, code=code, rehearse=rehearse,
+                             keep_training_settings=keep_training_settings or None)  # fmt: skip
         if resume is not None:
             check_resume_options(resume, free, options.given(), EXTENDING)
             resume_run(resume, overrides=free.overrides, use_gpu=gpu_id, quiet=quiet, keep_epochs=keep_epochs,
                        plot=plot)  # fmt: skip
             return
         training_config, out = run_config(free, options, os.environ)
+        # spacy train writes over its output folder, and a project's train step runs again whenever its inputs
+        # change: recipe-train CONFIG.cfg replaces an earlier run there, and writes beside the later steps' files.
+        overwrite = overwrite or config_file_form(free) is not None
         train(training_config, out, use_gpu=gpu_id, overwrite=overwrite, argv=sys.argv, quiet=quiet,
               dry_run=dry_run, keep_epochs=keep_epochs or 0, plot=plot is not False, code=code)  # fmt: skip

@@ -1,6 +1,7 @@
 """Shared bits of the commands: options, the one error channel, and the command line's free words and named
 options turned into what the library takes (plain functions, tested apart from the commands)."""
 
+import logging
 import os
 import sys
 import warnings
@@ -17,14 +18,22 @@ import typer
 from typer.core import TyperCommand
 
 from .. import __version__
-from ..config.build import TrainingConfig, build_config, config_paths, parse_components
+from ..config.build import (
+    COMPONENTS,
+    CONFIG_SUFFIXES,
+    TrainingConfig,
+    build_config,
+    config_components,
+    config_paths,
+    parse_components,
+)
 from ..config.code import import_code
 from ..config.overrides import parse_overrides
 from ..data.formats import FORMATS
 from ..display.console import Console
 from ..errors import Errors, RecipeError, StageError, UsageError
 from ..output.failures import logged
-from ..output.layout import default_output
+from ..output.layout import default_config_output, default_output
 
 Arg = typer.Argument
 Opt = typer.Option
@@ -48,6 +57,12 @@ def show_version(value: bool) -> None:
 def version_option() -> Any:
     """The --version flag of every command (eager: it answers before any argument is checked)."""
     return Opt("--version", callback=show_version, is_eager=True, help="Print the version and exit")
+
+
+def set_verbose(verbose: bool) -> None:
+    """--verbose: spaCy's logger at its DEBUG level, as spacy train's --verbose sets it."""
+    if verbose:
+        spacy.util.logger.setLevel(logging.DEBUG)
 
 
 @contextmanager
@@ -117,6 +132,31 @@ def parse_free_words(words: Sequence[str]) -> FreeWords:
     return FreeWords(words=paths, overrides=parse_overrides(override_words))
 
 
+def config_file_form(free: FreeWords) -> Path | None:
+    """The config of recipe-train CONFIG.cfg (spacy train's command line), when the first free word names a config
+    file by its suffix (whether or not it exists: a missing one is E010, not an unknown component); else None."""
+    if free.words and free.words[0].suffix.lower() in CONFIG_SUFFIXES:
+        return free.words[0]
+    return None
+
+
+def config_and_code(
+    free: FreeWords, short_c: Path | None, config: Path | None, code: Path | None
+) -> tuple[Path | None, Path | None]:
+    """--config and --code, with -c read as the form has it: --config after COMPONENT DATA, spacy train's own
+    -c (--code) after CONFIG.cfg, where a project's train step puts it (`spacy train config.cfg -c functions.py`).
+    The same option given twice is a usage error (E007)."""
+    if short_c is None:
+        return config, code
+    if config_file_form(free) is None:
+        if config is not None:
+            raise UsageError(Errors.E007.format(first="-c", second="--config", what="config file"))
+        return short_c, code
+    if code is not None:
+        raise UsageError(Errors.E007.format(first="-c (spacy train's --code)", second="--code", what="code file"))
+    return config, short_c
+
+
 # --rehearse given without RAW: rehearsal on the training texts.
 TRAINING_TEXTS = ""
 
@@ -157,9 +197,13 @@ class RunOptions:
     recipe: str | None = None
     code: Path | None = None
     rehearse: str | None = None
+    # True, or None when not given (a flag, off by default).
+    keep_training_settings: bool | None = None
 
     OPTION_NAMES = {"data_format": "--format", "label_config": "--label-config", "span_alignment": "--span-alignment",
-                    "base_model": "--base-model"}  # fmt: skip
+                    "base_model": "--base-model", "keep_training_settings": "--keep-training-settings"}  # fmt: skip
+    # The options that describe DATA and --dev, which recipe-train CONFIG.cfg refuses (E005): its config reads the data.
+    DATA_OPTIONS = ("dev", "data_format", "label_config", "span_alignment")
 
     def given(self) -> dict[str, Any]:
         """Option as typed (--dev, --format...) → value, for every option."""
@@ -168,7 +212,12 @@ class RunOptions:
 
 def run_config(free: FreeWords, options: RunOptions, environ: Mapping[str, str]) -> tuple[TrainingConfig, Path]:
     """The config a fresh run trains with (packaged recipe < -c file < environment < options and overrides) and
-    its output folder (default: DATA-COMPONENT), from the command line; the --code file imported first."""
+    its output folder (default: DATA-COMPONENT), from the command line; the --code file imported first.
+    recipe-train CONFIG.cfg: config_file_run."""
+    if config_file_form(free) is not None:
+        return config_file_run(free, options, environ)
+    if options.keep_training_settings:
+        raise UsageError(Errors.E006)
     components, paths = components_and_data(free)
     check_format(options.data_format)
     import_code(options.code)
@@ -178,6 +227,29 @@ def run_config(free: FreeWords, options: RunOptions, environ: Mapping[str, str])
     training_config = build_config(components, config_path=options.config, overrides={**named, **free.overrides},
                                    environ=environ, recipe_name=options.recipe or "default")  # fmt: skip
     output = options.output if options.output is not None else default_output(paths[0], components)
+    return training_config, output
+
+
+def config_file_run(free: FreeWords, options: RunOptions, environ: Mapping[str, str]) -> tuple[TrainingConfig, Path]:
+    """recipe-train CONFIG.cfg, spacy train's command line: the components and data are the config's own
+    ([nlp], [components], [paths], [corpora]); the recipe fills what it lacks, and its training settings replace
+    the file's unless --keep-training-settings (build_config's replace_training). Output default: CONFIG-train."""
+    config_path = free.words[0]
+    if len(free.words) > 1:
+        words = " ".join(str(word) for word in free.words[1:])
+        raise UsageError(Errors.E004.format(path=config_path, words=words))
+    refused = [options.OPTION_NAMES.get(key, f"--{key}") for key in options.DATA_OPTIONS
+               if getattr(options, key) not in (None, [])]  # fmt: skip
+    if refused:
+        raise UsageError(Errors.E005.format(options=", ".join(refused)))
+    components = config_components(config_path)
+    import_code(options.code)
+    named = cli_overrides(data=None, dev=None, lang=options.lang, seed=options.seed, vectors=options.vectors,
+                          base_model=options.base_model, rehearse=options.rehearse)  # fmt: skip
+    training_config = build_config(components, config_path=config_path, overrides={**named, **free.overrides},
+                                   environ=environ, recipe_name=options.recipe or "default",
+                                   replace_training=not options.keep_training_settings)  # fmt: skip
+    output = options.output if options.output is not None else default_config_output(config_path)
     return training_config, output
 
 
@@ -194,7 +266,10 @@ def components_and_data(free: FreeWords) -> tuple[list[str], list[Path]]:
     """COMPONENT (a comma list of known components) and the DATA paths from the free words."""
     if len(free.words) < 2:
         raise UsageError(Errors.E058)
-    return parse_components(str(free.words[0])), free.words[1:]
+    word = str(free.words[0])
+    if not all(name.strip() in COMPONENTS for name in word.split(",")) and free.words[0].is_file():
+        raise UsageError(Errors.E008.format(word=word, suffixes=" or ".join(CONFIG_SUFFIXES)))
+    return parse_components(word), free.words[1:]
 
 
 def split_data_words(words: list[str]) -> tuple[list[Path], list[str]]:
@@ -219,7 +294,7 @@ def split_data_words(words: list[str]) -> tuple[list[Path], list[str]]:
 
 def cli_overrides(
     *,
-    data: Sequence[Path],
+    data: Sequence[Path] | None,
     dev: Sequence[Path] | None,
     lang: str | None,
     seed: int | None,
@@ -232,11 +307,14 @@ def cli_overrides(
 ) -> dict[str, Any]:
     """The config settings that recipe-train's named options stand for (several paths become a list).
 
+    data: the DATA paths, or None for recipe-train CONFIG.cfg, whose config names its data (then dev is None too).
     rehearse: --rehearse's value: RAW (a path), TRAINING_TEXTS ("": rehearsal on the training texts), None for none.
     span_alignment: corpora.train.span_alignment (the dev corpus follows it), or None to keep the config's.
     label_config: corpora.train.label_config and corpora.dev.label_config (a Label Studio labeling config).
     """
-    overrides: dict[str, Any] = {"paths.train": config_paths(data), "paths.dev": config_paths(dev or data)}
+    overrides: dict[str, Any] = {}
+    if data is not None:
+        overrides.update({"paths.train": config_paths(data), "paths.dev": config_paths(dev or data)})
     if vectors is not None:
         overrides["paths.vectors"] = str(vectors)
     if base_model is not None:
@@ -253,7 +331,7 @@ def cli_overrides(
         )
     if span_alignment is not None:
         overrides.update({"corpora.train.span_alignment": span_alignment, "corpora.dev.span_alignment": span_alignment})
-    if not dev:  # hold out a seeded share of DATA as dev data
+    if data is not None and not dev:  # hold out a seeded share of DATA as dev data
         overrides.update({"corpora.train.part": "train", "corpora.dev.part": "heldout"})
     if lang is not None:
         overrides["nlp.lang"] = lang

@@ -33,6 +33,12 @@ _CORPUS_REFERENCE = re.compile(r"\$\{corpora\.(\w+)\.(\w+)\}")
 _RECIPE_SETTINGS = (
     "dropout", "batcher", "optimizer", "accumulate_gradient", "eval_frequency", "max_epochs", "patience", "max_steps"
 )  # fmt: skip
+# spaCy's console table, which a generated config names: the recipe's own (with the dropout and batch size of each
+# epoch) replaces it where the recipe's training settings replace the file's. Any other logger is the user's.
+_SPACY_CONSOLE_LOGGERS = ("spacy.ConsoleLogger.v1", "spacy.ConsoleLogger.v2", "spacy.ConsoleLogger.v3")
+# The names a config file ends in, as recipe-train's first word (recipe-train CONFIG.cfg): spaCy's configs are
+# INI files, named .cfg; no data format takes either suffix.
+CONFIG_SUFFIXES = (".cfg", ".ini")
 
 
 @dataclass
@@ -44,6 +50,10 @@ class TrainingConfig:
     env_applied: dict[str, tuple[str, Any]] = field(default_factory=dict)
     departures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The config file's [training] settings the recipe's replaced (recipe-train CONFIG.cfg), one line each:
+    # "training.dropout: 0.1 → ...", and the file they were replaced in.
+    replaced: list[str] = field(default_factory=list)
+    config_path: Path | None = None
 
 
 def configs_dir() -> Path:
@@ -205,16 +215,56 @@ def departures(recipe: Config, final: Config, letter: Config | None = None) -> l
     return lines
 
 
-def _diff(path: str, ours: Any, theirs: Any) -> list[str]:
+def _diff(path: str, ours: Any, theirs: Any, line: str = "{path}: {theirs}, recipe: {ours}") -> list[str]:
     if _blocks_alike(ours, theirs):
         lines = []
         for key in sorted(set(ours) | set(theirs)):
             if not key.startswith("@"):
-                lines.extend(_diff(f"{path}.{key}", ours.get(key), theirs.get(key)))
+                lines.extend(_diff(f"{path}.{key}", ours.get(key), theirs.get(key), line))
         return lines
     if ours == theirs:
         return []
-    return [f"{path}: {describe(theirs)}, recipe: {describe(ours)}"]
+    return [line.format(path=path, theirs=describe(theirs), ours=describe(ours))]
+
+
+def recipe_training(user: Config, recipe: Config) -> tuple[Config, list[str]]:
+    """The user's config with the recipe's training settings in place of its own (recipe-train CONFIG.cfg): each
+    of RECIPE.md's settings of [training] (the departures' list) and spaCy's console logger. A generated spaCy
+    config states spaCy's default for every one, so its values are no choice of the user's.
+
+    RETURNS (Tuple[Config, List[str]]): the config, and a line for each setting replaced by another value:
+        "training.dropout: 0.1 → recipe.linear_decay.v1(...)".
+    """
+    merged = copy.deepcopy(dict(user))
+    training = merged.get("training")
+    if not isinstance(training, dict):
+        return Config(merged), []  # no [training]: the recipe fills it in whole
+    keys = list(_RECIPE_SETTINGS)
+    logger = training.get("logger")
+    if isinstance(logger, Mapping) and logger.get("@loggers") in _SPACY_CONSOLE_LOGGERS:
+        keys.append("logger")
+    lines: list[str] = []
+    for key in keys:
+        if key in training and key in recipe["training"]:
+            ours = recipe["training"][key]
+            lines.extend(_diff(f"training.{key}", ours, training[key], "{path}: {theirs} → {ours}"))
+            training[key] = copy.deepcopy(ours)
+    return Config(merged), lines
+
+
+def config_components(path: Path) -> list[str]:
+    """The components whose packaged configs are the recipe for a config file's own pipeline
+    (recipe-train CONFIG.cfg): the known factories of its [nlp] pipeline, in order, or the first packaged config
+    for a pipeline of none of them (the packaged configs differ only in their components, score weights and
+    sents_per_doc)."""
+    user = read_config(path)
+    pipeline = user.get("nlp", {}).get("pipeline") or []
+    if not pipeline:
+        raise RecipeError(Errors.E019.format(path=path))
+    blocks = user.get("components", {})
+    factories = [blocks.get(name, {}).get("factory", name) for name in pipeline]
+    known = list(dict.fromkeys(factory for factory in factories if factory in COMPONENTS))
+    return known or [COMPONENTS[0]]
 
 
 def _blocks_alike(ours: Any, theirs: Any) -> bool:
@@ -276,6 +326,7 @@ def build_config(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     recipe_name: str = "default",
+    replace_training: bool = False,
 ) -> TrainingConfig:
     """The config to train with: packaged recipe < config file < environment < command line.
 
@@ -285,6 +336,8 @@ def build_config(
     config_path (Optional[Path]): a user's spaCy config; what it sets wins over the recipe.
     overrides (Mapping[str, Any]): dotted command-line overrides, applied last.
     environ (Mapping[str, str]): environment with RECIPE_* / SPACY_CONFIG_OVERRIDES variables.
+    replace_training (bool): the recipe's training settings replace the config file's (recipe_training), which
+        otherwise win: recipe-train CONFIG.cfg without --keep-training-settings.
     RETURNS (TrainingConfig): the config (not interpolated) and what shaped it.
     """
     recipe = recipe_config(components)
@@ -295,16 +348,20 @@ def build_config(
     recipe = literal if recipe_name == "literal" else recipe
     config = recipe
     notes: list[str] = []
+    replaced: list[str] = []
     if config_path is not None:
         user = read_config(config_path)
         check_sections(config_path, user)
+        if replace_training:
+            user, replaced = recipe_training(user, recipe)
         config, notes = merge_user_config(recipe, user)
     env = env_overrides(config, environ or {})
     config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
     config = apply_overrides(config, overrides or {})
     if config.get("paths", {}).get("vectors"):
         notes.extend(use_static_vectors(config))
-    return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config, letter), notes=notes)
+    return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config, letter), notes=notes,
+                          replaced=replaced, config_path=config_path)  # fmt: skip
 
 
 def literal_recipe(recipe: Config) -> Config:

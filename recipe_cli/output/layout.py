@@ -91,6 +91,12 @@ def default_output(data: Path, components: list[str]) -> Path:
     return Path(f"{name or 'data'}-{'+'.join(components)}")
 
 
+def default_config_output(config: Path) -> Path:
+    """CONFIG-train in the working folder for recipe-train CONFIG.cfg: config-train for configs/config.cfg (spaCy's
+    train saves nothing without --output; a run here always saves its epochs)."""
+    return Path(f"{config.stem or 'config'}-train")
+
+
 # --- run.json ---
 
 

@@ -293,6 +293,20 @@ def resolve_training_batcher(config: Config) -> tuple[Any, Counted | None]:
         ) from None
 
 
+def check_corpus_paths(config: Config, interpolated: Config, names: list[str]) -> None:
+    """A corpus whose path is empty (a generated spaCy config's paths.train = "", not set on the command line) is
+    refused (E034) before a reader takes it for the working folder, naming the setting to give: the [paths]
+    variable it refers to, or its own path."""
+    for name in names:
+        block = section_at(interpolated, name)
+        if "path" in block and block["path"] in ("", None, []):
+            raw = section_at(config, name).get("path")
+            setting = f"{name}.path"
+            if isinstance(raw, str) and raw.startswith("${") and raw.endswith("}"):
+                setting = raw[2:-1]
+            raise RecipeError(Errors.E034.format(corpus=name, setting=setting))
+
+
 def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> TrainingData:
     """Read the dev examples, and count the training examples in one pass, keeping them in memory unless they
     are more than shuffle_buffer (> 0), in which case every later pass streams them from the files again.
@@ -303,6 +317,7 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
     """
     config = nlp.config.interpolate()
     T = config["training"]
+    check_corpus_paths(nlp.config, config, [T["train_corpus"], T["dev_corpus"]])
     try:
         train_corpus, dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
     except ConfigValidationError as e:

@@ -273,6 +273,11 @@ def _print_setup(
     *,
     switched: Iterable[str] = (),
 ) -> None:
+    if tc.replaced:
+        # recipe-train CONFIG.cfg: the settings the user swapped `spacy train` for, said before anything else.
+        console.info(f"The recipe's training settings replace {tc.config_path}'s (--keep-training-settings keeps them)")
+        for line in tc.replaced:
+            console.line(f"    {line}")
     for path, (var, value) in tc.env_applied.items():
         console.info(f"Environment override {var}", f"{path} = {value}")
     for note in tc.notes:
