@@ -176,6 +176,7 @@ def test_run_config_of_a_config_file():
         ([str(PROJECT_CONFIG), "train.spacy"], RunOptions(), "E004"),
         ([str(PROJECT_CONFIG)], RunOptions(dev=[Path("d.spacy")], data_format="spacy"), "E005"),
         ([str(PROJECT_CONFIG)], RunOptions(label_config=Path("l.xml")), "E005"),
+        ([str(PROJECT_CONFIG)], RunOptions(config=Path("other.cfg")), "E007"),
         (["ner", "a.conll"], RunOptions(keep_training_settings=True), "E006"),
         ([str(PROJECT_CONFIG.parent.parent / "project.yml"), "a.conll"], RunOptions(), "E008"),
     ],

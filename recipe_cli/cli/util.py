@@ -235,6 +235,8 @@ def config_file_run(free: FreeWords, options: RunOptions, environ: Mapping[str, 
     ([nlp], [components], [paths], [corpora]); the recipe fills what it lacks, and its training settings replace
     the file's unless --keep-training-settings (build_config's replace_training). Output default: CONFIG-train."""
     config_path = free.words[0]
+    if options.config is not None:
+        raise UsageError(Errors.E007.format(first=str(config_path), second="--config", what="config file"))
     if len(free.words) > 1:
         words = " ".join(str(word) for word in free.words[1:])
         raise UsageError(Errors.E004.format(path=config_path, words=words))
