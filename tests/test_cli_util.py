@@ -165,6 +165,14 @@ def test_run_config_of_a_config_file():
     assert "training.optimizer.learn_rate" not in str(training_config.replaced)  # one line for a block unlike ours
     assert training_config.departures == ["training.max_epochs: 3, recipe: 30"]
 
+    # spacy train's --paths.vectors loads vectors; the recipe's --vectors also switches them on in the model.
+    words = [str(PROJECT_CONFIG), "--paths.vectors", "v.npz"]
+    spacy_style, _ = run_config(parse_free_words(words), RunOptions(), {})
+    embed = spacy_style.config["components"]["tok2vec"]["model"]["embed"]
+    assert (spacy_style.config["paths"]["vectors"], embed["include_static_vectors"]) == ("v.npz", False)
+    ours, _ = run_config(parse_free_words(words[:1]), RunOptions(vectors=Path("v.npz")), {})
+    assert ours.config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] is True
+
     kept, _ = run_config(free, RunOptions(keep_training_settings=True), {})
     assert kept.replaced == [] and kept.config["training"]["optimizer"]["use_averages"] is False
     assert kept.config["training"]["dropout"] == 0.1

@@ -233,7 +233,9 @@ def run_config(free: FreeWords, options: RunOptions, environ: Mapping[str, str])
 def config_file_run(free: FreeWords, options: RunOptions, environ: Mapping[str, str]) -> tuple[TrainingConfig, Path]:
     """recipe-train CONFIG.cfg, spacy train's command line: the components and data are the config's own
     ([nlp], [components], [paths], [corpora]); the recipe fills what it lacks, and its training settings replace
-    the file's unless --keep-training-settings (build_config's replace_training). Output default: CONFIG-train."""
+    the file's unless --keep-training-settings (build_config's replace_training). --paths.vectors loads vectors as
+    spacy train does, leaving the components as they are; --vectors also makes them use the vectors. Output
+    default: CONFIG-train."""
     config_path = free.words[0]
     if options.config is not None:
         raise UsageError(Errors.E007.format(first=str(config_path), second="--config", what="config file"))
@@ -250,7 +252,8 @@ def config_file_run(free: FreeWords, options: RunOptions, environ: Mapping[str, 
                           base_model=options.base_model, rehearse=options.rehearse)  # fmt: skip
     training_config = build_config(components, config_path=config_path, overrides={**named, **free.overrides},
                                    environ=environ, recipe_name=options.recipe or "default",
-                                   replace_training=not options.keep_training_settings)  # fmt: skip
+                                   replace_training=not options.keep_training_settings,
+                                   static_vectors=options.vectors is not None)  # fmt: skip
     output = options.output if options.output is not None else default_config_output(config_path)
     return training_config, output
 

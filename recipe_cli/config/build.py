@@ -327,6 +327,7 @@ def build_config(
     environ: Mapping[str, str] | None = None,
     recipe_name: str = "default",
     replace_training: bool = False,
+    static_vectors: bool = True,
 ) -> TrainingConfig:
     """The config to train with: packaged recipe < config file < environment < command line.
 
@@ -338,6 +339,8 @@ def build_config(
     environ (Mapping[str, str]): environment with RECIPE_* / SPACY_CONFIG_OVERRIDES variables.
     replace_training (bool): the recipe's training settings replace the config file's (recipe_training), which
         otherwise win: recipe-train CONFIG.cfg without --keep-training-settings.
+    static_vectors (bool): where paths.vectors is set, the embedding layers use them (use_static_vectors); False
+        leaves the components as the config has them (recipe-train CONFIG.cfg --paths.vectors, as spacy train).
     RETURNS (TrainingConfig): the config (not interpolated) and what shaped it.
     """
     recipe = recipe_config(components)
@@ -358,7 +361,7 @@ def build_config(
     env = env_overrides(config, environ or {})
     config = apply_overrides(config, {path: value for path, (_, value) in env.items()})
     config = apply_overrides(config, overrides or {})
-    if config.get("paths", {}).get("vectors"):
+    if static_vectors and config.get("paths", {}).get("vectors"):
         notes.extend(use_static_vectors(config))
     return TrainingConfig(config=config, env_applied=env, departures=departures(recipe, config, letter), notes=notes,
                           replaced=replaced, config_path=config_path)  # fmt: skip
