@@ -80,13 +80,15 @@ class EpochBook:
             finish_epoch(self.out, path, row, self.keep_epochs)
         self.rows.append(row)
         self.drawing.redraw(self.rows, trace)
+        # The loggers see the epoch's time so far; their own time counts in the row written last.
+        _time_row(row, updates_ended)
+        self.log_step(logger_info(info, row, self.rows, self.out, time.perf_counter() - self.started))
         # metrics.jsonl got the row as soon as the epoch was in place; now that its bookkeeping is done, the file
         # is replaced (at once) by the rows with the epoch's whole time. (The training state keeps the row as it
         # was when the state was written.)
         _time_row(row, updates_ended)
         with disk_errors(self.out):
             write_rows(self.out / METRICS_FILE, self.rows)
-        self.log_step(logger_info(info, row, self.rows, self.out, time.perf_counter() - self.started))
         return rngs
 
     def _checkpoint(

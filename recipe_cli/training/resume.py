@@ -134,9 +134,9 @@ def _resume(
             write_run_file(out, {**run, "extended": {**extended, **overrides}})
     data = read_training_data(nlp, T["shuffle_buffer"])
     # The same labels left unannotated as the run's start left (its components have the same labels now).
-    leave_unknown_labels_missing(nlp, T, data)
+    data = leave_unknown_labels_missing(nlp, T, data)
     # The same base-annotated examples as the run had (the base model must still be where it was).
-    start_rehearsal(nlp, T, data)
+    data = start_rehearsal(nlp, T, data)
     restore_paths(nlp.config)
     try:
         restore_state(nlp, T["optimizer"], folder / STATE_DIR)
