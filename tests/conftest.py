@@ -23,7 +23,8 @@ def pytest_addoption(parser):
 # files, pytest-randomly's order stands (it shuffles before this hook; the sort below is stable).
 LONGEST_FIRST = [
     "test_transfer.py", "test_resume.py", "test_optimizer.py", "test_scripts.py", "test_cli.py", "test_sweep_ray.py",
-    "test_sweep_run.py", "test_progress.py", "test_failures.py", "test_evaluate.py", "test_fuzz_readers.py",
+    "test_sweep_run.py", "test_progress.py", "test_failures.py", "test_projects.py", "test_evaluate.py",
+    "test_fuzz_readers.py",
     "test_streaming.py",
 ]  # fmt: skip
 
