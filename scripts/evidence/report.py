@@ -220,6 +220,9 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         )
         + ".",
         "",
+    ]
+    lines += schedule_table(read_results(sweep), tasks, list(meta["variants"]))
+    lines += [
         "## Per task",
         "",
         "![Each variant's seeds, their mean and its 95% interval](evidence/results.png)",
@@ -350,6 +353,56 @@ def _notes(folder: Path) -> list[str]:
 
 def _unfinished(report: dict, task: str) -> bool:
     return any(trial.startswith(f"{task}/") for trial in report["unfinished"])
+
+
+def schedule_table(rows: list[dict], tasks: list[str], variants: list[str]) -> list[str]:
+    """Where each variant's schedules stood when its trials ended (the rows' per-epoch "schedule": epoch, update,
+    dropout, batch size), as the page's lines; none where the rows do not record it (an older sweep).
+
+    A trial's dropout schedule ended when its rate did not change over its last epoch; it ended at the first epoch
+    whose rate was the last one's."""
+    with_schedule = [row for row in rows if row.get("schedule")]
+    if not with_schedule:
+        return []
+    lines = [
+        "## Where the schedules ended",
+        "",
+        "Means over each variant's seeds: the epochs a trial ran (patience stops it), its best epoch, the update and "
+        "the dropout rate and batch size after its last epoch, and the epoch where its dropout stopped changing "
+        "(with the seeds where it did; a schedule still moving at the end has not ended).",
+        "",
+        "| task | variant | epochs | best epoch | last update | dropout at the end | batch size at the end | "
+        "dropout ended at epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task in tasks:
+        for variant in variants:
+            seeds = [row for row in with_schedule if row["task"] == task and row["variant"] == variant]
+            if not seeds:
+                continue
+            ended = [_dropout_ended(row["schedule"]) for row in seeds]
+            reached = [epoch for epoch in ended if epoch is not None]
+            where = f"{_mean(reached):.1f} ({len(reached)}/{len(seeds)})" if reached else f"— (0/{len(seeds)})"
+            last = [row["schedule"][-1] for row in seeds]
+            lines.append(
+                f"| {task} | {variant} | {_mean(len(row['schedule']) for row in seeds):.1f} | "
+                f"{_mean(row['best_epoch'] for row in seeds):.1f} | {_mean(point[1] for point in last):,.0f} | "
+                f"{_mean(point[2] for point in last):.3f} | {_mean(point[3] for point in last):.1f} | {where} |"
+            )
+    return [*lines, ""]
+
+
+def _dropout_ended(schedule: list[list[float]]) -> int | None:
+    """The epoch whose dropout rate was the last one's, when the rate did not change over the last epoch."""
+    rates = [point[2] for point in schedule]
+    if len(rates) > 1 and rates[-1] != rates[-2]:
+        return None
+    return int(next(point[0] for point in schedule if point[2] == rates[-1]))
+
+
+def _mean(values) -> float:
+    values = [float(v) for v in values]
+    return sum(values) / len(values)
 
 
 def _verdict(report: dict, task: str, variant: str) -> str:
