@@ -8,12 +8,13 @@ from them alone), and writes, in this order:
   - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where a share of the trials ran);
   - the summary: each variant against the recipe (the packaged defaults), task by task: better / worse / no clear
     difference by the sweep's rule (every seed's paired difference on the same side of 0 and the Holm-corrected
-    paired t-test below 0.05), or "not run yet";
+    paired t-test below 0.05), "not run yet", or "left out" where the spec does not run the variant on the task;
   - RECIPE.md §8's rule for each candidate: it becomes the default when it is better than the recipe on at least
     one task and worse on none; decided only once every task of the study has finished;
   - the goal: the default against spaCy's own settings on each task, in test score and in time to quality (the
     seconds until a trial's dev score first reaches spacy-default's mean best dev score, seed against seed, by
     the same rule, lower is better);
+  - where each variant's schedules ended (the rows' per-epoch update, dropout and batch size), where rows hold them;
   - per task, the table `recipe-sweep report evidence --quality-of spacy-default` prints, and the plot;
   - `spacy train` itself beside the spacy-default row, where scripts/evidence/spacy_train.py has run;
   - one GPU trial per task (scripts/evidence/evidence-gpu.yml, run with recipe-sweep where a GPU is), where it has run;
