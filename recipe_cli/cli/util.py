@@ -205,9 +205,13 @@ class RunOptions:
     # The options that describe DATA and --dev, which recipe-train CONFIG.cfg refuses (E005): its config reads the data.
     DATA_OPTIONS = ("dev", "data_format", "label_config", "span_alignment")
 
+    def option(self, name: str) -> str:
+        """A field's option as typed: data_format → --format."""
+        return self.OPTION_NAMES.get(name, f"--{name}")
+
     def given(self) -> dict[str, Any]:
         """Option as typed (--dev, --format...) → value, for every option."""
-        return {self.OPTION_NAMES.get(name, f"--{name}"): value for name, value in vars(self).items()}
+        return {self.option(name): value for name, value in vars(self).items()}
 
 
 def run_config(free: FreeWords, options: RunOptions, environ: Mapping[str, str]) -> tuple[TrainingConfig, Path]:
@@ -242,8 +246,7 @@ def config_file_run(free: FreeWords, options: RunOptions, environ: Mapping[str, 
     if len(free.words) > 1:
         words = " ".join(str(word) for word in free.words[1:])
         raise UsageError(Errors.E004.format(path=config_path, words=words))
-    refused = [options.OPTION_NAMES.get(key, f"--{key}") for key in options.DATA_OPTIONS
-               if getattr(options, key) not in (None, [])]  # fmt: skip
+    refused = [options.option(key) for key in options.DATA_OPTIONS if getattr(options, key) not in (None, [])]
     if refused:
         raise UsageError(Errors.E005.format(options=", ".join(refused)))
     components = config_components(config_path)

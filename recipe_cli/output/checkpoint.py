@@ -41,17 +41,14 @@ def write_pipeline(
 
 def save_pipeline(nlp: Language, path: Path) -> None:
     """Write nlp to path so that the folder appears only once it is complete."""
-    path = Path(path)
-    tmp = _temp_dir(path)
-    nlp.to_disk(tmp)
-    replace_folder(tmp, path)
+    with staged_folder(Path(path)) as tmp:
+        nlp.to_disk(tmp)
 
 
 def copy_checkpoint(src: Path, dest: Path) -> None:
     """Replace dest with a copy of the saved pipeline src, without its training state."""
-    tmp = _temp_dir(dest)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(STATE_DIR))
-    replace_folder(tmp, dest)
+    with staged_folder(dest) as tmp:
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(STATE_DIR))
 
 
 def prune_epochs(out: Path, latest: int, keep: int) -> None:
