@@ -57,6 +57,7 @@ def _parsed(args):
         (["ner", "a.conll", "--rehearse"], TRAINING_TEXTS, ["ner", "a.conll"]),
         (["ner", "a.conll", "--rehearse", "--training.max_epochs", "2"], TRAINING_TEXTS,
          ["ner", "a.conll", "--training.max_epochs", "2"]),
+        (["ner", "a.conll", "--rehearse", "-o", "out"], TRAINING_TEXTS, ["ner", "a.conll", "-o", "out"]),
         (["ner", "a.conll"], None, ["ner", "a.conll"]),
     ],
 )  # fmt: skip

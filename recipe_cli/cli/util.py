@@ -161,9 +161,14 @@ def config_and_code(
 TRAINING_TEXTS = ""
 
 
+def _is_option(word: str) -> bool:
+    """An option's name (--long or -s), not a value: "-" alone is a value (standard input, by convention)."""
+    return word.startswith("-") and word != "-"
+
+
 class OptionalValueCommand(TyperCommand):
     """A command whose options named in `optional_value` may be given without their value: a bare `--rehearse`
-    (last, or before another option) is read as `--rehearse=` (the empty value), which the command takes as "the
+    (last, or before another option, long or short) is read as `--rehearse=` (the empty value), which the command takes as "the
     default source". Typer's options always take a value; this keeps `--rehearse RAW`, `--rehearse=RAW` and a
     bare `--rehearse` all declared, shown in --help and parsed by one rule."""
 
@@ -172,7 +177,7 @@ class OptionalValueCommand(TyperCommand):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
         words = list(args)
         for i, word in enumerate(words):
-            if word in self.optional_value and (i + 1 == len(words) or words[i + 1].startswith("--")):
+            if word in self.optional_value and (i + 1 == len(words) or _is_option(words[i + 1])):
                 words[i] = f"{word}={TRAINING_TEXTS}"
         return super().parse_args(ctx, words)
 
