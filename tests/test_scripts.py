@@ -81,7 +81,10 @@ def test_benchmark_resume_smoke(tmp_path):
 def test_benchmark_transfer_smoke(tmp_path):
     _smoke("benchmarks.transfer", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert set(results["runs"]) == {"base", "plain", "rehearse-raw"}
+    assert set(results["runs"]) == {"base", "plain/seed-0", "rehearse/seed-0"}
+    # --rehearse found the base's own training texts through its run's record.
+    meta = json.loads((tmp_path / "out" / "rehearse" / "seed-0" / "model-best" / "meta.json").read_text())
+    assert meta["rehearsal"]["texts"] == "base" and meta["rehearsal"]["files"][0]["name"] == "wnut17-train.conll"
 
 
 @pytest.mark.slow
@@ -90,6 +93,8 @@ def test_benchmark_transfer_new_type_smoke(tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(results["runs"]) == {"base", "plain/seed-0", "rehearse/seed-0"}
     assert set(results["runs"]["rehearse/seed-0"]["old"]) == {"f", "PER", "LOC", "ORG"}
+    meta = json.loads((tmp_path / "out" / "rehearse" / "seed-0" / "model-best" / "meta.json").read_text())
+    assert meta["rehearsal"]["texts"] == "base" and meta["rehearsal"]["files"][0]["name"] == "base-train.spacy"
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from recipe_cli.cli.train import app as train_app
 from recipe_cli.config.build import build_config
 from recipe_cli.data.formats import read_docs
+from recipe_cli.data.sources import file_record
 from recipe_cli.errors import Errors
 from recipe_cli.output.metrics import read_rows
 
@@ -62,8 +63,15 @@ def test_finetune_keeps_the_old_labels(tmp_path, base, raw_texts, extra):
     assert "new labels added to the base model's: LOC, ORG" in result.output
     if extra:
         assert "rehearsal:" in result.output and "fill-in:" in result.output
+    if extra == ["--rehearse"]:
+        # The base was trained on 200 sentences of the WNUT17 slice: its run recorded the file, and they are
+        # rehearsed (all of them: fewer than base_sample).
+        train = (DATA / "wnut17-train.conll").resolve()
+        assert f"rehearsal: 200 examples (all 200 texts of the base model's training data, {train}, " in result.output
     for folder in (out / "epoch-001", out / "model-best"):
         nlp = spacy.load(folder)
+        # What this run trained on, recorded for a run that will fine-tune it in turn.
+        assert nlp.meta["sources"] == [file_record(DATA / "uner-dev.iob2")]
         assert nlp.pipe_names == ["tok2vec", "ner"]
         assert WNUT_TYPES | {"LOC", "ORG"} <= set(nlp.get_pipe("ner").labels)
     (row,) = read_rows(out / "metrics.jsonl")
@@ -209,12 +217,14 @@ def test_vectors_are_used_and_saved_with_every_epoch(tmp_path, as_pipeline):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["targets", "distill"])
-def test_resumed_finetune_with_rehearsal_equals_uninterrupted(tmp_path, base, raw_texts, mode):
+@pytest.mark.parametrize("mode,texts", [("targets", "raw"), ("distill", "raw"), ("targets", "base")])
+def test_resumed_finetune_with_rehearsal_equals_uninterrupted(tmp_path, base, raw_texts, mode, texts):
+    """RAW, or (bare --rehearse) a sample of the base's own training texts, drawn again as it was."""
     rows = {}
+    rehearse = ["--rehearse", raw_texts] if texts == "raw" else ["--training.rehearsal.base_sample", 50, "--rehearse"]
     for name, epochs in (("whole", 2), ("resumed", 1)):
         out = tmp_path / name
-        args = ["--rehearse", raw_texts, "--training.rehearsal.mode", mode, "--corpora.train.limit", 60, "--seed", 3]
+        args = ["--training.rehearsal.mode", mode, "--corpora.train.limit", 60, "--seed", 3, *rehearse]
         result = _train(["ner", DATA / "uner-dev.iob2", "--dev", DATA / "uner-test.iob2", "--base-model", base,
                          "-o", out, "--training.max_epochs", epochs, *args])  # fmt: skip
         assert result.exit_code == 0, result.output

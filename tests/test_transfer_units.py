@@ -638,6 +638,14 @@ def _finetune(base, new=NEW, **overrides):
     return nlp, data, examples
 
 
+# The line said when the base model names no training data (the unit tests' bases are trained here, from memory).
+NONE_NAMED = (
+    "rehearsal: the base model records no training files and its config names none: the training texts are "
+    "rehearsed instead; texts of the base model's own domain (--rehearse RAW) keep more of what it knew: it finds "
+    "fewer of its labels in texts of another domain"
+)
+
+
 def _T(seed=3, **settings):
     """What start_rehearsal gets of the resolved [training]: the rehearsal settings filled in by their schema."""
     return {"rehearsal": RehearsalSchema(enabled=True, **settings).model_dump(), "seed": seed}
@@ -670,9 +678,11 @@ def test_rehearsal_on_the_filled_in_training_texts_by_default(base):
     assert data.train() == examples
     assert list(data.notes) == [
         "fill-in: the base model added 3 entities of the types the new data lacks",
+        NONE_NAMED,
         "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for ner; "
         "1 per new example in each batch",
     ]
+    assert nlp.meta["rehearsal"] == {"texts": "training"} and data.warnings == ()
     assert data.rehearsal.examples is data.train() and data.rehearsal.distill is False
     assert data.rehearsal.ratio == 1.0
     assert data.rehearsal(8) == Rehearsal(data.train(), 1.0, seed=0)(8)
@@ -693,6 +703,7 @@ def test_rehearsal_names_every_rehearsed_component(base):
                         train_path="", dev_path="", heldout=False, shuffle_buffer=100)  # fmt: skip
     data = start_rehearsal(nlp, _T(fill_in=False), data)
     assert list(data.notes) == [
+        NONE_NAMED,
         "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for tok2vec, tagger, "
         "ner; 1 per new example in each batch"
     ]
@@ -707,8 +718,9 @@ def test_rehearsal_without_fill_in_leaves_the_training_data_alone(base):
     assert [_ents(eg.reference) for eg in data.rehearsal.examples] == FILLED
     assert not any(eg in examples for eg in data.rehearsal.examples)
     assert list(data.notes) == [
+        NONE_NAMED,
         "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for ner; "
-        "0.5 per new example in each batch"
+        "0.5 per new example in each batch",
     ]
     assert data.rehearsal(8) == Rehearsal(data.rehearsal.examples, 0.5, seed=3)(8)
 
@@ -843,3 +855,185 @@ def test_a_morphologizer_updated_in_place_takes_its_own_data():
     new = Doc(nlp.vocab, words=["Cats", "sleep"], pos=["NOUN", "VERB"], morphs=["Number=Plur", "Mood=Ind"])
     with pytest.raises(RecipeError, match="E067.*Mood=Ind\\|POS=VERB"):
         add_new_labels(nlp, transfer, _examples(nlp, new))
+
+
+# --- rehearsal on the base model's own training texts (base_texts.py) ---
+
+
+def _conll(sentences):
+    """SENTENCES as a token-per-line file (token, tab, BIO tag; a blank line between sentences), as WNUT17 is."""
+    lines = []
+    for text, _, ents in sentences:
+        tags = ["O"] * len(text.split())
+        for start, end, label in ents:
+            tags[start:end] = [f"B-{label}"] + [f"I-{label}"] * (end - start - 1)
+        lines.extend(f"{word}\t{tag}" for word, tag in zip(text.split(), tags, strict=True))
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _base_with_data(base, folder, *, how="recorded", path="train.conll"):
+    """The base pipeline saved in folder/training/model-best with its training data (SENTENCES) in folder/data:
+    recorded in its meta.json as a recipe-train run records it ("recorded"), named by its config only, relative to
+    where it was trained ("config"), or a .spacy file named by spaCy's own corpus reader ("spacy")."""
+    from spacy.tokens import DocBin
+
+    from recipe_cli.data.sources import file_records
+
+    nlp = spacy.load(base)
+    data = folder / "data" / path
+    data.parent.mkdir(parents=True)
+    if how == "spacy":
+        docs = [_doc(nlp.vocab, text, ents, tags) for text, tags, ents in SENTENCES]
+        DocBin(docs=docs).to_disk(data)
+        for part in ("train", "dev"):
+            nlp.config["corpora"][part] = {"@readers": "spacy.Corpus.v1", "path": "${paths." + part + "}",
+                                           "max_length": 0, "gold_preproc": False, "limit": 0, "augmenter": None}  # fmt: skip
+    else:
+        data.write_text(_conll(SENTENCES), encoding="utf8")
+    if how == "recorded":
+        nlp.config["paths"]["train"] = str(data)
+        nlp.meta["sources"] = [{"name": "a corpus", "url": "https://example.org"}, *file_records([data])]
+    else:
+        nlp.config["paths"]["train"] = f"data/{path}"
+    model = folder / "training" / "model-best"
+    model.parent.mkdir()
+    nlp.to_disk(model)
+    return model, data
+
+
+BASE_TEXTS = [text for text, _, _ in SENTENCES]
+
+
+@pytest.mark.parametrize("how", ["recorded", "config", "spacy"])
+def test_rehearsal_without_raw_draws_the_base_models_own_training_texts(base, tmp_path, how):
+    path = "train.spacy" if how == "spacy" else "train.conll"
+    model, data = _base_with_data(base, tmp_path, how=how, path=path)
+    nlp, training, _ = _finetune(model)
+    training = start_rehearsal(nlp, _T(), training)
+    examples = training.rehearsal.examples
+    assert [eg.reference.text for eg in examples] == BASE_TEXTS
+    # Annotated by the base model (which knows these sentences by heart), not read from the file.
+    assert [_ents(eg.reference) for eg in examples] == [ents for _, _, ents in SENTENCES]
+    assert [_ents(eg.reference) for eg in training.train()] == FILLED
+    assert training.notes[-1] == (
+        f"rehearsal: 5 examples (all 5 texts of the base model's training data, {data}, annotated by the base "
+        "model) for ner; 1 per new example in each batch"
+    )
+    assert training.warnings == ()
+    from recipe_cli.data.sources import file_record
+
+    assert nlp.meta["rehearsal"] == {"texts": "base", "files": [file_record(data)], "sample": 5000}
+
+
+def test_the_sample_of_the_base_texts_is_seeded_and_in_file_order(base, tmp_path):
+    model, data = _base_with_data(base, tmp_path)
+    drawn = {}
+    for seed in range(8):
+        nlp, training, _ = _finetune(model)
+        training = start_rehearsal(nlp, _T(seed=seed, base_sample=2), training)
+        drawn[seed] = [eg.reference.text for eg in training.rehearsal.examples]
+        assert len(drawn[seed]) == 2 and drawn[seed] == sorted(drawn[seed], key=BASE_TEXTS.index)
+        assert f"2 of the 5 texts of the base model's training data, {data}" in training.notes[-1]
+    nlp, training, _ = _finetune(model)
+    again = start_rehearsal(nlp, _T(seed=3, base_sample=2), training)
+    assert [eg.reference.text for eg in again.rehearsal.examples] == drawn[3]
+    assert len({tuple(texts) for texts in drawn.values()}) > 1
+
+
+def test_reservoir_sample_is_uniform():
+    """Each of 10 texts is kept in a sample of 3 with probability 0.3. Over 2,000 seeds its share has sd
+    sqrt(0.3 * 0.7 / 2000) = 0.0102: a share off by more than 0.05 (about 5 sd) fails. Keeping the first 3, or the
+    last, gives shares of 0 and 1."""
+    from recipe_cli.training.base_texts import _sample
+
+    texts = [f"text {i}" for i in range(10)]
+    counts = Counter()
+    for seed in range(2000):
+        sample, total = _sample(iter([*texts[:4], " ", *texts[4:]]), 3, seed)
+        assert total == 10 and len(sample) == 3 and sample == sorted(sample, key=texts.index)
+        counts.update(sample)
+    assert all(abs(counts[text] / 2000 - 0.3) < 0.05 for text in texts), counts
+    assert _sample(iter(texts), 20, 0) == (texts, 10)
+
+
+@pytest.mark.parametrize("change", ["edited", "same size", "moved"])
+def test_a_recorded_training_file_that_changed_is_not_rehearsed(base, tmp_path, change):
+    model, data = _base_with_data(base, tmp_path)
+    size = data.stat().st_size
+    if change == "edited":
+        data.write_text(_conll(SENTENCES[:3]), encoding="utf8")
+        why = f"{data} has changed ({data.stat().st_size:,} bytes, {size:,} when recorded)"
+    elif change == "same size":
+        data.write_text(data.read_text(encoding="utf8").replace("Tim", "Tom"), encoding="utf8")
+        why = f"{data} has changed (same size, other bytes: its SHA-256 differs)"
+    else:
+        data.rename(tmp_path / "elsewhere.conll")
+        why = f"{data} is no longer there"
+    nlp, training, _ = _finetune(model)
+    training = start_rehearsal(nlp, _T(), training)
+    assert training.warnings == (f"rehearsal: the base model's training file {why}",)
+    assert training.notes[1] == (
+        f"rehearsal: the base model's training file {why}: the training texts are rehearsed instead; texts of the "
+        "base model's own domain (--rehearse RAW) keep more of what it knew: it finds fewer of its labels in texts of "
+        "another domain"
+    )
+    assert [eg.reference.text for eg in training.rehearsal.examples] == [text for text, _ in NEW]
+    assert nlp.meta["rehearsal"] == {"texts": "training"}
+
+
+def test_training_texts_named_by_the_config_but_not_found_or_not_readable(base, tmp_path):
+    model, data = _base_with_data(base, tmp_path, how="config")
+    data.unlink()
+    nlp, training, _ = _finetune(model)
+    training = start_rehearsal(nlp, _T(), training)
+    assert training.notes[1].startswith(
+        "rehearsal: the base model's config names data/train.conll as its training data, which is not found here: "
+        "the training texts are rehearsed instead;"
+    )
+    assert training.warnings == ()
+    data.write_text("not\ta\tconll\tfile\n", encoding="utf8")
+    nlp, training, _ = _finetune(model)
+    training = start_rehearsal(nlp, _T(), training)
+    assert training.notes[1].startswith("rehearsal: the base model's training data cannot be read: ")
+    assert [eg.reference.text for eg in training.rehearsal.examples] == [text for text, _ in NEW]
+
+
+def test_base_sample_0_rehearses_the_training_texts(base, tmp_path):
+    model, _ = _base_with_data(base, tmp_path)
+    nlp, training, _ = _finetune(model)
+    training = start_rehearsal(nlp, _T(base_sample=0), training)
+    assert [eg.reference.text for eg in training.rehearsal.examples] == [text for text, _ in NEW]
+    assert not any("instead" in note for note in training.notes) and training.warnings == ()
+
+
+def test_a_resumed_run_rehearses_what_its_record_says(base, tmp_path):
+    model, data = _base_with_data(base, tmp_path)
+    nlp, training, _ = _finetune(model)
+    fresh = start_rehearsal(nlp, _T(base_sample=3), training)
+    record = nlp.meta["rehearsal"]
+    texts = [eg.reference.text for eg in fresh.rehearsal.examples]
+    # The same sample from the recorded files, even where the base's own record now says otherwise.
+    base_nlp = spacy.load(model)
+    base_nlp.meta["sources"] = []
+    base_nlp.to_disk(model)
+    nlp, training, _ = _finetune(model)
+    resumed = start_rehearsal(nlp, _T(base_sample=3), training, recorded=record)
+    assert [eg.reference.text for eg in resumed.rehearsal.examples] == texts and resumed.warnings == ()
+    assert [eg.reference.text for eg in resumed.rehearsal(8)] == [eg.reference.text for eg in fresh.rehearsal(8)]
+    # A run that rehearsed the training texts (or predates the record) goes on doing so.
+    for recorded in ({"texts": "training"}, {}):
+        nlp, training, _ = _finetune(model)
+        resumed = start_rehearsal(nlp, _T(), training, recorded=recorded)
+        assert [eg.reference.text for eg in resumed.rehearsal.examples] == [text for text, _ in NEW]
+        assert nlp.meta["rehearsal"] == {"texts": "training"}
+    # The recorded files changed since: a warning, and the training texts.
+    data.write_text(_conll(SENTENCES[:2]), encoding="utf8")
+    nlp, training, _ = _finetune(model)
+    resumed = start_rehearsal(nlp, _T(), training, recorded=record)
+    assert resumed.warnings == (
+        f"rehearsal: the base model's training file {data} has changed ({data.stat().st_size:,} bytes, "
+        f"{int(record['files'][0]['bytes']):,} when recorded); this resumed run rehearses the training texts from "
+        "here on",
+    )
+    assert [eg.reference.text for eg in resumed.rehearsal.examples] == [text for text, _ in NEW]

@@ -146,8 +146,8 @@ def train_cli(
             "--rehearse",
             metavar="[RAW]",
             help="With --base-model, pseudo-rehearsal: the base model annotates raw texts (RAW: .txt, one per line, "
-            "or .jsonl; without RAW, the training texts) that join every batch, and fills in the labels the new "
-            "data lacks",
+            "or .jsonl; without RAW, a sample of the base model's own training texts when they can be found, else the "
+            "training texts) that join every batch, and fills in the labels the new data lacks",
             show_default=False,
         ),
     ] = None,

@@ -14,7 +14,8 @@ from ..errors import Errors, RecipeError
 class RehearsalSchema(BaseModel):
     # fmt: off
     enabled: StrictBool = Field(False, title="Pseudo-rehearsal on (needs paths.base_model)")
-    raw: StrictStr | None = Field(None, title="Raw texts the base model annotates (.txt or .jsonl); null: the training texts")
+    raw: StrictStr | None = Field(None, title="Raw texts the base model annotates (.txt or .jsonl); null: the base model's own training texts if found, else the training texts")
+    base_sample: StrictInt = Field(5000, ge=0, title="With raw null: texts drawn from the base model's own training data (0: rehearse the training texts)")
     mode: Literal["targets", "distill"] = Field("targets", title="The base's annotations as examples in the batch, or spaCy's nlp.rehearse() step")
     ratio: StrictFloat | StrictInt = Field(1.0, title="Rehearsal examples per new example in a batch")
     fill_in: StrictBool = Field(True, title="The base model also annotates the new examples with the labels they do not use")

@@ -11,10 +11,11 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Corpus, Example
+from spacy.training.corpus import walk_corpus
 from spacy.util import registry
 
 from ..errors import Errors, RecipeError
-from .formats import ALIGNMENTS, read_docs, source
+from .formats import ALIGNMENTS, data_files, read_docs, source
 from .oracle import ParseCheck
 
 PARTS = ("all", "train", "heldout")
@@ -134,6 +135,20 @@ class RecipeCorpus(Corpus):
             if self.limit >= 1 and i >= self.limit:
                 break
             yield doc
+
+
+def corpus_files(corpus: object) -> list[Path]:
+    """The files a corpus reader reads (absolute), in order: a recipe.Corpus's data files, folders and globs
+    expanded; spaCy's Corpus's .spacy files; none for a reader that names no path."""
+    path = getattr(corpus, "path", None)
+    if path is None:
+        return []
+    if isinstance(corpus, RecipeCorpus):
+        paths = path if isinstance(path, (list, tuple)) else [path]
+        return [file.resolve() for each in paths for file in data_files(each)]
+    if isinstance(corpus, Corpus):
+        return [Path(file).resolve() for file in walk_corpus(path, ".spacy")]
+    return []
 
 
 def position_unit(position: int, seed: int) -> float:

@@ -1,5 +1,6 @@
 """Pseudo-rehearsal (RECIPE.md §7, --rehearse [RAW]): the base pipeline, kept unchanged beside the one being
-trained, annotates raw texts (RAW, or the training texts); each batch of new examples is joined by ``ratio`` times
+trained, annotates raw texts (RAW; without it a sample of the base's own training texts, base_texts.py, or when
+those cannot be found the training texts); each batch of new examples is joined by ``ratio`` times
 as many of them, so every update also pulls the model toward what it predicted before. With ``fill_in``, it also
 annotates the new training examples with the labels they do not use (entity types, categories), where they do not
 overlap the new annotation.
@@ -7,8 +8,9 @@ overlap the new annotation.
 
 import json
 import random
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,7 @@ from ..data.formats import json_error, read_lines
 from ..data.summary import DataSummary
 from ..errors import Errors, RecipeError
 from ..pipeline import load_pipeline
+from .base_texts import NotFound, base_training_texts
 from .transfer import doc_labels, listened_tok2vecs, listener_paths
 
 
@@ -171,18 +174,79 @@ def rehearsed_components(nlp: Language, teacher: Language) -> list[str]:
 class RehearsalSetup:
     """What pseudo-rehearsal brings to a run: the draws that join each batch (None: nothing to rehearse), the
     training examples with the base model's annotation filled in (None: without fill_in, or nothing rehearsed),
-    and a note for each thing done."""
+    a note for each thing done and a warning for each thing not done as asked, and the record of the texts
+    rehearsed (saved in the run's meta.json, so that a resumed run rehearses the same)."""
 
     rehearsal: Rehearsal | None
     filled: list[Example] | None
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+# Said when the training texts are rehearsed for want of the base's own: what the user can do, and why.
+FALLBACK_ADVICE = (
+    "texts of the base model's own domain (--rehearse RAW) keep more of what it knew: it finds fewer of its "
+    "labels in texts of another domain"
+)
+
+
+@dataclass(frozen=True)
+class RehearsalTexts:
+    """The texts to rehearse (None: the training texts), where they come from, and the record of that choice."""
+
+    texts: list[str] | None
+    source: str
+    record: dict[str, Any]
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def rehearsal_texts(
+    teacher: Language, base: str, settings: Mapping[str, Any], seed: int, recorded: Mapping[str, Any] | None
+) -> RehearsalTexts:
+    """RAW if given; else a sample of the base model's own training texts if they can be found (and, resuming,
+    are those the run read); else the training texts.
+
+    recorded: the record of a resumed run (None for a fresh one; empty for a run that predates the record, which
+    rehearsed the training texts).
+    """
+    raw = settings["raw"]
+    if raw:
+        return RehearsalTexts(
+            read_raw_texts(Path(raw)), raw, {"texts": "raw", "path": raw}
+        )
+    training = RehearsalTexts(None, "the training texts", {"texts": "training"})
+    if recorded is not None and recorded.get("texts") != "base":
+        return training
+    sample = settings["base_sample"]
+    if sample == 0:
+        return training
+    files = recorded["files"] if recorded is not None else None
+    try:
+        found = base_training_texts(teacher, base, sample, seed, recorded=files)
+    except NotFound as e:
+        if recorded is not None:
+            warning = f"rehearsal: {e}; this resumed run rehearses the training texts from here on"
+            return replace(training, warnings=(warning,))
+        fallback = f"rehearsal: {e}: the training texts are rehearsed instead; {FALLBACK_ADVICE}"
+        return replace(training, notes=(fallback,), warnings=(f"rehearsal: {e}",) if e.warn else ())
+    record = {"texts": "base", "files": found.files, "sample": sample}
+    return RehearsalTexts(found.texts, found.describe(), record)
 
 
 def setup_rehearsal(
-    nlp: Language, T: dict[str, Any], train: Callable[[], Iterable[Example]], summary: DataSummary
+    nlp: Language,
+    T: dict[str, Any],
+    train: Callable[[], Iterable[Example]],
+    summary: DataSummary,
+    recorded: Mapping[str, Any] | None = None,
 ) -> RehearsalSetup:
     """Annotate the rehearsal texts (and, with fill_in, the new examples: train, whose summary is given) with the
-    base pipeline; RETURNS what the training data is to take from it."""
+    base pipeline; RETURNS what the training data is to take from it.
+
+    recorded: what a resumed run rehearsed (its meta.json "rehearsal"); None for a fresh run.
+    """
     settings = T["rehearsal"]
     base = nlp.config["paths"].get("base_model")
     if not base:
@@ -196,7 +260,7 @@ def setup_rehearsal(
     factories = {name: nlp.get_pipe_meta(name).factory for name in components}
     # Checked and filled in by the schema of [training.rehearsal] (config.schemas.RehearsalSchema).
     ratio = float(settings["ratio"])
-    raw = settings["raw"]
+    seed = T["seed"] or 0
     notes: list[str] = []
     filled: list[Example] | None = None
     if settings["fill_in"]:
@@ -207,21 +271,23 @@ def setup_rehearsal(
             notes.append(f"fill-in: the base model added {added:,} entities of the types the new data lacks")
     # The training examples as the run will see them.
     current = train if filled is None else (lambda: filled)
+    chosen = rehearsal_texts(teacher, base, settings, seed, recorded)
+    notes.extend(chosen.notes)
+    done = partial(RehearsalSetup, filled=filled, warnings=chosen.warnings, record=chosen.record)
     if settings["mode"] == "distill":
         # spaCy's rehearsal: a separate update moving the scores toward those of a frozen copy of the component
         # made now (the base's weights, new labels included), on raw texts.
-        texts = read_raw_texts(Path(raw)) if raw else [eg.reference.text for eg in current()]
+        texts = chosen.texts if chosen.texts is not None else [eg.reference.text for eg in current()]
         set_tutors(nlp, components, base)
         examples = [Example(nlp.make_doc(text), nlp.make_doc(text)) for text in texts]
         notes.append(
-            f"rehearsal (distill): {len(examples):,} raw texts ({raw or 'the training texts'}); "
+            f"rehearsal (distill): {len(examples):,} raw texts ({chosen.source}); "
             f"{ratio:g} per new example, in an nlp.rehearse() step after each update"
         )
-        return RehearsalSetup(Rehearsal(examples, ratio, seed=T["seed"] or 0, distill=True), filled, tuple(notes))
-    if raw:
-        texts = read_raw_texts(Path(raw))
-        examples = rehearsal_examples(teacher, nlp, texts, components, unannotated=settings["unannotated"])
-        source = f"{raw}, annotated by the base model"
+        return done(Rehearsal(examples, ratio, seed=seed, distill=True), notes=tuple(notes))
+    if chosen.texts is not None:
+        examples = rehearsal_examples(teacher, nlp, chosen.texts, components, unannotated=settings["unannotated"])
+        source = f"{chosen.source}, annotated by the base model"
     else:
         # The training texts: the base model's annotation where the new data has none (filled in), the new
         # data's where it has one, so the two never contradict each other.
@@ -230,7 +296,7 @@ def setup_rehearsal(
     notes.append(
         f"rehearsal: {len(examples):,} examples ({source}) for {', '.join(components)}; {ratio:g} per new example in each batch"
     )
-    return RehearsalSetup(Rehearsal(examples, ratio, seed=T["seed"] or 0), filled, tuple(notes))
+    return done(Rehearsal(examples, ratio, seed=seed), notes=tuple(notes))
 
 
 def set_tutors(nlp: Language, components: list[str], base: str) -> None:

@@ -135,8 +135,12 @@ def _resume(
     data = read_training_data(nlp, T["shuffle_buffer"])
     # The same labels left unannotated as the run's start left (its components have the same labels now).
     data = leave_unknown_labels_missing(nlp, T, data)
-    # The same base-annotated examples as the run had (the base model must still be where it was).
-    data = start_rehearsal(nlp, T, data)
+    # The same base-annotated examples as the run had (the base model must still be where it was), from the texts
+    # its meta.json records (a run saved before the record rehearsed the training texts).
+    earlier = len(data.warnings)
+    data = start_rehearsal(nlp, T, data, recorded=nlp.meta.get("rehearsal", {}))
+    for warning in data.warnings[earlier:]:
+        console.warn("Rehearsal", warning)
     restore_paths(nlp.config)
     try:
         restore_state(nlp, T["optimizer"], folder / STATE_DIR)

@@ -21,7 +21,7 @@ from thinc.api import Config, set_gpu_allocator
 from ..config.build import describe_paths, one_line, section_at
 from ..config.schemas import ConfigSchemaTraining, rehearsal_settings
 from ..data.annotations import check_annotations, fit_categories
-from ..data.corpus import RecipeCorpus
+from ..data.corpus import RecipeCorpus, corpus_files
 from ..data.formats import Source
 from ..data.oracle import ParseCheck
 from ..data.summary import summarize
@@ -67,16 +67,22 @@ def add_base_labels(nlp: Language, T: dict[str, Any], data: TrainingData, transf
     )
 
 
-def start_rehearsal(nlp: Language, T: dict[str, Any], data: TrainingData) -> TrainingData:
-    """With [training.rehearsal] enabled, the base model's examples join the data (a resumed run draws the same);
-    with fill_in, the training examples are the filled-in ones, kept in memory."""
+def start_rehearsal(
+    nlp: Language, T: dict[str, Any], data: TrainingData, recorded: Mapping[str, Any] | None = None
+) -> TrainingData:
+    """With [training.rehearsal] enabled, the base model's examples join the data; with fill_in, the training
+    examples are the filled-in ones, kept in memory. What is rehearsed is recorded in the pipeline's meta.json
+    ("rehearsal"), and a resumed run (recorded: that record) draws the same."""
+    nlp.meta.pop("rehearsal", None)
     if not T["rehearsal"]["enabled"]:
         return data
-    setup = setup_rehearsal(nlp, T, data.train, data.train_summary)
+    setup = setup_rehearsal(nlp, T, data.train, data.train_summary, recorded)
+    nlp.meta["rehearsal"] = setup.record
     if setup.filled is not None:
         filled = setup.filled
         data = replace(data, train=lambda: filled, shuffle_buffer=0)
-    return replace(data, rehearsal=setup.rehearsal).noted(*setup.notes)
+    data = replace(data, rehearsal=setup.rehearsal, warnings=(*data.warnings, *setup.warnings))
+    return data.noted(*setup.notes)
 
 
 def initialize(nlp: Language, T: dict[str, Any], data: TrainingData, transfer: Transfer | None) -> TrainingData:
@@ -325,6 +331,7 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
     train_cfg = section_at(config, T["train_corpus"])
     dev_cfg = section_at(config, T["dev_corpus"])
     train_path, dev_path = describe_paths(train_cfg.get("path")), describe_paths(dev_cfg.get("path"))
+    train_files = tuple(corpus_files(train_corpus))
     # Each training document's parse is checked on this first pass; those that fail lose their parse.
     parse_check = ParseCheck.for_pipeline(nlp, trained)
     if parse_check is not None:
@@ -381,4 +388,5 @@ def read_data(nlp: Language, trained: dict[str, str], shuffle_buffer: int) -> Tr
         shuffle_buffer=max(0, shuffle_buffer),
         parse_check=parse_check,
         origins=tuple(origins),
+        train_files=train_files,
     )

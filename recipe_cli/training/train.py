@@ -15,6 +15,7 @@ from thinc.api import Config
 from .. import __version__
 from ..config.build import TrainingConfig
 from ..config.schemas import rehearsal_settings
+from ..data.sources import file_records, is_file_record
 from ..data.summary import DataSummary, data_warnings
 from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
@@ -147,6 +148,7 @@ def _train(
     try:
         with _removed_on_error(output_path, created and written):
             data = read_training_data(nlp, settings["shuffle_buffer"])
+            record_sources(nlp, data.train_files)
             trained, switched = fit_to_categories(nlp, data, transfer)
             data = add_base_labels(nlp, settings, data, transfer)
             # The plan: every "auto" filled in from the components and the counted data; then [training] is
@@ -175,6 +177,14 @@ def _train(
         prepare()
     return fit(nlp, T, data, output_path, stdout=stdout, stderr=stderr, quiet=quiet, keep_epochs=keep_epochs,
                plot=plot)  # fmt: skip
+
+
+def record_sources(nlp: Language, files: Iterable[Path]) -> None:
+    """Record the training files in the pipeline's meta.json ("sources", saved with every epoch), so that a later
+    run fine-tuning it can rehearse on them and check they are the same; a base model's entries that name no file
+    (a published corpus) are kept."""
+    kept = [source for source in nlp.meta.get("sources") or [] if not is_file_record(source)]
+    nlp.meta["sources"] = kept + file_records(files)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ changed (dataclasses.replace), so the data a run trains on is the chain of calls
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from spacy.training import Example
 
@@ -37,6 +38,8 @@ class TrainingData:
     # The check of the gold parses (None: no parser trained), and where each example kept in memory comes from.
     parse_check: ParseCheck | None = None
     origins: tuple[tuple[int, Source], ...] = ()
+    # The training files the reader reads (absolute; none for a reader that names no path).
+    train_files: tuple[Path, ...] = ()
 
     @property
     def n_train(self) -> int:

@@ -1,11 +1,14 @@
 """Forgetting, measured: fine-tune a pretrained ner on a new task, with and without pseudo-rehearsal.
 
-1. Base: `recipe-train ner` on WNUT17 train (its 6 entity types), dev = WNUT17 dev.
+1. Base: `recipe-train ner` on WNUT17 train (its 6 entity types), dev = WNUT17 dev. Its run records the training
+   file, so `--rehearse` without RAW rehearses a sample of WNUT17 train's own texts.
 2. Fine-tune the base's model-best on UNER English dev (PER/LOC/ORG; a seeded 10% held out as dev), each
-   variant in its own process, the same epochs and seed:
-     plain        --base-model BASE
-     rehearse     --base-model BASE --rehearse               (training texts; the base fills in its types)
-     rehearse-raw --base-model BASE --rehearse WNUT17-TEXTS  (raw WNUT17 train texts, one per line)
+   variant in its own process, the same epochs, --seeds seeds each (paired: seed s of every variant):
+     plain              --base-model BASE
+     rehearse           --base-model BASE --rehearse   (the default: the base's own training texts, found through
+                                                         its run's record; the base fills in its types)
+     rehearse-new-texts --base-model BASE --rehearse --training.rehearsal.base_sample 0
+                                                        (the training texts, the base's annotation filled in)
      (more variants with --variants; see VARIANTS)
 3. Score every model-best on WNUT17 test (the old task) and UNER English test (the new task).
 
@@ -19,24 +22,25 @@ of plain fine-tuning.
 1. Base: `recipe-train ner` on UNER English dev (PER/LOC/ORG), 90% of its sentences; the other 10% (seeded) as dev.
 2. New data: WNUT17 train with only its `product` spans kept (every other token outside an entity), as an
    annotator adding one type delivers it; dev likewise from WNUT17 dev. Each variant, --seeds seeds each:
-     plain        --base-model BASE
-     rehearse     --base-model BASE --rehearse               (the base fills in PER/LOC/ORG on the new texts)
-     rehearse-raw --base-model BASE --rehearse EWT-TEXTS     (raw UD English EWT train texts)
-     distill      --base-model BASE --rehearse --training.rehearsal.mode distill
-     joint        no base: from scratch on both data sets joined (old spans + product spans), the upper bound
-                  of a user who still has the old data
-     (and with --variants: rehearse-ratio-2, --rehearse with twice as many rehearsal examples per batch)
+     plain              --base-model BASE
+     rehearse           --base-model BASE --rehearse   (the default: the base's own training texts, UNER dev's)
+     rehearse-new-texts --base-model BASE --rehearse --training.rehearsal.base_sample 0
+                                                        (the base fills in PER/LOC/ORG on the new texts)
+     rehearse-raw       --base-model BASE --rehearse EWT-TEXTS     (raw UD English EWT train texts)
+     (and with --variants: distill, --rehearse --training.rehearsal.mode distill; joint, no base: from scratch on
+     both data sets joined, the upper bound of a user who still has the old data; rehearse-ratio-2, twice as many
+     rehearsal examples per batch)
 3. Old task: UNER English test, F over PER/LOC/ORG (predictions of product left out). New task: WNUT17 test, F of
    product alone (spaCy's ents_per_type). Target: --rehearse keeps >= 90% of the base's old-task F and ends within
    2 points of plain fine-tuning on product.
-A re-run with the same --out continues: the base and every finished run are kept.
+A re-run with the same --out continues (both scenarios): the base and every finished run are kept.
 
-Usage: python -m scripts.benchmarks.transfer [--base-epochs 15] [--epochs 10] [--variants plain,rehearse,...]
+Usage: python -m scripts.benchmarks.transfer [--seeds 3] [--base-epochs 15] [--epochs 10] [--variants plain,...]
        [--base PATH (reuse a trained base)] [--out bench-transfer]
        python -m scripts.benchmarks.transfer --scenario new-type [--seeds 3] [--base-epochs 15] [--epochs 10]
        [--out bench-transfer-new-type]
        python -m scripts.benchmarks.transfer --smoke [--scenario new-type]   (the bundled WNUT17 and UNER slices,
-       one epoch each, two variants (new-type: plain and rehearse, one seed), a temporary folder)
+       one epoch each, two variants (plain and rehearse), one seed, a temporary folder)
 Writes OUT/results.json and prints a Markdown table.
 """
 
@@ -60,20 +64,25 @@ EWT_TRAIN = SHARED / "ud-english-ewt" / "en_ewt-ud-train.conllu"
 # --scenario new-type: the base's types, the type the new data brings, and the variants (None: no base model).
 OLD_TYPES = ("PER", "LOC", "ORG")
 NEW_TYPE = "product"
+# The training texts rather than the base's own (the default without RAW when they cannot be found).
+NEW_TEXTS = ["--rehearse", "--training.rehearsal.base_sample", "0"]
 NEW_TYPE_VARIANTS: dict[str, list[str] | None] = {
     "plain": [],
     "rehearse": ["--rehearse"],
+    "rehearse-new-texts": NEW_TEXTS,
     "rehearse-raw": ["--rehearse", "{raw}"],
     "distill": ["--rehearse", "--training.rehearsal.mode", "distill"],
     "joint": None,
     # Not run by default: twice as many rehearsal examples as new ones in each batch.
     "rehearse-ratio-2": ["--rehearse", "--training.rehearsal.ratio", "2"],
 }
-DEFAULT_NEW_TYPE_VARIANTS = ["plain", "rehearse", "rehearse-raw", "distill", "joint"]
+DEFAULT_NEW_TYPE_VARIANTS = ["plain", "rehearse", "rehearse-new-texts", "rehearse-raw"]
+DEFAULT_VARIANTS = ["plain", "rehearse", "rehearse-new-texts"]
 
 VARIANTS = {
     "plain": [],
     "rehearse": ["--rehearse"],
+    "rehearse-new-texts": NEW_TEXTS,
     "rehearse-raw": ["--rehearse", "{raw}"],
     "rehearse-raw-missing": ["--rehearse", "{raw}", "--training.rehearsal.unannotated", "missing"],
     "rehearse-raw-0.5": ["--rehearse", "{raw}", "--training.rehearsal.ratio", "0.5"],
@@ -148,59 +157,74 @@ def main() -> int:
     parser.add_argument("--base-epochs", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--variants", default=None, help="comma list (default: the scenario's)")
-    parser.add_argument("--seeds", type=int, default=3, help="new-type: seeds per variant")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per variant")
     parser.add_argument("--base", type=Path, help="a trained base pipeline to reuse (skips step 1)")
     parser.add_argument("--out", type=Path, default=None, help="default: bench-transfer (--smoke: a temporary folder)")
     parser.add_argument("--smoke", action="store_true", help="the bundled slices, one epoch: checks that it runs")
     args = parser.parse_args()
     if args.scenario == "new-type":
         return new_type(args)
-    args.variants = args.variants or "plain,rehearse,rehearse-raw,rehearse-raw-missing"
     global OLD_TRAIN, OLD_DEV, OLD_TEST, NEW_TRAIN, NEW_TEST
+    variants = args.variants.split(",") if args.variants else DEFAULT_VARIANTS
     limit: list[str] = []
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="benchmark-transfer-smoke-"))
-        args.base_epochs, args.epochs, args.variants, limit = 1, 1, "plain,rehearse-raw", SMOKE_LIMIT
+        args.base_epochs, args.epochs, args.seeds, limit = 1, 1, 1, SMOKE_LIMIT
+        variants = args.variants.split(",") if args.variants else ["plain", "rehearse"]
         OLD_TRAIN, OLD_DEV, OLD_TEST = (BUNDLED / name for name in ("wnut17-train.conll", "wnut17-dev.conll",
                                                                      "wnut17-dev.conll"))  # fmt: skip
         NEW_TRAIN, NEW_TEST = BUNDLED / "uner-dev.iob2", BUNDLED / "uner-test.iob2"
-    args.out = args.out or Path("bench-transfer")
+    out: Path = args.out or Path("bench-transfer")
     for path in (OLD_TRAIN, OLD_TEST, NEW_TRAIN, NEW_TEST):
         if not path.is_file():
             print(f"Benchmark data not found: {path} (the full corpora live in ../shared/data). Nothing measured.")
             return 1
-    args.out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"machine": machine(), "epochs": args.epochs, "base_epochs": args.base_epochs, "runs": {}}
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        print(f"Unknown variant(s) {', '.join(unknown)}; the relabel scenario has {', '.join(VARIANTS)}")
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    results: dict = json.loads(results_path.read_text()) if results_path.exists() else {"runs": {}}
+    results.update({"scenario": "relabel", "machine": machine(), "epochs": args.epochs,
+                    "base_epochs": args.base_epochs})  # fmt: skip
+    common = ["--training.patience", "0", "-q", "--overwrite", *limit]
     base = args.base
     if base is None:
-        print(f"== base: ner on WNUT17 train, {args.base_epochs} epochs", flush=True)
-        seconds = recipe_train(["ner", str(OLD_TRAIN), "--dev", str(OLD_DEV), "-o", str(args.out / "base"), "--overwrite",
-                                "--seed", "0", "-q", "--training.max_epochs", str(args.base_epochs),
-                                "--training.patience", "0", *limit], args.out / "base.log")  # fmt: skip
-        base = args.out / "base" / "model-best"
-        results["base_seconds"] = seconds
+        base = out / "base" / "model-best"
+        if not base.is_dir():
+            print(f"== base: ner on WNUT17 train, {args.base_epochs} epochs", flush=True)
+            results["base_seconds"] = recipe_train(["ner", str(OLD_TRAIN), "--dev", str(OLD_DEV), "-o",
+                                                    str(out / "base"), "--seed", "0", "--training.max_epochs",
+                                                    str(args.base_epochs), *common], out / "base.log")  # fmt: skip
+            results["runs"].pop("base", None)
     import spacy
 
     old_labels = set(spacy.load(base).get_pipe("ner").labels)
     results["old_labels"] = sorted(old_labels)
-    results["runs"]["base"] = {"old": ner_scores(base, OLD_TEST, old_labels), "new": ner_scores(base, NEW_TEST, set())}
-    raw = raw_texts(OLD_TRAIN, args.out)
-    for name in args.variants.split(","):
-        print(f"== fine-tune: {name}", flush=True)
-        out = args.out / name
-        extra = [a.format(raw=raw) for a in VARIANTS[name]]
-        seconds = recipe_train(["ner", str(NEW_TRAIN), "--base-model", str(base), "-o", str(out), "--overwrite",
-                                "--seed", "0", "-q", "--training.max_epochs", str(args.epochs),
-                                "--training.patience", "0", *limit, *extra], args.out / f"{name}.log")  # fmt: skip
-        results["runs"][name] = {
-            "seconds": seconds,
-            "old": ner_scores(out / "model-best", OLD_TEST, old_labels),
-            "new": ner_scores(out / "model-best", NEW_TEST, set()),
-            "args": extra,
-        }
-        (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    if "base" not in results["runs"]:
+        results["runs"]["base"] = {"seconds": results.get("base_seconds"), "old": ner_scores(base, OLD_TEST, old_labels),
+                                   "new": ner_scores(base, NEW_TEST, set())}  # fmt: skip
+        results_path.write_text(json.dumps(results, indent=2))
+    raw = raw_texts(OLD_TRAIN, out)
+    # Seed by seed: a run stopped part-way has every variant on its first seeds.
+    for seed in range(args.seeds):
+        for name in variants:
+            key = f"{name}/seed-{seed}"
+            if key in results["runs"]:
+                continue
+            print(f"== fine-tune: {key}", flush=True)
+            run_out = out / name / f"seed-{seed}"
+            extra = [a.format(raw=raw) for a in VARIANTS[name]]
+            seconds = recipe_train(["ner", str(NEW_TRAIN), "--base-model", str(base), "-o", str(run_out), "--seed",
+                                    str(seed), "--training.max_epochs", str(args.epochs), *common, *extra],
+                                   out / f"{name}-seed-{seed}.log")  # fmt: skip
+            results["runs"][key] = {"seconds": seconds, "args": extra,
+                                    "old": ner_scores(run_out / "model-best", OLD_TEST, old_labels),
+                                    "new": ner_scores(run_out / "model-best", NEW_TEST, set())}  # fmt: skip
+            results_path.write_text(json.dumps(results, indent=2))
     print(report(results))
-    print(f"Results in {args.out / 'results.json'}")
+    print(f"Results in {results_path}")
     return 0
 
 
@@ -357,22 +381,41 @@ def new_type_report(results: dict) -> str:
 
 
 def report(results: dict) -> str:
+    """The relabel scenario's table: mean ± sd over seeds; "vs plain" paired seed by seed."""
+    import statistics
+
     runs = results["runs"]
-    base_old = runs["base"]["old"]
-    plain_new = runs.get("plain", {}).get("new", {}).get("ents_f")
+    base = runs["base"]
+    by_variant: dict[str, dict[int, dict]] = {}
+    for key, run in runs.items():
+        if "/seed-" in key:
+            name, seed = key.split("/seed-")
+            by_variant.setdefault(name, {})[int(seed)] = run
+    plain = by_variant.get("plain", {})
+
+    def spread(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+
     lines = [
         f"Forgetting: base ner on WNUT17 ({results['base_epochs']} epochs), fine-tuned {results['epochs']} epochs "
-        "on UNER English dev; model-best of each run",
+        "on UNER English dev; model-best of each run; mean ± sd over seeds",
         "",
-        "| run | WNUT17 test ents_f | old types only | kept of base | UNER test ents_f | vs plain | seconds |",
-        "|---|---|---|---|---|---|---|",
+        "| run | n | WNUT17 test ents_f | old types only | kept of base | UNER test ents_f "
+        "| vs plain (points, paired) | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| base | 1 | {base['old']['ents_f']:.3f} | {base['old']['old_f']:.3f} | 100% | {base['new']['ents_f']:.3f} | "
+        f"| {base.get('seconds') or 0:.0f} |",
     ]
-    for name, run in runs.items():
-        kept = run["old"]["ents_f"] / base_old["ents_f"] if base_old["ents_f"] else 0.0
-        vs = f"{(run['new']['ents_f'] - plain_new) * 100:+.1f} pts" if plain_new is not None and name != "base" else ""
+    for name, seeds in by_variant.items():
+        old_f = [run["old"]["old_f"] for run in seeds.values()]
+        kept = statistics.mean(old_f) / base["old"]["old_f"] if base["old"]["old_f"] else 0.0
+        paired = [seeds[s]["new"]["ents_f"] - plain[s]["new"]["ents_f"] for s in seeds if s in plain]
+        vs = f"{statistics.mean(paired) * 100:+.1f}" if paired and name != "plain" else ""
+        seconds = statistics.mean(run["seconds"] for run in seeds.values())
         lines.append(
-            f"| {name} | {run['old']['ents_f']:.3f} | {run['old']['old_f']:.3f} | {kept:.0%} "
-            f"| {run['new']['ents_f']:.3f} | {vs} | {run.get('seconds', results.get('base_seconds', 0)):.0f} |"
+            f"| {name} | {len(seeds)} | {spread([run['old']['ents_f'] for run in seeds.values()])} | {spread(old_f)} "
+            f"| {kept:.0%} | {spread([run['new']['ents_f'] for run in seeds.values()])} | {vs} | {seconds:.0f} |"
         )
     return "\n".join(lines)
 
