@@ -187,12 +187,21 @@ def test_evidence_optimizer_smoke(tmp_path):
 
 
 def test_evidence_reference_smoke(tmp_path):
-    """The reference model and the chance level on the bundled GoEmotions slices, scored by spaCy's scorer: random
-    scores sit at chance (macro AUC about 0.5; macro F of six classes far below the model's), and logistic
-    regression on the texts' tokens is above it."""
+    """The reference model and the chance level on the bundled slices, scored by spaCy's scorer: random scores sit
+    at chance (macro AUC about 0.5; macro F of six classes far below the model's), and logistic regression on the
+    texts' tokens is above it; for ner, tagger and parser the simple references are above their chance levels
+    (no entity: F 0; one tag for every word; a flat tree)."""
     out = tmp_path / "reference.json"
     _smoke("evidence.reference", out)
     results = json.loads(out.read_text())
+    metrics = {name: r["metric"] for name, r in results.items()}
+    assert metrics == {"wnut17-slice": "ents_f", "ewt-tagger-slice": "tag_acc",
+                       "ewt-parser-slice": "(dep_uas + dep_las) / 2", "goemotions-slice": "cats_macro_f",
+                       "goemotions-multilabel-slice": "cats_macro_auc"}  # fmt: skip
+    assert results["wnut17-slice"]["chance"] == 0.0
+    for name in ("wnut17-slice", "ewt-tagger-slice", "ewt-parser-slice"):
+        r = results[name]
+        assert r["chance"] < r["reference"] < 1.0 and r["train_texts"] == 400 and r["test_texts"] == 150, name
     single, multi = results["goemotions-slice"], results["goemotions-multilabel-slice"]
     assert (single["metric"], multi["metric"]) == ("cats_macro_f", "cats_macro_auc")
     assert (single["labels"], multi["labels"]) == (6, 6)

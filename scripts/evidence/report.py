@@ -5,10 +5,13 @@ Reads the study's folder (what `recipe-sweep scripts/evidence/evidence.yml -o ev
 publishes its rows in docs/evidence/ (sweep.json and trials.jsonl: every trial's test scores, dev curve with seconds,
 words/s and config fingerprint), builds the page from those published rows (`--sweep docs/evidence` builds it again
 from them alone), and writes, in this order:
-  - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where a share of the trials ran);
-  - the summary: each variant against the recipe (the packaged defaults), task by task: better / worse / no clear
-    difference by the sweep's rule (every seed's paired difference on the same side of 0 and the Holm-corrected
-    paired t-test below 0.05), "not run yet", or "left out" where the spec does not run the variant on the task;
+  - SWEEP/NOTES.md, where the study's folder has one (what the rows cannot say: where a share of the trials ran),
+    and SWEEP/COMMIT, the commit the study ran at;
+  - the tasks: each one's metric, its chance level and a simple reference model's score (reference.json);
+  - the summary: each variant against the recipe (RECIPE.md's letter, scripts/evidence/recipe.cfg), task by
+    task: better / worse / no clear difference by the sweep's rule (every seed's paired difference on the same
+    side of 0 and the Holm-corrected paired t-test below 0.05), "not run yet", or "left out" where the spec
+    does not run the variant on the task;
   - RECIPE.md §8's rule for each candidate: it becomes the default when it is better than the recipe on at least
     one task and worse on none; decided only once every task of the study has finished;
   - the goal: the default against spaCy's own settings on each task, in test score and in time to quality (the
@@ -49,6 +52,10 @@ LEFT_OUT = "left out"
 INERT = "does not act (identical seed for seed)"
 # A note the study's folder may hold, put on the page as it is.
 NOTES_FILE = "NOTES.md"
+# The commit the study ran at (its first line: the hash, then the subject), and the simple reference models'
+# scores (scripts/evidence/reference.py --out), which the study's folder may hold; published beside the rows.
+COMMIT_FILE = "COMMIT"
+REFERENCE_FILE = "reference.json"
 
 
 def main() -> int:
@@ -100,8 +107,9 @@ def publish(sweep: Path, folder: Path) -> None:
         row["config"] = _in_repo(row.get("config"))
     (folder / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf8")
     (folder / "trials.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
-    if (sweep / NOTES_FILE).is_file():
-        shutil.copyfile(sweep / NOTES_FILE, folder / NOTES_FILE)
+    for name in (NOTES_FILE, COMMIT_FILE, REFERENCE_FILE):
+        if (sweep / name).is_file():
+            shutil.copyfile(sweep / name, folder / name)
 
 
 def _in_repo(path: str | None) -> str | None:
@@ -133,15 +141,16 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         f"{len(tasks)} tasks on real corpora, each variant trained with several seeds and scored on the task's test split (model-best, chosen on dev). "
         f"Status: **{total - left} of {total} trials finished**"
         + (f"; finished tasks: {', '.join(finished) or 'none yet'}." if left else ", every task finished.")
-        + f" The finished trials' wall times add up to {hours:.1f} hours (the study's budget: 3 hours with "
-        "`--jobs 2` on 2 cores, two trials at a time).",
+        + f" The finished trials' wall times add up to {hours:.1f} hours ({hours / 2:.1f} with `--jobs 2` on 2 "
+        "cores, two trials at a time)." + _commit(sweep),
         "",
     ]
     # What the rows cannot say about themselves (where a share of the trials ran, say), kept in the study's folder.
     lines += _notes(sweep)
+    lines += tasks_table(sweep, report, tasks)
     lines += [
-        "Every comparison is seed against seed (the same seed trains both variants), against the recipe as "
-        "packaged: *better* (*worse*) only when every seed's difference is above (below) 0 and the paired t-test, "
+        "Every comparison is seed against seed (the same seed trains both variants), against `recipe`, RECIPE.md to "
+        "the letter with the packaged optimizer ([`recipe.cfg`](../scripts/evidence/recipe.cfg)): *better* (*worse*) only when every seed's difference is above (below) 0 and the paired t-test, "
         "Holm-corrected across the variants of a task, gives p < 0.05; anything else is *no clear difference*. One "
         "seed moves NER F1 by about a point, so single runs decide nothing here.",
         "",
@@ -183,7 +192,7 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     lines += [
         f"The default is `{default}`"
         + (
-            " (the recipe as packaged before the study)."
+            " (RECIPE.md's letter, with the packaged optimizer)."
             if default == BASELINE
             else f" (the recipe with the {SETTING[default]} the study chose)."
         ),  # fmt: skip
@@ -307,6 +316,50 @@ def time_to_quality(sweep: Path, report: dict, ours: str = BASELINE) -> dict[str
         decide([comparison])
         verdicts[task] = f"{comparison.verdict} (n={comparison.n})"
     return verdicts
+
+
+def _commit(sweep: Path) -> str:
+    """Where the study's folder says which commit it ran at: a sentence naming it."""
+    path = sweep / COMMIT_FILE
+    if not path.is_file():
+        return ""
+    first = path.read_text(encoding="utf8").strip().splitlines()[0]
+    commit, _, subject = first.partition(" ")
+    return f" It ran at commit `{commit[:12]}`" + (f" ({subject.strip()})." if subject.strip() else ".")
+
+
+def tasks_table(sweep: Path, report: dict, tasks: list[str]) -> list[str]:
+    """Each task's metric and what it would score by chance, a simple reference model's score
+    (scripts/evidence/reference.py, where the study's folder holds its results), and the recipe's and spaCy's
+    settings' mean test scores: a task whose models score near chance, or far below the reference, is not trained."""
+    path = sweep / REFERENCE_FILE
+    references = json.loads(path.read_text(encoding="utf8")) if path.is_file() else {}
+    from scripts.evidence.reference import DESCRIBED
+
+    lines = [
+        "## The tasks, their metrics and what a simple model scores",
+        "",
+        "Each task's score is the metric its config's score_weights make (spaCy's scorer, on the test split); beside "
+        "it, what a predictor that has learnt nothing scores, and a simple reference model trained on the same "
+        "training file ([`scripts/evidence/reference.py`](../scripts/evidence/reference.py)).",
+        "",
+        "| task | component | metric | chance level | chance | simple reference | reference | recipe (mean) | "
+        "spacy-default (mean) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task in tasks:
+        ref = references.get(task)
+        entry = report["tasks"].get(task, {}).get("variants", {})
+        means = [f"{entry[v]['mean']:.4f}" if v in entry else NOT_RUN for v in (BASELINE, SPACY)]
+        if ref is None:
+            lines.append(f"| {task} | | | | | not computed | | {means[0]} | {means[1]} |")
+            continue
+        metric, what, chance = DESCRIBED[ref["component"]]
+        lines.append(
+            f"| {task} | {ref['component']} | {metric} | {chance} | {ref['chance']:.4f} | {what} | "
+            f"{ref['reference']:.4f} | {means[0]} | {means[1]} |"
+        )
+    return [*lines, ""]
 
 
 def spacy_table(folder: Path, sweep: Path) -> str:
