@@ -179,6 +179,9 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     qualifying = [c for c in CANDIDATES if c in meta["variants"] and _qualifies(report, ran[c], c, left)]
     chosen, why = choose_defaults(sweep, tasks, qualifying)
     for candidate in CANDIDATES:
+        if candidate not in meta["variants"]:
+            lines.append(f"- `{candidate}`: not a row of this study.")
+            continue
         left_out = [task for task in tasks if task not in ran.get(candidate, tasks)]
         decision = _decision(report, ran.get(candidate, tasks), candidate, left, chosen=candidate in chosen,
                              left_out=left_out)  # fmt: skip
