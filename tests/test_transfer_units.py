@@ -705,7 +705,7 @@ def test_rehearsal_names_every_rehearsed_component(base):
     assert list(data.notes) == [
         NONE_NAMED,
         "rehearsal: 2 examples (the training texts, with the base model's annotation filled in) for tok2vec, tagger, "
-        "ner; 1 per new example in each batch"
+        "ner; 1 per new example in each batch",
     ]
 
 
@@ -972,12 +972,12 @@ def test_a_recorded_training_file_that_changed_is_not_rehearsed(base, tmp_path, 
         why = f"{data} is no longer there"
     nlp, training, _ = _finetune(model)
     training = start_rehearsal(nlp, _T(), training)
-    assert training.warnings == (f"rehearsal: the base model's training file {why}",)
-    assert training.notes[1] == (
+    assert training.warnings == (
         f"rehearsal: the base model's training file {why}: the training texts are rehearsed instead; texts of the "
         "base model's own domain (--rehearse RAW) keep more of what it knew: it finds fewer of its labels in texts of "
-        "another domain"
+        "another domain",
     )
+    assert not any(why in note for note in training.notes)
     assert [eg.reference.text for eg in training.rehearsal.examples] == [text for text, _ in NEW]
     assert nlp.meta["rehearsal"] == {"texts": "training"}
 

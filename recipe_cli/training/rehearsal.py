@@ -213,13 +213,11 @@ def rehearsal_texts(
     """
     raw = settings["raw"]
     if raw:
-        return RehearsalTexts(
-            read_raw_texts(Path(raw)), raw, {"texts": "raw", "path": raw}
-        )
+        return RehearsalTexts(read_raw_texts(Path(raw)), raw, {"texts": "raw", "path": raw})
     training = RehearsalTexts(None, "the training texts", {"texts": "training"})
     if recorded is not None and recorded.get("texts") != "base":
         return training
-    sample = settings["base_sample"]
+    sample = settings["base_sample"] if recorded is None else recorded.get("sample", settings["base_sample"])
     if sample == 0:
         return training
     files = recorded["files"] if recorded is not None else None
@@ -230,7 +228,10 @@ def rehearsal_texts(
             warning = f"rehearsal: {e}; this resumed run rehearses the training texts from here on"
             return replace(training, warnings=(warning,))
         fallback = f"rehearsal: {e}: the training texts are rehearsed instead; {FALLBACK_ADVICE}"
-        return replace(training, notes=(fallback,), warnings=(f"rehearsal: {e}",) if e.warn else ())
+        # A file the base's record names, gone or changed, is warned about; a base that names none is only noted.
+        if e.warn:
+            return replace(training, warnings=(fallback,))
+        return replace(training, notes=(fallback,))
     record = {"texts": "base", "files": found.files, "sample": sample}
     return RehearsalTexts(found.texts, found.describe(), record)
 
