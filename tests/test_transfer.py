@@ -490,3 +490,35 @@ def test_rehearsal_keeps_the_old_entity_types(tmp_path):
         assert result.exit_code == 0, result.output
         scores[name] = _old_types_f(tmp_path / name / "model-last", tweets)
     assert scores["rehearse"] - scores["plain"] >= 0.1, scores
+
+
+@pytest.mark.slow
+def test_rehearsal_finds_the_training_texts_of_a_spacy_train_project(tmp_path):
+    """A pipeline `spacy train` made in a project folder names its training data relative to that folder
+    (`--paths.train corpus/train.spacy`); run from elsewhere, --rehearse finds it beside the model and rehearses
+    its texts."""
+    import subprocess
+    import sys
+
+    from spacy.tokens import DocBin
+
+    project = tmp_path / "project"
+    (project / "corpus").mkdir(parents=True)
+    docs = list(read_docs(DATA / "wnut17-train.conll", spacy.blank("en")))
+    DocBin(docs=docs[:120]).to_disk(project / "corpus" / "train.spacy")
+    DocBin(docs=docs[120:160]).to_disk(project / "corpus" / "dev.spacy")
+    spacy_cli = [sys.executable, "-m", "spacy"]
+    subprocess.run([*spacy_cli, "init", "config", "config.cfg", "-p", "ner", "-l", "en"], cwd=project, check=True,
+                   capture_output=True)  # fmt: skip
+    subprocess.run([*spacy_cli, "train", "config.cfg", "--paths.train", "corpus/train.spacy", "--paths.dev",
+                    "corpus/dev.spacy", "-o", "training", "--training.max_epochs", "1"], cwd=project, check=True,
+                   capture_output=True)  # fmt: skip
+    base = project / "training" / "model-best"
+    assert spacy.load(base).config["paths"]["train"] == "corpus/train.spacy"
+    result = _finetune(base, tmp_path / "out", "--rehearse")
+    assert result.exit_code == 0, result.output
+    texts = project / "corpus" / "train.spacy"
+    assert (
+        f"rehearsal: 120 examples (all 120 texts of the base model's training data, {texts}, annotated by the base "
+        "model) for tok2vec, ner; 1 per new example in each batch"
+    ) in result.output
