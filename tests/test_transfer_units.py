@@ -945,16 +945,16 @@ def test_reservoir_sample_is_uniform():
     """Each of 10 texts is kept in a sample of 3 with probability 0.3. Over 2,000 seeds its share has sd
     sqrt(0.3 * 0.7 / 2000) = 0.0102: a share off by more than 0.05 (about 5 sd) fails. Keeping the first 3, or the
     last, gives shares of 0 and 1."""
-    from recipe_cli.training.base_texts import _sample
+    from recipe_cli.training.base_texts import reservoir_sample
 
     texts = [f"text {i}" for i in range(10)]
     counts = Counter()
     for seed in range(2000):
-        sample, total = _sample(iter([*texts[:4], " ", *texts[4:]]), 3, seed)
+        sample, total = reservoir_sample(iter([*texts[:4], " ", *texts[4:]]), 3, seed)
         assert total == 10 and len(sample) == 3 and sample == sorted(sample, key=texts.index)
         counts.update(sample)
     assert all(abs(counts[text] / 2000 - 0.3) < 0.05 for text in texts), counts
-    assert _sample(iter(texts), 20, 0) == (texts, 10)
+    assert reservoir_sample(iter(texts), 20, 0) == (texts, 10)
 
 
 @pytest.mark.parametrize("change", ["edited", "same size", "moved"])

@@ -68,7 +68,7 @@ def base_training_texts(
     reader = _reader(section, paths)
     if not records:
         records = file_records(corpus_files(reader) or paths)
-    texts, total = _sample(_read(reader, teacher), sample, seed)
+    texts, total = reservoir_sample(_read(reader, teacher), sample, seed)
     if not texts:
         raise NotFound(f"the base model's training data ({describe_paths([str(p) for p in paths])}) holds no text")
     return BaseTexts(texts, total, records)
@@ -138,7 +138,7 @@ def _read(reader: Any, teacher: Language) -> Iterator[str]:
         raise NotFound(f"the base model's training data cannot be read: {' '.join(str(e).split())}") from None
 
 
-def _sample(texts: Iterator[str], k: int, seed: int) -> tuple[list[str], int]:
+def reservoir_sample(texts: Iterator[str], k: int, seed: int) -> tuple[list[str], int]:
     """A uniform sample of k texts (reservoir sampling, seeded; all if fewer), in their order in the data, and
     how many there were."""
     rng = random.Random(f"rehearsal-sample-{seed}")
