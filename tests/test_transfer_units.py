@@ -1037,3 +1037,30 @@ def test_a_resumed_run_rehearses_what_its_record_says(base, tmp_path):
         "here on",
     )
     assert [eg.reference.text for eg in resumed.rehearsal.examples] == [text for text, _ in NEW]
+
+
+def test_a_run_records_its_training_files_beside_the_base_models_named_sources(tmp_path):
+    """meta.json "sources": this run's files (path, size, SHA-256), after the base's published corpora, which
+    stay, as records when the base gave bare names; the base's own file records go (its data is not this run's).
+    The result is valid for spaCy's meta schema (`spacy package` checks it)."""
+    from spacy.schemas import ModelMetaSchema, validate
+
+    from recipe_cli.data.sources import file_record
+    from recipe_cli.training.train import record_sources
+
+    data = tmp_path / "train.conll"
+    data.write_text(_conll(SENTENCES), encoding="utf8")
+    old = tmp_path / "old.conll"
+    old.write_text(_conll(SENTENCES[:1]), encoding="utf8")
+    nlp = spacy.blank("en")
+    nlp.meta["sources"] = ["OntoNotes 5", file_record(old)]
+    record_sources(nlp, [data])
+    digest = __import__("hashlib").sha256(data.read_bytes()).hexdigest()
+    assert nlp.meta["sources"] == [
+        {"name": "OntoNotes 5"},
+        {"name": "train.conll", "path": str(data.resolve()), "bytes": str(data.stat().st_size), "sha256": digest},
+    ]
+    assert validate(ModelMetaSchema, nlp.meta) == []
+    nlp.meta["sources"] = [{"name": "OntoNotes 5", "url": "https://catalog.ldc.upenn.edu/LDC2013T19"}]
+    record_sources(nlp, [])
+    assert nlp.meta["sources"] == [{"name": "OntoNotes 5", "url": "https://catalog.ldc.upenn.edu/LDC2013T19"}]

@@ -182,9 +182,11 @@ def _train(
 def record_sources(nlp: Language, files: Iterable[Path]) -> None:
     """Record the training files in the pipeline's meta.json ("sources", saved with every epoch), so that a later
     run fine-tuning it can rehearse on them and check they are the same; a base model's entries that name no file
-    (a published corpus) are kept."""
+    (a published corpus) are kept, a bare name as {"name": ...} (spaCy's meta schema takes names or records, not
+    both in one list)."""
     kept = [source for source in nlp.meta.get("sources") or [] if not is_file_record(source)]
-    nlp.meta["sources"] = kept + file_records(files)
+    named = [source if isinstance(source, dict) else {"name": str(source)} for source in kept]
+    nlp.meta["sources"] = named + file_records(files)
 
 
 @contextmanager
