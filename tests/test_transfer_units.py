@@ -924,6 +924,14 @@ def test_rehearsal_without_raw_draws_the_base_models_own_training_texts(base, tm
     from recipe_cli.data.sources import file_record
 
     assert nlp.meta["rehearsal"] == {"texts": "base", "files": [file_record(data)], "sample": 5000}
+    # spaCy's rehearse() step (distill) draws the same texts, unannotated.
+    nlp, training, _ = _finetune(model)
+    training = start_rehearsal(nlp, _T(mode="distill", fill_in=False), training)
+    assert [eg.reference.text for eg in training.rehearsal.examples] == BASE_TEXTS and training.rehearsal.distill
+    assert training.notes[-1] == (
+        f"rehearsal (distill): 5 raw texts (all 5 texts of the base model's training data, {data}); 1 per new "
+        "example, in an nlp.rehearse() step after each update"
+    )
 
 
 def test_the_sample_of_the_base_texts_is_seeded_and_in_file_order(base, tmp_path):
