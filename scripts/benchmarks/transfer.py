@@ -51,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from scripts.common import BUNDLED, SHARED, machine
@@ -208,22 +209,17 @@ def main() -> int:
                                    "new": ner_scores(base, NEW_TEST, set(OLD_TYPES))}  # fmt: skip
         results_path.write_text(json.dumps(results, indent=2))
     raw = raw_texts(OLD_TRAIN, out)
-    # Seed by seed: a run stopped part-way has every variant on its first seeds.
-    for seed in range(args.seeds):
-        for name in variants:
-            key = f"{name}/seed-{seed}"
-            if key in results["runs"]:
-                continue
-            print(f"== fine-tune: {key}", flush=True)
-            run_out = out / name / f"seed-{seed}"
-            extra = [a.format(raw=raw) for a in VARIANTS[name]]
-            seconds = recipe_train(["ner", str(NEW_TRAIN), "--base-model", str(base), "-o", str(run_out), "--seed",
-                                    str(seed), "--training.max_epochs", str(args.epochs), *common, *extra],
-                                   out / f"{name}-seed-{seed}.log")  # fmt: skip
-            results["runs"][key] = {"seconds": seconds, "args": extra,
-                                    "old": ner_scores(run_out / "model-best", OLD_TEST, old_labels),
-                                    "new": ner_scores(run_out / "model-best", NEW_TEST, set(OLD_TYPES))}  # fmt: skip
-            results_path.write_text(json.dumps(results, indent=2))
+    for seed, name, key in pending(results, variants, args.seeds):
+        print(f"== fine-tune: {key}", flush=True)
+        run_out = out / name / f"seed-{seed}"
+        extra = [a.format(raw=raw) for a in VARIANTS[name]]
+        seconds = recipe_train(["ner", str(NEW_TRAIN), "--base-model", str(base), "-o", str(run_out), "--seed",
+                                str(seed), "--training.max_epochs", str(args.epochs), *common, *extra],
+                               out / f"{name}-seed-{seed}.log")  # fmt: skip
+        results["runs"][key] = {"seconds": seconds, "args": extra,
+                                "old": ner_scores(run_out / "model-best", OLD_TEST, old_labels),
+                                "new": ner_scores(run_out / "model-best", NEW_TEST, set(OLD_TYPES))}  # fmt: skip
+        results_path.write_text(json.dumps(results, indent=2))
     print(report(results))
     print(f"Results in {results_path}")
     return 0
@@ -269,27 +265,22 @@ def new_type(args: argparse.Namespace) -> int:
     if "base" not in results["runs"]:
         results["runs"]["base"] = {"seconds": results.get("base_seconds"), **type_scores(base, uner_test, wnut_test)}
         results_path.write_text(json.dumps(results, indent=2))
-    # Seed by seed: a run stopped part-way has every variant on its first seeds.
-    for seed in range(args.seeds):
-        for name in variants:
-            key = f"{name}/seed-{seed}"
-            if key in results["runs"]:
-                continue
-            print(f"== {key}", flush=True)
-            run_out = out / name / f"seed-{seed}"
-            extra = NEW_TYPE_VARIANTS[name]
-            if extra is None:
-                train = ["ner", str(files["base-train"]), str(files["new-train"]), "--dev", str(files["base-dev"]),
-                         "--dev", str(files["new-dev"])]  # fmt: skip
-                extra = []
-            else:
-                train = ["ner", str(files["new-train"]), "--dev", str(files["new-dev"]), "--base-model", str(base)]
-                extra = [a.format(raw=files["raw"]) for a in extra]
-            seconds = recipe_train([*train, "-o", str(run_out), "--seed", str(seed), "--training.max_epochs",
-                                    str(args.epochs), *common, *extra], out / f"{name}-seed-{seed}.log")  # fmt: skip
-            results["runs"][key] = {"seconds": seconds, "args": extra,
-                                    **type_scores(run_out / "model-best", uner_test, wnut_test)}  # fmt: skip
-            results_path.write_text(json.dumps(results, indent=2))
+    for seed, name, key in pending(results, variants, args.seeds):
+        print(f"== {key}", flush=True)
+        run_out = out / name / f"seed-{seed}"
+        extra = NEW_TYPE_VARIANTS[name]
+        if extra is None:
+            train = ["ner", str(files["base-train"]), str(files["new-train"]), "--dev", str(files["base-dev"]),
+                     "--dev", str(files["new-dev"])]  # fmt: skip
+            extra = []
+        else:
+            train = ["ner", str(files["new-train"]), "--dev", str(files["new-dev"]), "--base-model", str(base)]
+            extra = [a.format(raw=files["raw"]) for a in extra]
+        seconds = recipe_train([*train, "-o", str(run_out), "--seed", str(seed), "--training.max_epochs",
+                                str(args.epochs), *common, *extra], out / f"{name}-seed-{seed}.log")  # fmt: skip
+        results["runs"][key] = {"seconds": seconds, "args": extra,
+                                **type_scores(run_out / "model-best", uner_test, wnut_test)}  # fmt: skip
+        results_path.write_text(json.dumps(results, indent=2))
     print(new_type_report(results))
     print(f"Results in {results_path}")
     return 0
@@ -340,20 +331,40 @@ def type_scores(model: Path, old_test: Path, new_test: Path) -> dict[str, dict[s
     }
 
 
-def new_type_report(results: dict) -> str:
-    import statistics
+def pending(results: dict, variants: list[str], seeds: int) -> Iterator[tuple[int, str, str]]:
+    """(seed, variant, key) of the runs not in results yet, seed by seed: a benchmark stopped part-way has every
+    variant on its first seeds."""
+    for seed in range(seeds):
+        for name in variants:
+            key = f"{name}/seed-{seed}"
+            if key not in results["runs"]:
+                yield seed, name, key
 
-    runs = results["runs"]
-    base_old = runs["base"]["old"]["f"]
+
+def seed_runs(runs: dict) -> dict[str, dict[int, dict]]:
+    """The runs keyed "variant/seed-N", by variant and seed."""
     by_variant: dict[str, dict[int, dict]] = {}
     for key, run in runs.items():
         if "/seed-" in key:
             name, seed = key.split("/seed-")
             by_variant.setdefault(name, {})[int(seed)] = run
+    return by_variant
 
-    def spread(values: list[float]) -> str:
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+
+def spread(values: list[float]) -> str:
+    """Mean ± sd (0 for one value)."""
+    import statistics
+
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {sd:.3f}"
+
+
+def new_type_report(results: dict) -> str:
+    import statistics
+
+    runs = results["runs"]
+    base_old = runs["base"]["old"]["f"]
+    by_variant = seed_runs(runs)
 
     plain = by_variant.get("plain", {})
     lines = [
@@ -387,16 +398,8 @@ def report(results: dict) -> str:
 
     runs = results["runs"]
     base = runs["base"]
-    by_variant: dict[str, dict[int, dict]] = {}
-    for key, run in runs.items():
-        if "/seed-" in key:
-            name, seed = key.split("/seed-")
-            by_variant.setdefault(name, {})[int(seed)] = run
+    by_variant = seed_runs(runs)
     plain = by_variant.get("plain", {})
-
-    def spread(values: list[float]) -> str:
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.mean(values):.3f} ± {sd:.3f}"
 
     lines = [
         f"Forgetting: base ner on WNUT17 ({results['base_epochs']} epochs), fine-tuned {results['epochs']} epochs "
