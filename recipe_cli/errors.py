@@ -186,6 +186,11 @@ class Errors(metaclass=ErrorsWithCodes):
         "{path}: the packaged config's block and the literal recipe's differ in shape, so no override of a value "
         "makes one the other (ablate's packaged-default row)."
     )
+    E098 = (
+        "Trial {id} ran shorter than the spec now gives ({folder}), but its dropout is planned over the run's "
+        'updates (total_steps = "auto"): a longer run is another trial from its first update. Use another '
+        "output folder for the changed sweep, or move that trial's folder and row away."
+    )
 
 
 class Warnings(metaclass=ErrorsWithCodes):

@@ -166,3 +166,33 @@ def test_ctrl_c_then_sigkill_of_the_driver_and_the_reruns_match(sweep, tmp_path)
     assert {k: r["test_score"] for k, r in rows.items()} == {k: r["test_score"] for k, r in expected.items()}
     assert {k: r["best_epoch"] for k, r in rows.items()} == {k: r["best_epoch"] for k, r in expected.items()}
     assert "(resuming)" in result.stdout
+
+
+def test_a_lengthened_spec_continues_its_trials_to_a_longer_sweeps_scores(sweep, tmp_path):
+    """A spec whose only change is more epochs continues each finished trial from its last epoch (the recipe's
+    schedules do not depend on the run's length), to what a sweep run that long from the start records."""
+    longer, _ = sweep
+    spec = srsly.read_yaml(longer.parent / "spec.yml")
+    spec.update(seeds=1, variants={"recipe": {}})
+    spec["common"]["training.max_epochs"] = 1
+    path = tmp_path / "spec.yml"
+    srsly.write_yaml(path, spec)
+    out = tmp_path / "out"
+    subprocess.run(sweep_command(path, out), capture_output=True, text=True, timeout=300, check=True)
+    shorter = list(srsly.read_jsonl(out / RESULTS_FILE))
+    assert [(row["id"], row["epochs"]) for row in shorter] == [("emo/recipe/seed-1", 1)]
+    spec["common"]["training.max_epochs"] = 2
+    srsly.write_yaml(path, spec)
+    result = subprocess.run(sweep_command(path, out), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Starting: emo/recipe/seed-1 (extending: training.max_epochs = 2)" in result.stdout
+    (row,) = srsly.read_jsonl(out / RESULTS_FILE)
+    expected = {r["id"]: r for r in srsly.read_jsonl(longer / RESULTS_FILE)}["emo/recipe/seed-1"]
+    assert row["fingerprint"] == expected["fingerprint"] and row["overrides"] == expected["overrides"]
+    assert [point[:2] for point in row["curve"]] == [point[:2] for point in expected["curve"]]
+    assert (row["epochs"], row["best_epoch"], row["test_score"]) == (
+        expected["epochs"], expected["best_epoch"], expected["test_score"]
+    )  # fmt: skip
+    assert row["test"]["scores"]["cats_score"] == expected["test"]["scores"]["cats_score"]
+    # Its wall time is both attempts'.
+    assert row["wall_seconds"] > shorter[0]["wall_seconds"]

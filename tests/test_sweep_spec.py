@@ -4,6 +4,7 @@ the report checked against scipy; the report rendered from recorded rows."""
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from recipe_cli.sweep.ablate import (
     spacy_default_config,
 )
 from recipe_cli.sweep.report import build_report, markdown, write_report
-from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, prepare, read_results, run_sweep
+from recipe_cli.sweep.run import RESULTS_FILE, SWEEP_FILE, prepare, read_results, replace_row, run_sweep
 from recipe_cli.sweep.spec import load_spec, parse_spec
 from recipe_cli.sweep.stats import BETTER, UNCLEAR, WORSE, Comparison, decide, holm, paired, summarise
 from recipe_cli.sweep.trial import begin_attempt, commands, end_attempt, result_row
@@ -228,6 +229,78 @@ def test_a_changed_spec_is_refused_before_anything_runs(tmp_path):
     (sweep / RESULTS_FILE).write_text(srsly.json_dumps({"id": trial.id, "fingerprint": trial.fingerprint}) + "\n")
     todo, done = prepare(spec, sweep)
     assert done == 1 and [t.id for t in todo] == [t.id for t in spec.trials()[1:]]
+
+
+def ran_before(sweep: Path, trial, config: str, **overrides) -> None:
+    """What a finished run of trial with other overrides leaves: its row and its folder (run.json, trial.json)."""
+    earlier = replace(trial, overrides={**trial.overrides, **overrides})
+    folder = trial.folder(sweep)
+    folder.mkdir(parents=True)
+    srsly.write_json(folder / "run.json", {"config": config})
+    srsly.write_json(folder / "trial.json", {"id": trial.id, "fingerprint": earlier.fingerprint,
+                                             "overrides": earlier.overrides})  # fmt: skip
+    row = {"id": trial.id, "fingerprint": earlier.fingerprint, "overrides": earlier.overrides, "test_score": 0.5}
+    with (sweep / RESULTS_FILE).open("a") as rows:
+        rows.write(srsly.json_dumps(row) + "\n")
+
+
+PLANNED = '[training]\nmax_epochs = 1\n\n[training.dropout]\n@schedules = "recipe.linear_decay_share.v1"\ntotal_steps = "auto"\n'
+
+
+def test_a_spec_that_only_lengthens_trials_continues_them(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    spec = parse_spec(spec_dict(common={"training.max_epochs": 6, "training.patience": 3}), tmp_path / "s")
+    first, second, third, fourth = spec.trials()
+    ran_before(sweep, first, "[training]\nmax_epochs = 2\n", **{"training.max_epochs": 2})
+    ran_before(sweep, second, "[training]\nmax_epochs = 2\n", **{"training.max_epochs": 2, "training.patience": 1})
+    (sweep / RESULTS_FILE).open("a").write(srsly.json_dumps({"id": third.id, "fingerprint": third.fingerprint}) + "\n")
+    todo, done = prepare(spec, sweep)
+    assert done == 1 and [(t.id, t.extend) for t in todo] == [
+        (first.id, {"training.max_epochs": 6}),
+        (second.id, {"training.max_epochs": 6, "training.patience": 3}),
+        (fourth.id, {}),
+    ]  # fmt: skip
+    # Each continues its run with the settings that lengthen it; the others start or resume as before.
+    (_, resumed), _ = commands(todo[0], sweep, python="py")
+    assert resumed == ["py", "-m", "recipe_cli", "train", "--resume", str(first.folder(sweep)),
+                       "--training.max_epochs=6"]  # fmt: skip
+    assert commands(todo[2], sweep, python="py")[0][1][4] == "textcat"
+    # The longer run's row takes the shorter one's place; every other line stays as it was written.
+    before = (sweep / RESULTS_FILE).read_text().splitlines()
+    longer = {"id": second.id, "fingerprint": second.fingerprint, "test_score": 0.7}
+    replace_row(sweep / RESULTS_FILE, longer)
+    assert (sweep / RESULTS_FILE).read_text().splitlines() == [before[0], srsly.json_dumps(longer), before[2]]
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        {"training.max_epochs": 8},  # shorter now
+        {"training.max_epochs": 2, "training.optimizer.L2": 0.0},  # something else changed too
+        {"training.max_epochs": 2, "training.patience": 0},  # patience 0 was no limit: 3 is shorter
+    ],
+)
+def test_a_spec_that_shortens_or_changes_more_is_refused(tmp_path, before):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    spec = parse_spec(spec_dict(common={"training.max_epochs": 6, "training.patience": 3}), tmp_path / "s")
+    trial = spec.trials()[0]
+    ran_before(sweep, trial, "[training]\nmax_epochs = 2\n", **before)
+    rows = (sweep / RESULTS_FILE).read_text()
+    with pytest.raises(RecipeError, match=r"^\[E083\] Trial emo/recipe/seed-1 was run with other settings"):
+        prepare(spec, sweep)
+    assert (sweep / RESULTS_FILE).read_text() == rows
+
+
+def test_a_run_whose_dropout_was_planned_over_its_length_is_not_extended(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    spec = parse_spec(spec_dict(common={"training.max_epochs": 6}), tmp_path / "s")
+    trial = spec.trials()[0]
+    ran_before(sweep, trial, PLANNED, **{"training.max_epochs": 1})
+    with pytest.raises(RecipeError, match=r"^\[E098\] Trial emo/recipe/seed-1 ran shorter .* planned over"):
+        prepare(spec, sweep)
 
 
 def test_a_second_driver_on_the_same_sweep_is_refused(tmp_path):

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,9 +24,19 @@ from ..display.console import Console
 from ..errors import Errors, RecipeError, RunInterrupted, Warnings
 from ..output.layout import temp_path
 from ..output.lock import locked
-from ..output.metrics import append_row, read_rows
+from ..output.metrics import append_row, plain, read_rows
 from .spec import Spec, Trial
-from .trial import begin_attempt, check_folder, commands, end_attempt, failure, result_row, start
+from .trial import (
+    begin_attempt,
+    check_folder,
+    commands,
+    end_attempt,
+    extension,
+    failure,
+    recorded_trial,
+    result_row,
+    start,
+)
 
 SWEEP_FILE = "sweep.json"
 RESULTS_FILE = "trials.jsonl"
@@ -51,18 +61,49 @@ def read_results(sweep: Path) -> list[dict[str, Any]]:
     return [dict(row) for row in read_rows(path)] if path.is_file() else []
 
 
+def replace_row(path: Path, row: dict[str, Any]) -> None:
+    """Put row in the place of the row of the same trial in a trials.jsonl (at the end where there is none), at once;
+    every other line is kept as it was written."""
+    lines = path.read_text(encoding="utf8").splitlines() if path.is_file() else []
+    line = srsly.json_dumps(plain(row))
+    kept, placed = [], False
+    for old in lines:
+        try:
+            same = srsly.json_loads(old).get("id") == row["id"]
+        except ValueError:  # a last line cut short by a kill
+            continue
+        if not same:
+            kept.append(old)
+        elif not placed:
+            kept.append(line)
+            placed = True
+    if not placed:
+        kept.append(line)
+    tmp = temp_path(path)
+    tmp.write_text("".join(f"{text}\n" for text in kept), encoding="utf8")
+    os.replace(tmp, path)
+
+
 def prepare(spec: Spec, sweep: Path) -> tuple[list[Trial], int]:
-    """The trials still to run, and how many are finished already. Nothing is written when a finished trial or a
-    trial folder holds other settings than the spec now gives (one line says which)."""
+    """The trials still to run, and how many are finished already. A trial an earlier spec ran shorter (a lower
+    training.max_epochs, max_steps or patience, nothing else changed) is to run: it continues from its folder, with
+    its `extend` settings. Nothing is written when a finished trial or a trial folder holds other settings than the
+    spec now gives (one line says which)."""
     finished = {row["id"]: row for row in read_results(sweep)}
     todo = []
     for trial in spec.trials():
         row = finished.get(trial.id)
-        if row is not None and row.get("fingerprint") != trial.fingerprint:
-            raise RecipeError(Errors.E083.format(id=trial.id, folder=trial.folder(sweep)))
-        check_folder(trial, sweep)
-        if row is None:
-            todo.append(trial)
+        if row is not None and row.get("fingerprint") == trial.fingerprint:
+            check_folder(trial, sweep)
+            continue
+        # What an earlier run of the sweep left of the trial: its row, or else its folder's trial.json.
+        earlier = row if row is not None else recorded_trial(trial, sweep)
+        if earlier is not None and earlier.get("fingerprint") != trial.fingerprint:
+            extend = extension(trial, earlier, sweep)
+            if extend is None:
+                raise RecipeError(Errors.E083.format(id=trial.id, folder=trial.folder(sweep)))
+            trial = replace(trial, extend=extend)
+        todo.append(trial)
     return todo, len(spec.trials()) - len(todo)
 
 
@@ -108,12 +149,19 @@ def _run(
     outcome = Outcome(total=len(todo) + skipped, skipped=skipped)
     if skipped:
         console.info("Finished already", f"{skipped} of {outcome.total} trials ({sweep / RESULTS_FILE})")
+    longer = [trial for trial in todo if trial.extend]
+    if longer:
+        console.info("To extend", f"{len(longer)} trial(s) an earlier spec ran shorter: each continues from its folder")
     if not todo:
         return outcome
 
     def done(trial: Trial, row: dict[str, Any] | None, error: str | None) -> None:
         if row is not None:
-            append_row(sweep / RESULTS_FILE, row)  # type: ignore[arg-type]
+            if trial.extend:
+                # The row of the trial's shorter run gives way to this one, in its place.
+                replace_row(sweep / RESULTS_FILE, row)
+            else:
+                append_row(sweep / RESULTS_FILE, row)  # type: ignore[arg-type]
             outcome.finished.append(trial.id)
             console.good(
                 f"{trial.id}",
@@ -143,6 +191,13 @@ class _Running:
     gpu_id: int
 
 
+def _how(trial: Trial, argv: list[str]) -> str:
+    """How a trial starts: new, resuming, or extending (with the settings that lengthen it)."""
+    if trial.extend:
+        return "extending: " + ", ".join(f"{key} = {value}" for key, value in trial.extend.items())
+    return "resuming" if "--resume" in argv else "new"
+
+
 def run_local(
     trials: list[Trial],
     sweep: Path,
@@ -162,7 +217,7 @@ def run_local(
                 gpu_id = gpus.pop(0) if trial.gpus else -1
                 steps = commands(trial, sweep, gpu_id)
                 step, argv = steps[0]
-                console.info("Starting", f"{trial.id} ({'resuming' if '--resume' in argv else 'new'})")
+                console.info("Starting", f"{trial.id} ({_how(trial, argv)})")
                 attempts = begin_attempt(trial, sweep)
                 proc, log = start(trial, sweep, step, argv)
                 running.append(_Running(trial, steps, proc, log, attempts, gpu_id))

@@ -113,6 +113,9 @@ class Trial:
     gpus: int
     # The --code file every process of the trial imports (its full path), or None.
     code: str | None = None
+    # Where an earlier spec ran this trial shorter (only training.max_epochs, max_steps or patience differ, each
+    # lengthening the run): those settings, which continue its run (--resume) instead of starting it again.
+    extend: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

@@ -3,7 +3,7 @@ the task's test data, and the row that trials.jsonl records for it.
 
 The trial's folder, SWEEP/trials/<task>/<variant>/seed-<n>/, is recipe-train's output folder, so recipe-eval and
 spacy.load read it as any other. Beside what recipe-train writes it holds train.log and eval.log (each process's
-output), test-scores.json (recipe-eval's JSON) and trial.json (the trial's id and fingerprint).
+output), test-scores.json (recipe-eval's JSON) and trial.json (the trial's id, fingerprint and overrides).
 """
 
 import ctypes
@@ -12,14 +12,18 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 import srsly
+from thinc.api import Config
 
 from ..errors import Errors, RecipeError
-from ..output.layout import METRICS_FILE, RUN_FILE, temp_path
+from ..output.layout import METRICS_FILE, RUN_FILE, read_run_file, temp_path
 from ..output.metrics import read_rows, training_speed
+from ..training.plan import DROPOUT_AUTO, auto_settings
+from ..training.resume import EXTENDING
 from .spec import Trial
 
 TRIAL_FILE = "trial.json"
@@ -46,13 +50,56 @@ def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def recorded_trial(trial: Trial, sweep: Path) -> dict[str, Any] | None:
+    """The trial.json an earlier run of the sweep left in the trial's folder (its id, fingerprint and, since
+    extending was possible, overrides), or None."""
+    path = trial.folder(sweep) / TRIAL_FILE
+    return dict(srsly.read_json(path)) if path.is_file() else None
+
+
 def check_folder(trial: Trial, sweep: Path) -> None:
     """A trial folder left by an earlier run of the sweep must be this trial's: the spec may have changed."""
-    path = trial.folder(sweep) / TRIAL_FILE
-    if path.is_file():
-        recorded = srsly.read_json(path).get("fingerprint")
-        if recorded != trial.fingerprint:
-            raise RecipeError(Errors.E083.format(id=trial.id, folder=trial.folder(sweep)))
+    recorded = recorded_trial(trial, sweep)
+    if recorded is not None and recorded.get("fingerprint") != trial.fingerprint:
+        raise RecipeError(Errors.E083.format(id=trial.id, folder=trial.folder(sweep)))
+
+
+def extension(trial: Trial, earlier: dict[str, Any], sweep: Path) -> dict[str, Any] | None:
+    """The settings that continue an earlier, shorter run of this trial into this trial: where the earlier run
+    (earlier: its row, or its trial.json, with the fingerprint and overrides it ran with) differs from this trial
+    only in training.max_epochs, max_steps or patience, each given by both and each lengthening the run (larger, or
+    0 for no limit), and its folder can be resumed. None where anything else changed (E083); refused (E098) where
+    the run's dropout was planned over its length, which the longer run changes from its first update."""
+    old = earlier.get("overrides")
+    if not isinstance(old, dict) or not (trial.folder(sweep) / RUN_FILE).is_file():
+        return None
+    changed = {key: value for key, value in trial.overrides.items() if key in EXTENDING and old.get(key) != value}
+    if not changed or any(key not in old or not _longer(old[key], value) for key, value in changed.items()):
+        return None
+    as_before = replace(trial, overrides={**trial.overrides, **{key: old[key] for key in changed}})
+    if as_before.fingerprint != earlier.get("fingerprint"):
+        return None
+    if _planned_over_length(trial.folder(sweep)):
+        raise RecipeError(Errors.E098.format(id=trial.id, folder=trial.folder(sweep)))
+    return changed
+
+
+def _longer(old: Any, new: Any) -> bool:
+    """Whether a limit (max_epochs, max_steps, patience; 0: none) of new lets a run go on longer than old."""
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (old, new)):
+        return False
+    return new != old and (new == 0 or (old != 0 and new > old))
+
+
+def _planned_over_length(out: Path) -> bool:
+    """Whether the run in out planned its dropout over its length (total_steps = "auto"; run.json's config keeps
+    the "auto"). A run.json without a config cannot tell: it counts as planned."""
+    run = read_run_file(out) or {}
+    try:
+        config = Config().from_str(run["config"], interpolate=False)
+    except Exception:  # (no config, or one confection cannot read)
+        return True
+    return DROPOUT_AUTO in auto_settings(dict(config.get("training", {})))
 
 
 def commands(trial: Trial, sweep: Path, gpu_id: int = -1, python: str = sys.executable) -> list[tuple[str, list[str]]]:
@@ -63,6 +110,7 @@ def commands(trial: Trial, sweep: Path, gpu_id: int = -1, python: str = sys.exec
     gpu = ["--gpu-id", str(gpu_id)] if gpu_id >= 0 else []
     if (out / RUN_FILE).is_file():
         train = [python, "-m", "recipe_cli", "train", "--resume", str(out), *gpu]
+        train += [f"--{key}={srsly.json_dumps(value)}" for key, value in trial.extend.items()]
     else:
         train = [python, "-m", "recipe_cli", "train", task.component, *task.train, "-o", str(out), "--overwrite"]
         for dev in task.dev:
@@ -99,7 +147,7 @@ def start(trial: Trial, sweep: Path, step: str, argv: list[str]) -> tuple[subpro
     the terminal reaches the driver alone, which passes it on once), dying with the process that started it."""
     out = trial.folder(sweep)
     out.mkdir(parents=True, exist_ok=True)
-    srsly.write_json(out / TRIAL_FILE, {"id": trial.id, "fingerprint": trial.fingerprint})
+    srsly.write_json(out / TRIAL_FILE, {"id": trial.id, "fingerprint": trial.fingerprint, "overrides": trial.overrides})
     log = (out / (TRAIN_LOG if step == "train" else EVAL_LOG)).open("ab")
     log.write(f"$ {' '.join(argv)}\n".encode())
     log.flush()
