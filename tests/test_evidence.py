@@ -250,20 +250,26 @@ def test_a_variant_the_spec_leaves_out_of_a_task_is_said_so_and_not_counted_ther
 
 def test_the_page_says_where_each_schedule_ended():
     """From the rows' per-epoch schedule: a trial whose dropout stopped changing ended at the first epoch with its
-    last rate; one still falling at its last epoch has not ended, and the table counts it so."""
+    last rate; one still falling at its last epoch has not ended, and the table counts it so. How each seed
+    stopped: patience, or the epoch cap, and of those the seeds still improving (best at the last epoch)."""
     report = _script("report")
     ended = [[1, 1000, 0.5, 2], [2, 2500, 0.35, 8], [3, 4100, 0.2, 16], [4, 5200, 0.2, 16]]
     moving = [[1, 1000, 0.5, 2], [2, 2500, 0.35, 8], [3, 3600, 0.24, 16]]
+    limits = {"training.max_epochs": 4, "training.patience": 2}
     rows = [
-        {"task": "ner", "variant": "recipe", "seed": 1, "best_epoch": 4, "schedule": ended},
-        {"task": "ner", "variant": "recipe", "seed": 2, "best_epoch": 3, "schedule": moving},
-        {"task": "ner", "variant": "spacy-default", "seed": 1, "best_epoch": 1, "schedule": [[1, 90, 0.1, 1000]]},
-    ]
+        {"task": "ner", "variant": "recipe", "seed": 1, "best_epoch": 4, "epochs": 4, "schedule": ended,
+         "overrides": limits},
+        {"task": "ner", "variant": "recipe", "seed": 2, "best_epoch": 1, "epochs": 3, "schedule": moving,
+         "overrides": limits},
+        {"task": "ner", "variant": "spacy-default", "seed": 1, "best_epoch": 1, "epochs": 2,
+         "schedule": [[1, 90, 0.1, 1000], [2, 180, 0.1, 1000]],
+         "overrides": {"training.max_epochs": 2, "training.patience": 3}},
+    ]  # fmt: skip
     lines = report.schedule_table(rows, ["ner", "textcat"], ["recipe", "spacy-default", "no-l2"])
     assert lines[0] == "## Where the schedules ended"
     assert lines[-3:] == [
-        "| ner | recipe | 3.5 | 3.5 | 4,400 | 0.220 | 16.0 | 3.0 (1/2) |",
-        "| ner | spacy-default | 1.0 | 1.0 | 90 | 0.100 | 1000.0 | 1.0 (1/1) |",
+        "| ner | recipe | 3.5 | 2.5 | 4,400 | 0.220 | 16.0 | 3.0 (1/2) | 1/2 | 1/2 | 1/2 |",
+        "| ner | spacy-default | 2.0 | 1.0 | 180 | 0.100 | 1000.0 | 1.0 (1/1) | 0/1 | 1/1 | 0/1 |",
         "",
     ]
     # Rows of an older sweep record no schedule: no section.

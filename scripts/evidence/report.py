@@ -322,13 +322,16 @@ def time_to_quality(sweep: Path, report: dict, ours: str = BASELINE) -> dict[str
 
 
 def _commit(sweep: Path) -> str:
-    """Where the study's folder says which commit it ran at: a sentence naming it."""
+    """Where the study's folder says which commits it ran at (a line each, in order: the commit, then what it
+    changed): a sentence naming them."""
     path = sweep / COMMIT_FILE
     if not path.is_file():
         return ""
-    first = path.read_text(encoding="utf8").strip().splitlines()[0]
-    commit, _, subject = first.partition(" ")
-    return f" It ran at commit `{commit[:12]}`" + (f" ({subject.strip()})." if subject.strip() else ".")
+    parts = []
+    for line in path.read_text(encoding="utf8").strip().splitlines():
+        commit, _, subject = line.partition(" ")
+        parts.append(f"`{commit[:12]}`" + (f" ({subject.strip()})" if subject.strip() else ""))
+    return " It ran at commit " + ", then at ".join(parts) + "."
 
 
 def tasks_table(sweep: Path, report: dict, tasks: list[str]) -> list[str]:
@@ -424,13 +427,15 @@ def schedule_table(rows: list[dict], tasks: list[str], variants: list[str]) -> l
     lines = [
         "## Where the schedules ended",
         "",
-        "Means over each variant's seeds: the epochs a trial ran (patience stops it), its best epoch, the update and "
-        "the dropout rate and batch size after its last epoch, and the epoch where its dropout stopped changing "
-        "(with the seeds where it did; a schedule still moving at the end has not ended).",
+        "Means over each variant's seeds: the epochs a trial ran, its best epoch, the update and the dropout rate and "
+        "batch size after its last epoch, and the epoch where its dropout stopped changing (with the seeds where it "
+        "did; a schedule still moving at the end has not ended). Then how each seed stopped: by patience (its dev "
+        "score no better for the task's patience), or by the task's epoch cap, and of those, the seeds whose last "
+        "epoch was their best: still improving when the cap stopped them.",
         "",
         "| task | variant | epochs | best epoch | last update | dropout at the end | batch size at the end | "
-        "dropout ended at epoch |",
-        "|---|---|---|---|---|---|---|---|",
+        "dropout ended at epoch | stopped by patience | by the cap | best at the cap |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task in tasks:
         for variant in variants:
@@ -441,12 +446,28 @@ def schedule_table(rows: list[dict], tasks: list[str], variants: list[str]) -> l
             reached = [epoch for epoch in ended if epoch is not None]
             where = f"{_mean(reached):.1f} ({len(reached)}/{len(seeds)})" if reached else f"— (0/{len(seeds)})"
             last = [row["schedule"][-1] for row in seeds]
+            stops = [_stopped_by(row) for row in seeds]
+            tally = (stops.count("patience"), stops.count("cap") + stops.count("improving"), stops.count("improving"))
+            counts = " | ".join(f"{n}/{len(seeds)}" for n in tally)
             lines.append(
                 f"| {task} | {variant} | {_mean(len(row['schedule']) for row in seeds):.1f} | "
                 f"{_mean(row['best_epoch'] for row in seeds):.1f} | {_mean(point[1] for point in last):,.0f} | "
-                f"{_mean(point[2] for point in last):.3f} | {_mean(point[3] for point in last):.1f} | {where} |"
+                f"{_mean(point[2] for point in last):.3f} | {_mean(point[3] for point in last):.1f} | {where} | "
+                f"{counts} |"
             )
     return [*lines, ""]
+
+
+def _stopped_by(row: dict) -> str:
+    """How a trial's run ended: "patience" (its last `patience` epochs no better than its best), "improving" (the
+    epoch cap stopped it at its best epoch), "cap" (the cap stopped it otherwise); "" where its row does not say."""
+    overrides = row.get("overrides") or {}
+    cap, patience = overrides.get("training.max_epochs"), overrides.get("training.patience")
+    if patience and row["epochs"] - row["best_epoch"] >= patience:
+        return "patience"
+    if cap and row["epochs"] >= cap:
+        return "improving" if row["best_epoch"] == row["epochs"] else "cap"
+    return ""
 
 
 def _dropout_ended(schedule: list[list[float]]) -> int | None:
