@@ -274,3 +274,21 @@ def test_the_page_says_where_each_schedule_ended():
     ]
     # Rows of an older sweep record no schedule: no section.
     assert report.schedule_table([{**row, "schedule": None} for row in rows], ["ner"], ["recipe"]) == []
+
+
+def test_published_rows_name_no_machines_folders(tmp_path):
+    """Paths inside the repository the study ran from (its own clone) are published relative to it, wherever they
+    sit in a row; other text, and paths outside it, are kept."""
+    report = _script("report")
+    clone = tmp_path / "clone"
+    (clone / ".git").mkdir(parents=True)
+    sweep = clone / "evidence"
+    sweep.mkdir()
+    row = {"config": f"{clone}/scripts/evidence/recipe.cfg", "test": {"data": [f"{clone}/data/test.conll"]},
+           "note": "a/b", "other": "/usr/share/dict/words", "seed": 1}  # fmt: skip
+    (sweep / "trials.jsonl").write_text(json.dumps(row) + "\n")
+    (sweep / "sweep.json").write_text(json.dumps({"spec": f"{clone}/scripts/evidence.yml"}))
+    report.publish(sweep, tmp_path / "published")
+    (published,) = [json.loads(line) for line in (tmp_path / "published" / "trials.jsonl").read_text().splitlines()]
+    assert published == {**row, "config": "scripts/evidence/recipe.cfg", "test": {"data": ["data/test.conll"]}}
+    assert json.loads((tmp_path / "published" / "sweep.json").read_text()) == {"spec": "scripts/evidence.yml"}

@@ -94,17 +94,17 @@ def main() -> int:
 
 
 def publish(sweep: Path, folder: Path) -> None:
-    """Copy the study's rows into folder (docs/evidence beside the page): sweep.json and trials.jsonl, with paths
-    inside this repository made relative to it, and NOTES.md where there is one. Nothing to do where sweep is
-    folder (the page rebuilt from its published rows)."""
+    """Copy the study's rows into folder (docs/evidence beside the page): sweep.json and trials.jsonl, with every path
+    inside the repository the study ran from (its own clone, say) or this one made relative to it, and NOTES.md,
+    COMMIT and reference.json where there are. Nothing to do where sweep is folder (the page rebuilt from its
+    published rows)."""
     folder.mkdir(parents=True, exist_ok=True)
     if folder.resolve() == sweep.resolve():
         return
-    meta = json.loads((sweep / "sweep.json").read_text(encoding="utf8"))
-    meta["spec"] = _in_repo(meta.get("spec"))
-    rows = [json.loads(line) for line in (sweep / "trials.jsonl").read_text(encoding="utf8").splitlines() if line]
-    for row in rows:
-        row["config"] = _in_repo(row.get("config"))
+    roots = [root for root in (_repository(sweep), REPO) if root is not None]
+    meta = _relative(json.loads((sweep / "sweep.json").read_text(encoding="utf8")), roots)
+    lines = (sweep / "trials.jsonl").read_text(encoding="utf8").splitlines()
+    rows = [_relative(json.loads(line), roots) for line in lines if line]
     (folder / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf8")
     (folder / "trials.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
     for name in (NOTES_FILE, COMMIT_FILE, REFERENCE_FILE):
@@ -112,14 +112,28 @@ def publish(sweep: Path, folder: Path) -> None:
             shutil.copyfile(sweep / name, folder / name)
 
 
-def _in_repo(path: str | None) -> str | None:
-    """A path inside this repository as relative to it (the published rows name no machine's folders)."""
-    if not path:
-        return path
-    try:
-        return Path(path).resolve().relative_to(REPO).as_posix()
-    except ValueError:
-        return path
+def _repository(path: Path) -> Path | None:
+    """The work tree of the git repository that holds path, or None."""
+    for folder in (path.resolve(), *path.resolve().parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _relative(value, roots: list[Path]):
+    """value (a row, sweep.json) with every absolute path under one of roots made relative to it: the published
+    rows name no machine's folders."""
+    if isinstance(value, dict):
+        return {key: _relative(item, roots) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_relative(item, roots) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        for root in roots:
+            try:
+                return Path(value).resolve().relative_to(root).as_posix()
+            except ValueError:
+                continue
+    return value
 
 
 def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
