@@ -1,7 +1,7 @@
 """The evidence study's page: docs/evidence.md, and in docs/evidence/ the study's rows and the sweep's report, from a
 run of scripts/evidence/evidence.yml.
 
-Reads the study's folder (what `recipe-sweep scripts/evidence/evidence.yml -o evidence` wrote, finished or not),
+Reads the study's folder (what `recipe-sweep run scripts/evidence/evidence.yml -o evidence` wrote, finished or not),
 publishes its rows in docs/evidence/ (sweep.json and trials.jsonl: every trial's test scores, dev curve with seconds,
 words/s and config fingerprint), builds the page from those published rows (`--sweep docs/evidence` builds it again
 from them alone), and writes, in this order:
@@ -266,12 +266,12 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "## Reproduce",
         "",
         "```sh",
-        "python -m scripts.evidence.data                                  # the study's data, from ../shared/data",
-        "recipe-sweep scripts/evidence/evidence.yml -o evidence --jobs 2  # a re-run continues where it stopped",
-        "python -m scripts.evidence.spacy_train                           # spacy train, one seed per task",
-        "recipe-sweep scripts/evidence/evidence-gpu.yml -o evidence-gpu   # one GPU trial per task, where a GPU is",
-        "python -m scripts.evidence.report                                # this page, its rows published in docs/evidence/",
-        "python -m scripts.evidence.report --sweep docs/evidence          # this page again, from the published rows",
+        "python -m scripts.evidence.data                                      # the study's data, from ../shared/data",
+        "recipe-sweep run scripts/evidence/evidence.yml -o evidence --jobs 2  # a re-run continues where it stopped",
+        "python -m scripts.evidence.spacy_train                               # spacy train, one seed per task",
+        "recipe-sweep run scripts/evidence/evidence-gpu.yml -o evidence-gpu   # one GPU trial per task, where a GPU is",
+        "python -m scripts.evidence.report                                    # this page, its rows published in docs/evidence/",
+        "python -m scripts.evidence.report --sweep docs/evidence              # this page again, from the published rows",
         "```",
         "",
     ]
@@ -398,7 +398,9 @@ def gpu_table(folder: Path, sweep: Path) -> str:
     beside the study's recipe trials' speed on CPU."""
     path = folder / "trials.jsonl"
     if not path.exists():
-        return "Not run yet: `recipe-sweep scripts/evidence/evidence-gpu.yml -o evidence-gpu` on a machine with a GPU."
+        return (
+            "Not run yet: `recipe-sweep run scripts/evidence/evidence-gpu.yml -o evidence-gpu` on a machine with a GPU."
+        )
     from recipe_cli.sweep.run import read_results
 
     cpu: dict[str, list[float]] = {}
