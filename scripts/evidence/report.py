@@ -18,6 +18,8 @@ from them alone), and writes, in this order:
     seconds until a trial's dev score first reaches spacy-default's mean best dev score, seed against seed, by
     the same rule, lower is better);
   - where each variant's schedules ended (the rows' per-epoch update, dropout and batch size), where rows hold them;
+  - the rows an earlier protocol of the study made and a later one replaced (SWEEP/trials-superseded.jsonl, where
+    there is one), compared alike: what the change of protocol changed;
   - per task, the table `recipe-sweep report evidence --quality-of spacy-default` prints, and the plot;
   - `spacy train` itself beside the spacy-default row, where scripts/evidence/spacy_train.py has run;
   - one GPU trial per task (scripts/evidence/evidence-gpu.yml, run with recipe-sweep where a GPU is), where it has run;
@@ -56,6 +58,8 @@ NOTES_FILE = "NOTES.md"
 # scores (scripts/evidence/reference.py --out), which the study's folder may hold; published beside the rows.
 COMMIT_FILE = "COMMIT"
 REFERENCE_FILE = "reference.json"
+# The rows of trials an earlier protocol of the study ran and a later one replaced (NOTES.md says why).
+SUPERSEDED_FILE = "trials-superseded.jsonl"
 
 
 def main() -> int:
@@ -110,6 +114,10 @@ def publish(sweep: Path, folder: Path) -> None:
     for name in (NOTES_FILE, COMMIT_FILE, REFERENCE_FILE):
         if (sweep / name).is_file():
             shutil.copyfile(sweep / name, folder / name)
+    if (sweep / SUPERSEDED_FILE).is_file():
+        lines = (sweep / SUPERSEDED_FILE).read_text(encoding="utf8").splitlines()
+        rows = [_relative(json.loads(line), roots) for line in lines if line]
+        (folder / SUPERSEDED_FILE).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
 
 
 def _repository(path: Path) -> Path | None:
@@ -156,7 +164,7 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         f"Status: **{total - left} of {total} trials finished**"
         + (f"; finished tasks: {', '.join(finished) or 'none yet'}." if left else ", every task finished.")
         + f" The finished trials' wall times add up to {hours:.1f} hours ({hours / 2:.1f} with `--jobs 2` on 2 "
-        "cores, two trials at a time)." + _commit(sweep),
+        "cores, two trials at a time)" + _replaced_hours(sweep) + "." + _commit(sweep),
         "",
     ]
     # What the rows cannot say about themselves (where a share of the trials ran, say), kept in the study's folder.
@@ -249,6 +257,7 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
         "",
     ]
     lines += schedule_table(read_results(sweep), tasks, list(meta["variants"]))
+    lines += superseded_table(sweep, list(meta["variants"]))
     lines += [
         "## Per task",
         "",
@@ -333,6 +342,30 @@ def time_to_quality(sweep: Path, report: dict, ours: str = BASELINE) -> dict[str
         decide([comparison])
         verdicts[task] = f"{comparison.verdict} (n={comparison.n})"
     return verdicts
+
+
+def _replaced_hours(sweep: Path) -> str:
+    """The wall hours of the superseded trials that were trained again, as a clause ("" where none): a superseded
+    trial whose current row's dev scores begin with all of its own was continued, and its hours are in that row
+    already (the seconds of its last epoch may differ a little: a resume re-measures its checkpoint time)."""
+    from recipe_cli.output.metrics import read_rows
+    from recipe_cli.sweep.run import read_results
+
+    path = sweep / SUPERSEDED_FILE
+    if not path.is_file():
+        return ""
+
+    def scores(curve: list[list[float]]) -> list[tuple[float, float]]:
+        return [(point[0], point[1]) for point in curve]
+
+    # (Both read alike: srsly's and json's float parsing can differ in the last digit.)
+    current = {row["id"]: scores(row.get("curve", [])) for row in read_results(sweep)}
+    rows = [dict(row) for row in read_rows(path)]
+    again = [row for row in rows if current.get(row["id"], [])[: len(row["curve"])] != scores(row["curve"])]
+    if not again:
+        return ""
+    hours = sum(row.get("wall_seconds", 0.0) for row in again) / 3600
+    return f", besides {hours:.1f} hours of the first runs of {len(again)} trials it trained again"
 
 
 def _commit(sweep: Path) -> str:
@@ -470,6 +503,50 @@ def schedule_table(rows: list[dict], tasks: list[str], variants: list[str]) -> l
                 f"{_mean(row['best_epoch'] for row in seeds):.1f} | {_mean(point[1] for point in last):,.0f} | "
                 f"{_mean(point[2] for point in last):.3f} | {_mean(point[3] for point in last):.1f} | {where} | "
                 f"{counts} |"
+            )
+    return [*lines, ""]
+
+
+def superseded_table(sweep: Path, variants: list[str]) -> list[str]:
+    """The rows an earlier protocol of the study made and a later one replaced (trials-superseded.jsonl), each
+    task's variants against the recipe by the same rule, as the page's lines; none where there are no such rows."""
+    from recipe_cli.sweep.report import build_report
+
+    path = sweep / SUPERSEDED_FILE
+    if not path.is_file():
+        return []
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copyfile(path, Path(folder) / "trials.jsonl")
+        report = build_report(Path(folder), BASELINE)
+        rows = [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line]
+    lines = [
+        "## Rows the study replaced",
+        "",
+        f"Trials an earlier protocol of the study ran, replaced by the rows above (the notes at the top say why); "
+        f"their rows are in [`evidence/{SUPERSEDED_FILE}`](evidence/{SUPERSEDED_FILE}), compared here by the same "
+        "rule, Holm-corrected across these variants.",
+        "",
+        "| task | variant | score | n | Δ vs recipe | p (Holm) | verdict | best epoch | stopped by patience | by the "
+        "cap | best at the cap |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, entry in report["tasks"].items():
+        for variant in [v for v in variants if v in entry["variants"]]:
+            summary = entry["variants"][variant]
+            seeds = [row for row in rows if row["task"] == task and row["variant"] == variant]
+            stops = [_stopped_by(row) for row in seeds]
+            tally = (stops.count("patience"), stops.count("cap") + stops.count("improving"), stops.count("improving"))
+            counts = " | ".join(f"{n}/{len(seeds)}" for n in tally)
+            comparison = entry["comparisons"].get(variant)
+            if comparison is None:
+                versus = "(baseline) | |"
+            else:
+                p = f"{comparison['p_holm']:.3g}" if comparison["p_holm"] is not None else ""
+                versus = f"{comparison['mean']:+.4f} | {p} | {comparison['verdict']}"
+            sd = f" ± {summary['sd']:.4f}" if summary["sd"] is not None else ""
+            lines.append(
+                f"| {task} | {variant} | {summary['mean']:.4f}{sd} | {summary['n']} | {versus} | "
+                f"{_mean(row['best_epoch'] for row in seeds):.1f} | {counts} |"
             )
     return [*lines, ""]
 
