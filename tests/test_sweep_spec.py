@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import srsly
 from scipy import stats as scipy_stats
+from typer.testing import CliRunner
 
+from recipe_cli.cli.sweep import app as sweep_app
 from recipe_cli.config.build import LITERAL_RECIPE_FILE, build_config, configs_dir
 from recipe_cli.errors import RecipeError
 from recipe_cli.output.lock import locked
@@ -261,6 +263,18 @@ def test_a_spec_that_only_lengthens_trials_continues_them(tmp_path):
         (second.id, {"training.max_epochs": 6, "training.patience": 3}),
         (fourth.id, {}),
     ]  # fmt: skip
+    # A dry run says so, and writes nothing.
+    rows = (sweep / RESULTS_FILE).read_text()
+    srsly.write_yaml(tmp_path / "spec.yml", spec_dict(common={"training.max_epochs": 6, "training.patience": 3}))
+    result = CliRunner().invoke(sweep_app, ["run", str(tmp_path / "spec.yml"), "-o", str(sweep), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:4] == [
+        f"{first.id}  to extend: training.max_epochs = 6",
+        f"{second.id}  to extend: training.max_epochs = 6, training.patience = 3",
+        f"{third.id}  finished",
+        f"{fourth.id}  to run",
+    ]  # fmt: skip
+    assert (sweep / RESULTS_FILE).read_text() == rows
     # Each continues its run with the settings that lengthen it; the others start or resume as before.
     (_, resumed), _ = commands(todo[0], sweep, python="py")
     assert resumed == ["py", "-m", "recipe_cli", "train", "--resume", str(first.folder(sweep)),

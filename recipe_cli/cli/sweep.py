@@ -12,7 +12,7 @@ from ..config.overrides import parse_overrides
 from ..display.console import Console
 from ..sweep.ablate import SPACY_DEFAULT, ablation_spec
 from ..sweep.report import build_report, write_report
-from ..sweep.run import prepare, run_sweep
+from ..sweep.run import lengthened, prepare, run_sweep
 from ..sweep.spec import load_spec
 from .util import CODE_HELP, Arg, Opt, check_format, cli_errors, split_data_words, version_option
 
@@ -86,9 +86,11 @@ def _run_spec(
             parsed = replace(parsed, code=str(code.resolve()))
         if dry_run:
             todo, done = prepare(parsed, output)
-            waiting = {trial.id for trial in todo}
+            waiting = {trial.id: trial for trial in todo}
             for trial in parsed.trials():
-                console.line(f"{trial.id}  {'to run' if trial.id in waiting else 'finished'}")
+                to_do = waiting.get(trial.id)
+                how = "finished" if to_do is None else f"to extend: {lengthened(to_do)}" if to_do.extend else "to run"
+                console.line(f"{trial.id}  {how}")
             written = f"wrote {' and '.join(map(str, wrote))}, trained nothing" if wrote else "nothing was written"
             console.info("Dry run", f"{len(parsed.trials())} trials, {done} finished; {written}")
             return

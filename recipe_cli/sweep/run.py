@@ -194,8 +194,13 @@ class _Running:
 def _how(trial: Trial, argv: list[str]) -> str:
     """How a trial starts: new, resuming, or extending (with the settings that lengthen it)."""
     if trial.extend:
-        return "extending: " + ", ".join(f"{key} = {value}" for key, value in trial.extend.items())
+        return f"extending: {lengthened(trial)}"
     return "resuming" if "--resume" in argv else "new"
+
+
+def lengthened(trial: Trial) -> str:
+    """The settings that lengthen a trial an earlier spec ran shorter, as the console says them ("" for none)."""
+    return ", ".join(f"{key} = {value}" for key, value in trial.extend.items())
 
 
 def run_local(
