@@ -10,7 +10,7 @@ seed 1; and scores its model-best on the task's test split, grouped alike, as th
 the `spacy train` score lies within two standard deviations of that mean ("agrees within noise").
 
 Usage: python -m scripts.evidence.spacy_train [--spec scripts/evidence/evidence.yml] [--sweep evidence] [--tasks a,b]
-       [--out evidence-spacy]
+       [--out evidence-spacy] [--jobs 2]
        python -m scripts.evidence.spacy_train --smoke   (a one-task spec on the bundled slices, one epoch, no sweep)
 A re-run continues: tasks with a result in OUT/results.json are kept. Prints a Markdown table.
 """
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from scripts.common import BUNDLED, REPO
@@ -36,6 +37,7 @@ def main() -> int:
     parser.add_argument("--sweep", type=Path, default=REPO / "evidence", help="the study's output folder")
     parser.add_argument("--tasks", default=None, help="comma list (default: every task of the spec)")
     parser.add_argument("--out", type=Path, default=None, help="default: evidence-spacy (--smoke: a temporary one)")
+    parser.add_argument("--jobs", type=int, default=1, help="tasks trained at once (the study ran with --jobs 2)")
     parser.add_argument("--smoke", action="store_true", help="one task on the bundled slices, one epoch")
     args = parser.parse_args()
     from recipe_cli.errors import RecipeError
@@ -61,12 +63,17 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for name, task in tasks.items():
-        if name in results:
-            continue
-        print(f"== {name}: spacy train ({task.component})", flush=True)
-        results[name] = spacy_train(task, spec.metric, out / name)
-        results_path.write_text(json.dumps(results, indent=2))
+    todo = {name: task for name, task in tasks.items() if name not in results}
+    # Each task's `spacy train` is a process of its own; up to --jobs of them at once, as the study's trials ran.
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        running = {pool.submit(spacy_train, task, spec.metric, out / name): name for name, task in todo.items()}
+        for name in todo:
+            print(f"== {name}: spacy train ({todo[name].component})", flush=True)
+        for done in as_completed(running):
+            results[running[done]] = done.result()
+            # In the spec's order, whichever finished first (a re-run keeps what is here).
+            results = {name: results[name] for name in tasks if name in results}
+            results_path.write_text(json.dumps(results, indent=2))
     print(report(results, read_sweep(args.sweep, spec.metric)))
     print(f"Results in {results_path}")
     return 0
