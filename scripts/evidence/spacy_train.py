@@ -67,8 +67,6 @@ def main() -> int:
     # Each task's `spacy train` is a process of its own; up to --jobs of them at once, as the study's trials ran.
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         running = {pool.submit(spacy_train, task, spec.metric, out / name): name for name, task in todo.items()}
-        for name in todo:
-            print(f"== {name}: spacy train ({todo[name].component})", flush=True)
         for done in as_completed(running):
             results[running[done]] = done.result()
             # In the spec's order, whichever finished first (a re-run keeps what is here).
@@ -101,6 +99,7 @@ def spacy_train(task, metric: str, work: Path) -> dict:
     from recipe_cli.evaluation.scoring import evaluate
     from recipe_cli.sweep.trial import metric_value
 
+    print(f"== {task.name}: spacy train ({task.component})", flush=True)
     work.mkdir(parents=True, exist_ok=True)
     sents = sents_per_doc(task)
     files = {split: to_docbin(getattr(task, split), task.format, work / f"{split}.spacy", sents)
