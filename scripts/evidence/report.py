@@ -189,7 +189,9 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     lines += [
         "",
         "Rows: spaCy's own training settings (`spacy-default`); the candidates for a better default; each element "
-        "of the recipe switched off (a *worse* there means the element helps).",
+        "of the recipe switched off (a *worse* there means the element helps). *left out*: the study's spec does "
+        "not run the row on that task (the spec's comments say why: a dropout row on a model without a dropout "
+        "layer, say).",
         "",
         "## The defaults (RECIPE.md §8)",
         "",
