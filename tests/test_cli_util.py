@@ -21,8 +21,8 @@ from recipe_cli.cli.util import (
     run_config,
     set_verbose,
 )
+from recipe_cli.config.overrides import EXTENDING
 from recipe_cli.errors import RecipeError, UsageError
-from recipe_cli.training.resume import EXTENDING
 
 
 def test_free_words_split_into_data_and_overrides():

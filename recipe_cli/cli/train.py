@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ..training.resume import EXTENDING
+from ..config.overrides import EXTENDING
 from ..training.resume import resume as resume_run
 from ..training.train import train
 from .util import (

@@ -56,6 +56,13 @@ class TrainingConfig:
     config_path: Path | None = None
 
 
+def planned_dropout(training: Mapping[str, Any]) -> bool:
+    """Whether a [training] block (not interpolated) plans its dropout over the run's updates (total_steps =
+    "auto", counted once the data is read): then the run's length decides its dropout from the first update."""
+    dropout = training.get("dropout")
+    return isinstance(dropout, Mapping) and dropout.get("total_steps") == AUTO
+
+
 def configs_dir() -> Path:
     """The packaged configs: inside the installed package, or at the top of a source checkout."""
     package = Path(__file__).parent.parent

@@ -5,6 +5,10 @@ from typing import Any
 
 from ..errors import Errors, UsageError
 
+# Settings a resumed run may change: each can only make the run longer (recipe-train --resume; recipe-sweep
+# lengthens a finished trial by them).
+EXTENDING = ("training.max_epochs", "training.max_steps", "training.patience")
+
 
 def parse_overrides(args: list[str]) -> dict[str, Any]:
     """Turn ["--training.max_epochs", "5", "--x.y=z", "--x.flag"] into {"training.max_epochs": 5, ...}.

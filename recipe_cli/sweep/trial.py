@@ -19,11 +19,11 @@ from typing import IO, Any
 import srsly
 from thinc.api import Config
 
+from ..config.build import planned_dropout
+from ..config.overrides import EXTENDING
 from ..errors import Errors, RecipeError
 from ..output.layout import METRICS_FILE, RUN_FILE, read_run_file, temp_path
 from ..output.metrics import read_rows, training_speed
-from ..training.plan import DROPOUT_AUTO, auto_settings
-from ..training.resume import EXTENDING
 from .spec import Trial
 
 TRIAL_FILE = "trial.json"
@@ -99,7 +99,7 @@ def _planned_over_length(out: Path) -> bool:
         config = Config().from_str(run["config"], interpolate=False)
     except Exception:  # (no config, or one confection cannot read)
         return True
-    return DROPOUT_AUTO in auto_settings(dict(config.get("training", {})))
+    return planned_dropout(config.get("training", {}))
 
 
 def commands(trial: Trial, sweep: Path, gpu_id: int = -1, python: str = sys.executable) -> list[tuple[str, list[str]]]:

@@ -16,7 +16,7 @@ from typing import Any
 from confection import ConfigValidationError
 from thinc.api import Config
 
-from ..config.build import AUTO, one_line
+from ..config.build import AUTO, one_line, planned_dropout
 from ..errors import Errors, RecipeError
 from .batching import auto_max_batch_size, planned_updates, resolve_batcher
 from .training_data import TrainingData
@@ -30,8 +30,7 @@ def auto_settings(training: dict[str, Any]) -> list[str]:
     (E093) where the planned updates cannot be counted (neither max_epochs nor max_steps)."""
     size = training.get("batcher", {}).get("size", {})
     auto = [key for key in BATCH_SIZE_AUTO if isinstance(size, dict) and size.get(key.rsplit(".", 1)[1]) == AUTO]
-    dropout = training.get("dropout")
-    if isinstance(dropout, dict) and dropout.get("total_steps") == AUTO:
+    if planned_dropout(training):
         if not (training.get("max_epochs") or training.get("max_steps")):
             raise RecipeError(Errors.E093)
         auto.append(DROPOUT_AUTO)

@@ -9,6 +9,7 @@ from thinc.api import Config
 
 from ..config.build import TrainingConfig
 from ..config.code import import_code
+from ..config.overrides import EXTENDING
 from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
@@ -42,9 +43,6 @@ from .setup import (
     start_rehearsal,
 )
 from .train import own_output, train
-
-# Settings a resumed run may change: each can only make the run longer.
-EXTENDING = ("training.max_epochs", "training.max_steps", "training.patience")
 
 
 def resume(
