@@ -10,6 +10,14 @@ from ..errors import Errors, UsageError
 EXTENDING = ("training.max_epochs", "training.max_steps", "training.patience")
 
 
+def lets_run_as_long(old: Any, new: Any) -> bool:
+    """Whether a limit of EXTENDING (0: none) set to new lets a run go on at least as long as old did: both whole
+    numbers (not bools), and new 0 or not below old where old was a limit."""
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (old, new)):
+        return False
+    return new == 0 or (old != 0 and new >= old)
+
+
 def parse_overrides(args: list[str]) -> dict[str, Any]:
     """Turn ["--training.max_epochs", "5", "--x.y=z", "--x.flag"] into {"training.max_epochs": 5, ...}.
 

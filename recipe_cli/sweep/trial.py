@@ -20,7 +20,7 @@ import srsly
 from thinc.api import Config
 
 from ..config.build import planned_dropout
-from ..config.overrides import EXTENDING
+from ..config.overrides import EXTENDING, lets_run_as_long
 from ..errors import Errors, RecipeError
 from ..output.layout import METRICS_FILE, RUN_FILE, read_run_file, temp_path
 from ..output.metrics import read_rows, training_speed
@@ -74,7 +74,7 @@ def extension(trial: Trial, earlier: dict[str, Any], sweep: Path) -> dict[str, A
     if not isinstance(old, dict) or not (trial.folder(sweep) / RUN_FILE).is_file():
         return None
     changed = {key: value for key, value in trial.overrides.items() if key in EXTENDING and old.get(key) != value}
-    if not changed or any(key not in old or not _longer(old[key], value) for key, value in changed.items()):
+    if not changed or any(key not in old or not lets_run_as_long(old[key], value) for key, value in changed.items()):
         return None
     as_before = replace(trial, overrides={**trial.overrides, **{key: old[key] for key in changed}})
     if as_before.fingerprint != earlier.get("fingerprint"):
@@ -82,13 +82,6 @@ def extension(trial: Trial, earlier: dict[str, Any], sweep: Path) -> dict[str, A
     if _planned_over_length(trial.folder(sweep)):
         raise RecipeError(Errors.E098.format(id=trial.id, folder=trial.folder(sweep)))
     return changed
-
-
-def _longer(old: Any, new: Any) -> bool:
-    """Whether a limit (max_epochs, max_steps, patience; 0: none) of new lets a run go on longer than old."""
-    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (old, new)):
-        return False
-    return new != old and (new == 0 or (old != 0 and new > old))
 
 
 def _planned_over_length(out: Path) -> bool:

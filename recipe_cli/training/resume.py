@@ -9,7 +9,7 @@ from thinc.api import Config
 
 from ..config.build import TrainingConfig
 from ..config.code import import_code
-from ..config.overrides import EXTENDING
+from ..config.overrides import EXTENDING, lets_run_as_long
 from ..device import describe_device
 from ..device import use_gpu as use_gpu_device
 from ..display.console import Console
@@ -217,10 +217,8 @@ def _apply_overrides(out: Path, training: dict[str, Any], overrides: dict[str, A
     for name, new in overrides.items():
         key = name.removeprefix("training.")
         old = training.get(key, 0)
-        # A negative number is refused below with the rest: it is not 0 and it is below any limit.
-        if not isinstance(new, int) or isinstance(new, bool):
-            raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
-        if new != 0 and (old == 0 or new < old):
+        # A negative number is refused with the rest: it is not 0 and it is below any limit.
+        if not lets_run_as_long(old, new):
             raise UsageError(Errors.E061.format(path=out, name=name, new=new, old=old))
         training[key] = new
 

@@ -497,14 +497,11 @@ def schedule_table(rows: list[dict], tasks: list[str], variants: list[str]) -> l
             reached = [epoch for epoch in ended if epoch is not None]
             where = f"{_mean(reached):.1f} ({len(reached)}/{len(seeds)})" if reached else f"— (0/{len(seeds)})"
             last = [row["schedule"][-1] for row in seeds]
-            stops = [_stopped_by(row) for row in seeds]
-            tally = (stops.count("patience"), stops.count("cap") + stops.count("improving"), stops.count("improving"))
-            counts = " | ".join(f"{n}/{len(seeds)}" for n in tally)
             lines.append(
                 f"| {task} | {variant} | {_mean(len(row['schedule']) for row in seeds):.1f} | "
                 f"{_mean(row['best_epoch'] for row in seeds):.1f} | {_mean(point[1] for point in last):,.0f} | "
                 f"{_mean(point[2] for point in last):.3f} | {_mean(point[3] for point in last):.1f} | {where} | "
-                f"{counts} |"
+                f"{_stops(seeds)} |"
             )
     return [*lines, ""]
 
@@ -536,9 +533,6 @@ def superseded_table(sweep: Path, variants: list[str]) -> list[str]:
         for variant in [v for v in variants if v in entry["variants"]]:
             summary = entry["variants"][variant]
             seeds = [row for row in rows if row["task"] == task and row["variant"] == variant]
-            stops = [_stopped_by(row) for row in seeds]
-            tally = (stops.count("patience"), stops.count("cap") + stops.count("improving"), stops.count("improving"))
-            counts = " | ".join(f"{n}/{len(seeds)}" for n in tally)
             comparison = entry["comparisons"].get(variant)
             if comparison is None:
                 versus = "(baseline) | |"
@@ -548,9 +542,17 @@ def superseded_table(sweep: Path, variants: list[str]) -> list[str]:
             sd = f" ± {summary['sd']:.4f}" if summary["sd"] is not None else ""
             lines.append(
                 f"| {task} | {variant} | {summary['mean']:.4f}{sd} | {summary['n']} | {versus} | "
-                f"{_mean(row['best_epoch'] for row in seeds):.1f} | {counts} |"
+                f"{_mean(row['best_epoch'] for row in seeds):.1f} | {_stops(seeds)} |"
             )
     return [*lines, ""]
+
+
+def _stops(seeds: list[dict]) -> str:
+    """The three table cells of how a variant's seeds stopped: by patience, by the cap, and at their best epoch
+    when the cap stopped them."""
+    stops = [_stopped_by(row) for row in seeds]
+    tally = (stops.count("patience"), stops.count("cap") + stops.count("improving"), stops.count("improving"))
+    return " | ".join(f"{n}/{len(seeds)}" for n in tally)
 
 
 def _stopped_by(row: dict) -> str:
