@@ -98,26 +98,24 @@ def main() -> int:
 
 
 def publish(sweep: Path, folder: Path) -> None:
-    """Copy the study's rows into folder (docs/evidence beside the page): sweep.json and trials.jsonl, with every path
-    inside the repository the study ran from (its own clone, say) or this one made relative to it, and NOTES.md,
-    COMMIT and reference.json where there are. Nothing to do where sweep is folder (the page rebuilt from its
+    """Copy the study's rows into folder (docs/evidence beside the page): sweep.json, trials.jsonl and, where there
+    are superseded rows, trials-superseded.jsonl, with every path inside the repository the study ran from (its own
+    clone, say) or this one made relative to it, and NOTES.md, COMMIT and reference.json where there are. Nothing to do where sweep is folder (the page rebuilt from its
     published rows)."""
     folder.mkdir(parents=True, exist_ok=True)
     if folder.resolve() == sweep.resolve():
         return
     roots = [root for root in (_repository(sweep), REPO) if root is not None]
     meta = _relative(json.loads((sweep / "sweep.json").read_text(encoding="utf8")), roots)
-    lines = (sweep / "trials.jsonl").read_text(encoding="utf8").splitlines()
-    rows = [_relative(json.loads(line), roots) for line in lines if line]
     (folder / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf8")
-    (folder / "trials.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
+    for name in ("trials.jsonl", SUPERSEDED_FILE):
+        if (sweep / name).is_file():
+            lines = (sweep / name).read_text(encoding="utf8").splitlines()
+            rows = [_relative(json.loads(line), roots) for line in lines if line]
+            (folder / name).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
     for name in (NOTES_FILE, COMMIT_FILE, REFERENCE_FILE):
         if (sweep / name).is_file():
             shutil.copyfile(sweep / name, folder / name)
-    if (sweep / SUPERSEDED_FILE).is_file():
-        lines = (sweep / SUPERSEDED_FILE).read_text(encoding="utf8").splitlines()
-        rows = [_relative(json.loads(line), roots) for line in lines if line]
-        (folder / SUPERSEDED_FILE).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf8")
 
 
 def _repository(path: Path) -> Path | None:
