@@ -8,6 +8,7 @@ import multiprocessing
 import pytest
 from spacy.tokens import Doc, Span
 from spacy.training import Example
+from thinc.api import fix_random_seed
 from typer.testing import CliRunner
 
 from recipe_cli.cli.train import app as train_app
@@ -192,6 +193,7 @@ def _update(nlp, examples):
 def test_the_check_asks_the_parser_it_is_given(nlp, data_dir):
     """Initialised as spaCy initialises it, the parser has no shift move on this file: its oracle, and so the check,
     cannot follow the tree, and neither can training. Given the built-in moves first, all three can."""
+    fix_random_seed(0)
     parser = nlp.add_pipe("parser")
     examples = _spacy_example(nlp, data_dir)
     nlp.initialize(lambda: examples)
@@ -199,8 +201,11 @@ def test_the_check_asks_the_parser_it_is_given(nlp, data_dir):
         "B-ROOT", "D", "L-dep", "R-dep"
     ]  # fmt: skip
     assert ParseCheck.for_pipeline(nlp, ["parser"]).follows(examples[0]) is False
+    # An update meets the dead end where the untrained model's moves lead there (most updates, not every one: the
+    # oracle cut's length and the predicted moves are random), so five updates, from the fixed seed, must meet it.
     with pytest.raises(ValueError, match="E1031"):
-        _update(nlp, examples)
+        for _ in range(5):
+            _update(nlp, examples)
 
     nlp.remove_pipe("parser")
     parser = nlp.add_pipe("parser")
