@@ -207,12 +207,13 @@ def test_a_task_where_a_setting_does_not_act_is_not_counted_for_it(tmp_path):
     assert "- `fast-compounding`: stays an option (better on no task, worse on no task)." in page
 
 
-@pytest.mark.parametrize("reference,default", [(0.6, "constant-dropout"), (0.45, "recipe")])
-def test_a_task_no_row_trained_to_its_simple_reference_counts_for_nothing(tmp_path, reference, default):
+@pytest.mark.parametrize("reference,default", [(0.6, "constant-dropout"), (0.54, "recipe"), (0.45, "recipe")])
+def test_a_task_no_row_trained_near_its_simple_reference_counts_for_nothing(tmp_path, reference, default):
     """RECIPE.md §8 decides on trained models. constant-dropout is better on ner and worse on textcat. Where neither
-    the recipe nor spaCy's settings reach textcat's simple reference (0.6 against scores near 0.5), textcat counts
-    neither for §8 nor for the goal, and the page says so: constant-dropout becomes the default. Where they reach
-    it (0.45), textcat counts, and constant-dropout, worse there, stays an option."""
+    the recipe nor spaCy's settings come near textcat's simple reference (scores near 0.5 against 0.6, a fifth of
+    the way to chance, 0.1), textcat counts neither for §8 nor for the goal, and the page says so: constant-dropout
+    becomes the default. Where they reach it (0.45), or stay below it by less than a tenth of the way to chance
+    (0.54: 0.044), textcat counts, and constant-dropout, worse there, stays an option."""
     report = _script("report")
     shifts = {("ner", "constant-dropout"): 0.02, ("textcat", "constant-dropout"): -0.02}
     sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True)
@@ -225,12 +226,13 @@ def test_a_task_no_row_trained_to_its_simple_reference_counts_for_nothing(tmp_pa
     goal = page.split("## The goal", 1)[1]
     if default == "constant-dropout":
         assert "- `constant-dropout`: **becomes the default** (better on ner, worse on no task; not counted on " \
-               "textcat (no row reached its simple reference))." in page  # fmt: skip
+               "textcat (no row came near its simple reference))." in page  # fmt: skip
         weak = next(line for line in page.splitlines() if line.startswith("Not counted below"))
         assert weak.startswith("Not counted below (neither for RECIPE.md §8 nor for the goal): textcat, where recipe ")
-        assert "stay below the simple reference's 0.6000." in weak and "ner" not in weak.split(". ")[0]
+        assert "stay below its simple reference's 0.6000 by more than a tenth of the way to chance (0.1000)." in weak
+        assert "ner" not in weak.split(". ")[0]
         # Worse than spaCy's settings on textcat, which does not count.
-        assert "| textcat | 0.48" in goal and "over 1 task (textcat not counted: no row reached its simple " \
+        assert "| textcat | 0.48" in goal and "over 1 task (textcat not counted: no row came near its simple " \
                "reference): in score, better on ner, worse on none;" in goal  # fmt: skip
     else:
         assert "- `constant-dropout`: stays an option (better on ner, worse on textcat)." in page
