@@ -229,7 +229,7 @@ def test_a_task_no_row_trained_near_its_simple_reference_counts_for_nothing(tmp_
                "textcat (no row came near its simple reference))." in page  # fmt: skip
         weak = next(line for line in page.splitlines() if line.startswith("Not counted below"))
         assert weak.startswith("Not counted below (neither for RECIPE.md §8 nor for the goal): textcat, where recipe ")
-        assert "stay below its simple reference's 0.6000 by more than a tenth of the way to chance (0.1000)." in weak
+        assert "stay below its simple reference's 0.6000 by more than 10% of the way to chance (0.1000)." in weak
         assert "ner" not in weak.split(". ")[0]
         # Worse than spaCy's settings on textcat, which does not count.
         assert "| textcat | 0.48" in goal and "over 1 task (textcat not counted: no row came near its simple " \

@@ -173,7 +173,7 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     # What the rows cannot say about themselves (where a share of the trials ran, say), kept in the study's folder.
     lines += _notes(sweep)
     lines += tasks_table(sweep, report, tasks)
-    # RECIPE.md §8 decides on trained models: a task no row trained to a simple reference's level counts for nothing.
+    # RECIPE.md §8 decides on trained models: a task no row trained near a simple reference's level counts for nothing.
     weak = below_reference(sweep, report, tasks)
     if weak:
         lines += [
@@ -455,8 +455,8 @@ def below_reference(sweep: Path, report: dict, tasks: list[str]) -> dict[str, st
         if all(mean < reference - FAR_BELOW * (reference - chance) for mean in means.values()):
             scores = " and ".join(f"{v} {mean:.4f}" for v, mean in means.items())
             weak[task] = (
-                f"where {scores} stay below its simple reference's {reference:.4f} by more than a tenth of the "
-                f"way to chance ({chance:.4f})"
+                f"where {scores} stay below its simple reference's {reference:.4f} by more than {FAR_BELOW:.0%} of "
+                f"the way to chance ({chance:.4f})"
             )
     return weak
 
