@@ -105,8 +105,8 @@ def main() -> int:
 def publish(sweep: Path, folder: Path) -> None:
     """Copy the study's rows into folder (docs/evidence beside the page): sweep.json, trials.jsonl and, where there
     are superseded rows, trials-superseded.jsonl, with every path inside the repository the study ran from (its own
-    clone, say) or this one made relative to it, and NOTES.md, COMMIT and reference.json where there are. Nothing to do where sweep is folder (the page rebuilt from its
-    published rows)."""
+    clone, say) or this one made relative to it, and NOTES.md, COMMIT and reference.json where there are. Nothing
+    to do where sweep is folder (the page rebuilt from its published rows)."""
     folder.mkdir(parents=True, exist_ok=True)
     if folder.resolve() == sweep.resolve():
         return
@@ -172,9 +172,10 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     ]
     # What the rows cannot say about themselves (where a share of the trials ran, say), kept in the study's folder.
     lines += _notes(sweep)
-    lines += tasks_table(sweep, report, tasks)
+    references = _references(sweep)
+    lines += tasks_table(references, report, tasks)
     # RECIPE.md §8 decides on trained models: a task no row trained near a simple reference's level counts for nothing.
-    weak = below_reference(sweep, report, tasks)
+    weak = below_reference(references, report, tasks)
     if weak:
         lines += [
             "Not counted below (neither for RECIPE.md §8 nor for the goal): "
@@ -221,8 +222,9 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
             lines.append(f"- `{candidate}`: not a row of this study.")
             continue
         left_out = [task for task in tasks if task not in ran.get(candidate, tasks)]
+        not_counted = [task for task in ran.get(candidate, tasks) if task in weak]
         decision = _decision(report, counted.get(candidate, tasks), candidate, left, chosen=candidate in chosen,
-                             left_out=left_out, weak=[task for task in ran.get(candidate, tasks) if task in weak])  # fmt: skip
+                             left_out=left_out, weak=not_counted)  # fmt: skip
         if candidate in why:
             decision += f" {why[candidate]}"
         lines.append(f"- `{candidate}`: {decision}")
@@ -401,11 +403,11 @@ def _commit(sweep: Path) -> str:
     return " It ran at commit " + ", then at ".join(parts) + "."
 
 
-def tasks_table(sweep: Path, report: dict, tasks: list[str]) -> list[str]:
+def tasks_table(references: dict, report: dict, tasks: list[str]) -> list[str]:
     """Each task's metric and what it would score by chance, a simple reference model's score
-    (scripts/evidence/reference.py, where the study's folder holds its results), and the recipe's and spaCy's
-    settings' mean test scores: a task whose models score near chance, or far below the reference, is not trained."""
-    references = _references(sweep)
+    (scripts/evidence/reference.py, where the study's folder holds its results: _references), and the recipe's and
+    spaCy's settings' mean test scores: a task whose models score near chance, or far below the reference, is not
+    trained."""
     from scripts.evidence.reference import DESCRIBED
 
     lines = [
@@ -435,16 +437,16 @@ def tasks_table(sweep: Path, report: dict, tasks: list[str]) -> list[str]:
 
 
 def _references(sweep: Path) -> dict:
+    """The simple reference models' results the study's folder holds (reference.json), by task; {} where none."""
     path = sweep / REFERENCE_FILE
     return json.loads(path.read_text(encoding="utf8")) if path.is_file() else {}
 
 
-def below_reference(sweep: Path, report: dict, tasks: list[str]) -> dict[str, str]:
+def below_reference(references: dict, report: dict, tasks: list[str]) -> dict[str, str]:
     """The tasks where no row came near the simple reference model: the recipe's mean test score and spaCy's
     settings' (where they ran) both more than FAR_BELOW of the way from the reference back to chance. RECIPE.md §8
     decides on models trained far from a simple reference's level; such a task counts neither for §8 nor for the
     goal. Task → the scores, said for the page."""
-    references = _references(sweep)
     weak = {}
     for task in tasks:
         entry = report["tasks"].get(task, {}).get("variants", {})
