@@ -4,6 +4,7 @@ its spaCy-default settings are still spaCy's own, and a 2-trial version of it tr
 import importlib
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -166,7 +167,7 @@ def test_of_two_qualifying_dropout_candidates_the_one_better_head_to_head_become
     shifts = {("ner", "dropout-share"): 0.02, ("ner", "constant-dropout"): 0.02 + lead,
               ("ner", "fast-compounding"): 0.02, ("textcat", "fast-compounding"): -0.02}  # fmt: skip
     sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True)
-    page = report.build_page(sweep, tmp_path / "absent", tmp_path / "absent")
+    page = report.build_page(sweep, tmp_path / "absent")
     assert "- `dropout-share`: qualifies (better on ner, worse on no task)." in page
     # Better on one task but worse on another: not a default.
     assert "- `fast-compounding`: stays an option (better on ner, worse on textcat)." in page
@@ -195,7 +196,7 @@ def test_a_task_where_a_setting_does_not_act_is_not_counted_for_it(tmp_path):
     inert = frozenset({("textcat", "constant-dropout"), ("textcat", "dropout-share")})
     sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True,
                                inert=inert)  # fmt: skip
-    page = report.build_page(sweep, tmp_path / "absent", tmp_path / "absent")
+    page = report.build_page(sweep, tmp_path / "absent")
     summary = page.split("## Summary", 1)[1].split("## The defaults", 1)[0]
     row = next(line for line in summary.splitlines() if line.startswith("| constant-dropout |"))
     assert row == "| constant-dropout | better | does not act (identical seed for seed) |"
@@ -221,7 +222,7 @@ def test_a_task_no_row_trained_near_its_simple_reference_counts_for_nothing(tmp_
                   for task in ("ner", "textcat")}  # fmt: skip
     references["ner"]["reference"] = 0.3
     (sweep / report.REFERENCE_FILE).write_text(json.dumps(references), encoding="utf8")
-    page = report.build_page(sweep, tmp_path / "absent", tmp_path / "absent")
+    page = report.build_page(sweep, tmp_path / "absent")
     assert f"The default is `{default}`" in page
     goal = page.split("## The goal", 1)[1]
     if default == "constant-dropout":
@@ -248,7 +249,7 @@ def test_the_page_is_rebuilt_from_its_published_rows(tmp_path):
     committed = Path(__file__).parent / "data" / "evidence-small"
     rows = tmp_path / "evidence"
     shutil.copytree(committed, rows)
-    page = report.build_page(rows, tmp_path / "absent", tmp_path / "absent")
+    page = report.build_page(rows, tmp_path / "absent")
     assert page == (committed / "evidence.md").read_text(encoding="utf8")
     # Publishing the published rows again changes nothing; a study folder elsewhere is published with the paths
     # inside the repository made relative.
@@ -271,7 +272,7 @@ def test_a_variant_the_spec_leaves_out_of_a_task_is_said_so_and_not_counted_ther
     left_out = frozenset({("textcat", "constant-dropout"), ("textcat", "dropout-share")})
     sweep = report.smoke_sweep(tmp_path / "study", shifts, seeds=(1, 2, 3, 4, 5), noise=0.0005, finished=True,
                                left_out=left_out)  # fmt: skip
-    page = report.build_page(sweep, tmp_path / "absent", tmp_path / "absent")
+    page = report.build_page(sweep, tmp_path / "absent")
     summary = page.split("## Summary", 1)[1].split("## The defaults", 1)[0]
     row = next(line for line in summary.splitlines() if line.startswith("| constant-dropout |"))
     assert row == "| constant-dropout | better | left out |"
@@ -326,3 +327,31 @@ def test_published_rows_name_no_machines_folders(tmp_path):
     (published,) = [json.loads(line) for line in (tmp_path / "published" / "trials.jsonl").read_text().splitlines()]
     assert published == {**row, "config": "scripts/evidence/recipe.cfg", "test": {"data": ["data/test.conll"]}}
     assert json.loads((tmp_path / "published" / "sweep.json").read_text()) == {"spec": "scripts/evidence.yml"}
+
+
+def test_spacy_trains_results_are_published_beside_the_rows_and_the_page_reads_them_there(tmp_path):
+    """scripts/evidence/spacy_train.py's folder is published with the rows (spacy-train.json, spacy-train.md), so
+    that the page rebuilt from docs/evidence alone still has `spacy train`'s table; without them it says not run."""
+    report = _script("report")
+    committed = Path(__file__).parent / "data" / "evidence-small"
+    spacy = tmp_path / "evidence-spacy"
+    spacy.mkdir()
+    results = {"ner": {"component": "ner", "epochs": 3, "test_score": 0.5004, "seconds": 61.4, "metric": "ents_f"}}
+    (spacy / "results.json").write_text(json.dumps(results), encoding="utf8")
+    (spacy / "NOTES.md").write_text("Trained on another machine.\n", encoding="utf8")
+    published = tmp_path / "docs" / "evidence"
+    report.publish(committed, published, spacy)
+    assert json.loads((published / "spacy-train.json").read_text(encoding="utf8")) == results
+    assert (published / "spacy-train.md").read_text(encoding="utf8") == "Trained on another machine.\n"
+    section = report.build_page(published, tmp_path / "absent").split("## `spacy train` itself\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    seeds = [json.loads(line)["test_score"] for line in (committed / "trials.jsonl").read_text().splitlines()
+             if json.loads(line)["id"].startswith("ner/spacy-default/")]  # fmt: skip
+    mean, sd = statistics.mean(seeds), statistics.stdev(seeds)
+    assert section.startswith("\nTrained on another machine.\n\n`spacy train` (seed 1) against the study's ")
+    assert f"| ner | ner | 3 | 0.500 | 61 | {mean:.3f} ± {sd:.3f}, {len(seeds)} |" in section
+    # Published rows alone, without spaCy's results: the page says how to make them.
+    rows = tmp_path / "rows"
+    shutil.copytree(committed, rows)
+    alone = report.build_page(rows, tmp_path / "absent").split("## `spacy train` itself\n", 1)[1]
+    assert alone.startswith("\nNot run yet: `python -m scripts.evidence.spacy_train`")

@@ -22,7 +22,8 @@ from them alone), and writes, in this order:
   - the rows an earlier protocol of the study made and a later one replaced (SWEEP/trials-superseded.jsonl, where
     there is one), compared alike: what the change of protocol changed;
   - per task, the table `recipe-sweep report evidence --quality-of spacy-default` prints, and the plot;
-  - `spacy train` itself beside the spacy-default row, where scripts/evidence/spacy_train.py has run;
+  - `spacy train` itself beside the spacy-default row, where scripts/evidence/spacy_train.py has run (its results
+    published beside the rows);
   - one GPU trial per task (scripts/evidence/evidence-gpu.yml, run with recipe-sweep where a GPU is), where it has run;
   - the spec, and the commands that reproduce the page.
 
@@ -63,6 +64,9 @@ REFERENCE_FILE = "reference.json"
 # from the reference back to chance (a bag-of-words textcat is itself a linear model on word counts: level with a
 # logistic regression is trained, a tenth of the way back to chance is not).
 FAR_BELOW = 0.1
+# scripts/evidence/spacy_train.py's results and notes in its folder, and their names where they are published.
+SPACY_RESULTS = "results.json"
+SPACY_PUBLISHED, SPACY_NOTES = "spacy-train.json", "spacy-train.md"
 # The rows of trials an earlier protocol of the study ran and a later one replaced (NOTES.md says why).
 SUPERSEDED_FILE = "trials-superseded.jsonl"
 
@@ -91,9 +95,9 @@ def main() -> int:
         print(f"No finished trials in {args.sweep} (trials.jsonl): nothing written.")
         return 1
     # The page is built from the rows published beside it, so that they are what it says.
-    publish(args.sweep, published)
+    publish(args.sweep, published, args.spacy)
     try:
-        page = build_page(published, args.spacy, args.gpu)
+        page = build_page(published, args.gpu)
     except RecipeError as e:
         print(e)
         return 1
@@ -102,12 +106,18 @@ def main() -> int:
     return 0
 
 
-def publish(sweep: Path, folder: Path) -> None:
+def publish(sweep: Path, folder: Path, spacy_folder: Path | None = None) -> None:
     """Copy the study's rows into folder (docs/evidence beside the page): sweep.json, trials.jsonl and, where there
     are superseded rows, trials-superseded.jsonl, with every path inside the repository the study ran from (its own
-    clone, say) or this one made relative to it, and NOTES.md, COMMIT and reference.json where there are. Nothing
-    to do where sweep is folder (the page rebuilt from its published rows)."""
+    clone, say) or this one made relative to it, NOTES.md, COMMIT and reference.json where there are, and
+    scripts/evidence/spacy_train.py's results (spacy_folder's results.json and NOTES.md, as spacy-train.json and
+    spacy-train.md) where it has run. Nothing to do where sweep is folder (the page rebuilt from its published
+    rows)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if spacy_folder is not None:
+        for name, published in ((SPACY_RESULTS, SPACY_PUBLISHED), (NOTES_FILE, SPACY_NOTES)):
+            if (spacy_folder / name).is_file() and spacy_folder.resolve() != folder.resolve():
+                shutil.copyfile(spacy_folder / name, folder / published)
     if folder.resolve() == sweep.resolve():
         return
     roots = [root for root in (_repository(sweep), REPO) if root is not None]
@@ -147,8 +157,9 @@ def _relative(value, roots: list[Path]):
     return value
 
 
-def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
-    """The page's Markdown; writes the sweep's own results.json/.md/.png on the way (as recipe-sweep report)."""
+def build_page(sweep: Path, gpu_folder: Path) -> str:
+    """The page's Markdown, from the rows publish() put in sweep; writes the sweep's own results.json/.md/.png on the
+    way (as recipe-sweep report)."""
     from recipe_cli.sweep.report import build_report, write_report
     from recipe_cli.sweep.run import read_results
 
@@ -289,7 +300,7 @@ def build_page(sweep: Path, spacy_folder: Path, gpu_folder: Path) -> str:
     per_task = tables.split("\n## ", 1)
     lines.append("### " + per_task[1].replace("\n## ", "\n### ") if len(per_task) > 1 else "")
     lines += ["", "## `spacy train` itself", ""]
-    lines.append(spacy_table(spacy_folder, sweep))
+    lines.append(spacy_table(sweep))
     lines += ["", "## On a GPU", ""]
     lines.append(gpu_table(gpu_folder, sweep))
     lines += [
@@ -463,15 +474,18 @@ def below_reference(references: dict, report: dict, tasks: list[str]) -> dict[st
     return weak
 
 
-def spacy_table(folder: Path, sweep: Path) -> str:
-    """spacy_train.py's table: `spacy train` beside the study's spacy-default row."""
-    path = folder / "results.json"
+def spacy_table(sweep: Path) -> str:
+    """spacy_train.py's table, from its results published beside the study's rows: `spacy train` beside the
+    study's spacy-default row."""
+    path = sweep / SPACY_PUBLISHED
     if not path.exists():
         return "Not run yet: `python -m scripts.evidence.spacy_train` trains each task once with `spacy train`."
     from scripts.evidence.spacy_train import read_sweep, report
 
     results = json.loads(path.read_text(encoding="utf8"))
-    return "\n".join([*_notes(folder), report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))])
+    notes = sweep / SPACY_NOTES
+    lines = [notes.read_text(encoding="utf8").strip(), ""] if notes.is_file() else []
+    return "\n".join([*lines, report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))])
 
 
 def gpu_table(folder: Path, sweep: Path) -> str:
