@@ -45,7 +45,7 @@ def test_packaged_config_is_complete_and_the_recipe(component):
     assert T["optimizer"].L2 == pytest.approx(0.01)
     assert T["optimizer"].averages is not None  # use_averages = true
     assert T["optimizer"].L2_is_weight_decay is True
-    # Dropout 0.2 at every update (the default departs from the recipe's decay: README, docs/evidence.md).
+    # Dropout 0.2 at every update (the default departs from the recipe's decay: README, docs/evidence-3h.md).
     assert {next(T["dropout"]) for _ in range(5_000)} == {0.2}
     assert T["max_epochs"] > 0
 

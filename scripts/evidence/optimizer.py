@@ -121,7 +121,7 @@ def page(report: dict, seeds: dict, notes: str = "") -> str:
     lines = ["# Evidence: the sparse optimizers against thinc's Adam", ""]
     lines.append(
         "The study: [`scripts/evidence/evidence-optimizer.yml`](../scripts/evidence/evidence-optimizer.yml), "
-        "the six tasks of [the main study](evidence.md) with their data and epochs, each trained from its packaged config with "
+        "the six tasks of [the 3-hour study](evidence-3h.md) with their data and epochs, each trained from its packaged config with "
         "thinc's `Adam.v1` (*default*), with `recipe.SparseAdam.v1` (*sparse-adam*: the same settings; a table's "
         "rows without gradient keep their weights and moments), with `recipe.SparseAdam.v2` (*sparse-adam-v2*: "
         "the same, a touched row moved by its momentum's whole effect at once, the updates a row missed caught up "
