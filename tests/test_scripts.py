@@ -157,6 +157,8 @@ def test_evidence_report_smoke(tmp_path):
     assert "| ner | | | | | not computed | | 0.5010 | 0.4994 |" in page
     assert "| dropout-share | better | no clear difference (n=2, unfinished) |" in page
     assert "- `dropout-share`: undecided: the study has not finished (better on ner, worse on no task so far)." in page
+    assert "Until the study has finished, the goal is measured for `recipe` (RECIPE.md's letter" in page
+    assert "The default is" not in page
     assert "### ner (ner)" in page and "### textcat (textcat)" in page
     # The GPU trials' section: its note, and the row beside the study's recipe speed on CPU.
     assert "## On a GPU\n\nOn a made-up GPU.\n\n| task |" in page
