@@ -485,9 +485,9 @@ def spacy_table(sweep: Path) -> str:
     from scripts.evidence.spacy_train import read_sweep, report
 
     results = json.loads(path.read_text(encoding="utf8"))
-    notes = sweep / SPACY_NOTES
-    lines = [notes.read_text(encoding="utf8").strip(), ""] if notes.is_file() else []
-    return "\n".join([*lines, report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))])
+    return "\n".join(
+        [*_notes(sweep, SPACY_NOTES), report(results, read_sweep(sweep, next(iter(results.values()))["metric"]))]
+    )
 
 
 def gpu_table(folder: Path, sweep: Path) -> str:
@@ -518,9 +518,9 @@ def gpu_table(folder: Path, sweep: Path) -> str:
     return "\n".join(lines)
 
 
-def _notes(folder: Path) -> list[str]:
-    """A folder's NOTES.md as page lines (its text, then a blank line), or none."""
-    notes = folder / NOTES_FILE
+def _notes(folder: Path, name: str = NOTES_FILE) -> list[str]:
+    """A folder's NOTES.md (or another notes file) as page lines (its text, then a blank line), or none."""
+    notes = folder / name
     return [notes.read_text(encoding="utf8").strip(), ""] if notes.is_file() else []
 
 
